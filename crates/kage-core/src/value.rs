@@ -1,0 +1,260 @@
+//! The sealed value format (`docs/format.md` describes it byte by byte).
+//!
+//! A sealed value is a standard age v1 file, stored as one line of base64. Its header holds one
+//! `X25519` stanza per recipient and one `kage.dev/v1` stanza naming, in the clear, the binding
+//! and the fingerprints of the recipients in stanza order. The encrypted payload is the binding
+//! line again followed by the value, so the binding is authenticated with the value itself.
+
+use std::collections::HashSet;
+use std::io::{Read, Write};
+
+use age_core::format::{FileKey, Stanza};
+use age_core::primitives::{aead_encrypt, hkdf};
+use age_core::secrecy::ExposeSecret;
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+use x25519_dalek::{EphemeralSecret, PublicKey};
+
+use crate::binding::Binding;
+use crate::keys::{Fingerprint, Recipient};
+use crate::plaintext::Plaintext;
+
+/// Tag of kage's header stanza and first word of the sealed payload.
+pub const FORMAT_TAG: &str = "kage.dev/v1";
+/// Largest value that can be sealed, in bytes (a whole Secret is capped at 1 MiB by Kubernetes).
+pub const MAX_VALUE_BYTES: usize = 1024 * 1024;
+/// Most recipients one value may be sealed to (clusters plus recovery keys).
+pub const MAX_RECIPIENTS: usize = 32;
+/// Longest base64 text accepted as a sealed value: a [`MAX_VALUE_BYTES`] value sealed to
+/// [`MAX_RECIPIENTS`] recipients, with room to spare.
+pub const MAX_SEALED_VALUE_CHARS: usize = (MAX_VALUE_BYTES + 64 * 1024) / 3 * 4;
+
+pub(crate) const X25519_TAG: &str = "X25519";
+pub(crate) const X25519_LABEL: &[u8] = b"age-encryption.org/v1/X25519";
+const AGE_VERSION_LINE: &[u8] = b"age-encryption.org/v1\n";
+
+/// Why a sealed value could not be read. Never contains plaintext.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum FormatError {
+    /// Longer than [`MAX_SEALED_VALUE_CHARS`].
+    #[error("sealed value is {0} characters, more than the limit of {MAX_SEALED_VALUE_CHARS}")]
+    TooLarge(usize),
+    /// Not one line of standard base64.
+    #[error("sealed value is not valid base64")]
+    NotBase64,
+    /// The bytes are not an age v1 file.
+    #[error("sealed value is not an age v1 file")]
+    NotAge,
+    /// An age file without kage's header stanza, or with a malformed one.
+    #[error("sealed value has no valid {FORMAT_TAG} stanza: {0}")]
+    BadKageStanza(&'static str),
+}
+
+/// Why a value could not be sealed.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SealError {
+    /// No recipient was given.
+    #[error("no recipients to seal to")]
+    NoRecipients,
+    /// More than [`MAX_RECIPIENTS`] recipients.
+    #[error("{0} recipients is more than the limit of {MAX_RECIPIENTS}")]
+    TooManyRecipients(usize),
+    /// The value is larger than [`MAX_VALUE_BYTES`].
+    #[error("value of {0} bytes is larger than the limit of {MAX_VALUE_BYTES} bytes")]
+    ValueTooLarge(usize),
+}
+
+/// A sealed value: an age file with kage's binding and recipient fingerprints in its header.
+///
+/// The binding and fingerprints read here are claims until the value is opened, which checks
+/// them against the authenticated header and payload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SealedValue {
+    age: Vec<u8>,
+    binding: Binding,
+    recipients: Vec<Fingerprint>,
+}
+
+impl SealedValue {
+    /// Reads a sealed value from its one-line base64 form.
+    pub fn from_base64(text: &str) -> Result<Self, FormatError> {
+        if text.len() > MAX_SEALED_VALUE_CHARS {
+            return Err(FormatError::TooLarge(text.len()));
+        }
+        let age = STANDARD
+            .decode(text.trim_ascii())
+            .map_err(|_| FormatError::NotBase64)?;
+        Self::from_age_bytes(age)
+    }
+
+    /// Reads a sealed value from the bytes of an age file.
+    pub fn from_age_bytes(age: Vec<u8>) -> Result<Self, FormatError> {
+        let stanzas = read_header(&age)?;
+        let mut kage = stanzas.iter().filter(|s| s.tag == FORMAT_TAG);
+        let stanza = kage
+            .next()
+            .ok_or(FormatError::BadKageStanza("stanza missing"))?;
+        if kage.next().is_some() {
+            return Err(FormatError::BadKageStanza("more than one"));
+        }
+        if !stanza.body.is_empty() || stanza.args.len() < 5 {
+            return Err(FormatError::BadKageStanza("wrong shape"));
+        }
+        let words: Vec<&str> = stanza.args[..4].iter().map(String::as_str).collect();
+        let binding =
+            Binding::from_words(&words).ok_or(FormatError::BadKageStanza("bad binding"))?;
+        let recipients = stanza.args[4..]
+            .iter()
+            .map(|fp| fp.parse())
+            .collect::<Result<Vec<Fingerprint>, _>>()
+            .map_err(|_| FormatError::BadKageStanza("bad fingerprint"))?;
+        let x25519 = stanzas.iter().filter(|s| s.tag == X25519_TAG).count();
+        if x25519 != recipients.len() || x25519 + 1 != stanzas.len() {
+            return Err(FormatError::BadKageStanza(
+                "fingerprints do not match the X25519 stanzas",
+            ));
+        }
+        Ok(SealedValue {
+            age,
+            binding,
+            recipients,
+        })
+    }
+
+    /// The one-line base64 form stored in `spec.encryptedData`.
+    pub fn to_base64(&self) -> String {
+        STANDARD.encode(&self.age)
+    }
+
+    /// The raw age file (what `base64 -d` of the stored form gives).
+    pub fn age_bytes(&self) -> &[u8] {
+        &self.age
+    }
+
+    /// The binding claimed in the header.
+    pub fn binding(&self) -> &Binding {
+        &self.binding
+    }
+
+    /// Fingerprints of the keys that can open the value, in stanza order.
+    pub fn recipients(&self) -> &[Fingerprint] {
+        &self.recipients
+    }
+}
+
+/// Parses the stanzas of an age v1 header, stopping at the MAC line. Only the X25519 and kage
+/// stanza types are accepted.
+fn read_header(age: &[u8]) -> Result<Vec<Stanza>, FormatError> {
+    let mut rest = age.strip_prefix(AGE_VERSION_LINE).ok_or(FormatError::NotAge)?;
+    let mut stanzas = Vec::new();
+    while !rest.starts_with(b"---") {
+        if stanzas.len() > MAX_RECIPIENTS {
+            return Err(FormatError::BadKageStanza("too many stanzas"));
+        }
+        let (next, stanza) =
+            age_core::format::read::age_stanza(rest).map_err(|_| FormatError::NotAge)?;
+        if stanza.tag != X25519_TAG && stanza.tag != FORMAT_TAG {
+            return Err(FormatError::BadKageStanza("unexpected stanza type"));
+        }
+        stanzas.push(Stanza::from(stanza));
+        rest = next;
+    }
+    Ok(stanzas)
+}
+
+/// The first line of the sealed payload: the format tag and the binding words.
+pub(crate) fn payload_header(binding: &Binding) -> String {
+    let mut line = String::from(FORMAT_TAG);
+    for word in binding.words() {
+        line.push(' ');
+        line.push_str(word);
+    }
+    line.push('\n');
+    line
+}
+
+/// age recipient that writes one X25519 stanza per kage recipient, then kage's own stanza.
+struct Sealer<'a> {
+    recipients: &'a [Recipient],
+    binding: &'a Binding,
+}
+
+impl age::Recipient for Sealer<'_> {
+    fn wrap_file_key(
+        &self,
+        file_key: &FileKey,
+    ) -> Result<(Vec<Stanza>, HashSet<String>), age::EncryptError> {
+        let mut stanzas = Vec::with_capacity(self.recipients.len() + 1);
+        for recipient in self.recipients {
+            let pk = recipient.public_key();
+            let esk = EphemeralSecret::random_from_rng(rand::rngs::OsRng);
+            let epk = PublicKey::from(&esk);
+            let shared = esk.diffie_hellman(pk);
+            let mut salt = [0; 64];
+            salt[..32].copy_from_slice(epk.as_bytes());
+            salt[32..].copy_from_slice(pk.as_bytes());
+            let wrap_key = zeroize::Zeroizing::new(hkdf(&salt, X25519_LABEL, shared.as_bytes()));
+            stanzas.push(Stanza {
+                tag: X25519_TAG.to_owned(),
+                args: vec![STANDARD_NO_PAD.encode(epk.as_bytes())],
+                body: aead_encrypt(&wrap_key, file_key.expose_secret()),
+            });
+        }
+        let mut args: Vec<String> = self.binding.words().map(str::to_owned).to_vec();
+        args.extend(self.recipients.iter().map(|r| r.fingerprint().to_string()));
+        stanzas.push(Stanza {
+            tag: FORMAT_TAG.to_owned(),
+            args,
+            body: Vec::new(),
+        });
+        Ok((stanzas, HashSet::new()))
+    }
+}
+
+/// Seals `value` for `binding` to every recipient (one age encryption, one stanza each).
+pub fn seal(
+    value: &[u8],
+    binding: &Binding,
+    recipients: &[Recipient],
+) -> Result<SealedValue, SealError> {
+    if recipients.is_empty() {
+        return Err(SealError::NoRecipients);
+    }
+    if recipients.len() > MAX_RECIPIENTS {
+        return Err(SealError::TooManyRecipients(recipients.len()));
+    }
+    if value.len() > MAX_VALUE_BYTES {
+        return Err(SealError::ValueTooLarge(value.len()));
+    }
+    let sealer = Sealer {
+        recipients,
+        binding,
+    };
+    let encryptor = age::Encryptor::with_recipients(std::iter::once(&sealer as _))
+        .expect("the sealer always yields stanzas");
+    let header = payload_header(binding);
+    let mut age = Vec::with_capacity(value.len() + header.len() + 200 + 80 * recipients.len());
+    // Writing into a Vec cannot fail.
+    let mut writer = encryptor.wrap_output(&mut age).expect("write to Vec");
+    writer.write_all(header.as_bytes()).expect("write to Vec");
+    writer.write_all(value).expect("write to Vec");
+    writer.finish().expect("write to Vec");
+    Ok(SealedValue {
+        age,
+        binding: binding.clone(),
+        recipients: recipients.iter().map(Recipient::fingerprint).collect(),
+    })
+}
+
+/// Reads the payload of an opened value: the binding line, then the value. `None` when the
+/// binding line is missing or differs from `binding`, or the value is too large.
+pub(crate) fn read_payload(reader: impl Read, binding: &Binding) -> Option<Plaintext> {
+    let header = payload_header(binding);
+    let limit = (header.len() + MAX_VALUE_BYTES + 1) as u64;
+    let mut payload = zeroize::Zeroizing::new(Vec::new());
+    reader.take(limit).read_to_end(&mut payload).ok()?;
+    if payload.len() as u64 >= limit || !payload.starts_with(header.as_bytes()) {
+        return None;
+    }
+    Some(Plaintext::from(&payload[header.len()..]))
+}
