@@ -143,21 +143,27 @@ impl SealedValue {
 }
 
 /// Parses the stanzas of an age v1 header, stopping at the MAC line. Only the X25519 and kage
-/// stanza types are accepted.
+/// stanza types are kept; age's random `*-grease` stanzas (which every age encryptor may add)
+/// are skipped, and any other type is refused.
 fn read_header(age: &[u8]) -> Result<Vec<Stanza>, FormatError> {
     let mut rest = age.strip_prefix(AGE_VERSION_LINE).ok_or(FormatError::NotAge)?;
     let mut stanzas = Vec::new();
+    let mut grease = 0;
     while !rest.starts_with(b"---") {
-        if stanzas.len() > MAX_RECIPIENTS {
+        if stanzas.len() > MAX_RECIPIENTS + 1 || grease > 1 {
             return Err(FormatError::BadKageStanza("too many stanzas"));
         }
         let (next, stanza) =
             age_core::format::read::age_stanza(rest).map_err(|_| FormatError::NotAge)?;
+        rest = next;
+        if stanza.tag.ends_with("-grease") {
+            grease += 1;
+            continue;
+        }
         if stanza.tag != X25519_TAG && stanza.tag != FORMAT_TAG {
             return Err(FormatError::BadKageStanza("unexpected stanza type"));
         }
         stanzas.push(Stanza::from(stanza));
-        rest = next;
     }
     Ok(stanzas)
 }
