@@ -1,0 +1,196 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use kage_core::Scope;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  error (I/O, ...)
+  2  wrong usage
+  3  invalid input (manifest, sealed value, key file)
+  4  a value cannot be unsealed here (binding mismatch, no matching key, tampered)
+  5  validate found problems";
+
+/// kage keeps Kubernetes Secrets safe in git: seal them with the cluster's age public key,
+/// commit the SealedSecret, and let the controller in the cluster unseal it.
+#[derive(Debug, Parser)]
+#[command(name = "kage", version, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate a new identity (private key) and print its recipient (public key).
+    Keygen(KeygenArgs),
+    /// Seal a Secret (or literal values) into a SealedSecret.
+    Seal(Box<SealArgs>),
+    /// Recover the Secrets from SealedSecrets with private keys, offline.
+    Unseal(UnsealArgs),
+    /// Show keys, scopes, bindings and key fingerprints of SealedSecrets; no key needed.
+    Inspect(InspectArgs),
+    /// Check SealedSecret files offline: structure, bindings and fingerprints.
+    Validate(ValidateArgs),
+    /// Print a shell completion script.
+    Completions(CompletionsArgs),
+}
+
+/// `kage keygen`.
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Write the identity to FILE (mode 0600; never overwrites) instead of stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// Output formats for manifests.
+#[derive(Clone, Copy, Debug, Default, ValueEnum)]
+pub enum Format {
+    /// YAML documents.
+    #[default]
+    Yaml,
+    /// JSON.
+    Json,
+}
+
+impl From<Format> for kage_api::OutputFormat {
+    fn from(f: Format) -> Self {
+        match f {
+            Format::Yaml => kage_api::OutputFormat::Yaml,
+            Format::Json => kage_api::OutputFormat::Json,
+        }
+    }
+}
+
+/// Sealing scope names for clap.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ScopeArg {
+    /// Namespace, name and key must match (default).
+    Strict,
+    /// Namespace and key must match.
+    NamespaceWide,
+    /// Only the key must match.
+    ClusterWide,
+}
+
+impl From<ScopeArg> for Scope {
+    fn from(s: ScopeArg) -> Self {
+        match s {
+            ScopeArg::Strict => Scope::Strict,
+            ScopeArg::NamespaceWide => Scope::NamespaceWide,
+            ScopeArg::ClusterWide => Scope::ClusterWide,
+        }
+    }
+}
+
+/// Where the cluster is (used to pick the default namespace).
+#[derive(Debug, Args, Default)]
+pub struct ClusterArgs {
+    /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).
+    #[arg(long, value_name = "FILE", global = true)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context to use.
+    #[arg(long, value_name = "NAME", global = true)]
+    pub context: Option<String>,
+}
+
+/// `kage seal`.
+#[derive(Debug, Args)]
+pub struct SealArgs {
+    /// Secret manifest to seal (YAML or JSON, several documents allowed); "-" is stdin.
+    /// Read from stdin when no file and no --from-* flag is given.
+    #[arg(short = 'f', long = "filename", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// A value given on the command line, as KEY=VALUE (repeatable).
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub from_literal: Vec<String>,
+    /// A value read from a file, as [KEY=]PATH; KEY defaults to the file name (repeatable).
+    #[arg(long, value_name = "[KEY=]PATH")]
+    pub from_file: Vec<String>,
+    /// Values read from an env file of KEY=VALUE lines (repeatable).
+    #[arg(long, value_name = "PATH")]
+    pub from_env_file: Vec<PathBuf>,
+    /// Name of the SealedSecret (and of the Secret it creates).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Namespace (default: the input's, then the kubeconfig context's, then "default").
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+    /// Secret type, for --from-* input (default Opaque).
+    #[arg(long = "type", value_name = "TYPE")]
+    pub type_: Option<String>,
+    /// Where the values may be opened (default: .kage.yaml's, else strict).
+    #[arg(long, value_enum)]
+    pub scope: Option<ScopeArg>,
+    /// Seal to this recipient (age1...; repeatable).
+    #[arg(short = 'r', long = "recipient", value_name = "RECIPIENT")]
+    pub recipients: Vec<String>,
+    /// Seal to every recipient listed in FILE, one per line (repeatable).
+    #[arg(short = 'R', long = "recipients-file", value_name = "FILE")]
+    pub recipients_files: Vec<PathBuf>,
+    /// Also seal to this offline recovery recipient (age1...; repeatable).
+    #[arg(long = "recovery", value_name = "RECIPIENT")]
+    pub recovery: Vec<String>,
+    /// Write the SealedSecret to FILE atomically instead of stdout.
+    #[arg(short = 'w', long = "write", value_name = "FILE", conflicts_with = "merge_into")]
+    pub write: Option<PathBuf>,
+    /// Update the SealedSecret in FILE in place: reseal the keys given, keep every other value.
+    #[arg(long, value_name = "FILE")]
+    pub merge_into: Option<PathBuf>,
+    /// Print one sealed value only (for templates); takes exactly one --from-literal/--from-file.
+    #[arg(long, conflicts_with_all = ["merge_into", "file"])]
+    pub raw: bool,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t)]
+    pub format: Format,
+    /// Cluster selection (for the default namespace).
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+/// `kage unseal`.
+#[derive(Debug, Args)]
+pub struct UnsealArgs {
+    /// Identity file (AGE-SECRET-KEY-1... lines); repeatable.
+    #[arg(short = 'i', long = "identity", value_name = "FILE", required = true)]
+    pub identities: Vec<PathBuf>,
+    /// SealedSecret manifest; "-" or absent is stdin.
+    #[arg(short = 'f', long = "filename", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t)]
+    pub format: Format,
+}
+
+/// `kage inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// SealedSecret manifest; "-" or absent is stdin.
+    #[arg(short = 'f', long = "filename", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(short = 'o', long = "output", value_enum)]
+    pub format: Option<Format>,
+}
+
+/// `kage validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Files and directories (searched recursively for .yaml, .yml and .json); default ".".
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
+
+/// `kage completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}

@@ -1,0 +1,78 @@
+//! `kage inspect`: what a SealedSecret holds, without any key.
+
+use kage_api::SEALED_AT_ANNOTATION;
+use kage_api::convert::sealed_values;
+use serde_json::json;
+
+use crate::args::{Format, InspectArgs};
+use crate::{Failure, Outcome};
+
+pub fn run(args: InspectArgs) -> Outcome {
+    let mut report = Vec::new();
+    for sealed in super::read_sealed_secrets(args.file.as_deref())? {
+        let values = sealed_values(&sealed).map_err(|e| Failure::Input(e.into()))?;
+        let sealed_at = sealed
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(SEALED_AT_ANNOTATION))
+            .cloned();
+        let keys: Vec<_> = values
+            .iter()
+            .map(|(key, v)| {
+                let b = v.binding();
+                json!({
+                    "key": key,
+                    "scope": b.scope().as_str(),
+                    "binding": {"namespace": b.namespace(), "name": b.name(), "key": b.key()},
+                    "recipients": v.recipients().iter().map(ToString::to_string).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        report.push(json!({
+            "name": sealed.name_or_empty(),
+            "namespace": sealed.namespace_or_empty(),
+            "sealedAt": sealed_at,
+            "type": sealed.spec.template.as_ref().and_then(|t| t.type_.clone()).unwrap_or_else(|| "Opaque".into()),
+            "keys": keys,
+        }));
+    }
+    let text = match args.format {
+        Some(Format::Json) => serde_json::to_string_pretty(&report).expect("json") + "\n",
+        Some(Format::Yaml) => serde_saphyr::to_string(&report).expect("yaml"),
+        None => render(&report),
+    };
+    super::print(&text)
+}
+
+fn render(report: &[serde_json::Value]) -> String {
+    let mut out = String::new();
+    for obj in report {
+        out.push_str(&format!(
+            "SealedSecret {}/{} (type {}, sealed at {})\n",
+            obj["namespace"].as_str().unwrap_or(""),
+            obj["name"].as_str().unwrap_or(""),
+            obj["type"].as_str().unwrap_or(""),
+            obj["sealedAt"].as_str().unwrap_or("unknown"),
+        ));
+        for key in obj["keys"].as_array().into_iter().flatten() {
+            let b = &key["binding"];
+            let recipients: Vec<&str> = key["recipients"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r.as_str())
+                .collect();
+            out.push_str(&format!(
+                "  {}: scope {}, bound to namespace={} name={} key={}, keys {}\n",
+                key["key"].as_str().unwrap_or(""),
+                key["scope"].as_str().unwrap_or(""),
+                b["namespace"].as_str().unwrap_or("*"),
+                b["name"].as_str().unwrap_or("*"),
+                b["key"].as_str().unwrap_or(""),
+                recipients.join(", "),
+            ));
+        }
+    }
+    out
+}

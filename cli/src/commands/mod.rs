@@ -1,0 +1,65 @@
+//! One module per subcommand.
+
+mod inspect;
+mod keygen;
+mod seal;
+mod unseal;
+mod validate;
+
+use std::path::Path;
+
+use anyhow::Context;
+use kage_api::convert::sealed_secret_from_document;
+use kage_api::manifest::{self, Document};
+use kage_api::SealedSecret;
+
+use crate::args::{Cli, Command};
+use crate::{Failure, Outcome, files};
+
+/// Runs the parsed command.
+pub fn run(cli: Cli) -> Outcome {
+    match cli.command {
+        Command::Keygen(args) => keygen::run(args),
+        Command::Seal(args) => seal::run(*args),
+        Command::Unseal(args) => unseal::run(args),
+        Command::Inspect(args) => inspect::run(args),
+        Command::Validate(args) => validate::run(args),
+        Command::Completions(args) => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(args.shell, &mut cmd, "kage", &mut std::io::stdout());
+            Ok(())
+        }
+    }
+}
+
+/// Reads the documents of a manifest file (or stdin).
+fn read_documents(path: Option<&Path>) -> Result<Vec<Document>, Failure> {
+    let text = files::read_input(path)?;
+    let name = path.map_or("stdin".into(), |p| p.display().to_string());
+    manifest::read_documents(&text)
+        .with_context(|| format!("reading {name}"))
+        .map_err(Failure::Input)
+}
+
+/// Reads every SealedSecret of a manifest file (or stdin), refusing other kinds.
+fn read_sealed_secrets(path: Option<&Path>) -> Result<Vec<SealedSecret>, Failure> {
+    let docs = read_documents(path)?;
+    let sealed = docs
+        .iter()
+        .map(sealed_secret_from_document)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Failure::Input(e.into()))?;
+    if sealed.is_empty() {
+        return Err(Failure::Input(anyhow::anyhow!("no SealedSecret in the input")));
+    }
+    Ok(sealed)
+}
+
+fn print(text: &str) -> Outcome {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .context("writing to stdout")?;
+    Ok(())
+}

@@ -1,0 +1,313 @@
+//! `kage seal`: Secrets in, SealedSecrets out.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, anyhow, bail};
+use kage_api::convert::{
+    SecretInput, merge_values, seal_secret, seal_value, sealed_secret_from_document,
+    sealed_secret_to_document,
+};
+use kage_api::manifest::{self, write_documents};
+use kage_api::{SEALED_AT_ANNOTATION, SealedSecret};
+use kage_core::value::MAX_VALUE_BYTES;
+use kage_core::{Location, Plaintext, Recipient, Scope, SealedValue};
+
+use crate::args::SealArgs;
+use crate::{Failure, Outcome, config, files};
+
+pub fn run(args: SealArgs) -> Outcome {
+    let mut inputs = read_inputs(&args)?;
+    // .kage.yaml is looked up from the sealed file's own folder.
+    let target = args
+        .merge_into
+        .as_deref()
+        .or(args.write.as_deref())
+        .or(args.file.as_deref().filter(|p| *p != Path::new("-")));
+    let start = target
+        .and_then(Path::parent)
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let resolved = config::resolve(&start, target).map_err(Failure::Input)?;
+    let recipients = recipients(&args, &resolved.recipients)?;
+
+    if let Some(path) = &args.merge_into {
+        let [input] = inputs.as_mut_slice() else {
+            return Err(Failure::Input(anyhow!(
+                "--merge-into takes one Secret, got {}",
+                inputs.len()
+            )));
+        };
+        return merge_into(path, input, &args, resolved.scope, &recipients);
+    }
+
+    let scope: Scope = args.scope.map(Into::into).or(resolved.scope).unwrap_or_default();
+    let default_namespace = default_namespace(&args)?;
+    let mut docs = Vec::new();
+    for input in &inputs {
+        let name = name_of(input, &args)?;
+        let namespace = namespace_of(input, &args, &default_namespace)?;
+        if args.raw {
+            return seal_raw(input, &name, &namespace, scope, &recipients);
+        }
+        let mut sealed =
+            seal_secret(input, &name, &namespace, scope, &recipients).map_err(|e| Failure::Input(e.into()))?;
+        stamp(&mut sealed);
+        docs.push(sealed_secret_to_document(&sealed));
+    }
+    let text = write_documents(&docs, args.format.into());
+    match &args.write {
+        Some(path) => files::write_atomic(path, text.as_bytes(), None)?,
+        None => super::print(&text)?,
+    }
+    Ok(())
+}
+
+/// The Secrets to seal: from --from-* flags, or from the manifest (-f or stdin).
+fn read_inputs(args: &SealArgs) -> Result<Vec<SecretInput>, Failure> {
+    let from_flags =
+        !(args.from_literal.is_empty() && args.from_file.is_empty() && args.from_env_file.is_empty());
+    if from_flags {
+        if args.file.is_some() {
+            return Err(Failure::Input(anyhow!("use either -f or --from-* flags, not both")));
+        }
+        return Ok(vec![input_from_flags(args).map_err(Failure::Input)?]);
+    }
+    if args.raw {
+        return Err(Failure::Input(anyhow!("--raw takes one value from --from-literal or --from-file")));
+    }
+    let docs = super::read_documents(args.file.as_deref())?;
+    if docs.is_empty() {
+        return Err(Failure::Input(anyhow!("no Secret in the input")));
+    }
+    docs.into_iter()
+        .map(|doc| {
+            let mut input = SecretInput::from_document(doc).map_err(|e| Failure::Input(e.into()))?;
+            if input.type_.is_none() {
+                input.type_.clone_from(&args.type_);
+            }
+            Ok(input)
+        })
+        .collect()
+}
+
+fn input_from_flags(args: &SealArgs) -> anyhow::Result<SecretInput> {
+    let mut input = SecretInput {
+        type_: args.type_.clone(),
+        ..SecretInput::default()
+    };
+    for literal in &args.from_literal {
+        let (key, value) = literal
+            .split_once('=')
+            .ok_or_else(|| anyhow!("--from-literal needs KEY=VALUE (got a value without '=')"))?;
+        input.insert(key, Plaintext::from(value.as_bytes()))?;
+    }
+    for spec in &args.from_file {
+        let (key, path) = match spec.split_once('=') {
+            Some((k, p)) => (k.to_owned(), PathBuf::from(p)),
+            None => {
+                let path = PathBuf::from(spec);
+                let key = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .ok_or_else(|| anyhow!("--from-file {spec}: no file name to use as key"))?;
+                (key, path)
+            }
+        };
+        input.insert(&key, read_value_file(&path)?)?;
+    }
+    for path in &args.from_env_file {
+        let text = read_value_file(path)?;
+        let text = std::str::from_utf8(text.as_bytes())
+            .map_err(|_| anyhow!("{} is not UTF-8 text", path.display()))?;
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim_start();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (key, value) = line.split_once('=').ok_or_else(|| {
+                anyhow!("{} line {}: expected KEY=VALUE", path.display(), n + 1)
+            })?;
+            input.insert(key.trim_end(), Plaintext::from(value.as_bytes()))?;
+        }
+    }
+    Ok(input)
+}
+
+fn read_value_file(path: &Path) -> anyhow::Result<Plaintext> {
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_VALUE_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("reading {}", path.display()))?;
+    let value = Plaintext::new(bytes);
+    if value.len() > MAX_VALUE_BYTES {
+        bail!("{} is larger than the limit of {MAX_VALUE_BYTES} bytes", path.display());
+    }
+    Ok(value)
+}
+
+/// Recipients from -r/-R, else .kage.yaml; --recovery is always added.
+fn recipients(args: &SealArgs, from_config: &[Recipient]) -> Result<Vec<Recipient>, Failure> {
+    let parse = |s: &str, from: &str| {
+        s.parse::<Recipient>()
+            .map_err(|e| Failure::Input(anyhow!("{from}: {e}")))
+    };
+    let mut list = Vec::new();
+    for r in &args.recipients {
+        list.push(parse(r, "-r")?);
+    }
+    for file in &args.recipients_files {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("reading {}", file.display()))?;
+        for line in text.lines().map(str::trim) {
+            if !line.is_empty() && !line.starts_with('#') {
+                list.push(parse(line, &file.display().to_string())?);
+            }
+        }
+    }
+    if list.is_empty() {
+        list.extend(from_config.iter().cloned());
+    }
+    if list.is_empty() {
+        return Err(Failure::Input(anyhow!(
+            "no recipients: none given with -r/-R and no .kage.yaml rule matches"
+        )));
+    }
+    for r in &args.recovery {
+        list.push(parse(r, "--recovery")?);
+    }
+    let mut seen = std::collections::HashSet::new();
+    list.retain(|r| seen.insert(r.fingerprint()));
+    Ok(list)
+}
+
+fn default_namespace(args: &SealArgs) -> Result<String, Failure> {
+    if let Some(ns) = &args.namespace {
+        return Ok(ns.clone());
+    }
+    let from_kubeconfig = crate::config::kubeconfig_namespace(
+        args.cluster.kubeconfig.as_deref(),
+        args.cluster.context.as_deref(),
+    )
+    .map_err(Failure::Input)?;
+    Ok(from_kubeconfig.unwrap_or_else(|| "default".to_owned()))
+}
+
+fn name_of(input: &SecretInput, args: &SealArgs) -> Result<String, Failure> {
+    match (&input.name, &args.name) {
+        (Some(a), Some(b)) if a != b => Err(Failure::Input(anyhow!(
+            "--name {b:?} contradicts metadata.name {a:?} of the input"
+        ))),
+        (Some(n), _) | (None, Some(n)) => Ok(n.clone()),
+        (None, None) => Err(Failure::Input(kage_api::ConvertError::MissingName.into())),
+    }
+}
+
+/// kubectl's order: the input's namespace, then -n, then the kubeconfig's, then "default".
+fn namespace_of(input: &SecretInput, args: &SealArgs, default: &str) -> Result<String, Failure> {
+    match (&input.namespace, &args.namespace) {
+        (Some(a), Some(b)) if a != b => Err(Failure::Input(anyhow!(
+            "-n {b:?} contradicts metadata.namespace {a:?} of the input"
+        ))),
+        (Some(ns), _) => Ok(ns.clone()),
+        (None, _) => Ok(default.to_owned()),
+    }
+}
+
+fn seal_raw(
+    input: &SecretInput,
+    name: &str,
+    namespace: &str,
+    scope: Scope,
+    recipients: &[Recipient],
+) -> Outcome {
+    let mut values = input.data.iter();
+    let (Some((key, value)), None) = (values.next(), values.next()) else {
+        return Err(Failure::Input(anyhow!("--raw seals exactly one value")));
+    };
+    let sealed = seal_value(value, scope, &Location::new(namespace, name, key), recipients)
+        .map_err(|e| Failure::Input(e.into()))?;
+    super::print(&format!("{}\n", sealed.to_base64()))
+}
+
+fn stamp(sealed: &mut SealedSecret) {
+    let now = jiff::Timestamp::now().round(jiff::Unit::Second).unwrap_or_default();
+    sealed
+        .metadata
+        .annotations
+        .get_or_insert_with(BTreeMap::new)
+        .insert(SEALED_AT_ANNOTATION.to_owned(), now.to_string());
+}
+
+/// Reseals the keys of `input` into the one SealedSecret in `path`; other values and other
+/// documents are kept. The file is only replaced once everything succeeded.
+fn merge_into(
+    path: &Path,
+    input: &mut SecretInput,
+    args: &SealArgs,
+    config_scope: Option<Scope>,
+    recipients: &[Recipient],
+) -> Outcome {
+    let mut docs = super::read_documents(Some(path))?;
+    let positions: Vec<usize> = docs
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| manifest::kind(d) == Some("SealedSecret"))
+        .map(|(i, _)| i)
+        .collect();
+    let [at] = positions[..] else {
+        return Err(Failure::Input(anyhow!(
+            "{} must hold exactly one SealedSecret to merge into, found {}",
+            path.display(),
+            positions.len()
+        )));
+    };
+    let mut sealed = sealed_secret_from_document(&docs[at]).map_err(|e| Failure::Input(e.into()))?;
+    if let Some(name) = input.name.as_ref().or(args.name.as_ref())
+        && name != sealed.name_or_empty()
+    {
+        return Err(Failure::Input(anyhow!(
+            "the input is named {name:?} but {} holds {:?}",
+            path.display(),
+            sealed.name_or_empty()
+        )));
+    }
+    if let Some(ns) = input.namespace.as_ref().or(args.namespace.as_ref())
+        && ns != sealed.namespace_or_empty()
+    {
+        return Err(Failure::Input(anyhow!(
+            "namespace {ns:?} contradicts namespace {:?} of {}",
+            sealed.namespace_or_empty(),
+            path.display()
+        )));
+    }
+    // Keep the scope the file already uses unless told otherwise.
+    let existing: Vec<Scope> = sealed
+        .spec
+        .encrypted_data
+        .values()
+        .filter_map(|v| SealedValue::from_base64(v).ok())
+        .map(|v| v.binding().scope())
+        .collect();
+    let scope = args
+        .scope
+        .map(Into::into)
+        .or(config_scope)
+        .or_else(|| existing.first().copied())
+        .unwrap_or_default();
+    merge_values(&mut sealed, input, scope, recipients).map_err(|e| Failure::Input(e.into()))?;
+    stamp(&mut sealed);
+    docs[at] = sealed_secret_to_document(&sealed);
+    let text = write_documents(&docs, detect_format(path));
+    files::write_atomic(path, text.as_bytes(), None)?;
+    Ok(())
+}
+
+fn detect_format(path: &Path) -> kage_api::OutputFormat {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("json") => kage_api::OutputFormat::Json,
+        _ => kage_api::OutputFormat::Yaml,
+    }
+}

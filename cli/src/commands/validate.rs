@@ -1,0 +1,96 @@
+//! `kage validate`: offline checks of SealedSecret files.
+
+use std::path::{Path, PathBuf};
+
+use kage_api::convert::{sealed_secret_from_document, sealed_values};
+use kage_api::manifest;
+use kage_core::{Location, Scope};
+
+use crate::args::ValidateArgs;
+use crate::{Failure, Outcome, files};
+
+pub fn run(args: ValidateArgs) -> Outcome {
+    let paths = if args.paths.is_empty() { vec![PathBuf::from(".")] } else { args.paths };
+    let mut checked = 0;
+    let mut problems = 0;
+    for root in &paths {
+        for file in files::manifest_files(root)? {
+            let found = check_file(&file);
+            checked += found.0;
+            for problem in &found.1 {
+                eprintln!("{}: {problem}", file.display());
+            }
+            problems += found.1.len();
+        }
+    }
+    eprintln!("checked {checked} SealedSecret(s), {problems} problem(s)");
+    if problems > 0 { Err(Failure::Invalid) } else { Ok(()) }
+}
+
+/// SealedSecrets checked in `file`, and the problems found.
+fn check_file(file: &Path) -> (usize, Vec<String>) {
+    let docs = match files::read_input(Some(file))
+        .and_then(|text| Ok(manifest::read_documents(&text)?))
+    {
+        Ok(docs) => docs,
+        // A file that is not a manifest and never mentions SealedSecret is not ours to judge.
+        Err(_) if !looks_like_kage(file) => return (0, vec![]),
+        Err(e) => return (0, vec![format!("{e:#}")]),
+    };
+    let mut checked = 0;
+    let mut problems = Vec::new();
+    for doc in docs.iter().filter(|d| manifest::kind(d) == Some("SealedSecret")) {
+        checked += 1;
+        let sealed = match sealed_secret_from_document(doc) {
+            Ok(s) => s,
+            Err(e) => {
+                problems.push(e.to_string());
+                continue;
+            }
+        };
+        let who = format!("{}/{}", sealed.namespace_or_empty(), sealed.name_or_empty());
+        if sealed.metadata.name.is_none() {
+            problems.push(format!("SealedSecret {who}: no metadata.name"));
+        }
+        if sealed.spec.encrypted_data.is_empty() {
+            problems.push(format!("SealedSecret {who}: no encryptedData"));
+        }
+        let values = match sealed_values(&sealed) {
+            Ok(v) => v,
+            Err(e) => {
+                problems.push(format!("SealedSecret {who}: {}", chain(&e)));
+                continue;
+            }
+        };
+        for (key, value) in values {
+            let binding = value.binding();
+            if sealed.metadata.namespace.is_none() && binding.scope() != Scope::ClusterWide {
+                problems.push(format!(
+                    "SealedSecret {who}: key {key:?} is {} but the object has no metadata.namespace",
+                    binding.scope()
+                ));
+                continue;
+            }
+            let here = Location::new(sealed.namespace_or_empty(), sealed.name_or_empty(), &key);
+            if let Err(e) = binding.check(&here) {
+                problems.push(format!("SealedSecret {who}: key {key:?}: {e}"));
+            }
+        }
+    }
+    (checked, problems)
+}
+
+fn looks_like_kage(file: &Path) -> bool {
+    std::fs::read_to_string(file).is_ok_and(|t| t.contains("SealedSecret"))
+}
+
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}

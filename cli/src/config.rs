@@ -1,0 +1,149 @@
+//! `.kage.yaml` (who to seal to, by path) and the kubeconfig's default namespace.
+//!
+//! `.kage.yaml` is found by walking up from the sealed file's own folder (not the working
+//! directory), so a repository seals the same way wherever the command is run from:
+//!
+//! ```yaml
+//! rules:
+//!   - path: "clusters/prod/**"      # glob relative to this file; no path = every file
+//!     recipients: [age1...]         # cluster keys
+//!     recovery: [age1...]           # offline recovery keys
+//!     scope: strict                 # default scope for these files
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use kage_core::{Recipient, Scope};
+use serde::Deserialize;
+
+/// Name of the per-repository configuration file.
+pub const CONFIG_FILE: &str = ".kage.yaml";
+
+/// A `.kage.yaml` file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Rules, first match wins.
+    #[serde(default)]
+    pub rules: Vec<Rule>,
+}
+
+/// One rule of `.kage.yaml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// Glob matched against the sealed file's path relative to the config file's folder.
+    pub path: Option<String>,
+    /// Cluster recipients.
+    #[serde(default)]
+    pub recipients: Vec<String>,
+    /// Offline recovery recipients.
+    #[serde(default)]
+    pub recovery: Vec<String>,
+    /// Default scope.
+    pub scope: Option<String>,
+}
+
+/// What a matching rule says.
+#[derive(Debug, Default)]
+pub struct Resolved {
+    /// Cluster and recovery recipients together.
+    pub recipients: Vec<Recipient>,
+    /// The default scope, if the rule sets one.
+    pub scope: Option<Scope>,
+}
+
+/// Finds `.kage.yaml` upward from `start` (a folder) and returns the rule matching `target`.
+pub fn resolve(start: &Path, target: Option<&Path>) -> anyhow::Result<Resolved> {
+    let start = std::path::absolute(start)?;
+    let Some(config_path) = start
+        .ancestors()
+        .map(|dir| dir.join(CONFIG_FILE))
+        .find(|p| p.is_file())
+    else {
+        return Ok(Resolved::default());
+    };
+    let text = std::fs::read_to_string(&config_path)
+        .with_context(|| format!("reading {}", config_path.display()))?;
+    let config: Config = serde_saphyr::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", config_path.display()))?;
+    let base = config_path.parent().unwrap_or(Path::new("."));
+    let relative = target
+        .map(std::path::absolute)
+        .transpose()?
+        .and_then(|t| t.strip_prefix(base).ok().map(Path::to_path_buf));
+    for rule in &config.rules {
+        let matches = match (&rule.path, &relative) {
+            (None, _) => true,
+            (Some(glob), Some(rel)) => globset::Glob::new(glob)
+                .with_context(|| format!("{}: bad glob {glob:?}", config_path.display()))?
+                .compile_matcher()
+                .is_match(rel),
+            (Some(_), None) => false,
+        };
+        if !matches {
+            continue;
+        }
+        let recipients = rule
+            .recipients
+            .iter()
+            .chain(&rule.recovery)
+            .map(|r| {
+                r.parse::<Recipient>()
+                    .with_context(|| format!("{}: recipient {r:?}", config_path.display()))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        let scope = rule
+            .scope
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .with_context(|| format!("{}", config_path.display()))?;
+        return Ok(Resolved {
+            recipients,
+            scope,
+        });
+    }
+    Ok(Resolved::default())
+}
+
+/// The namespace of the kubeconfig's current (or given) context, as kubectl picks it.
+pub fn kubeconfig_namespace(
+    kubeconfig: Option<&Path>,
+    context: Option<&str>,
+) -> anyhow::Result<Option<String>> {
+    let paths: Vec<PathBuf> = match kubeconfig {
+        Some(p) => vec![p.to_path_buf()],
+        None => match std::env::var_os("KUBECONFIG") {
+            Some(v) if !v.is_empty() => std::env::split_paths(&v).collect(),
+            _ => std::env::home_dir()
+                .map(|h| vec![h.join(".kube/config")])
+                .unwrap_or_default(),
+        },
+    };
+    let mut current = context.map(str::to_owned);
+    let mut contexts = Vec::new();
+    for path in paths.iter().filter(|p| p.is_file()) {
+        let text = std::fs::read_to_string(path)?;
+        let doc: serde_json::Value = serde_saphyr::from_str(&text)
+            .map_err(|_| anyhow::anyhow!("{} is not a valid kubeconfig", path.display()))?;
+        if current.is_none() {
+            current = doc["current-context"].as_str().map(str::to_owned);
+        }
+        if let Some(list) = doc["contexts"].as_array() {
+            contexts.extend(list.iter().cloned());
+        }
+    }
+    let Some(current) = current else {
+        return Ok(None);
+    };
+    let found = contexts
+        .iter()
+        .find(|c| c["name"].as_str() == Some(current.as_str()));
+    match found {
+        Some(c) => Ok(c["context"]["namespace"].as_str().map(str::to_owned)),
+        None if context.is_some() => bail!("context {current:?} not found in the kubeconfig"),
+        None => Ok(None),
+    }
+}

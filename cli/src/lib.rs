@@ -1,0 +1,101 @@
+//! The `kage` command line: seal Secrets with a cluster's public key, and inspect, validate and
+//! (with a private key, for recovery) unseal what was sealed.
+//!
+//! Exit codes (also in `kage --help`):
+//! - 0: success
+//! - 1: an error not listed below (I/O, ...)
+//! - 2: wrong usage (unknown flag, missing argument)
+//! - 3: invalid input (malformed manifest, sealed value or key file)
+//! - 4: a value cannot be unsealed here (binding mismatch, no matching key, tampered)
+//! - 5: `kage validate` found problems
+
+mod args;
+mod commands;
+mod config;
+mod files;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+pub use args::Cli;
+
+/// Why the command failed; decides the exit code.
+#[derive(Debug)]
+pub enum Failure {
+    /// Malformed input: exit code 3.
+    Input(anyhow::Error),
+    /// A value cannot be unsealed here: exit code 4.
+    Unseal(anyhow::Error),
+    /// Validation found problems (already reported): exit code 5.
+    Invalid,
+    /// Anything else: exit code 1.
+    Other(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure::Other(e)
+    }
+}
+
+/// Result of a command.
+pub type Outcome = Result<(), Failure>;
+
+/// Parses the command line, runs the command and maps the outcome to an exit code.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let (code, error) = match commands::run(cli) {
+        Ok(()) => (0, None),
+        Err(Failure::Input(e)) => (3, Some(e)),
+        Err(Failure::Unseal(e)) => (4, Some(e)),
+        Err(Failure::Invalid) => (5, None),
+        Err(Failure::Other(e)) => (1, Some(e)),
+    };
+    if let Some(e) = error {
+        eprintln!("error: {e:#}");
+        if let Some(hint) = hint(&e) {
+            eprintln!("hint: {hint}");
+        }
+    }
+    ExitCode::from(code)
+}
+
+/// A next step for the mistakes people make most.
+fn hint(e: &anyhow::Error) -> Option<&'static str> {
+    let text = format!("{e:#}");
+    let hints = [
+        (
+            "no recipients",
+            "pass -r age1..., or add a rule to .kage.yaml, or run `kage key fetch`",
+        ),
+        (
+            "no key here can open",
+            "pass the identity file of one of the fingerprints above with -i",
+        ),
+        (
+            "was found in namespace",
+            "a sealed value only opens where it was sealed: seal it again for this namespace",
+        ),
+        (
+            "was found in name",
+            "a strict value only opens in the SealedSecret it was sealed for: seal it again, or use --scope namespace-wide",
+        ),
+        (
+            "was found in key",
+            "values cannot be moved between keys: seal the value again under the new key",
+        ),
+        (
+            "tampered",
+            "the file was changed after sealing: take it from git history or seal the value again",
+        ),
+        (
+            "contradicts",
+            "drop -n, or change metadata.namespace in the input",
+        ),
+    ];
+    hints
+        .into_iter()
+        .find(|(needle, _)| text.contains(needle))
+        .map(|(_, hint)| hint)
+}

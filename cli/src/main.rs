@@ -1,0 +1,5 @@
+//! The `kage` command.
+
+fn main() -> std::process::ExitCode {
+    kage_cli::run()
+}
