@@ -69,11 +69,14 @@ pub fn read_documents(text: &str) -> Result<Vec<Document>, ManifestError> {
     if text.len() > MAX_INPUT_BYTES {
         return Err(ManifestError::TooLarge(text.len()));
     }
+    // JSON is YAML, but the JSON parser is faster and handles a stream of objects; YAML flow
+    // mappings also start with '{', so fall back to YAML when JSON fails.
     let trimmed = text.trim_start();
-    let raw = if trimmed.starts_with('{') || trimmed.starts_with('[') {
-        read_json(trimmed)?
-    } else {
-        read_yaml(text)?
+    let json = (trimmed.starts_with('{') || trimmed.starts_with('[')).then(|| read_json(trimmed));
+    let raw = match json {
+        Some(Ok(docs)) => docs,
+        Some(Err(json_error)) => read_yaml(text).map_err(|_| json_error)?,
+        None => read_yaml(text)?,
     };
     let mut docs = Vec::new();
     for doc in raw {
@@ -216,6 +219,12 @@ mod tests {
         let docs = read_documents(text).unwrap();
         let kinds: Vec<_> = docs.iter().map(|d| kind(d).unwrap()).collect();
         assert_eq!(kinds, ["Secret", "ConfigMap", "Secret"]);
+    }
+
+    #[test]
+    fn yaml_flow_mappings_are_not_mistaken_for_json() {
+        let docs = read_documents("{apiVersion: v1, kind: Secret}").unwrap();
+        assert_eq!(kind(&docs[0]), Some("Secret"));
     }
 
     #[test]

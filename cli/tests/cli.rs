@@ -1,0 +1,501 @@
+//! The `kage` command as a user runs it: output, error messages with hints, exit codes.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use predicates::str::contains;
+
+const SECRET: &str = "s3cr3t-Pa55w0rd-never-printed";
+
+struct Dir {
+    dir: tempfile::TempDir,
+    recipient: String,
+}
+
+impl Dir {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let out = kage(dir.path())
+            .args(["keygen", "-o", "id.txt"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let recipient = String::from_utf8(out).unwrap().trim().to_owned();
+        Dir { dir, recipient }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn cmd(&self) -> Command {
+        kage(self.dir.path())
+    }
+
+    fn write(&self, name: &str, text: &str) {
+        let path = self.path(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.path(name)).unwrap()
+    }
+
+    /// Seals a literal Secret named `name` in `ns` into `file`.
+    fn seal(&self, file: &str, name: &str, ns: &str, values: &[&str]) {
+        let mut cmd = self.cmd();
+        cmd.args(["seal", "--name", name, "-n", ns, "-r", &self.recipient, "-w", file]);
+        for v in values {
+            cmd.args(["--from-literal", v]);
+        }
+        cmd.assert().success();
+    }
+
+    fn unseal(&self, file: &str) -> assert_cmd::assert::Assert {
+        self.cmd()
+            .args(["unseal", "-i", "id.txt", "-f", file, "-o", "json"])
+            .assert()
+    }
+}
+
+fn kage(dir: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("kage").unwrap();
+    cmd.current_dir(dir)
+        .env_remove("KUBECONFIG")
+        .env("HOME", dir);
+    cmd
+}
+
+fn secret_json(out: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(out).unwrap()
+}
+
+fn b64(s: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+#[test]
+fn help_lists_commands_and_exit_codes() {
+    Command::cargo_bin("kage")
+        .unwrap()
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(contains("seal").and(contains("unseal")).and(contains("validate")))
+        .stdout(contains("4  a value cannot be unsealed here"));
+}
+
+#[test]
+fn unknown_flag_is_a_usage_error() {
+    Command::cargo_bin("kage")
+        .unwrap()
+        .args(["seal", "--bogus"])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn keygen_writes_a_private_file_and_never_overwrites() {
+    let d = Dir::new();
+    assert!(d.recipient.starts_with("age1"));
+    let key = d.read("id.txt");
+    assert!(key.contains("AGE-SECRET-KEY-1") && key.contains(&d.recipient));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(d.path("id.txt")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    d.cmd()
+        .args(["keygen", "-o", "id.txt"])
+        .assert()
+        .code(3)
+        .stderr(contains("never overwrites"));
+    assert_eq!(d.read("id.txt"), key);
+}
+
+#[test]
+fn data_and_string_data_round_trip_with_type_labels_and_annotations() {
+    let d = Dir::new();
+    d.write(
+        "secret.yaml",
+        &format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\n  namespace: prod\n  labels: {{team: a}}\n  annotations:\n    note: kept\n    kubectl.kubernetes.io/last-applied-configuration: '{{\"stringData\":{{\"pw\":\"{SECRET}\"}}}}'\n  uid: 1234\n  resourceVersion: \"9\"\n  managedFields: [{{manager: kubectl}}]\ntype: kubernetes.io/basic-auth\nimmutable: true\ndata:\n  username: {}\n  empty: \"\"\n  binary: {}\nstringData:\n  password: {SECRET}\nstatus: {{}}\n",
+            b64(b"admin"),
+            b64(&[0, 159, 146, 150, 255])
+        ),
+    );
+    d.cmd()
+        .args(["seal", "-f", "secret.yaml", "-r", &d.recipient, "-w", "sealed.yaml"])
+        .assert()
+        .success();
+    let sealed = d.read("sealed.yaml");
+    for stripped in ["last-applied", "uid", "resourceVersion", "managedFields", SECRET, "status"] {
+        assert!(!sealed.contains(stripped), "{stripped} left in:\n{sealed}");
+    }
+    let out = d.unseal("sealed.yaml").success().get_output().stdout.clone();
+    let secret = secret_json(&out);
+    assert_eq!(secret["type"], "kubernetes.io/basic-auth");
+    assert_eq!(secret["immutable"], true);
+    assert_eq!(secret["metadata"]["labels"]["team"], "a");
+    assert_eq!(secret["metadata"]["annotations"]["note"], "kept");
+    assert!(secret["metadata"]["annotations"].get("kubectl.kubernetes.io/last-applied-configuration").is_none());
+    assert_eq!(secret["data"]["username"], b64(b"admin"));
+    assert_eq!(secret["data"]["password"], b64(SECRET.as_bytes()));
+    assert_eq!(secret["data"]["empty"], "");
+    assert_eq!(secret["data"]["binary"], b64(&[0, 159, 146, 150, 255]));
+}
+
+#[test]
+fn a_hundred_keys_and_several_documents_round_trip_as_json() {
+    let d = Dir::new();
+    let mut docs = Vec::new();
+    for n in 0..3 {
+        let data: serde_json::Map<String, serde_json::Value> = (0..100)
+            .map(|i| (format!("key-{i}"), b64(format!("value {n} {i}").as_bytes()).into()))
+            .collect();
+        docs.push(serde_json::json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": format!("s{n}"), "namespace": "ns"}, "data": data}));
+    }
+    let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": docs});
+    d.write("in.json", &list.to_string());
+    let out = d
+        .cmd()
+        .args(["seal", "-f", "in.json", "-r", &d.recipient, "-o", "json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let sealed = secret_json(&out);
+    assert_eq!(sealed["kind"], "List");
+    assert_eq!(sealed["items"].as_array().unwrap().len(), 3);
+    d.write("sealed.json", &String::from_utf8(out).unwrap());
+    let out = d.unseal("sealed.json").success().get_output().stdout.clone();
+    let secrets = secret_json(&out);
+    for n in 0..3 {
+        let s = &secrets["items"][n];
+        assert_eq!(s["metadata"]["name"], format!("s{n}"));
+        assert_eq!(s["data"].as_object().unwrap().len(), 100);
+        assert_eq!(s["data"]["key-42"], b64(format!("value {n} 42").as_bytes()));
+    }
+}
+
+#[test]
+fn from_file_and_env_file_are_sealed() {
+    let d = Dir::new();
+    d.write("tls.crt", "CERT");
+    d.write("app.env", "# comment\nA=1\nB=two=2\n\n");
+    d.cmd()
+        .args(["seal", "--name", "x", "-n", "ns", "-r", &d.recipient, "-w", "s.yaml"])
+        .args(["--from-file", "tls.crt", "--from-file", "other=tls.crt", "--from-env-file", "app.env"])
+        .assert()
+        .success();
+    let secret = secret_json(&d.unseal("s.yaml").success().get_output().stdout.clone());
+    assert_eq!(secret["data"]["tls.crt"], b64(b"CERT"));
+    assert_eq!(secret["data"]["other"], b64(b"CERT"));
+    assert_eq!(secret["data"]["A"], b64(b"1"));
+    assert_eq!(secret["data"]["B"], b64(b"two=2"));
+}
+
+#[test]
+fn copied_values_are_refused_and_the_error_names_the_mismatch() {
+    let d = Dir::new();
+    d.seal("orig.yaml", "db", "prod", &[&format!("password={SECRET}")]);
+    let orig = d.read("orig.yaml");
+    for (from, to, field) in [
+        ("namespace: prod", "namespace: dev", "namespace"),
+        ("name: db", "name: other", "name"),
+        ("password:", "pw:", "key"),
+    ] {
+        d.write("copied.yaml", &orig.replace(from, to));
+        d.unseal("copied.yaml")
+            .code(4)
+            .stderr(contains(format!("was found in {field}")))
+            .stderr(contains("hint:"))
+            .stderr(contains(SECRET).not())
+            .stdout(contains(SECRET).not());
+    }
+}
+
+#[test]
+fn scopes_allow_exactly_what_they_pin() {
+    let d = Dir::new();
+    for scope in ["namespace-wide", "cluster-wide"] {
+        d.cmd()
+            .args(["seal", "--name", "db", "-n", "prod", "-r", &d.recipient, "--scope", scope])
+            .args(["--from-literal", "k=v", "-w", "s.yaml"])
+            .assert()
+            .success();
+        let orig = d.read("s.yaml");
+        d.write("renamed.yaml", &orig.replace("name: db", "name: other"));
+        d.unseal("renamed.yaml").success();
+        d.write("moved.yaml", &orig.replace("namespace: prod", "namespace: dev"));
+        let moved = d.unseal("moved.yaml");
+        if scope == "cluster-wide" {
+            moved.success();
+        } else {
+            moved.code(4).stderr(contains("namespace"));
+        }
+    }
+}
+
+#[test]
+fn a_value_sealed_to_two_recipients_opens_with_either() {
+    let d = Dir::new();
+    let second = d
+        .cmd()
+        .args(["keygen", "-o", "id2.txt"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let second = String::from_utf8(second).unwrap().trim().to_owned();
+    d.cmd()
+        .args(["seal", "--name", "db", "-n", "prod", "-r", &d.recipient, "-r", &second])
+        .args(["--from-literal", "k=v", "-w", "s.yaml"])
+        .assert()
+        .success();
+    for id in ["id.txt", "id2.txt"] {
+        d.cmd().args(["unseal", "-i", id, "-f", "s.yaml"]).assert().success();
+    }
+}
+
+#[test]
+fn inspect_needs_no_key_and_names_every_fingerprint() {
+    let d = Dir::new();
+    let out = d.cmd().args(["keygen", "-o", "id2.txt"]).assert().success().get_output().stdout.clone();
+    let second = String::from_utf8(out).unwrap().trim().to_owned();
+    let fingerprints: Vec<String> = ["id.txt", "id2.txt"]
+        .iter()
+        .map(|f| {
+            d.read(f)
+                .lines()
+                .find_map(|l| l.strip_prefix("# fingerprint: ").map(str::to_owned))
+                .unwrap()
+        })
+        .collect();
+    d.cmd()
+        .args(["seal", "--name", "db", "-n", "prod", "-r", &d.recipient, "--recovery", &second])
+        .args(["--from-literal", "k=v", "-w", "s.yaml"])
+        .assert()
+        .success();
+    std::fs::remove_file(d.path("id.txt")).unwrap();
+    std::fs::remove_file(d.path("id2.txt")).unwrap();
+    d.cmd()
+        .args(["inspect", "-f", "s.yaml"])
+        .assert()
+        .success()
+        .stdout(contains("SealedSecret prod/db"))
+        .stdout(contains("scope strict"))
+        .stdout(contains(&fingerprints[0]).and(contains(&fingerprints[1])));
+}
+
+#[test]
+fn merge_into_reseals_only_the_keys_given() {
+    let d = Dir::new();
+    d.seal("s.yaml", "db", "prod", &["a=1", "b=2"]);
+    let before: serde_json::Value =
+        serde_saphyr::from_str(&d.read("s.yaml")).unwrap();
+    d.cmd()
+        .args(["seal", "--merge-into", "s.yaml", "-r", &d.recipient, "--from-literal", "b=3", "--from-literal", "c=4"])
+        .assert()
+        .success();
+    let after: serde_json::Value = serde_saphyr::from_str(&d.read("s.yaml")).unwrap();
+    let (b, a) = (&before["spec"]["encryptedData"], &after["spec"]["encryptedData"]);
+    assert_eq!(a["a"], b["a"], "untouched value must stay byte-identical");
+    assert_ne!(a["b"], b["b"]);
+    let secret = secret_json(&d.unseal("s.yaml").success().get_output().stdout.clone());
+    assert_eq!(secret["data"]["a"], b64(b"1"));
+    assert_eq!(secret["data"]["b"], b64(b"3"));
+    assert_eq!(secret["data"]["c"], b64(b"4"));
+}
+
+#[test]
+fn a_failing_merge_leaves_the_file_byte_identical() {
+    let d = Dir::new();
+    d.seal("s.yaml", "db", "prod", &["a=1"]);
+    let before = d.read("s.yaml");
+    // Wrong namespace, then an invalid key name, then a bad recipient: each fails, nothing changes.
+    d.cmd()
+        .args(["seal", "--merge-into", "s.yaml", "-n", "dev", "-r", &d.recipient, "--from-literal", "b=2"])
+        .assert()
+        .code(3)
+        .stderr(contains("contradicts"));
+    d.cmd()
+        .args(["seal", "--merge-into", "s.yaml", "-r", &d.recipient, "--from-literal", "bad key=2"])
+        .assert()
+        .code(3);
+    d.cmd()
+        .args(["seal", "--merge-into", "s.yaml", "-r", "age1nope", "--from-literal", "b=2"])
+        .assert()
+        .code(3);
+    assert_eq!(d.read("s.yaml"), before);
+}
+
+#[test]
+fn raw_prints_one_sealed_value() {
+    let d = Dir::new();
+    let out = d
+        .cmd()
+        .args(["seal", "--raw", "--name", "db", "-n", "prod", "-r", &d.recipient, "--from-literal", "pw=x"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let line = String::from_utf8(out).unwrap();
+    assert_eq!(line.trim().lines().count(), 1);
+    let value = kage_core::SealedValue::from_base64(line.trim()).unwrap();
+    assert_eq!(value.binding().key(), "pw");
+}
+
+#[test]
+fn no_recipients_is_an_error_with_a_hint() {
+    let d = Dir::new();
+    d.cmd()
+        .args(["seal", "--name", "db", "--from-literal", "k=v"])
+        .assert()
+        .code(3)
+        .stderr(contains("no recipients").and(contains("hint: pass -r age1...")));
+}
+
+#[test]
+fn kage_yaml_is_found_from_the_sealed_files_own_folder() {
+    let d = Dir::new();
+    d.write(
+        "repo/.kage.yaml",
+        &format!("rules:\n  - path: \"prod/**\"\n    recipients: [{}]\n    scope: namespace-wide\n", d.recipient),
+    );
+    d.write("repo/prod/app/.keep", "");
+    // Run from elsewhere: the rule applies because of where the output file lives.
+    d.cmd()
+        .args(["seal", "--name", "db", "-n", "prod", "--from-literal", "k=v", "-w", "repo/prod/app/s.yaml"])
+        .assert()
+        .success();
+    d.cmd()
+        .args(["inspect", "-f", "repo/prod/app/s.yaml"])
+        .assert()
+        .success()
+        .stdout(contains("scope namespace-wide"));
+    // A file outside the rule's glob gets no recipients.
+    d.write("repo/dev/.keep", "");
+    d.cmd()
+        .args(["seal", "--name", "db", "--from-literal", "k=v", "-w", "repo/dev/s.yaml"])
+        .assert()
+        .code(3)
+        .stderr(contains("no recipients"));
+}
+
+#[test]
+fn namespace_comes_from_input_then_flag_then_kubeconfig_then_default() {
+    let d = Dir::new();
+    d.write(
+        "kubeconfig",
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\ncontexts:\n- name: c\n  context: {cluster: x, user: y, namespace: from-kubeconfig}\n",
+    );
+    let ns = |extra: &[&str], input: Option<&str>| {
+        let mut cmd = d.cmd();
+        cmd.args(["seal", "-r", &d.recipient, "--kubeconfig", "kubeconfig"]).args(extra);
+        match input {
+            Some(text) => {
+                cmd.write_stdin(text.to_owned());
+            }
+            None => {
+                cmd.args(["--name", "x", "--from-literal", "k=v"]);
+            }
+        }
+        let out = cmd.assert().success().get_output().stdout.clone();
+        let doc: serde_json::Value = serde_saphyr::from_str(&String::from_utf8(out).unwrap()).unwrap();
+        doc["metadata"]["namespace"].as_str().unwrap().to_owned()
+    };
+    let with_ns = "apiVersion: v1\nkind: Secret\nmetadata: {name: x, namespace: from-input}\nstringData: {k: v}\n";
+    assert_eq!(ns(&[], Some(with_ns)), "from-input");
+    assert_eq!(ns(&["-n", "flag"], None), "flag");
+    assert_eq!(ns(&[], None), "from-kubeconfig");
+    std::fs::remove_file(d.path("kubeconfig")).unwrap();
+    d.write("kubeconfig", "apiVersion: v1\nkind: Config\n");
+    assert_eq!(ns(&[], None), "default");
+    d.cmd()
+        .args(["seal", "-r", &d.recipient, "-n", "other"])
+        .write_stdin(with_ns)
+        .assert()
+        .code(3)
+        .stderr(contains("contradicts"));
+}
+
+#[test]
+fn tampered_values_are_refused_without_printing_plaintext() {
+    let d = Dir::new();
+    d.seal("s.yaml", "db", "prod", &[&format!("password={SECRET}")]);
+    let text = d.read("s.yaml");
+    let doc: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+    let value = doc["spec"]["encryptedData"]["password"].as_str().unwrap().to_owned();
+    let mut bytes = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.decode(&value).unwrap()
+    };
+    let last = bytes.len() - 3;
+    bytes[last] ^= 0x20;
+    let mut tampered = doc.clone();
+    tampered["spec"]["encryptedData"]["password"] = b64(&bytes).into();
+    d.write("t.json", &tampered.to_string());
+    d.unseal("t.json")
+        .code(4)
+        .stderr(contains("tampered").and(contains(SECRET).not()));
+}
+
+#[test]
+fn validate_reports_copied_and_malformed_files_and_passes_good_ones() {
+    let d = Dir::new();
+    std::fs::create_dir(d.path("repo")).unwrap();
+    d.seal("repo/good.yaml", "db", "prod", &["k=v"]);
+    d.write("repo/other.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n");
+    d.cmd().args(["validate", "repo"]).assert().success().stderr(contains("checked 1 SealedSecret(s), 0 problem(s)"));
+    let good = d.read("repo/good.yaml");
+    d.write("repo/nested/copied.yaml", &good.replace("namespace: prod", "namespace: dev"));
+    d.write("repo/broken.yaml", &good.replace("encryptedData:", "encryptedData:\n    junk: bm90IGFnZQ==\n   "));
+    d.cmd()
+        .args(["validate", "repo"])
+        .assert()
+        .code(5)
+        .stderr(contains("copied.yaml").and(contains("was found in namespace")))
+        .stderr(contains("broken.yaml"));
+}
+
+#[test]
+fn malformed_and_wrong_kind_input_is_a_clear_error() {
+    let d = Dir::new();
+    for (input, message) in [
+        ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n", "expected a v1 Secret"),
+        ("key: [unclosed", "invalid YAML"),
+        ("{\"apiVersion\": ", "invalid JSON"),
+        ("apiVersion: v1\nkind: Secret\nmetadata: {name: x}\ndata: {k: '%%%'}\n", "not valid base64"),
+        ("apiVersion: v1\nkind: Secret\nmetadata: {name: x}\n", "no data"),
+    ] {
+        d.cmd()
+            .args(["seal", "-r", &d.recipient])
+            .write_stdin(input)
+            .assert()
+            .code(3)
+            .stderr(contains(message));
+    }
+}
+
+#[test]
+fn completions_are_printed_for_each_shell() {
+    for shell in ["bash", "zsh", "fish"] {
+        Command::cargo_bin("kage")
+            .unwrap()
+            .args(["completions", shell])
+            .assert()
+            .success()
+            .stdout(contains("unseal"));
+    }
+}
