@@ -1,0 +1,442 @@
+//! `cargo xtask cluster up|down|status`: a local Kubernetes control plane built from source.
+//!
+//! etcd, kube-apiserver and kube-controller-manager are built with `go build` from the pinned
+//! module in `crates/xtask/controlplane/` into a cache keyed by version, then started on
+//! loopback with certificates generated for the occasion. State lives in `target/cluster/`.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use sha2::{Digest, Sha256};
+
+use crate::{pki, workspace_root};
+
+/// How long each component gets to become ready.
+const START_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long a component gets to exit after SIGTERM before SIGKILL.
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+/// Oldest kubectl minor version the tests accept from the machine; older ones are built.
+const MIN_KUBECTL_MINOR: u32 = 33;
+
+/// Bumped whenever the way binaries are built changes, so that the cache is rebuilt.
+const BUILD_RECIPE: &str = "go build -trimpath, version stamped, v1";
+
+/// Components in start order (stopped in reverse).
+const COMPONENTS: [&str; 3] = ["etcd", "kube-apiserver", "kube-controller-manager"];
+
+/// Paths of a running (or to be started) control plane.
+pub struct Cluster {
+    /// `target/cluster`.
+    pub dir: PathBuf,
+}
+
+impl Cluster {
+    /// The control plane of this workspace.
+    pub fn local() -> Self {
+        Cluster {
+            dir: workspace_root().join("target/cluster"),
+        }
+    }
+
+    /// The admin kubeconfig written by `up`.
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.dir.join("admin.kubeconfig")
+    }
+
+    /// Folder with the kubectl (and age) the tests use; put it first on PATH.
+    pub fn bin_dir(&self) -> PathBuf {
+        self.dir.join("bin")
+    }
+
+    fn pid_file(&self, component: &str) -> PathBuf {
+        self.dir.join("pids").join(format!("{component}.pid"))
+    }
+
+    fn pid(&self, component: &str) -> Option<u32> {
+        std::fs::read_to_string(self.pid_file(component))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    fn running(&self) -> bool {
+        COMPONENTS
+            .iter()
+            .all(|c| self.pid(c).is_some_and(alive))
+    }
+
+    fn kubectl(&self) -> Command {
+        let mut cmd = Command::new(self.bin_dir().join("kubectl"));
+        cmd.arg("--kubeconfig").arg(self.kubeconfig());
+        cmd
+    }
+
+    fn ready(&self) -> bool {
+        self.kubectl()
+            .args(["get", "--raw", "/readyz"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    /// Starts the control plane unless it is already running.
+    pub fn up(&self) -> Result<()> {
+        let started = Instant::now();
+        if self.running() && self.ready() {
+            println!("cluster already running: KUBECONFIG={}", self.kubeconfig().display());
+            return Ok(());
+        }
+        self.down()?;
+        let bins = build_binaries()?;
+        for sub in ["pids", "logs", "pki", "bin"] {
+            std::fs::create_dir_all(self.dir.join(sub))?;
+        }
+        link_tools(&bins, &self.bin_dir())?;
+        let pki_dir = self.dir.join("pki");
+        let pki = pki::generate(&pki_dir)?;
+        let [etcd_port, peer_port, api_port] = free_ports()?;
+
+        let etcd_url = format!("http://127.0.0.1:{etcd_port}");
+        let peer_url = format!("http://127.0.0.1:{peer_port}");
+        self.spawn(
+            &bins,
+            "etcd",
+            &[
+                "--name=kage",
+                &format!("--data-dir={}", self.dir.join("etcd").display()),
+                &format!("--listen-client-urls={etcd_url}"),
+                &format!("--advertise-client-urls={etcd_url}"),
+                &format!("--listen-peer-urls={peer_url}"),
+                &format!("--initial-advertise-peer-urls={peer_url}"),
+                &format!("--initial-cluster=kage={peer_url}"),
+                "--unsafe-no-fsync=true",
+                "--log-level=warn",
+            ],
+        )?;
+        wait_for("etcd", || {
+            std::net::TcpStream::connect(("127.0.0.1", etcd_port)).is_ok()
+        })?;
+
+        let pki_path = |name: &str| pki_dir.join(name).display().to_string();
+        self.spawn(
+            &bins,
+            "kube-apiserver",
+            &[
+                &format!("--etcd-servers={etcd_url}"),
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                &format!("--secure-port={api_port}"),
+                &format!("--tls-cert-file={}", pki_path("apiserver.crt")),
+                &format!("--tls-private-key-file={}", pki_path("apiserver.key")),
+                &format!("--client-ca-file={}", pki_path("ca.crt")),
+                &format!("--service-account-key-file={}", pki_path("sa.pub")),
+                &format!("--service-account-signing-key-file={}", pki_path("sa.key")),
+                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+                "--service-cluster-ip-range=10.0.0.0/24",
+                "--authorization-mode=RBAC",
+                "--allow-privileged=true",
+                "--endpoint-reconciler-type=none",
+                "--v=1",
+            ],
+        )?;
+        self.write_kubeconfig(api_port, &pki)?;
+        wait_for("kube-apiserver /readyz", || self.ready())?;
+
+        self.spawn(
+            &bins,
+            "kube-controller-manager",
+            &[
+                &format!("--kubeconfig={}", self.kubeconfig().display()),
+                &format!("--authentication-kubeconfig={}", self.kubeconfig().display()),
+                &format!("--authorization-kubeconfig={}", self.kubeconfig().display()),
+                &format!("--service-account-private-key-file={}", pki_path("sa.key")),
+                &format!("--root-ca-file={}", pki_path("ca.crt")),
+                "--controllers=garbage-collector-controller,namespace-controller,serviceaccount-controller,serviceaccount-token-controller,root-ca-certificate-publisher-controller,endpointslice-controller",
+                "--leader-elect=false",
+                "--bind-address=127.0.0.1",
+                "--secure-port=0",
+                "--v=1",
+            ],
+        )?;
+        wait_for("the default ServiceAccount", || {
+            self.kubectl()
+                .args(["get", "serviceaccount", "default", "-n", "default"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })?;
+        println!(
+            "cluster up in {:.1}s: KUBECONFIG={}",
+            started.elapsed().as_secs_f64(),
+            self.kubeconfig().display()
+        );
+        Ok(())
+    }
+
+    fn spawn(&self, bins: &Path, component: &str, args: &[&str]) -> Result<()> {
+        use std::os::unix::process::CommandExt;
+        let log = std::fs::File::create(self.dir.join("logs").join(format!("{component}.log")))?;
+        let child = Command::new(bins.join(component))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            // Own process group: a Ctrl-C in the terminal does not take the cluster down halfway.
+            .process_group(0)
+            .spawn()
+            .with_context(|| format!("starting {component}"))?;
+        std::fs::write(self.pid_file(component), child.id().to_string())?;
+        Ok(())
+    }
+
+    fn write_kubeconfig(&self, port: u16, pki: &pki::Pki) -> Result<()> {
+        let b64 = |s: &str| STANDARD.encode(s);
+        let config = serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "kage-local", "cluster": {
+                "server": format!("https://127.0.0.1:{port}"),
+                "certificate-authority-data": b64(&pki.ca_cert),
+            }}],
+            "users": [{"name": "kage-admin", "user": {
+                "client-certificate-data": b64(&pki.admin_cert),
+                "client-key-data": b64(&pki.admin_key),
+            }}],
+            "contexts": [{"name": "kage-local", "context": {"cluster": "kage-local", "user": "kage-admin"}}],
+            "current-context": "kage-local",
+        });
+        let path = self.kubeconfig();
+        std::fs::write(&path, serde_json::to_string_pretty(&config)?)?;
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+        Ok(())
+    }
+
+    /// Stops every process `up` started (by pid) and removes the state, keeping the logs.
+    pub fn down(&self) -> Result<()> {
+        for component in COMPONENTS.iter().rev() {
+            if let Some(pid) = self.pid(component) {
+                stop(pid);
+            }
+        }
+        if self.dir.exists() {
+            for entry in std::fs::read_dir(&self.dir)? {
+                let path = entry?.path();
+                if path.file_name().is_some_and(|n| n == "logs") {
+                    continue;
+                }
+                if path.is_dir() {
+                    std::fs::remove_dir_all(&path)?;
+                } else {
+                    std::fs::remove_file(&path)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Prints which components run and whether the API server is ready.
+    pub fn status(&self) -> Result<bool> {
+        for component in COMPONENTS {
+            let state = match self.pid(component) {
+                Some(pid) if alive(pid) => format!("running (pid {pid})"),
+                Some(pid) => format!("dead (pid {pid})"),
+                None => "not started".to_owned(),
+            };
+            println!("{component:<24} {state}");
+        }
+        let ready = self.running() && self.ready();
+        println!("{:<24} {}", "/readyz", if ready { "ok" } else { "not ready" });
+        if ready {
+            println!("KUBECONFIG={}", self.kubeconfig().display());
+        }
+        Ok(ready)
+    }
+}
+
+fn alive(pid: u32) -> bool {
+    // A zombie still has a /proc entry; its state letter is Z.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|stat| stat.rsplit(')').next().is_some_and(|rest| !rest.trim_start().starts_with('Z')))
+}
+
+fn stop(pid: u32) {
+    let signal = |sig: &str| {
+        let _ = Command::new("kill")
+            .args([sig, &pid.to_string()])
+            .stderr(Stdio::null())
+            .status();
+    };
+    signal("-TERM");
+    let deadline = Instant::now() + STOP_TIMEOUT;
+    while alive(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if alive(pid) {
+        signal("-KILL");
+    }
+}
+
+fn wait_for(what: &str, mut check: impl FnMut() -> bool) -> Result<()> {
+    let deadline = Instant::now() + START_TIMEOUT;
+    while Instant::now() < deadline {
+        if check() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    bail!("timed out waiting for {what}; see target/cluster/logs/")
+}
+
+fn free_ports<const N: usize>() -> Result<[u16; N]> {
+    // Hold every listener until all ports are chosen so that none is handed out twice.
+    let listeners: Vec<TcpListener> = (0..N)
+        .map(|_| TcpListener::bind("127.0.0.1:0"))
+        .collect::<std::io::Result<_>>()?;
+    let ports: Vec<u16> = listeners
+        .iter()
+        .map(|l| l.local_addr().map(|a| a.port()))
+        .collect::<std::io::Result<_>>()?;
+    Ok(ports.try_into().expect("N ports"))
+}
+
+/// Versions named in the control-plane go.mod.
+fn pinned_version(go_mod: &str, module: &str) -> Result<String> {
+    go_mod
+        .lines()
+        .map(str::trim)
+        .find_map(|l| l.strip_prefix(module)?.trim().split_whitespace().next().map(str::to_owned))
+        .with_context(|| format!("{module} is not pinned in the control-plane go.mod"))
+}
+
+/// Root of kage's build cache (`$KAGE_CACHE_DIR`, else `$XDG_CACHE_HOME/kage`, else
+/// `~/.cache/kage`).
+pub fn cache_root() -> PathBuf {
+    if let Some(dir) = std::env::var_os("KAGE_CACHE_DIR") {
+        return PathBuf::from(dir);
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::home_dir().map(|h| h.join(".cache")))
+        .unwrap_or_else(|| PathBuf::from("/tmp"));
+    base.join("kage")
+}
+
+/// Builds (or finds in the cache) etcd, kube-apiserver, kube-controller-manager, kubectl when
+/// the machine's is too old, and the reference `age` tool. Returns the folder holding them.
+///
+/// A build goes to a `bin.partial-*` folder that is renamed to `bin` only once every binary
+/// exists, so a partial build is never mistaken for a whole one.
+pub fn build_binaries() -> Result<PathBuf> {
+    let root = workspace_root();
+    let module = root.join("crates/xtask/controlplane");
+    let age_module = root.join("crates/xtask/agetool");
+    let go_mod = std::fs::read_to_string(module.join("go.mod"))?;
+    let k8s = pinned_version(&go_mod, "k8s.io/kubernetes ")?;
+    let etcd = pinned_version(&go_mod, "go.etcd.io/etcd/server/v3 ")?;
+    let mut hasher = Sha256::new();
+    for file in [module.join("go.sum"), age_module.join("go.sum"), age_module.join("go.mod")] {
+        hasher.update(std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?);
+    }
+    hasher.update(go_mod.as_bytes());
+    hasher.update(BUILD_RECIPE.as_bytes());
+    let digest = hasher.finalize();
+    let key = format!("k8s-{k8s}-etcd-{etcd}-{:02x}{:02x}{:02x}{:02x}", digest[0], digest[1], digest[2], digest[3]);
+    let dir = cache_root().join("controlplane").join(key);
+    let bin = dir.join("bin");
+    if bin.join(".complete").exists() {
+        return Ok(bin);
+    }
+    let started = Instant::now();
+    println!("building the control plane (Kubernetes {k8s}, etcd {etcd}) into {}", bin.display());
+    let partial = dir.join(format!("bin.partial-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&partial);
+    std::fs::create_dir_all(&partial)?;
+    let mut packages = vec![
+        "k8s.io/kubernetes/cmd/kube-apiserver",
+        "k8s.io/kubernetes/cmd/kube-controller-manager",
+    ];
+    if system_kubectl_minor().is_none_or(|minor| minor < MIN_KUBECTL_MINOR) {
+        packages.push("k8s.io/kubernetes/cmd/kubectl");
+    }
+    // What Kubernetes' own build stamps in, so that components and kubectl report v1.37.x.
+    let minor = k8s.split('.').nth(1).unwrap_or_default();
+    let stamp = ["k8s.io/component-base/version", "k8s.io/client-go/pkg/version"]
+        .iter()
+        .map(|pkg| {
+            format!(
+                "-X {pkg}.gitVersion={k8s} -X {pkg}.gitMajor=1 -X {pkg}.gitMinor={minor} -X {pkg}.gitTreeState=clean"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    go_build(&module, &partial.join("etcd"), &["go.etcd.io/etcd/server/v3"], "")?;
+    go_build(&module, &partial, &packages, &stamp)?;
+    go_build(&age_module, &partial.join("age"), &["filippo.io/age/cmd/age"], "")?;
+    std::fs::write(partial.join(".complete"), format!("{k8s} {etcd}\n"))?;
+    let _ = std::fs::remove_dir_all(&bin);
+    std::fs::rename(&partial, &bin)?;
+    println!("control plane built in {:.0}s", started.elapsed().as_secs_f64());
+    Ok(bin)
+}
+
+fn go_build(module: &Path, output: &Path, packages: &[&str], ldflags: &str) -> Result<()> {
+    let mut out = output.display().to_string();
+    if output.is_dir() {
+        out.push('/');
+    }
+    let status = Command::new("go")
+        .current_dir(module)
+        .args(["build", "-trimpath", "-ldflags", ldflags, "-o", &out])
+        .args(packages)
+        .env("GOFLAGS", "-mod=mod")
+        .status()
+        .context("running go (is Go installed?)")?;
+    if !status.success() {
+        bail!("go build {} failed", packages.join(" "));
+    }
+    Ok(())
+}
+
+fn system_kubectl_minor() -> Option<u32> {
+    let out = Command::new("kubectl")
+        .args(["version", "--client", "-o", "json"])
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    v["clientVersion"]["minor"]
+        .as_str()?
+        .trim_end_matches('+')
+        .parse()
+        .ok()
+}
+
+/// Puts kubectl (built, or the machine's when new enough) and age into `target/cluster/bin`.
+fn link_tools(bins: &Path, dir: &Path) -> Result<()> {
+    let kubectl = if bins.join("kubectl").exists() {
+        bins.join("kubectl")
+    } else {
+        which("kubectl").context("kubectl not found")?
+    };
+    for (name, target) in [("kubectl", kubectl), ("age", bins.join("age"))] {
+        let link = dir.join(name);
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(target, link)?;
+    }
+    Ok(())
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|p| p.join(name))
+        .find(|p| p.is_file())
+}

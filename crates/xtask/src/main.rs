@@ -1,0 +1,125 @@
+//! Development tasks for kage, run as `cargo xtask ...`.
+
+mod cluster;
+mod pki;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+
+use cluster::Cluster;
+
+/// kage development tasks.
+#[derive(Parser)]
+#[command(name = "cargo xtask")]
+struct Args {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// The local control plane (etcd, kube-apiserver, kube-controller-manager from source).
+    Cluster {
+        #[command(subcommand)]
+        action: ClusterAction,
+    },
+    /// Every test: unit, CLI, break-glass, then the e2e suite against a real API server.
+    Test,
+}
+
+#[derive(Subcommand)]
+enum ClusterAction {
+    /// Build (or reuse) the binaries and start the control plane; idempotent.
+    Up,
+    /// Stop every process `up` started and remove the state (logs are kept).
+    Down,
+    /// Report which components run and whether the API server is ready.
+    Status,
+}
+
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    let result = match args.task {
+        Task::Cluster { action } => {
+            let cluster = Cluster::local();
+            match action {
+                ClusterAction::Up => cluster.up(),
+                ClusterAction::Down => cluster.down(),
+                ClusterAction::Status => cluster
+                    .status()
+                    .and_then(|ready| if ready { Ok(()) } else { bail!("cluster not ready") }),
+            }
+        }
+        Task::Test => test(),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root (two folders above this crate).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("xtask lives in crates/xtask")
+        .to_path_buf()
+}
+
+fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.current_dir(workspace_root());
+    cmd
+}
+
+fn run(cmd: &mut Command) -> Result<()> {
+    let status = cmd.status().with_context(|| format!("running {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed ({status})");
+    }
+    Ok(())
+}
+
+/// PATH with the cluster's tools (kubectl, age) first.
+fn path_with(dir: &Path) -> std::ffi::OsString {
+    let mut paths = vec![dir.to_path_buf()];
+    if let Some(existing) = std::env::var_os("PATH") {
+        paths.extend(std::env::split_paths(&existing));
+    }
+    std::env::join_paths(paths).expect("valid PATH")
+}
+
+/// `cargo xtask test`: unit and CLI tests (with the reference age tool for break-glass), then
+/// the e2e suite against `$KUBECONFIG` if set, else against a local control plane started and
+/// stopped here (stopped even when tests fail).
+fn test() -> Result<()> {
+    let bins = cluster::build_binaries()?;
+    run(cargo()
+        .args(["test", "--workspace"])
+        .env("KAGE_AGE_BIN", bins.join("age")))?;
+
+    let external = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty());
+    let cluster = Cluster::local();
+    let kubeconfig = match &external {
+        Some(k) => PathBuf::from(k),
+        None => {
+            cluster.up()?;
+            cluster.kubeconfig()
+        }
+    };
+    let e2e = run(cargo()
+        .args(["test", "-p", "kage-e2e"])
+        .env("KUBECONFIG", &kubeconfig)
+        .env("PATH", path_with(&cluster.bin_dir())));
+    if external.is_none() {
+        cluster.down()?;
+    }
+    e2e
+}

@@ -1,0 +1,195 @@
+//! Harness for kage's end-to-end tests against a real API server.
+//!
+//! The cluster is the one `$KUBECONFIG` names: `cargo xtask test` starts a local control plane
+//! and points it there, or any other cluster (kind, k3d, ...) can be used. Without
+//! `$KUBECONFIG` the tests skip, unless `KAGE_E2E_REQUIRED=1` (set by `cargo xtask test`), in
+//! which case they fail.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+use kube::api::PostParams;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Api, Client, Config};
+
+/// The cluster under test.
+pub struct Cluster {
+    /// Admin client.
+    pub client: Client,
+    /// Admin kubeconfig file.
+    pub kubeconfig: PathBuf,
+}
+
+/// The cluster named by `$KUBECONFIG`, or `None` (the test should return) when there is none.
+pub async fn cluster() -> Option<Cluster> {
+    let Some(path) = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) else {
+        if std::env::var_os("KAGE_E2E_REQUIRED").is_some() {
+            panic!("KAGE_E2E_REQUIRED is set but KUBECONFIG is not");
+        }
+        eprintln!("skipped: no cluster (set KUBECONFIG or run `cargo xtask test`)");
+        return None;
+    };
+    let kubeconfig = PathBuf::from(path);
+    let client = client_from(&kubeconfig).await.expect("admin client");
+    Some(Cluster { client, kubeconfig })
+}
+
+async fn client_from(kubeconfig: &Path) -> Result<Client> {
+    let config = Kubeconfig::read_from(kubeconfig)?;
+    let config = Config::from_custom_kubeconfig(config, &KubeConfigOptions::default()).await?;
+    Ok(Client::try_from(config)?)
+}
+
+impl Cluster {
+    /// `kubectl` with the admin kubeconfig.
+    pub fn kubectl(&self) -> Command {
+        kubectl(&self.kubeconfig)
+    }
+
+    /// A new namespace for one test, deleted when the returned value is dropped.
+    pub async fn namespace(&self, prefix: &str) -> TestNamespace {
+        let name = format!("{prefix}-{}", random_suffix());
+        let ns: Namespace = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": name, "labels": {"kage.dev/e2e": "true"}}
+        }))
+        .expect("namespace");
+        Api::<Namespace>::all(self.client.clone())
+            .create(&PostParams::default(), &ns)
+            .await
+            .expect("create test namespace");
+        TestNamespace {
+            name,
+            kubeconfig: self.kubeconfig.clone(),
+        }
+    }
+
+    /// A kubeconfig file and client that act as ServiceAccount `namespace/name`, with a token
+    /// from the TokenRequest API (valid one hour).
+    pub async fn service_account(
+        &self,
+        namespace: &str,
+        name: &str,
+        dir: &Path,
+    ) -> Result<(Client, PathBuf)> {
+        let sas: Api<ServiceAccount> = Api::namespaced(self.client.clone(), namespace);
+        if sas.get_opt(name).await?.is_none() {
+            let sa: ServiceAccount =
+                serde_json::from_value(serde_json::json!({"metadata": {"name": name}}))?;
+            sas.create(&PostParams::default(), &sa).await?;
+        }
+        let request = TokenRequest {
+            spec: Some(TokenRequestSpec {
+                expiration_seconds: Some(3600),
+                ..TokenRequestSpec::default()
+            }),
+            ..TokenRequest::default()
+        };
+        let token = sas
+            .create_token_request(name, &PostParams::default(), &request)
+            .await?
+            .status
+            .context("TokenRequest returned no status")?
+            .token;
+        let admin = Kubeconfig::read_from(&self.kubeconfig)?;
+        let context = admin
+            .current_context
+            .as_deref()
+            .and_then(|c| admin.contexts.iter().find(|n| n.name == c))
+            .and_then(|c| c.context.as_ref())
+            .context("admin kubeconfig has no current context")?;
+        let cluster = admin
+            .clusters
+            .iter()
+            .find(|c| c.name == context.cluster)
+            .and_then(|c| c.cluster.clone())
+            .context("admin kubeconfig has no cluster")?;
+        let user = format!("system:serviceaccount:{namespace}:{name}");
+        let config = serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "c", "cluster": {
+                "server": cluster.server,
+                "certificate-authority-data": cluster.certificate_authority_data,
+                "certificate-authority": cluster.certificate_authority,
+            }}],
+            "users": [{"name": user, "user": {"token": token}}],
+            "contexts": [{"name": "sa", "context": {"cluster": "c", "user": user, "namespace": namespace}}],
+            "current-context": "sa",
+        });
+        let path = dir.join(format!("{namespace}-{name}.kubeconfig"));
+        std::fs::write(&path, serde_json::to_string(&config)?)?;
+        Ok((client_from(&path).await?, path))
+    }
+}
+
+/// `kubectl` (the one on PATH; `cargo xtask test` puts a recent one first) with a kubeconfig.
+pub fn kubectl(kubeconfig: &Path) -> Command {
+    let mut cmd = Command::new("kubectl");
+    cmd.arg("--kubeconfig").arg(kubeconfig);
+    cmd
+}
+
+/// Runs a command and fails with its stderr when it does not succeed.
+pub fn run_ok(cmd: &mut Command) -> Result<Output> {
+    let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
+    if !out.status.success() {
+        bail!(
+            "{cmd:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(out)
+}
+
+/// A namespace owned by one test; deleted (without waiting) on drop.
+pub struct TestNamespace {
+    /// The namespace's name.
+    pub name: String,
+    kubeconfig: PathBuf,
+}
+
+impl Drop for TestNamespace {
+    fn drop(&mut self) {
+        let _ = kubectl(&self.kubeconfig)
+            .args(["delete", "namespace", &self.name, "--wait=false", "--ignore-not-found"])
+            .output();
+    }
+}
+
+/// Polls `check` every 200 ms until it returns `Ok(true)` or `timeout` passes.
+pub async fn wait_until<F, Fut>(timeout: Duration, what: &str, mut check: F) -> Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<bool>>,
+{
+    let deadline = Instant::now() + timeout;
+    let mut last_error = None;
+    while Instant::now() < deadline {
+        match check().await {
+            Ok(true) => return Ok(()),
+            Ok(false) => {}
+            Err(e) => last_error = Some(e),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    match last_error {
+        Some(e) => Err(e.context(format!("timed out after {timeout:?} waiting for {what}"))),
+        None => bail!("timed out after {timeout:?} waiting for {what}"),
+    }
+}
+
+/// Eight random lowercase letters and digits.
+pub fn random_suffix() -> String {
+    use rand::Rng;
+    const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::thread_rng();
+    (0..8)
+        .map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char)
+        .collect()
+}
