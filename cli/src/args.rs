@@ -138,7 +138,12 @@ pub struct SealArgs {
     #[arg(long = "recovery", value_name = "RECIPIENT")]
     pub recovery: Vec<String>,
     /// Write the SealedSecret to FILE atomically instead of stdout.
-    #[arg(short = 'w', long = "write", value_name = "FILE", conflicts_with = "merge_into")]
+    #[arg(
+        short = 'w',
+        long = "write",
+        value_name = "FILE",
+        conflicts_with = "merge_into"
+    )]
     pub write: Option<PathBuf>,
     /// Update the SealedSecret in FILE in place: reseal the keys given, keep every other value.
     #[arg(long, value_name = "FILE")]

@@ -100,10 +100,7 @@ pub fn resolve(start: &Path, target: Option<&Path>) -> anyhow::Result<Resolved> 
             .map(str::parse)
             .transpose()
             .with_context(|| format!("{}", config_path.display()))?;
-        return Ok(Resolved {
-            recipients,
-            scope,
-        });
+        return Ok(Resolved { recipients, scope });
     }
     Ok(Resolved::default())
 }

@@ -16,8 +16,10 @@ pub fn read_input(path: Option<&Path>) -> anyhow::Result<String> {
             read_limited(std::io::stdin().lock(), limit, &mut text).context("reading stdin")?
         }
         Some(p) => {
-            let file = std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?;
-            read_limited(file, limit, &mut text).with_context(|| format!("reading {}", p.display()))?
+            let file =
+                std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?;
+            read_limited(file, limit, &mut text)
+                .with_context(|| format!("reading {}", p.display()))?
         }
     }
     if text.len() > MAX_INPUT_BYTES {
@@ -69,7 +71,9 @@ pub fn manifest_files(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut found = Vec::new();
     let mut dirs = vec![path.to_path_buf()];
     while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?
+        {
             let entry = entry?;
             let p = entry.path();
             let name = entry.file_name();

@@ -48,7 +48,17 @@ impl Dir {
     /// Seals a literal Secret named `name` in `ns` into `file`.
     fn seal(&self, file: &str, name: &str, ns: &str, values: &[&str]) {
         let mut cmd = self.cmd();
-        cmd.args(["seal", "--name", name, "-n", ns, "-r", &self.recipient, "-w", file]);
+        cmd.args([
+            "seal",
+            "--name",
+            name,
+            "-n",
+            ns,
+            "-r",
+            &self.recipient,
+            "-w",
+            file,
+        ]);
         for v in values {
             cmd.args(["--from-literal", v]);
         }
@@ -86,7 +96,11 @@ fn help_lists_commands_and_exit_codes() {
         .arg("--help")
         .assert()
         .success()
-        .stdout(contains("seal").and(contains("unseal")).and(contains("validate")))
+        .stdout(
+            contains("seal")
+                .and(contains("unseal"))
+                .and(contains("validate")),
+        )
         .stdout(contains("4  a value cannot be unsealed here"));
 }
 
@@ -108,7 +122,10 @@ fn keygen_writes_a_private_file_and_never_overwrites() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(d.path("id.txt")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(d.path("id.txt"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
     d.cmd()
@@ -131,20 +148,44 @@ fn data_and_string_data_round_trip_with_type_labels_and_annotations() {
         ),
     );
     d.cmd()
-        .args(["seal", "-f", "secret.yaml", "-r", &d.recipient, "-w", "sealed.yaml"])
+        .args([
+            "seal",
+            "-f",
+            "secret.yaml",
+            "-r",
+            &d.recipient,
+            "-w",
+            "sealed.yaml",
+        ])
         .assert()
         .success();
     let sealed = d.read("sealed.yaml");
-    for stripped in ["last-applied", "uid", "resourceVersion", "managedFields", SECRET, "status"] {
+    for stripped in [
+        "last-applied",
+        "uid",
+        "resourceVersion",
+        "managedFields",
+        SECRET,
+        "status",
+    ] {
         assert!(!sealed.contains(stripped), "{stripped} left in:\n{sealed}");
     }
-    let out = d.unseal("sealed.yaml").success().get_output().stdout.clone();
+    let out = d
+        .unseal("sealed.yaml")
+        .success()
+        .get_output()
+        .stdout
+        .clone();
     let secret = secret_json(&out);
     assert_eq!(secret["type"], "kubernetes.io/basic-auth");
     assert_eq!(secret["immutable"], true);
     assert_eq!(secret["metadata"]["labels"]["team"], "a");
     assert_eq!(secret["metadata"]["annotations"]["note"], "kept");
-    assert!(secret["metadata"]["annotations"].get("kubectl.kubernetes.io/last-applied-configuration").is_none());
+    assert!(
+        secret["metadata"]["annotations"]
+            .get("kubectl.kubernetes.io/last-applied-configuration")
+            .is_none()
+    );
     assert_eq!(secret["data"]["username"], b64(b"admin"));
     assert_eq!(secret["data"]["password"], b64(SECRET.as_bytes()));
     assert_eq!(secret["data"]["empty"], "");
@@ -157,7 +198,12 @@ fn a_hundred_keys_and_several_documents_round_trip_as_json() {
     let mut docs = Vec::new();
     for n in 0..3 {
         let data: serde_json::Map<String, serde_json::Value> = (0..100)
-            .map(|i| (format!("key-{i}"), b64(format!("value {n} {i}").as_bytes()).into()))
+            .map(|i| {
+                (
+                    format!("key-{i}"),
+                    b64(format!("value {n} {i}").as_bytes()).into(),
+                )
+            })
             .collect();
         docs.push(serde_json::json!({"apiVersion": "v1", "kind": "Secret",
             "metadata": {"name": format!("s{n}"), "namespace": "ns"}, "data": data}));
@@ -176,7 +222,12 @@ fn a_hundred_keys_and_several_documents_round_trip_as_json() {
     assert_eq!(sealed["kind"], "List");
     assert_eq!(sealed["items"].as_array().unwrap().len(), 3);
     d.write("sealed.json", &String::from_utf8(out).unwrap());
-    let out = d.unseal("sealed.json").success().get_output().stdout.clone();
+    let out = d
+        .unseal("sealed.json")
+        .success()
+        .get_output()
+        .stdout
+        .clone();
     let secrets = secret_json(&out);
     for n in 0..3 {
         let s = &secrets["items"][n];
@@ -192,8 +243,25 @@ fn from_file_and_env_file_are_sealed() {
     d.write("tls.crt", "CERT");
     d.write("app.env", "# comment\nA=1\nB=two=2\n\n");
     d.cmd()
-        .args(["seal", "--name", "x", "-n", "ns", "-r", &d.recipient, "-w", "s.yaml"])
-        .args(["--from-file", "tls.crt", "--from-file", "other=tls.crt", "--from-env-file", "app.env"])
+        .args([
+            "seal",
+            "--name",
+            "x",
+            "-n",
+            "ns",
+            "-r",
+            &d.recipient,
+            "-w",
+            "s.yaml",
+        ])
+        .args([
+            "--from-file",
+            "tls.crt",
+            "--from-file",
+            "other=tls.crt",
+            "--from-env-file",
+            "app.env",
+        ])
         .assert()
         .success();
     let secret = secret_json(&d.unseal("s.yaml").success().get_output().stdout.clone());
@@ -228,14 +296,27 @@ fn scopes_allow_exactly_what_they_pin() {
     let d = Dir::new();
     for scope in ["namespace-wide", "cluster-wide"] {
         d.cmd()
-            .args(["seal", "--name", "db", "-n", "prod", "-r", &d.recipient, "--scope", scope])
+            .args([
+                "seal",
+                "--name",
+                "db",
+                "-n",
+                "prod",
+                "-r",
+                &d.recipient,
+                "--scope",
+                scope,
+            ])
             .args(["--from-literal", "k=v", "-w", "s.yaml"])
             .assert()
             .success();
         let orig = d.read("s.yaml");
         d.write("renamed.yaml", &orig.replace("name: db", "name: other"));
         d.unseal("renamed.yaml").success();
-        d.write("moved.yaml", &orig.replace("namespace: prod", "namespace: dev"));
+        d.write(
+            "moved.yaml",
+            &orig.replace("namespace: prod", "namespace: dev"),
+        );
         let moved = d.unseal("moved.yaml");
         if scope == "cluster-wide" {
             moved.success();
@@ -258,19 +339,39 @@ fn a_value_sealed_to_two_recipients_opens_with_either() {
         .clone();
     let second = String::from_utf8(second).unwrap().trim().to_owned();
     d.cmd()
-        .args(["seal", "--name", "db", "-n", "prod", "-r", &d.recipient, "-r", &second])
+        .args([
+            "seal",
+            "--name",
+            "db",
+            "-n",
+            "prod",
+            "-r",
+            &d.recipient,
+            "-r",
+            &second,
+        ])
         .args(["--from-literal", "k=v", "-w", "s.yaml"])
         .assert()
         .success();
     for id in ["id.txt", "id2.txt"] {
-        d.cmd().args(["unseal", "-i", id, "-f", "s.yaml"]).assert().success();
+        d.cmd()
+            .args(["unseal", "-i", id, "-f", "s.yaml"])
+            .assert()
+            .success();
     }
 }
 
 #[test]
 fn inspect_needs_no_key_and_names_every_fingerprint() {
     let d = Dir::new();
-    let out = d.cmd().args(["keygen", "-o", "id2.txt"]).assert().success().get_output().stdout.clone();
+    let out = d
+        .cmd()
+        .args(["keygen", "-o", "id2.txt"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
     let second = String::from_utf8(out).unwrap().trim().to_owned();
     let fingerprints: Vec<String> = ["id.txt", "id2.txt"]
         .iter()
@@ -282,7 +383,17 @@ fn inspect_needs_no_key_and_names_every_fingerprint() {
         })
         .collect();
     d.cmd()
-        .args(["seal", "--name", "db", "-n", "prod", "-r", &d.recipient, "--recovery", &second])
+        .args([
+            "seal",
+            "--name",
+            "db",
+            "-n",
+            "prod",
+            "-r",
+            &d.recipient,
+            "--recovery",
+            &second,
+        ])
         .args(["--from-literal", "k=v", "-w", "s.yaml"])
         .assert()
         .success();
@@ -301,14 +412,26 @@ fn inspect_needs_no_key_and_names_every_fingerprint() {
 fn merge_into_reseals_only_the_keys_given() {
     let d = Dir::new();
     d.seal("s.yaml", "db", "prod", &["a=1", "b=2"]);
-    let before: serde_json::Value =
-        serde_saphyr::from_str(&d.read("s.yaml")).unwrap();
+    let before: serde_json::Value = serde_saphyr::from_str(&d.read("s.yaml")).unwrap();
     d.cmd()
-        .args(["seal", "--merge-into", "s.yaml", "-r", &d.recipient, "--from-literal", "b=3", "--from-literal", "c=4"])
+        .args([
+            "seal",
+            "--merge-into",
+            "s.yaml",
+            "-r",
+            &d.recipient,
+            "--from-literal",
+            "b=3",
+            "--from-literal",
+            "c=4",
+        ])
         .assert()
         .success();
     let after: serde_json::Value = serde_saphyr::from_str(&d.read("s.yaml")).unwrap();
-    let (b, a) = (&before["spec"]["encryptedData"], &after["spec"]["encryptedData"]);
+    let (b, a) = (
+        &before["spec"]["encryptedData"],
+        &after["spec"]["encryptedData"],
+    );
     assert_eq!(a["a"], b["a"], "untouched value must stay byte-identical");
     assert_ne!(a["b"], b["b"]);
     let secret = secret_json(&d.unseal("s.yaml").success().get_output().stdout.clone());
@@ -324,16 +447,42 @@ fn a_failing_merge_leaves_the_file_byte_identical() {
     let before = d.read("s.yaml");
     // Wrong namespace, then an invalid key name, then a bad recipient: each fails, nothing changes.
     d.cmd()
-        .args(["seal", "--merge-into", "s.yaml", "-n", "dev", "-r", &d.recipient, "--from-literal", "b=2"])
+        .args([
+            "seal",
+            "--merge-into",
+            "s.yaml",
+            "-n",
+            "dev",
+            "-r",
+            &d.recipient,
+            "--from-literal",
+            "b=2",
+        ])
         .assert()
         .code(3)
         .stderr(contains("contradicts"));
     d.cmd()
-        .args(["seal", "--merge-into", "s.yaml", "-r", &d.recipient, "--from-literal", "bad key=2"])
+        .args([
+            "seal",
+            "--merge-into",
+            "s.yaml",
+            "-r",
+            &d.recipient,
+            "--from-literal",
+            "bad key=2",
+        ])
         .assert()
         .code(3);
     d.cmd()
-        .args(["seal", "--merge-into", "s.yaml", "-r", "age1nope", "--from-literal", "b=2"])
+        .args([
+            "seal",
+            "--merge-into",
+            "s.yaml",
+            "-r",
+            "age1nope",
+            "--from-literal",
+            "b=2",
+        ])
         .assert()
         .code(3);
     assert_eq!(d.read("s.yaml"), before);
@@ -344,7 +493,18 @@ fn raw_prints_one_sealed_value() {
     let d = Dir::new();
     let out = d
         .cmd()
-        .args(["seal", "--raw", "--name", "db", "-n", "prod", "-r", &d.recipient, "--from-literal", "pw=x"])
+        .args([
+            "seal",
+            "--raw",
+            "--name",
+            "db",
+            "-n",
+            "prod",
+            "-r",
+            &d.recipient,
+            "--from-literal",
+            "pw=x",
+        ])
         .assert()
         .success()
         .get_output()
@@ -371,12 +531,25 @@ fn kage_yaml_is_found_from_the_sealed_files_own_folder() {
     let d = Dir::new();
     d.write(
         "repo/.kage.yaml",
-        &format!("rules:\n  - path: \"prod/**\"\n    recipients: [{}]\n    scope: namespace-wide\n", d.recipient),
+        &format!(
+            "rules:\n  - path: \"prod/**\"\n    recipients: [{}]\n    scope: namespace-wide\n",
+            d.recipient
+        ),
     );
     d.write("repo/prod/app/.keep", "");
     // Run from elsewhere: the rule applies because of where the output file lives.
     d.cmd()
-        .args(["seal", "--name", "db", "-n", "prod", "--from-literal", "k=v", "-w", "repo/prod/app/s.yaml"])
+        .args([
+            "seal",
+            "--name",
+            "db",
+            "-n",
+            "prod",
+            "--from-literal",
+            "k=v",
+            "-w",
+            "repo/prod/app/s.yaml",
+        ])
         .assert()
         .success();
     d.cmd()
@@ -387,7 +560,15 @@ fn kage_yaml_is_found_from_the_sealed_files_own_folder() {
     // A file outside the rule's glob gets no recipients.
     d.write("repo/dev/.keep", "");
     d.cmd()
-        .args(["seal", "--name", "db", "--from-literal", "k=v", "-w", "repo/dev/s.yaml"])
+        .args([
+            "seal",
+            "--name",
+            "db",
+            "--from-literal",
+            "k=v",
+            "-w",
+            "repo/dev/s.yaml",
+        ])
         .assert()
         .code(3)
         .stderr(contains("no recipients"));
@@ -402,7 +583,8 @@ fn namespace_comes_from_input_then_flag_then_kubeconfig_then_default() {
     );
     let ns = |extra: &[&str], input: Option<&str>| {
         let mut cmd = d.cmd();
-        cmd.args(["seal", "-r", &d.recipient, "--kubeconfig", "kubeconfig"]).args(extra);
+        cmd.args(["seal", "-r", &d.recipient, "--kubeconfig", "kubeconfig"])
+            .args(extra);
         match input {
             Some(text) => {
                 cmd.write_stdin(text.to_owned());
@@ -412,7 +594,8 @@ fn namespace_comes_from_input_then_flag_then_kubeconfig_then_default() {
             }
         }
         let out = cmd.assert().success().get_output().stdout.clone();
-        let doc: serde_json::Value = serde_saphyr::from_str(&String::from_utf8(out).unwrap()).unwrap();
+        let doc: serde_json::Value =
+            serde_saphyr::from_str(&String::from_utf8(out).unwrap()).unwrap();
         doc["metadata"]["namespace"].as_str().unwrap().to_owned()
     };
     let with_ns = "apiVersion: v1\nkind: Secret\nmetadata: {name: x, namespace: from-input}\nstringData: {k: v}\n";
@@ -436,10 +619,15 @@ fn tampered_values_are_refused_without_printing_plaintext() {
     d.seal("s.yaml", "db", "prod", &[&format!("password={SECRET}")]);
     let text = d.read("s.yaml");
     let doc: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
-    let value = doc["spec"]["encryptedData"]["password"].as_str().unwrap().to_owned();
+    let value = doc["spec"]["encryptedData"]["password"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let mut bytes = {
         use base64::Engine;
-        base64::engine::general_purpose::STANDARD.decode(&value).unwrap()
+        base64::engine::general_purpose::STANDARD
+            .decode(&value)
+            .unwrap()
     };
     let last = bytes.len() - 3;
     bytes[last] ^= 0x20;
@@ -456,11 +644,27 @@ fn validate_reports_copied_and_malformed_files_and_passes_good_ones() {
     let d = Dir::new();
     std::fs::create_dir(d.path("repo")).unwrap();
     d.seal("repo/good.yaml", "db", "prod", &["k=v"]);
-    d.write("repo/other.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n");
-    d.cmd().args(["validate", "repo"]).assert().success().stderr(contains("checked 1 SealedSecret(s), 0 problem(s)"));
+    d.write(
+        "repo/other.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n",
+    );
+    d.cmd()
+        .args(["validate", "repo"])
+        .assert()
+        .success()
+        .stderr(contains("checked 1 SealedSecret(s), 0 problem(s)"));
     let good = d.read("repo/good.yaml");
-    d.write("repo/nested/copied.yaml", &good.replace("namespace: prod", "namespace: dev"));
-    d.write("repo/broken.yaml", &good.replace("encryptedData:", "encryptedData:\n    junk: bm90IGFnZQ==\n   "));
+    d.write(
+        "repo/nested/copied.yaml",
+        &good.replace("namespace: prod", "namespace: dev"),
+    );
+    d.write(
+        "repo/broken.yaml",
+        &good.replace(
+            "encryptedData:",
+            "encryptedData:\n    junk: bm90IGFnZQ==\n   ",
+        ),
+    );
     d.cmd()
         .args(["validate", "repo"])
         .assert()
@@ -473,11 +677,20 @@ fn validate_reports_copied_and_malformed_files_and_passes_good_ones() {
 fn malformed_and_wrong_kind_input_is_a_clear_error() {
     let d = Dir::new();
     for (input, message) in [
-        ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n", "expected a v1 Secret"),
+        (
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n",
+            "expected a v1 Secret",
+        ),
         ("key: [unclosed", "invalid YAML"),
         ("{\"apiVersion\": ", "invalid JSON"),
-        ("apiVersion: v1\nkind: Secret\nmetadata: {name: x}\ndata: {k: '%%%'}\n", "not valid base64"),
-        ("apiVersion: v1\nkind: Secret\nmetadata: {name: x}\n", "no data"),
+        (
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: x}\ndata: {k: '%%%'}\n",
+            "not valid base64",
+        ),
+        (
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: x}\n",
+            "no data",
+        ),
     ] {
         d.cmd()
             .args(["seal", "-r", &d.recipient])

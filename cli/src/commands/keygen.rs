@@ -10,7 +10,9 @@ use crate::{Failure, Outcome, files};
 pub fn run(args: KeygenArgs) -> Outcome {
     let identity = Identity::generate();
     let recipient = identity.recipient().to_string();
-    let created = jiff::Timestamp::now().round(jiff::Unit::Second).unwrap_or_default();
+    let created = jiff::Timestamp::now()
+        .round(jiff::Unit::Second)
+        .unwrap_or_default();
     let mut file = Zeroizing::new(format!(
         "# created: {created}\n# public key: {recipient}\n# fingerprint: {}\n",
         identity.fingerprint()

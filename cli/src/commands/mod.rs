@@ -9,9 +9,9 @@ mod validate;
 use std::path::Path;
 
 use anyhow::Context;
+use kage_api::SealedSecret;
 use kage_api::convert::sealed_secret_from_document;
 use kage_api::manifest::{self, Document};
-use kage_api::SealedSecret;
 
 use crate::args::{Cli, Command};
 use crate::{Failure, Outcome, files};
@@ -50,7 +50,9 @@ fn read_sealed_secrets(path: Option<&Path>) -> Result<Vec<SealedSecret>, Failure
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| Failure::Input(e.into()))?;
     if sealed.is_empty() {
-        return Err(Failure::Input(anyhow::anyhow!("no SealedSecret in the input")));
+        return Err(Failure::Input(anyhow::anyhow!(
+            "no SealedSecret in the input"
+        )));
     }
     Ok(sealed)
 }

@@ -42,7 +42,11 @@ pub fn run(args: SealArgs) -> Outcome {
         return merge_into(path, input, &args, resolved.scope, &recipients);
     }
 
-    let scope: Scope = args.scope.map(Into::into).or(resolved.scope).unwrap_or_default();
+    let scope: Scope = args
+        .scope
+        .map(Into::into)
+        .or(resolved.scope)
+        .unwrap_or_default();
     let default_namespace = default_namespace(&args)?;
     let mut docs = Vec::new();
     for input in &inputs {
@@ -51,8 +55,8 @@ pub fn run(args: SealArgs) -> Outcome {
         if args.raw {
             return seal_raw(input, &name, &namespace, scope, &recipients);
         }
-        let mut sealed =
-            seal_secret(input, &name, &namespace, scope, &recipients).map_err(|e| Failure::Input(e.into()))?;
+        let mut sealed = seal_secret(input, &name, &namespace, scope, &recipients)
+            .map_err(|e| Failure::Input(e.into()))?;
         stamp(&mut sealed);
         docs.push(sealed_secret_to_document(&sealed));
     }
@@ -66,16 +70,21 @@ pub fn run(args: SealArgs) -> Outcome {
 
 /// The Secrets to seal: from --from-* flags, or from the manifest (-f or stdin).
 fn read_inputs(args: &SealArgs) -> Result<Vec<SecretInput>, Failure> {
-    let from_flags =
-        !(args.from_literal.is_empty() && args.from_file.is_empty() && args.from_env_file.is_empty());
+    let from_flags = !(args.from_literal.is_empty()
+        && args.from_file.is_empty()
+        && args.from_env_file.is_empty());
     if from_flags {
         if args.file.is_some() {
-            return Err(Failure::Input(anyhow!("use either -f or --from-* flags, not both")));
+            return Err(Failure::Input(anyhow!(
+                "use either -f or --from-* flags, not both"
+            )));
         }
         return Ok(vec![input_from_flags(args).map_err(Failure::Input)?]);
     }
     if args.raw {
-        return Err(Failure::Input(anyhow!("--raw takes one value from --from-literal or --from-file")));
+        return Err(Failure::Input(anyhow!(
+            "--raw takes one value from --from-literal or --from-file"
+        )));
     }
     let docs = super::read_documents(args.file.as_deref())?;
     if docs.is_empty() {
@@ -83,7 +92,8 @@ fn read_inputs(args: &SealArgs) -> Result<Vec<SecretInput>, Failure> {
     }
     docs.into_iter()
         .map(|doc| {
-            let mut input = SecretInput::from_document(doc).map_err(|e| Failure::Input(e.into()))?;
+            let mut input =
+                SecretInput::from_document(doc).map_err(|e| Failure::Input(e.into()))?;
             if input.type_.is_none() {
                 input.type_.clone_from(&args.type_);
             }
@@ -126,9 +136,9 @@ fn input_from_flags(args: &SealArgs) -> anyhow::Result<SecretInput> {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let (key, value) = line.split_once('=').ok_or_else(|| {
-                anyhow!("{} line {}: expected KEY=VALUE", path.display(), n + 1)
-            })?;
+            let (key, value) = line
+                .split_once('=')
+                .ok_or_else(|| anyhow!("{} line {}: expected KEY=VALUE", path.display(), n + 1))?;
             input.insert(key.trim_end(), Plaintext::from(value.as_bytes()))?;
         }
     }
@@ -143,7 +153,10 @@ fn read_value_file(path: &Path) -> anyhow::Result<Plaintext> {
         .with_context(|| format!("reading {}", path.display()))?;
     let value = Plaintext::new(bytes);
     if value.len() > MAX_VALUE_BYTES {
-        bail!("{} is larger than the limit of {MAX_VALUE_BYTES} bytes", path.display());
+        bail!(
+            "{} is larger than the limit of {MAX_VALUE_BYTES} bytes",
+            path.display()
+        );
     }
     Ok(value)
 }
@@ -159,8 +172,8 @@ fn recipients(args: &SealArgs, from_config: &[Recipient]) -> Result<Vec<Recipien
         list.push(parse(r, "-r")?);
     }
     for file in &args.recipients_files {
-        let text = std::fs::read_to_string(file)
-            .with_context(|| format!("reading {}", file.display()))?;
+        let text =
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
         for line in text.lines().map(str::trim) {
             if !line.is_empty() && !line.starts_with('#') {
                 list.push(parse(line, &file.display().to_string())?);
@@ -227,13 +240,20 @@ fn seal_raw(
     let (Some((key, value)), None) = (values.next(), values.next()) else {
         return Err(Failure::Input(anyhow!("--raw seals exactly one value")));
     };
-    let sealed = seal_value(value, scope, &Location::new(namespace, name, key), recipients)
-        .map_err(|e| Failure::Input(e.into()))?;
+    let sealed = seal_value(
+        value,
+        scope,
+        &Location::new(namespace, name, key),
+        recipients,
+    )
+    .map_err(|e| Failure::Input(e.into()))?;
     super::print(&format!("{}\n", sealed.to_base64()))
 }
 
 fn stamp(sealed: &mut SealedSecret) {
-    let now = jiff::Timestamp::now().round(jiff::Unit::Second).unwrap_or_default();
+    let now = jiff::Timestamp::now()
+        .round(jiff::Unit::Second)
+        .unwrap_or_default();
     sealed
         .metadata
         .annotations
@@ -264,7 +284,8 @@ fn merge_into(
             positions.len()
         )));
     };
-    let mut sealed = sealed_secret_from_document(&docs[at]).map_err(|e| Failure::Input(e.into()))?;
+    let mut sealed =
+        sealed_secret_from_document(&docs[at]).map_err(|e| Failure::Input(e.into()))?;
     if let Some(name) = input.name.as_ref().or(args.name.as_ref())
         && name != sealed.name_or_empty()
     {

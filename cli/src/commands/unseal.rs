@@ -28,7 +28,11 @@ pub fn run(args: UnsealArgs) -> Outcome {
                 sealed.namespace_or_empty(),
                 sealed.name_or_empty()
             ));
-            if refused { Failure::Unseal(what) } else { Failure::Input(what) }
+            if refused {
+                Failure::Unseal(what)
+            } else {
+                Failure::Input(what)
+            }
         })?;
         docs.push(secret.to_document());
     }

@@ -10,7 +10,11 @@ use crate::args::ValidateArgs;
 use crate::{Failure, Outcome, files};
 
 pub fn run(args: ValidateArgs) -> Outcome {
-    let paths = if args.paths.is_empty() { vec![PathBuf::from(".")] } else { args.paths };
+    let paths = if args.paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        args.paths
+    };
     let mut checked = 0;
     let mut problems = 0;
     for root in &paths {
@@ -24,22 +28,28 @@ pub fn run(args: ValidateArgs) -> Outcome {
         }
     }
     eprintln!("checked {checked} SealedSecret(s), {problems} problem(s)");
-    if problems > 0 { Err(Failure::Invalid) } else { Ok(()) }
+    if problems > 0 {
+        Err(Failure::Invalid)
+    } else {
+        Ok(())
+    }
 }
 
 /// SealedSecrets checked in `file`, and the problems found.
 fn check_file(file: &Path) -> (usize, Vec<String>) {
-    let docs = match files::read_input(Some(file))
-        .and_then(|text| Ok(manifest::read_documents(&text)?))
-    {
-        Ok(docs) => docs,
-        // A file that is not a manifest and never mentions SealedSecret is not ours to judge.
-        Err(_) if !looks_like_kage(file) => return (0, vec![]),
-        Err(e) => return (0, vec![format!("{e:#}")]),
-    };
+    let docs =
+        match files::read_input(Some(file)).and_then(|text| Ok(manifest::read_documents(&text)?)) {
+            Ok(docs) => docs,
+            // A file that is not a manifest and never mentions SealedSecret is not ours to judge.
+            Err(_) if !looks_like_kage(file) => return (0, vec![]),
+            Err(e) => return (0, vec![format!("{e:#}")]),
+        };
     let mut checked = 0;
     let mut problems = Vec::new();
-    for doc in docs.iter().filter(|d| manifest::kind(d) == Some("SealedSecret")) {
+    for doc in docs
+        .iter()
+        .filter(|d| manifest::kind(d) == Some("SealedSecret"))
+    {
         checked += 1;
         let sealed = match sealed_secret_from_document(doc) {
             Ok(s) => s,

@@ -9,11 +9,11 @@ use std::collections::BTreeMap;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kage_core::{
     Binding, BindingError, FormatError, KeyRing, Location, OpenError, Plaintext, Recipient, Scope,
     SealError, SealedValue, seal,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::{Value, json};
 
 use crate::crd::{SealedSecret, SealedSecretSpec, SecretTemplate, TemplateMetadata};
@@ -57,7 +57,9 @@ pub enum ConvertError {
     #[error("the Secret has no metadata.name (pass --name)")]
     MissingName,
     /// A data key Kubernetes would refuse.
-    #[error("data key {0:?} is not valid: use letters, digits, '-', '_' or '.' (at most {MAX_KEY_LEN})")]
+    #[error(
+        "data key {0:?} is not valid: use letters, digits, '-', '_' or '.' (at most {MAX_KEY_LEN})"
+    )]
     InvalidKey(String),
     /// The values add up to more than [`MAX_SECRET_DATA_BYTES`].
     #[error("the Secret's values total {0} bytes, more than the limit of {MAX_SECRET_DATA_BYTES}")]
@@ -238,12 +240,11 @@ impl SecretInput {
     }
 
     fn template(&self) -> Option<SecretTemplate> {
-        let metadata = (!self.labels.is_empty() || !self.annotations.is_empty()).then(|| {
-            TemplateMetadata {
+        let metadata =
+            (!self.labels.is_empty() || !self.annotations.is_empty()).then(|| TemplateMetadata {
                 labels: self.labels.clone(),
                 annotations: self.annotations.clone(),
-            }
-        });
+            });
         let template = SecretTemplate {
             type_: self.type_.clone(),
             immutable: self.immutable,

@@ -229,7 +229,10 @@ mod tests {
 
     #[test]
     fn json_streams_are_read() {
-        let docs = read_documents("{\"apiVersion\":\"v1\",\"kind\":\"A\"}\n{\"apiVersion\":\"v1\",\"kind\":\"B\"}").unwrap();
+        let docs = read_documents(
+            "{\"apiVersion\":\"v1\",\"kind\":\"A\"}\n{\"apiVersion\":\"v1\",\"kind\":\"B\"}",
+        )
+        .unwrap();
         assert_eq!(docs.len(), 2);
     }
 
@@ -248,9 +251,17 @@ mod tests {
 
     #[test]
     fn deep_nesting_is_an_error_not_a_crash() {
-        let deep = format!("apiVersion: v1\nkind: X\nd: {}{}", "[".repeat(5000), "]".repeat(5000));
+        let deep = format!(
+            "apiVersion: v1\nkind: X\nd: {}{}",
+            "[".repeat(5000),
+            "]".repeat(5000)
+        );
         assert!(read_documents(&deep).is_err());
-        let deep_json = format!("{{\"apiVersion\":\"v1\",\"kind\":\"X\",\"d\":{}{}}}", "[".repeat(5000), "]".repeat(5000));
+        let deep_json = format!(
+            "{{\"apiVersion\":\"v1\",\"kind\":\"X\",\"d\":{}{}}}",
+            "[".repeat(5000),
+            "]".repeat(5000)
+        );
         assert!(read_documents(&deep_json).is_err());
         let block = (0..100).fold(String::from("apiVersion: v1\nkind: X\n"), |mut s, i| {
             s.push_str(&" ".repeat(i));
@@ -263,18 +274,25 @@ mod tests {
     #[test]
     fn huge_input_is_refused_before_parsing() {
         let huge = "a".repeat(MAX_INPUT_BYTES + 1);
-        assert!(matches!(read_documents(&huge), Err(ManifestError::TooLarge(_))));
+        assert!(matches!(
+            read_documents(&huge),
+            Err(ManifestError::TooLarge(_))
+        ));
     }
 
     #[test]
     fn yaml_errors_do_not_quote_the_input() {
-        let err = read_documents("apiVersion: v1\nkind: Secret\nstringData:\n  password: \"hunter2-unterminated\n").unwrap_err();
+        let err = read_documents(
+            "apiVersion: v1\nkind: Secret\nstringData:\n  password: \"hunter2-unterminated\n",
+        )
+        .unwrap_err();
         assert!(!err.to_string().contains("hunter2"), "{err}");
     }
 
     #[test]
     fn yaml_output_reads_back() {
-        let doc = serde_json::json!({"apiVersion": "v1", "kind": "X", "data": {"k": "A".repeat(300)}});
+        let doc =
+            serde_json::json!({"apiVersion": "v1", "kind": "X", "data": {"k": "A".repeat(300)}});
         let text = write_documents(&[doc.clone(), doc.clone()], OutputFormat::Yaml);
         assert_eq!(read_documents(&text).unwrap(), vec![doc.clone(), doc]);
     }

@@ -29,7 +29,13 @@ fn bench(c: &mut Criterion) {
         })
     });
     c.bench_function("seal one value", |b| {
-        b.iter(|| seal(black_box(b"correct horse battery staple"), &binding, &recipients))
+        b.iter(|| {
+            seal(
+                black_box(b"correct horse battery staple"),
+                &binding,
+                &recipients,
+            )
+        })
     });
     c.bench_function("open one value (ring of 101 keys)", |b| {
         b.iter(|| ring.open(black_box(&value), &here).unwrap())

@@ -89,7 +89,9 @@ pub enum BindingError {
     #[error("unknown scope {0:?} (expected strict, namespace-wide or cluster-wide)")]
     UnknownScope(String),
     /// A namespace, name or key kage cannot bind to (empty, or with spaces or control bytes).
-    #[error("{field} {value:?} cannot be bound: it must be non-empty printable ASCII without spaces")]
+    #[error(
+        "{field} {value:?} cannot be bound: it must be non-empty printable ASCII without spaces"
+    )]
     InvalidPart {
         /// Which part: namespace, name or key.
         field: &'static str,
@@ -264,7 +266,10 @@ mod tests {
             assert_eq!(Binding::from_words(&binding.words()), Some(binding));
         }
         // A cluster-wide binding may not carry a namespace.
-        assert_eq!(Binding::from_words(&["cluster-wide", "prod", "*", "k"]), None);
+        assert_eq!(
+            Binding::from_words(&["cluster-wide", "prod", "*", "k"]),
+            None
+        );
         assert_eq!(Binding::from_words(&["strict", "*", "db", "k"]), None);
         assert_eq!(Binding::from_words(&["wide", "a", "b", "k"]), None);
     }

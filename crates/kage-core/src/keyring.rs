@@ -181,6 +181,9 @@ mod tests {
                 sealed_to: vec![sealed_to.fingerprint()]
             }
         );
-        assert!(err.to_string().contains(&sealed_to.fingerprint().to_string()));
+        assert!(
+            err.to_string()
+                .contains(&sealed_to.fingerprint().to_string())
+        );
     }
 }

@@ -123,8 +123,7 @@ impl FromStr for Recipient {
 impl fmt::Display for Recipient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let hrp = Hrp::parse_unchecked(RECIPIENT_HRP);
-        bech32::encode_to_fmt::<Bech32, _>(f, hrp, self.public.as_bytes())
-            .map_err(|_| fmt::Error)
+        bech32::encode_to_fmt::<Bech32, _>(f, hrp, self.public.as_bytes()).map_err(|_| fmt::Error)
     }
 }
 

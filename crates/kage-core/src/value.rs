@@ -146,7 +146,9 @@ impl SealedValue {
 /// stanza types are kept; age's random `*-grease` stanzas (which every age encryptor may add)
 /// are skipped, and any other type is refused.
 fn read_header(age: &[u8]) -> Result<Vec<Stanza>, FormatError> {
-    let mut rest = age.strip_prefix(AGE_VERSION_LINE).ok_or(FormatError::NotAge)?;
+    let mut rest = age
+        .strip_prefix(AGE_VERSION_LINE)
+        .ok_or(FormatError::NotAge)?;
     let mut stanzas = Vec::new();
     let mut grease = 0;
     while !rest.starts_with(b"---") {

@@ -95,10 +95,15 @@ fn each_flipped_bit_is_refused() {
 fn truncations_are_refused() {
     let id = Identity::generate();
     let ring = KeyRing::new([id.clone()]);
-    let age = sealed(b"secret value", Scope::Strict, &[&id]).age_bytes().to_vec();
+    let age = sealed(b"secret value", Scope::Strict, &[&id])
+        .age_bytes()
+        .to_vec();
     for len in 0..age.len() {
         if let Ok(v) = SealedValue::from_age_bytes(age[..len].to_vec()) {
-            assert!(ring.open(&v, &here()).is_err(), "truncation to {len} opened");
+            assert!(
+                ring.open(&v, &here()).is_err(),
+                "truncation to {len} opened"
+            );
         }
     }
 }

@@ -66,9 +66,7 @@ impl Cluster {
     }
 
     fn running(&self) -> bool {
-        COMPONENTS
-            .iter()
-            .all(|c| self.pid(c).is_some_and(alive))
+        COMPONENTS.iter().all(|c| self.pid(c).is_some_and(alive))
     }
 
     fn kubectl(&self) -> Command {
@@ -90,7 +88,10 @@ impl Cluster {
     pub fn up(&self) -> Result<()> {
         let started = Instant::now();
         if self.running() && self.ready() {
-            println!("cluster already running: KUBECONFIG={}", self.kubeconfig().display());
+            println!(
+                "cluster already running: KUBECONFIG={}",
+                self.kubeconfig().display()
+            );
             return Ok(());
         }
         self.down()?;
@@ -254,7 +255,11 @@ impl Cluster {
             println!("{component:<24} {state}");
         }
         let ready = self.running() && self.ready();
-        println!("{:<24} {}", "/readyz", if ready { "ok" } else { "not ready" });
+        println!(
+            "{:<24} {}",
+            "/readyz",
+            if ready { "ok" } else { "not ready" }
+        );
         if ready {
             println!("KUBECONFIG={}", self.kubeconfig().display());
         }
@@ -264,8 +269,11 @@ impl Cluster {
 
 fn alive(pid: u32) -> bool {
     // A zombie still has a /proc entry; its state letter is Z.
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .is_ok_and(|stat| stat.rsplit(')').next().is_some_and(|rest| !rest.trim_start().starts_with('Z')))
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit(')')
+            .next()
+            .is_some_and(|rest| !rest.trim_start().starts_with('Z'))
+    })
 }
 
 fn stop(pid: u32) {
@@ -313,7 +321,12 @@ fn pinned_version(go_mod: &str, module: &str) -> Result<String> {
     go_mod
         .lines()
         .map(str::trim)
-        .find_map(|l| l.strip_prefix(module)?.trim().split_whitespace().next().map(str::to_owned))
+        .find_map(|l| {
+            l.strip_prefix(module)?
+                .split_whitespace()
+                .next()
+                .map(str::to_owned)
+        })
         .with_context(|| format!("{module} is not pinned in the control-plane go.mod"))
 }
 
@@ -343,20 +356,30 @@ pub fn build_binaries() -> Result<PathBuf> {
     let k8s = pinned_version(&go_mod, "k8s.io/kubernetes ")?;
     let etcd = pinned_version(&go_mod, "go.etcd.io/etcd/server/v3 ")?;
     let mut hasher = Sha256::new();
-    for file in [module.join("go.sum"), age_module.join("go.sum"), age_module.join("go.mod")] {
+    for file in [
+        module.join("go.sum"),
+        age_module.join("go.sum"),
+        age_module.join("go.mod"),
+    ] {
         hasher.update(std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?);
     }
     hasher.update(go_mod.as_bytes());
     hasher.update(BUILD_RECIPE.as_bytes());
     let digest = hasher.finalize();
-    let key = format!("k8s-{k8s}-etcd-{etcd}-{:02x}{:02x}{:02x}{:02x}", digest[0], digest[1], digest[2], digest[3]);
+    let key = format!(
+        "k8s-{k8s}-etcd-{etcd}-{:02x}{:02x}{:02x}{:02x}",
+        digest[0], digest[1], digest[2], digest[3]
+    );
     let dir = cache_root().join("controlplane").join(key);
     let bin = dir.join("bin");
     if bin.join(".complete").exists() {
         return Ok(bin);
     }
     let started = Instant::now();
-    println!("building the control plane (Kubernetes {k8s}, etcd {etcd}) into {}", bin.display());
+    println!(
+        "building the control plane (Kubernetes {k8s}, etcd {etcd}) into {}",
+        bin.display()
+    );
     let partial = dir.join(format!("bin.partial-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&partial);
     std::fs::create_dir_all(&partial)?;
@@ -378,13 +401,26 @@ pub fn build_binaries() -> Result<PathBuf> {
         })
         .collect::<Vec<_>>()
         .join(" ");
-    go_build(&module, &partial.join("etcd"), &["go.etcd.io/etcd/server/v3"], "")?;
+    go_build(
+        &module,
+        &partial.join("etcd"),
+        &["go.etcd.io/etcd/server/v3"],
+        "",
+    )?;
     go_build(&module, &partial, &packages, &stamp)?;
-    go_build(&age_module, &partial.join("age"), &["filippo.io/age/cmd/age"], "")?;
+    go_build(
+        &age_module,
+        &partial.join("age"),
+        &["filippo.io/age/cmd/age"],
+        "",
+    )?;
     std::fs::write(partial.join(".complete"), format!("{k8s} {etcd}\n"))?;
     let _ = std::fs::remove_dir_all(&bin);
     std::fs::rename(&partial, &bin)?;
-    println!("control plane built in {:.0}s", started.elapsed().as_secs_f64());
+    println!(
+        "control plane built in {:.0}s",
+        started.elapsed().as_secs_f64()
+    );
     Ok(bin)
 }
 
