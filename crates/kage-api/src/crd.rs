@@ -66,6 +66,10 @@ pub struct SealedSecretStatus {
     /// The `Ready` condition (and any added later).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
+    /// `metadata.resourceVersion` of the Secret as the controller last wrote it; any other
+    /// version means the Secret was changed by someone else and is restored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_resource_version: Option<String>,
 }
 
 impl SealedSecret {

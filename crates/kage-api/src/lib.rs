@@ -18,3 +18,20 @@ pub const DOMAIN: &str = "kage.dev";
 pub const SEALED_AT_ANNOTATION: &str = "kage.dev/sealed-at";
 /// Annotation on an existing Secret that lets the controller take it over.
 pub const MANAGED_ANNOTATION: &str = "kage.dev/managed";
+/// Label on every Secret the controller writes (value: the SealedSecret's name); the
+/// controller watches only Secrets with this label.
+pub const SEALED_SECRET_LABEL: &str = "kage.dev/sealed-secret";
+/// Annotation on a written Secret: digest of what it was made from (sealed data, template).
+pub const SOURCE_DIGEST_ANNOTATION: &str = "kage.dev/source-digest";
+/// Label on the Secrets in the controller's namespace that hold sealing keys.
+pub const SEALING_KEY_LABEL: &str = "kage.dev/sealing-key";
+/// Default namespace of the controller.
+pub const DEFAULT_CONTROLLER_NAMESPACE: &str = "kage-system";
+/// Default name of the controller's Deployment, Service and Lease.
+pub const DEFAULT_CONTROLLER_NAME: &str = "kage-controller";
+/// ConfigMap in the controller's namespace holding the public keys.
+pub const PUBLIC_KEYS_CONFIGMAP: &str = "kage-public-keys";
+/// Key of [`PUBLIC_KEYS_CONFIGMAP`] with the recipient new values are sealed to.
+pub const CURRENT_RECIPIENT_KEY: &str = "recipient";
+/// Key of [`PUBLIC_KEYS_CONFIGMAP`] with every key as JSON: fingerprint, recipient, createdAt.
+pub const KEYS_JSON_KEY: &str = "keys.json";

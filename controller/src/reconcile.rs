@@ -1,0 +1,348 @@
+//! Turning one SealedSecret into its Secret.
+//!
+//! The Secret has the SealedSecret's name and namespace, is owned by it, and is written with
+//! server-side apply under one field manager. Nothing is written when nothing changed: the
+//! Secret carries a digest of what it was made from, and the SealedSecret's status remembers
+//! the Secret's resourceVersion, so a resync costs one metadata read and no decryption.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use base64::Engine;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kage_api::convert::{ConvertError, unseal};
+use kage_api::{MANAGED_ANNOTATION, SEALED_SECRET_LABEL, SOURCE_DIGEST_ANNOTATION, SealedSecret};
+use kage_core::{KeyRing, OpenError};
+use kube::api::{DeleteParams, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::{Api, Client, Resource, ResourceExt};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::FIELD_MANAGER;
+use crate::keys::wipe_secret;
+
+/// How often an unchanged SealedSecret is looked at again.
+pub const RESYNC_PERIOD: Duration = Duration::from_secs(30 * 60);
+/// Wait before retrying a SealedSecret whose reconcile failed.
+pub const RETRY_DELAY: Duration = Duration::from_secs(15);
+
+/// Everything a reconcile needs, built once.
+pub struct Context {
+    /// API client (the controller's ServiceAccount).
+    pub client: Client,
+    /// Sealing keys.
+    pub keys: RwLock<KeyRing>,
+    /// Publishes Events.
+    pub recorder: Recorder,
+}
+
+/// Why a SealedSecret could not be turned into its Secret. Messages never contain a value.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A value is bound to another namespace, name or key.
+    #[error("{0}")]
+    Binding(String),
+    /// No key held by the controller can open a value.
+    #[error("{0}")]
+    NoKey(String),
+    /// A value is malformed or was tampered with.
+    #[error("{0}")]
+    Tampered(String),
+    /// A Secret of that name exists and belongs to someone else.
+    #[error(
+        "Secret {0} already exists and is not managed by kage; annotate it {MANAGED_ANNOTATION}=\"true\" to let kage take it over"
+    )]
+    NotOwned(String),
+    /// The API server refused the Secret built from the template.
+    #[error("the Secret built from spec.template is invalid: {0}")]
+    InvalidTemplate(String),
+    /// Any other API failure (including missing RBAC).
+    #[error("Kubernetes API error while {action}: {source}")]
+    Api {
+        /// What the controller was doing.
+        action: &'static str,
+        /// The API error.
+        #[source]
+        source: kube::Error,
+    },
+}
+
+impl Error {
+    /// Short category: the Ready condition's reason, the Event reason, the metric label.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Error::Binding(_) => "BindingMismatch",
+            Error::NoKey(_) => "NoMatchingKey",
+            Error::Tampered(_) => "InvalidSealedValue",
+            Error::NotOwned(_) => "SecretNotOwned",
+            Error::InvalidTemplate(_) => "InvalidTemplate",
+            Error::Api { .. } => "ApiError",
+        }
+    }
+
+    fn from_unseal(e: ConvertError) -> Self {
+        let message = chain(&e);
+        match e {
+            ConvertError::Open {
+                source: OpenError::Binding(_),
+                ..
+            } => Error::Binding(message),
+            ConvertError::Open {
+                source: OpenError::NoKey { .. },
+                ..
+            } => Error::NoKey(message),
+            _ => Error::Tampered(message),
+        }
+    }
+
+    fn api(action: &'static str) -> impl FnOnce(kube::Error) -> Error {
+        move |source| Error::Api { action, source }
+    }
+}
+
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// Brings the Secret of `sealed` up to date and records the outcome in its status.
+pub async fn reconcile(sealed: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let outcome = sync(&sealed, &ctx).await;
+    let (ready, reason, message, secret_version) = match &outcome {
+        Ok(version) => (
+            "True",
+            "Unsealed",
+            format!("Secret {} is up to date", sealed.name_any()),
+            version.clone(),
+        ),
+        Err(e) => (
+            "False",
+            e.reason(),
+            e.to_string(),
+            sealed
+                .status
+                .as_ref()
+                .and_then(|s| s.secret_resource_version.clone()),
+        ),
+    };
+    match &outcome {
+        Ok(_) => tracing::debug!(namespace = sealed.namespace_or_empty(), name = sealed.name_or_empty(), "in sync"),
+        Err(e) => tracing::warn!(namespace = sealed.namespace_or_empty(), name = sealed.name_or_empty(), reason = e.reason(), error = %e, "not ready"),
+    }
+    let transition = update_status(&sealed, &ctx, ready, reason, &message, secret_version).await?;
+    if transition {
+        let event = Event {
+            type_: if ready == "True" { EventType::Normal } else { EventType::Warning },
+            reason: reason.to_owned(),
+            note: Some(message),
+            action: "Unseal".to_owned(),
+            secondary: None,
+        };
+        if let Err(e) = ctx.recorder.publish(&event, &sealed.object_ref(&())).await {
+            tracing::warn!(error = %e, "cannot publish event");
+        }
+    }
+    outcome.map(|_| Action::requeue(RESYNC_PERIOD))
+}
+
+/// Retry failed reconciles after a fixed delay.
+pub fn error_policy(_sealed: Arc<SealedSecret>, _error: &Error, _ctx: Arc<Context>) -> Action {
+    Action::requeue(RETRY_DELAY)
+}
+
+/// Digest of everything the Secret is made from.
+fn source_digest(sealed: &SealedSecret) -> String {
+    let source = json!({
+        "uid": sealed.metadata.uid,
+        "encryptedData": sealed.spec.encrypted_data,
+        "template": sealed.spec.template,
+    });
+    let digest = Sha256::digest(source.to_string().as_bytes());
+    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Returns the resourceVersion of the Secret as it now stands.
+async fn sync(sealed: &SealedSecret, ctx: &Context) -> Result<Option<String>, Error> {
+    let namespace = sealed.namespace_or_empty();
+    let name = sealed.name_or_empty();
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
+    let digest = source_digest(sealed);
+    let existing = secrets
+        .get_metadata_opt(name)
+        .await
+        .map_err(Error::api("reading the Secret"))?;
+    if let Some(meta) = &existing {
+        let owned = meta
+            .owner_references()
+            .iter()
+            .any(|o| Some(&o.uid) == sealed.metadata.uid.as_ref());
+        let adoptable = meta
+            .annotations()
+            .get(MANAGED_ANNOTATION)
+            .is_some_and(|v| v == "true");
+        if !owned && !adoptable {
+            return Err(Error::NotOwned(name.to_owned()));
+        }
+        let last_written = sealed
+            .status
+            .as_ref()
+            .and_then(|s| s.secret_resource_version.as_ref());
+        if owned
+            && meta.annotations().get(SOURCE_DIGEST_ANNOTATION) == Some(&digest)
+            && meta.metadata.resource_version.as_ref() == last_written
+        {
+            return Ok(meta.metadata.resource_version.clone());
+        }
+    }
+
+    let secret = {
+        let ring = ctx.keys.read().expect("key lock");
+        unseal(sealed, &ring).map_err(Error::from_unseal)?
+    };
+    let template = &secret.template;
+    let metadata = template.metadata.clone().unwrap_or_default();
+    let mut labels = metadata.labels;
+    labels.insert(SEALED_SECRET_LABEL.to_owned(), name.to_owned());
+    let mut annotations = metadata.annotations;
+    annotations.insert(SOURCE_DIGEST_ANNOTATION.to_owned(), digest);
+    let data: BTreeMap<&String, String> = secret
+        .data
+        .iter()
+        .map(|(k, v)| (k, base64::engine::general_purpose::STANDARD.encode(v.as_bytes())))
+        .collect();
+    let mut body = json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": labels,
+            "annotations": annotations,
+            "ownerReferences": [sealed.controller_owner_ref(&()).expect("namespaced object")],
+        },
+        "type": template.type_.as_deref().unwrap_or("Opaque"),
+        "data": data,
+    });
+    drop(data);
+    if let Some(immutable) = template.immutable {
+        body["immutable"] = json!(immutable);
+    }
+    let result = apply(&secrets, name, &body).await;
+    kage_api::manifest::wipe(&mut body);
+    result
+}
+
+async fn apply(
+    secrets: &Api<Secret>,
+    name: &str,
+    body: &serde_json::Value,
+) -> Result<Option<String>, Error> {
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    let mut attempt = secrets.patch(name, &params, &Patch::Apply(body)).await;
+    // Type and immutable data cannot change in place: replace the Secret.
+    if let Err(kube::Error::Api(status)) = &attempt
+        && status.code == 422
+        && status.message.contains("immutable")
+    {
+        secrets
+            .delete(name, &DeleteParams::default())
+            .await
+            .map_err(Error::api("replacing an immutable Secret"))?;
+        attempt = secrets.patch(name, &params, &Patch::Apply(body)).await;
+    }
+    match attempt {
+        Ok(mut written) => {
+            wipe_secret(&mut written);
+            Ok(written.metadata.resource_version)
+        }
+        Err(kube::Error::Api(status)) if status.code == 422 => {
+            Err(Error::InvalidTemplate(status.message))
+        }
+        Err(e) => Err(Error::api("writing the Secret")(e)),
+    }
+}
+
+/// Writes observedGeneration, the Ready condition and the Secret's resourceVersion when any of
+/// them changed. Returns whether the Ready condition changed (an Event is due).
+async fn update_status(
+    sealed: &SealedSecret,
+    ctx: &Context,
+    ready: &str,
+    reason: &str,
+    message: &str,
+    secret_version: Option<String>,
+) -> Result<bool, Error> {
+    let generation = sealed.metadata.generation;
+    let status = sealed.status.clone().unwrap_or_default();
+    let previous = sealed.ready_condition();
+    let same_condition = previous
+        .is_some_and(|c| c.status == ready && c.reason == reason && c.message == message);
+    if same_condition
+        && status.observed_generation == generation
+        && status.secret_resource_version == secret_version
+    {
+        return Ok(false);
+    }
+    let transition = !previous.is_some_and(|c| c.status == ready && c.reason == reason);
+    let last_transition_time = match previous {
+        Some(c) if c.status == ready => c.last_transition_time.clone(),
+        _ => Time(jiff::Timestamp::now()),
+    };
+    let condition = Condition {
+        type_: "Ready".to_owned(),
+        status: ready.to_owned(),
+        reason: reason.to_owned(),
+        message: message.to_owned(),
+        observed_generation: generation,
+        last_transition_time,
+    };
+    let patch = json!({"status": {
+        "observedGeneration": generation,
+        "conditions": [condition],
+        "secretResourceVersion": secret_version,
+    }});
+    Api::<SealedSecret>::namespaced(ctx.client.clone(), sealed.namespace_or_empty())
+        .patch_status(sealed.name_or_empty(), &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map_err(Error::api("updating the SealedSecret status"))?;
+    Ok(transition)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_digest_changes_with_data_and_template_only() {
+        let mut a = SealedSecret::new("db", Default::default());
+        a.spec.encrypted_data.insert("k".into(), "v1".into());
+        let base = source_digest(&a);
+        a.metadata.labels = Some([("x".to_owned(), "y".to_owned())].into());
+        assert_eq!(source_digest(&a), base);
+        a.spec.encrypted_data.insert("k".into(), "v2".into());
+        assert_ne!(source_digest(&a), base);
+    }
+
+    #[test]
+    fn every_error_kind_has_its_own_reason() {
+        let reasons = [
+            Error::Binding(String::new()).reason(),
+            Error::NoKey(String::new()).reason(),
+            Error::Tampered(String::new()).reason(),
+            Error::NotOwned(String::new()).reason(),
+            Error::InvalidTemplate(String::new()).reason(),
+        ];
+        let unique: std::collections::HashSet<_> = reasons.iter().collect();
+        assert_eq!(unique.len(), reasons.len());
+    }
+}
