@@ -37,8 +37,51 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Check SealedSecret files offline: structure, bindings and fingerprints.
     Validate(ValidateArgs),
+    /// Cluster keys: fetch the public key to seal to.
+    Key {
+        /// What to do with keys.
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
+    /// List SealedSecrets and whether the controller has unsealed them.
+    Status(StatusArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
+}
+
+/// `kage key ...`.
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Read the controller's public keys through the kubeconfig and print the current one.
+    Fetch(FetchArgs),
+}
+
+/// `kage key fetch`.
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// Refuse any current key whose fingerprint is not this one.
+    #[arg(long, value_name = "FINGERPRINT")]
+    pub pin: Option<String>,
+    /// Write the recipient into this .kage.yaml (the rule without a path, added if missing).
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = ".kage.yaml")]
+    pub save: Option<PathBuf>,
+    /// Cluster selection.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+/// `kage status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Namespace (default: the kubeconfig context's).
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+    /// All namespaces.
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+    /// Cluster selection.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
 }
 
 /// `kage keygen`.
@@ -89,15 +132,21 @@ impl From<ScopeArg> for Scope {
     }
 }
 
-/// Where the cluster is (used to pick the default namespace).
+/// Where the cluster and its kage controller are.
 #[derive(Debug, Args, Default)]
 pub struct ClusterArgs {
     /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).
-    #[arg(long, value_name = "FILE", global = true)]
+    #[arg(long, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
     /// Kubeconfig context to use.
-    #[arg(long, value_name = "NAME", global = true)]
+    #[arg(long, value_name = "NAME")]
     pub context: Option<String>,
+    /// Namespace of the kage controller.
+    #[arg(long, value_name = "NS", default_value = kage_api::DEFAULT_CONTROLLER_NAMESPACE)]
+    pub controller_namespace: String,
+    /// Name of the kage controller (Service and Deployment).
+    #[arg(long, value_name = "NAME", default_value = kage_api::DEFAULT_CONTROLLER_NAME)]
+    pub controller_name: String,
 }
 
 /// `kage seal`.

@@ -10,6 +10,7 @@
 //! - 5: `kage validate` found problems
 
 mod args;
+mod cluster;
 mod commands;
 mod config;
 mod files;
@@ -67,7 +68,11 @@ fn hint(e: &anyhow::Error) -> Option<&'static str> {
     let hints = [
         (
             "no recipients",
-            "pass -r age1..., or add a rule to .kage.yaml, or run `kage key fetch`",
+            "pass -r age1..., add a rule to .kage.yaml (`kage key fetch --save`), or check that the cluster is reachable",
+        ),
+        (
+            "is the kage controller installed",
+            "install it with `kubectl apply -k deploy/`, or pass --controller-namespace",
         ),
         (
             "no key here can open",

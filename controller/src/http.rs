@@ -28,6 +28,9 @@ async fn readyz(State(ready): State<Arc<AtomicBool>>) -> (StatusCode, &'static s
     if ready.load(Ordering::Relaxed) {
         (StatusCode::OK, "ok")
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "sealing keys not loaded yet")
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "sealing keys not loaded yet",
+        )
     }
 }

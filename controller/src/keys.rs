@@ -3,11 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::ByteString;
-use kage_api::{
-    CURRENT_RECIPIENT_KEY, KEYS_JSON_KEY, PUBLIC_KEYS_CONFIGMAP, SEALING_KEY_LABEL,
-};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kage_api::{CURRENT_RECIPIENT_KEY, KEYS_JSON_KEY, PUBLIC_KEYS_CONFIGMAP, SEALING_KEY_LABEL};
 use kage_core::{Identity, KeyRing};
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
@@ -118,7 +116,10 @@ impl KeyStore {
                 tracing::info!(fingerprint = %identity.fingerprint(), secret = name, "generated the first sealing key");
             }
             Err(kube::Error::Api(status)) if status.code == 409 => {
-                tracing::info!(secret = name, "another controller created the first key; loading it");
+                tracing::info!(
+                    secret = name,
+                    "another controller created the first key; loading it"
+                );
             }
             Err(e) => return Err(self.api_error("create")(e)),
         }

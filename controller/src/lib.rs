@@ -12,10 +12,12 @@ use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
-use kage_api::{DEFAULT_CONTROLLER_NAME, DEFAULT_CONTROLLER_NAMESPACE, SEALED_SECRET_LABEL, SealedSecret};
+use kage_api::{
+    DEFAULT_CONTROLLER_NAME, DEFAULT_CONTROLLER_NAMESPACE, SEALED_SECRET_LABEL, SealedSecret,
+};
 use kube::api::ListParams;
-use kube::runtime::events::{Recorder, Reporter};
 use kube::core::PartialObjectMeta;
+use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Api, Client, CustomResourceExt};
 
@@ -126,7 +128,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let store = keys::KeyStore::new(client.clone(), &args.namespace);
     let loaded = store.load_or_create().await?;
     store.publish(&loaded).await?;
-    let fingerprints: Vec<String> = loaded.iter().map(|k| k.identity.fingerprint().to_string()).collect();
+    let fingerprints: Vec<String> = loaded
+        .iter()
+        .map(|k| k.identity.fingerprint().to_string())
+        .collect();
     tracing::info!(keys = ?fingerprints, namespace = %args.namespace, "sealing keys loaded");
 
     let ctx = Arc::new(Context {
@@ -147,8 +152,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         None => Api::all(client.clone()),
     };
     // Only Secrets kage wrote, and only their metadata: values never sit in a cache here.
-    let owned = watcher(secrets, watcher::Config::default().labels(SEALED_SECRET_LABEL))
-        .touched_objects();
+    let owned = watcher(
+        secrets,
+        watcher::Config::default().labels(SEALED_SECRET_LABEL),
+    )
+    .touched_objects();
     Controller::new(sealed_secrets, watcher::Config::default())
         .owns_stream(owned)
         .with_config(kube::runtime::controller::Config::default().concurrency(args.concurrency))

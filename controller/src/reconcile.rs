@@ -136,13 +136,23 @@ pub async fn reconcile(sealed: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<A
         ),
     };
     match &outcome {
-        Ok(_) => tracing::debug!(namespace = sealed.namespace_or_empty(), name = sealed.name_or_empty(), "in sync"),
-        Err(e) => tracing::warn!(namespace = sealed.namespace_or_empty(), name = sealed.name_or_empty(), reason = e.reason(), error = %e, "not ready"),
+        Ok(_) => tracing::debug!(
+            namespace = sealed.namespace_or_empty(),
+            name = sealed.name_or_empty(),
+            "in sync"
+        ),
+        Err(e) => {
+            tracing::warn!(namespace = sealed.namespace_or_empty(), name = sealed.name_or_empty(), reason = e.reason(), error = %e, "not ready")
+        }
     }
     let transition = update_status(&sealed, &ctx, ready, reason, &message, secret_version).await?;
     if transition {
         let event = Event {
-            type_: if ready == "True" { EventType::Normal } else { EventType::Warning },
+            type_: if ready == "True" {
+                EventType::Normal
+            } else {
+                EventType::Warning
+            },
             reason: reason.to_owned(),
             note: Some(message),
             action: "Unseal".to_owned(),
@@ -218,7 +228,12 @@ async fn sync(sealed: &SealedSecret, ctx: &Context) -> Result<Option<String>, Er
     let data: BTreeMap<&String, String> = secret
         .data
         .iter()
-        .map(|(k, v)| (k, base64::engine::general_purpose::STANDARD.encode(v.as_bytes())))
+        .map(|(k, v)| {
+            (
+                k,
+                base64::engine::general_purpose::STANDARD.encode(v.as_bytes()),
+            )
+        })
         .collect();
     let mut body = json!({
         "apiVersion": "v1",
@@ -285,8 +300,8 @@ async fn update_status(
     let generation = sealed.metadata.generation;
     let status = sealed.status.clone().unwrap_or_default();
     let previous = sealed.ready_condition();
-    let same_condition = previous
-        .is_some_and(|c| c.status == ready && c.reason == reason && c.message == message);
+    let same_condition =
+        previous.is_some_and(|c| c.status == ready && c.reason == reason && c.message == message);
     if same_condition
         && status.observed_generation == generation
         && status.secret_resource_version == secret_version
@@ -312,7 +327,11 @@ async fn update_status(
         "secretResourceVersion": secret_version,
     }});
     Api::<SealedSecret>::namespaced(ctx.client.clone(), sealed.namespace_or_empty())
-        .patch_status(sealed.name_or_empty(), &PatchParams::default(), &Patch::Merge(&patch))
+        .patch_status(
+            sealed.name_or_empty(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
         .await
         .map_err(Error::api("updating the SealedSecret status"))?;
     Ok(transition)

@@ -199,3 +199,182 @@ pub fn random_suffix() -> String {
         .map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char)
         .collect()
 }
+
+/// Serialises the tests that run a controller: they share the cluster's kage-system namespace.
+pub static CONTROLLER_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The namespace the shipped manifests install the controller into.
+pub const CONTROLLER_NAMESPACE: &str = "kage-system";
+
+/// Path of a kage binary (`kage`, `kage-controller`): `$KAGE_BIN_DIR`, else `target/debug`.
+pub fn binary(name: &str) -> PathBuf {
+    let dir = std::env::var_os("KAGE_BIN_DIR").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug"),
+        PathBuf::from,
+    );
+    let path = dir.join(name);
+    assert!(
+        path.is_file(),
+        "{} missing: run `cargo build` first",
+        path.display()
+    );
+    path
+}
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+impl Cluster {
+    /// Installs `deploy/` with `kubectl apply -k` and waits for the CRD.
+    pub fn install(&self) -> Result<()> {
+        run_ok(
+            self.kubectl()
+                .arg("apply")
+                .arg("-k")
+                .arg(workspace().join("deploy")),
+        )?;
+        run_ok(self.kubectl().args([
+            "wait",
+            "--for=condition=Established",
+            "crd/sealedsecrets.kage.dev",
+            "--timeout=60s",
+        ]))?;
+        Ok(())
+    }
+
+    /// `kage` with the admin kubeconfig.
+    pub fn kage(&self) -> Command {
+        let mut cmd = Command::new(binary("kage"));
+        cmd.env("KUBECONFIG", &self.kubeconfig);
+        cmd
+    }
+
+    /// Starts `kage-controller run` as the shipped ServiceAccount, logging to a file.
+    pub async fn start_controller(&self, dir: &Path, extra: &[&str]) -> Result<ControllerProcess> {
+        let (_, kubeconfig) = self
+            .service_account(CONTROLLER_NAMESPACE, "kage-controller", dir)
+            .await?;
+        self.start_controller_as(&kubeconfig, dir, extra)
+    }
+
+    /// Starts `kage-controller run` with the credentials of `kubeconfig`.
+    pub fn start_controller_as(
+        &self,
+        kubeconfig: &Path,
+        dir: &Path,
+        extra: &[&str],
+    ) -> Result<ControllerProcess> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let log_path = dir.join(format!("controller-{port}.log"));
+        let log = std::fs::File::create(&log_path)?;
+        let child = Command::new(binary("kage-controller"))
+            .arg("run")
+            .args(["--http-addr", &format!("127.0.0.1:{port}")])
+            .args(extra)
+            .env("KUBECONFIG", kubeconfig)
+            .env("RUST_LOG", "info,kage_controller=debug")
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()?;
+        Ok(ControllerProcess {
+            child,
+            log_path,
+            port,
+        })
+    }
+}
+
+/// A running controller; killed on drop.
+pub struct ControllerProcess {
+    child: std::process::Child,
+    /// Where its output goes.
+    pub log_path: PathBuf,
+    /// Its HTTP port on 127.0.0.1.
+    pub port: u16,
+}
+
+impl ControllerProcess {
+    /// Everything it has logged so far.
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// Process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Peak resident memory so far (VmHWM), in KiB.
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))?
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    /// Whether the process has exited.
+    pub fn exited(&mut self) -> bool {
+        self.child.try_wait().ok().flatten().is_some()
+    }
+
+    /// SIGKILL, no goodbye.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Waits until `/readyz` answers 200.
+    pub async fn wait_ready(&mut self) -> Result<()> {
+        let port = self.port;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if self.exited() {
+                bail!("controller exited:\n{}", self.logs());
+            }
+            if http_get(port, "/readyz").is_ok_and(|(code, _)| code == 200) {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        bail!("controller not ready after 60s:\n{}", self.logs())
+    }
+}
+
+impl Drop for ControllerProcess {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// A minimal HTTP/1.1 GET against 127.0.0.1: status code and body.
+pub fn http_get(port: u16, path: &str) -> Result<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let code = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .context("malformed HTTP response")?;
+    let body = response
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned();
+    Ok((code, body))
+}

@@ -1,8 +1,10 @@
 //! One module per subcommand.
 
 mod inspect;
+mod key;
 mod keygen;
 mod seal;
+mod status;
 mod unseal;
 mod validate;
 
@@ -24,6 +26,8 @@ pub fn run(cli: Cli) -> Outcome {
         Command::Unseal(args) => unseal::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Validate(args) => validate::run(args),
+        Command::Key { command } => key::run(command),
+        Command::Status(args) => status::run(args),
         Command::Completions(args) => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(args.shell, &mut cmd, "kage", &mut std::io::stdout());

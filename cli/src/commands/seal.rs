@@ -184,9 +184,19 @@ fn recipients(args: &SealArgs, from_config: &[Recipient]) -> Result<Vec<Recipien
         list.extend(from_config.iter().cloned());
     }
     if list.is_empty() {
-        return Err(Failure::Input(anyhow!(
-            "no recipients: none given with -r/-R and no .kage.yaml rule matches"
-        )));
+        // Last resort: the cluster's current key, read through the kubeconfig.
+        let fetched = crate::cluster::block_on(async {
+            let (client, _) = crate::cluster::connect(&args.cluster).await?;
+            crate::cluster::fetch_keys(client, &args.cluster).await
+        });
+        match fetched {
+            Ok(keys) => list.push(keys.current),
+            Err(e) => {
+                return Err(Failure::Input(anyhow!(
+                    "no recipients: none given with -r/-R, no .kage.yaml rule matches, and the cluster's key could not be fetched: {e:#}"
+                )));
+            }
+        }
     }
     for r in &args.recovery {
         list.push(parse(r, "--recovery")?);

@@ -117,11 +117,14 @@ fn test() -> Result<()> {
             cluster.kubeconfig()
         }
     };
-    let e2e = run(cargo()
-        .args(["test", "-p", "kage-e2e"])
-        .env("KUBECONFIG", &kubeconfig)
-        .env("KAGE_E2E_REQUIRED", "1")
-        .env("PATH", path_with(&cluster.bin_dir())));
+    let e2e =
+        run(cargo().args(["build", "-p", "kage-cli", "-p", "kage-controller"])).and_then(|()| {
+            run(cargo()
+                .args(["test", "-p", "kage-e2e", "--", "--nocapture"])
+                .env("KUBECONFIG", &kubeconfig)
+                .env("KAGE_E2E_REQUIRED", "1")
+                .env("PATH", path_with(&cluster.bin_dir())))
+        });
     if external.is_none() {
         cluster.down()?;
     }

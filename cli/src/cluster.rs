@@ -1,0 +1,86 @@
+//! Talking to the cluster through the kubeconfig: the controller's public keys and the state of
+//! SealedSecrets. No service proxy and no port-forward: plain API reads that RBAC allows to
+//! every authenticated user.
+
+use anyhow::{Context, anyhow};
+use k8s_openapi::api::core::v1::ConfigMap;
+use kage_api::{CURRENT_RECIPIENT_KEY, KEYS_JSON_KEY, PUBLIC_KEYS_CONFIGMAP};
+use kage_core::Recipient;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Api, Client, Config};
+use serde::Deserialize;
+
+use crate::args::ClusterArgs;
+
+/// One public key as the controller publishes it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PublishedKey {
+    /// Fingerprint.
+    pub fingerprint: String,
+    /// `age1...` recipient.
+    pub recipient: String,
+    /// Creation time.
+    pub created_at: String,
+}
+
+/// The controller's public keys.
+#[derive(Debug)]
+pub struct PublicKeys {
+    /// The key new values are sealed to.
+    pub current: Recipient,
+    /// Every key, oldest first.
+    pub keys: Vec<PublishedKey>,
+}
+
+/// Runs an async cluster operation on a small runtime of its own.
+pub fn block_on<T>(future: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?
+        .block_on(future)
+}
+
+/// A client and its default namespace, from `--kubeconfig`/`--context` or the usual places.
+pub async fn connect(args: &ClusterArgs) -> anyhow::Result<(Client, String)> {
+    let options = KubeConfigOptions {
+        context: args.context.clone(),
+        ..KubeConfigOptions::default()
+    };
+    let config = match &args.kubeconfig {
+        Some(path) => {
+            let kubeconfig = Kubeconfig::read_from(path)
+                .with_context(|| format!("reading kubeconfig {}", path.display()))?;
+            Config::from_custom_kubeconfig(kubeconfig, &options).await
+        }
+        None => Config::from_kubeconfig(&options).await,
+    }
+    .context("loading the kubeconfig")?;
+    let namespace = config.default_namespace.clone();
+    Ok((Client::try_from(config)?, namespace))
+}
+
+/// Reads the public keys the controller publishes.
+pub async fn fetch_keys(client: Client, args: &ClusterArgs) -> anyhow::Result<PublicKeys> {
+    let ns = &args.controller_namespace;
+    let map = Api::<ConfigMap>::namespaced(client, ns)
+        .get(PUBLIC_KEYS_CONFIGMAP)
+        .await
+        .with_context(|| {
+            format!("cannot read ConfigMap {ns}/{PUBLIC_KEYS_CONFIGMAP}: is the kage controller installed and running?")
+        })?;
+    let data = map.data.unwrap_or_default();
+    let current = data
+        .get(CURRENT_RECIPIENT_KEY)
+        .ok_or_else(|| anyhow!("ConfigMap {ns}/{PUBLIC_KEYS_CONFIGMAP} names no current key"))?
+        .parse::<Recipient>()
+        .with_context(|| format!("ConfigMap {ns}/{PUBLIC_KEYS_CONFIGMAP}"))?;
+    let keys = match data.get(KEYS_JSON_KEY) {
+        Some(text) => serde_json::from_str(text).with_context(|| {
+            format!("ConfigMap {ns}/{PUBLIC_KEYS_CONFIGMAP}: bad {KEYS_JSON_KEY}")
+        })?,
+        None => Vec::new(),
+    };
+    Ok(PublicKeys { current, keys })
+}

@@ -1,0 +1,83 @@
+//! `kage key ...`: the cluster's sealing keys, seen from outside.
+
+use std::path::Path;
+
+use anyhow::{Context, anyhow};
+use kage_core::Fingerprint;
+
+use crate::args::{FetchArgs, KeyCommand};
+use crate::cluster::{block_on, connect, fetch_keys};
+use crate::{Failure, Outcome, config, files};
+
+pub fn run(command: KeyCommand) -> Outcome {
+    match command {
+        KeyCommand::Fetch(args) => fetch(args),
+    }
+}
+
+fn fetch(args: FetchArgs) -> Outcome {
+    let pin = args
+        .pin
+        .as_deref()
+        .map(|p| {
+            p.parse::<Fingerprint>()
+                .map_err(|e| Failure::Input(anyhow!("--pin: {e}")))
+        })
+        .transpose()?;
+    let keys = block_on(async {
+        let (client, _) = connect(&args.cluster).await?;
+        fetch_keys(client, &args.cluster).await
+    })?;
+    let current = &keys.current;
+    if let Some(pin) = pin
+        && current.fingerprint() != pin
+    {
+        return Err(Failure::Unseal(anyhow!(
+            "the cluster's current key is {}, not the pinned {pin}: refusing it (the key was rotated, or this is not the cluster you think)",
+            current.fingerprint()
+        )));
+    }
+    for key in &keys.keys {
+        let marker = if key.recipient == current.to_string() {
+            "current"
+        } else {
+            ""
+        };
+        eprintln!(
+            "{}  {}  created {}  {marker}",
+            key.fingerprint, key.recipient, key.created_at
+        );
+    }
+    if let Some(path) = &args.save {
+        save(path, &current.to_string())?;
+        eprintln!("saved {} to {}", current.fingerprint(), path.display());
+    }
+    super::print(&format!("{current}\n"))
+}
+
+/// Puts `recipient` into the path-less rule of `.kage.yaml`, adding the rule (or the file).
+fn save(path: &Path, recipient: &str) -> Outcome {
+    let mut doc: serde_json::Value = match std::fs::read_to_string(path) {
+        Ok(text) => serde_saphyr::from_str(&text)
+            .map_err(|e| Failure::Input(anyhow!("{}: {e}", path.display())))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => serde_json::json!({"rules": []}),
+        Err(e) => {
+            return Err(anyhow::Error::from(e)
+                .context(format!("reading {}", path.display()))
+                .into());
+        }
+    };
+    let rules = doc["rules"]
+        .as_array_mut()
+        .ok_or_else(|| Failure::Input(anyhow!("{}: `rules` is not a list", path.display())))?;
+    match rules.iter_mut().find(|r| r.get("path").is_none()) {
+        Some(rule) => rule["recipients"] = serde_json::json!([recipient]),
+        None => rules.push(serde_json::json!({"recipients": [recipient]})),
+    }
+    // Refuse to write something `kage seal` would not read back.
+    let text = serde_saphyr::to_string(&doc).context("writing .kage.yaml")?;
+    serde_saphyr::from_str::<config::Config>(&text)
+        .map_err(|e| Failure::Input(anyhow!("{}: {e}", path.display())))?;
+    files::write_atomic(path, text.as_bytes(), None)?;
+    Ok(())
+}
