@@ -183,18 +183,33 @@ impl Cluster {
     }
 
     fn spawn(&self, bins: &Path, component: &str, args: &[&str]) -> Result<()> {
+        self.start_process(component, &bins.join(component), args, &[])
+    }
+
+    /// Starts a process that `down` will stop: output to `logs/NAME.log`, pid in `pids/`.
+    pub fn start_process(
+        &self,
+        name: &str,
+        program: &Path,
+        args: &[&str],
+        envs: &[(&str, &std::ffi::OsStr)],
+    ) -> Result<()> {
         use std::os::unix::process::CommandExt;
-        let log = std::fs::File::create(self.dir.join("logs").join(format!("{component}.log")))?;
-        let child = Command::new(bins.join(component))
+        if let Some(pid) = self.pid(name) {
+            stop(pid);
+        }
+        let log = std::fs::File::create(self.dir.join("logs").join(format!("{name}.log")))?;
+        let child = Command::new(program)
             .args(args)
+            .envs(envs.iter().copied())
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
             // Own process group: a Ctrl-C in the terminal does not take the cluster down halfway.
             .process_group(0)
             .spawn()
-            .with_context(|| format!("starting {component}"))?;
-        std::fs::write(self.pid_file(component), child.id().to_string())?;
+            .with_context(|| format!("starting {name}"))?;
+        std::fs::write(self.pid_file(name), child.id().to_string())?;
         Ok(())
     }
 
@@ -221,10 +236,22 @@ impl Cluster {
         Ok(())
     }
 
-    /// Stops every process `up` started (by pid) and removes the state, keeping the logs.
+    /// Stops every process started here (by pid; extra ones such as the demo's controller
+    /// first, then the control plane in reverse order) and removes the state, keeping the logs.
     pub fn down(&self) -> Result<()> {
-        for component in COMPONENTS.iter().rev() {
-            if let Some(pid) = self.pid(component) {
+        let mut extra: Vec<String> = std::fs::read_dir(self.dir.join("pids"))
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok()?.path().file_stem()?.to_str().map(str::to_owned))
+            .filter(|name| !COMPONENTS.contains(&name.as_str()))
+            .collect();
+        extra.sort();
+        let order = extra
+            .iter()
+            .map(String::as_str)
+            .chain(COMPONENTS.iter().rev().copied());
+        for name in order.collect::<Vec<_>>() {
+            if let Some(pid) = self.pid(name) {
                 stop(pid);
             }
         }

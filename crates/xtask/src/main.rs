@@ -1,6 +1,7 @@
 //! Development tasks for kage, run as `cargo xtask ...`.
 
 mod cluster;
+mod demo;
 mod pki;
 
 use std::path::{Path, PathBuf};
@@ -28,6 +29,8 @@ enum Task {
     },
     /// Every test: unit, CLI, break-glass, then the e2e suite against a real API server.
     Test,
+    /// kage end to end: local cluster, controller, seal the examples, apply, show the Secrets.
+    Demo,
 }
 
 #[derive(Subcommand)]
@@ -58,6 +61,7 @@ fn main() -> std::process::ExitCode {
             }
         }
         Task::Test => test(),
+        Task::Demo => demo::demo(),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
