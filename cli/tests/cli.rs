@@ -712,3 +712,46 @@ fn completions_are_printed_for_each_shell() {
             .stdout(contains("unseal"));
     }
 }
+
+/// Compares command output with a committed snapshot; `KAGE_BLESS=1` rewrites the snapshot.
+fn assert_snapshot(path: &str, actual: &[u8]) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+    if std::env::var_os("KAGE_BLESS").is_some() {
+        std::fs::write(&path, actual).unwrap();
+    }
+    let expected = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(actual),
+        expected,
+        "{} is stale: rerun with KAGE_BLESS=1 and review the diff",
+        path.display()
+    );
+}
+
+#[test]
+fn help_texts_match_their_snapshots() {
+    for (args, file) in [
+        (&["--help"][..], "tests/snapshots/help.txt"),
+        (&["seal", "--help"][..], "tests/snapshots/seal-help.txt"),
+    ] {
+        let out = Command::cargo_bin("kage")
+            .unwrap()
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        assert_snapshot(file, &out.stdout);
+    }
+}
+
+#[test]
+fn committed_completions_match_the_cli() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = Command::cargo_bin("kage")
+            .unwrap()
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert_snapshot(&format!("completions/kage.{shell}"), &out.stdout);
+    }
+}

@@ -1,0 +1,102 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_kage_global_optspecs
+    string join \n h/help V/version
+end
+
+function __fish_kage_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_kage_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_kage_using_subcommand
+    set -l cmd (__fish_kage_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c kage -n "__fish_kage_needs_command" -s h -l help -d 'Print help'
+complete -c kage -n "__fish_kage_needs_command" -s V -l version -d 'Print version'
+complete -c kage -n "__fish_kage_needs_command" -f -a "keygen" -d 'Generate a new identity (private key) and print its recipient (public key)'
+complete -c kage -n "__fish_kage_needs_command" -f -a "seal" -d 'Seal a Secret (or literal values) into a SealedSecret'
+complete -c kage -n "__fish_kage_needs_command" -f -a "unseal" -d 'Recover the Secrets from SealedSecrets with private keys, offline'
+complete -c kage -n "__fish_kage_needs_command" -f -a "inspect" -d 'Show keys, scopes, bindings and key fingerprints of SealedSecrets; no key needed'
+complete -c kage -n "__fish_kage_needs_command" -f -a "validate" -d 'Check SealedSecret files offline: structure, bindings and fingerprints'
+complete -c kage -n "__fish_kage_needs_command" -f -a "key" -d 'Cluster keys: fetch the public key to seal to'
+complete -c kage -n "__fish_kage_needs_command" -f -a "status" -d 'List SealedSecrets and whether the controller has unsealed them'
+complete -c kage -n "__fish_kage_needs_command" -f -a "completions" -d 'Print a shell completion script'
+complete -c kage -n "__fish_kage_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c kage -n "__fish_kage_using_subcommand keygen" -s o -l output -d 'Write the identity to FILE (mode 0600; never overwrites) instead of stdout' -r -F
+complete -c kage -n "__fish_kage_using_subcommand keygen" -s h -l help -d 'Print help'
+complete -c kage -n "__fish_kage_using_subcommand seal" -s f -l filename -d 'Secret manifest to seal (YAML or JSON, several documents allowed); "-" is stdin. Read from stdin when no file and no --from-* flag is given' -r -F
+complete -c kage -n "__fish_kage_using_subcommand seal" -l from-literal -d 'A value given on the command line, as KEY=VALUE (repeatable)' -r
+complete -c kage -n "__fish_kage_using_subcommand seal" -l from-file -d 'A value read from a file, as [KEY=]PATH; KEY defaults to the file name (repeatable)' -r
+complete -c kage -n "__fish_kage_using_subcommand seal" -l from-env-file -d 'Values read from an env file of KEY=VALUE lines (repeatable)' -r -F
+complete -c kage -n "__fish_kage_using_subcommand seal" -l name -d 'Name of the SealedSecret (and of the Secret it creates)' -r
+complete -c kage -n "__fish_kage_using_subcommand seal" -s n -l namespace -d 'Namespace (default: the input\'s, then the kubeconfig context\'s, then "default")' -r
+complete -c kage -n "__fish_kage_using_subcommand seal" -l type -d 'Secret type, for --from-* input (default Opaque)' -r
+complete -c kage -n "__fish_kage_using_subcommand seal" -l scope -d 'Where the values may be opened (default: .kage.yaml\'s, else strict)' -r -f -a "strict\t'Namespace, name and key must match (default)'
+namespace-wide\t'Namespace and key must match'
+cluster-wide\t'Only the key must match'"
+complete -c kage -n "__fish_kage_using_subcommand seal" -s r -l recipient -d 'Seal to this recipient (age1...; repeatable)' -r
+complete -c kage -n "__fish_kage_using_subcommand seal" -s R -l recipients-file -d 'Seal to every recipient listed in FILE, one per line (repeatable)' -r -F
+complete -c kage -n "__fish_kage_using_subcommand seal" -l recovery -d 'Also seal to this offline recovery recipient (age1...; repeatable)' -r
+complete -c kage -n "__fish_kage_using_subcommand seal" -s w -l write -d 'Write the SealedSecret to FILE atomically instead of stdout' -r -F
+complete -c kage -n "__fish_kage_using_subcommand seal" -l merge-into -d 'Update the SealedSecret in FILE in place: reseal the keys given, keep every other value' -r -F
+complete -c kage -n "__fish_kage_using_subcommand seal" -s o -l output -d 'Output format' -r -f -a "yaml\t'YAML documents'
+json\t'JSON'"
+complete -c kage -n "__fish_kage_using_subcommand seal" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c kage -n "__fish_kage_using_subcommand seal" -l context -d 'Kubeconfig context to use' -r
+complete -c kage -n "__fish_kage_using_subcommand seal" -l controller-namespace -d 'Namespace of the kage controller' -r
+complete -c kage -n "__fish_kage_using_subcommand seal" -l controller-name -d 'Name of the kage controller (Service and Deployment)' -r
+complete -c kage -n "__fish_kage_using_subcommand seal" -l raw -d 'Print one sealed value only (for templates); takes exactly one --from-literal/--from-file'
+complete -c kage -n "__fish_kage_using_subcommand seal" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c kage -n "__fish_kage_using_subcommand unseal" -s i -l identity -d 'Identity file (AGE-SECRET-KEY-1... lines); repeatable' -r -F
+complete -c kage -n "__fish_kage_using_subcommand unseal" -s f -l filename -d 'SealedSecret manifest; "-" or absent is stdin' -r -F
+complete -c kage -n "__fish_kage_using_subcommand unseal" -s o -l output -d 'Output format' -r -f -a "yaml\t'YAML documents'
+json\t'JSON'"
+complete -c kage -n "__fish_kage_using_subcommand unseal" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c kage -n "__fish_kage_using_subcommand inspect" -s f -l filename -d 'SealedSecret manifest; "-" or absent is stdin' -r -F
+complete -c kage -n "__fish_kage_using_subcommand inspect" -s o -l output -d 'Print JSON instead of text' -r -f -a "yaml\t'YAML documents'
+json\t'JSON'"
+complete -c kage -n "__fish_kage_using_subcommand inspect" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c kage -n "__fish_kage_using_subcommand validate" -s h -l help -d 'Print help'
+complete -c kage -n "__fish_kage_using_subcommand key; and not __fish_seen_subcommand_from fetch help" -s h -l help -d 'Print help'
+complete -c kage -n "__fish_kage_using_subcommand key; and not __fish_seen_subcommand_from fetch help" -f -a "fetch" -d 'Read the controller\'s public keys through the kubeconfig and print the current one'
+complete -c kage -n "__fish_kage_using_subcommand key; and not __fish_seen_subcommand_from fetch help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from fetch" -l pin -d 'Refuse any current key whose fingerprint is not this one' -r
+complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from fetch" -l save -d 'Write the recipient into this .kage.yaml (the rule without a path, added if missing)' -r -F
+complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from fetch" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from fetch" -l context -d 'Kubeconfig context to use' -r
+complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from fetch" -l controller-namespace -d 'Namespace of the kage controller' -r
+complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from fetch" -l controller-name -d 'Name of the kage controller (Service and Deployment)' -r
+complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from fetch" -s h -l help -d 'Print help'
+complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from help" -f -a "fetch" -d 'Read the controller\'s public keys through the kubeconfig and print the current one'
+complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c kage -n "__fish_kage_using_subcommand status" -s n -l namespace -d 'Namespace (default: the kubeconfig context\'s)' -r
+complete -c kage -n "__fish_kage_using_subcommand status" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c kage -n "__fish_kage_using_subcommand status" -l context -d 'Kubeconfig context to use' -r
+complete -c kage -n "__fish_kage_using_subcommand status" -l controller-namespace -d 'Namespace of the kage controller' -r
+complete -c kage -n "__fish_kage_using_subcommand status" -l controller-name -d 'Name of the kage controller (Service and Deployment)' -r
+complete -c kage -n "__fish_kage_using_subcommand status" -s A -l all-namespaces -d 'All namespaces'
+complete -c kage -n "__fish_kage_using_subcommand status" -s h -l help -d 'Print help'
+complete -c kage -n "__fish_kage_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c kage -n "__fish_kage_using_subcommand help; and not __fish_seen_subcommand_from keygen seal unseal inspect validate key status completions help" -f -a "keygen" -d 'Generate a new identity (private key) and print its recipient (public key)'
+complete -c kage -n "__fish_kage_using_subcommand help; and not __fish_seen_subcommand_from keygen seal unseal inspect validate key status completions help" -f -a "seal" -d 'Seal a Secret (or literal values) into a SealedSecret'
+complete -c kage -n "__fish_kage_using_subcommand help; and not __fish_seen_subcommand_from keygen seal unseal inspect validate key status completions help" -f -a "unseal" -d 'Recover the Secrets from SealedSecrets with private keys, offline'
+complete -c kage -n "__fish_kage_using_subcommand help; and not __fish_seen_subcommand_from keygen seal unseal inspect validate key status completions help" -f -a "inspect" -d 'Show keys, scopes, bindings and key fingerprints of SealedSecrets; no key needed'
+complete -c kage -n "__fish_kage_using_subcommand help; and not __fish_seen_subcommand_from keygen seal unseal inspect validate key status completions help" -f -a "validate" -d 'Check SealedSecret files offline: structure, bindings and fingerprints'
+complete -c kage -n "__fish_kage_using_subcommand help; and not __fish_seen_subcommand_from keygen seal unseal inspect validate key status completions help" -f -a "key" -d 'Cluster keys: fetch the public key to seal to'
+complete -c kage -n "__fish_kage_using_subcommand help; and not __fish_seen_subcommand_from keygen seal unseal inspect validate key status completions help" -f -a "status" -d 'List SealedSecrets and whether the controller has unsealed them'
+complete -c kage -n "__fish_kage_using_subcommand help; and not __fish_seen_subcommand_from keygen seal unseal inspect validate key status completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c kage -n "__fish_kage_using_subcommand help; and not __fish_seen_subcommand_from keygen seal unseal inspect validate key status completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c kage -n "__fish_kage_using_subcommand help; and __fish_seen_subcommand_from key" -f -a "fetch" -d 'Read the controller\'s public keys through the kubeconfig and print the current one'

@@ -1,0 +1,408 @@
+#compdef kage
+
+autoload -U is-at-least
+
+_kage() {
+    typeset -A opt_args
+    typeset -a _arguments_options
+    local ret=1
+
+    if is-at-least 5.2; then
+        _arguments_options=(-s -S -C)
+    else
+        _arguments_options=(-s -C)
+    fi
+
+    local context curcontext="$curcontext" state line
+    _arguments "${_arguments_options[@]}" : \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+":: :_kage_commands" \
+"*::: :->kage" \
+&& ret=0
+    case $state in
+    (kage)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:kage-command-$line[1]:"
+        case $line[1] in
+            (keygen)
+_arguments "${_arguments_options[@]}" : \
+'-o+[Write the identity to FILE (mode 0600; never overwrites) instead of stdout]:FILE:_files' \
+'--output=[Write the identity to FILE (mode 0600; never overwrites) instead of stdout]:FILE:_files' \
+'-h[Print help]' \
+'--help[Print help]' \
+&& ret=0
+;;
+(seal)
+_arguments "${_arguments_options[@]}" : \
+'-f+[Secret manifest to seal (YAML or JSON, several documents allowed); "-" is stdin. Read from stdin when no file and no --from-* flag is given]:FILE:_files' \
+'--filename=[Secret manifest to seal (YAML or JSON, several documents allowed); "-" is stdin. Read from stdin when no file and no --from-* flag is given]:FILE:_files' \
+'*--from-literal=[A value given on the command line, as KEY=VALUE (repeatable)]:KEY=VALUE:_default' \
+'*--from-file=[A value read from a file, as \[KEY=\]PATH; KEY defaults to the file name (repeatable)]:[KEY=]PATH:_default' \
+'*--from-env-file=[Values read from an env file of KEY=VALUE lines (repeatable)]:PATH:_files' \
+'--name=[Name of the SealedSecret (and of the Secret it creates)]:NAME:_default' \
+'-n+[Namespace (default\: the input'\''s, then the kubeconfig context'\''s, then "default")]:NAMESPACE:_default' \
+'--namespace=[Namespace (default\: the input'\''s, then the kubeconfig context'\''s, then "default")]:NAMESPACE:_default' \
+'--type=[Secret type, for --from-* input (default Opaque)]:TYPE:_default' \
+'--scope=[Where the values may be opened (default\: .kage.yaml'\''s, else strict)]:SCOPE:((strict\:"Namespace, name and key must match (default)"
+namespace-wide\:"Namespace and key must match"
+cluster-wide\:"Only the key must match"))' \
+'*-r+[Seal to this recipient (age1...; repeatable)]:RECIPIENT:_default' \
+'*--recipient=[Seal to this recipient (age1...; repeatable)]:RECIPIENT:_default' \
+'*-R+[Seal to every recipient listed in FILE, one per line (repeatable)]:FILE:_files' \
+'*--recipients-file=[Seal to every recipient listed in FILE, one per line (repeatable)]:FILE:_files' \
+'*--recovery=[Also seal to this offline recovery recipient (age1...; repeatable)]:RECIPIENT:_default' \
+'(--merge-into)-w+[Write the SealedSecret to FILE atomically instead of stdout]:FILE:_files' \
+'(--merge-into)--write=[Write the SealedSecret to FILE atomically instead of stdout]:FILE:_files' \
+'--merge-into=[Update the SealedSecret in FILE in place\: reseal the keys given, keep every other value]:FILE:_files' \
+'-o+[Output format]:FORMAT:((yaml\:"YAML documents"
+json\:"JSON"))' \
+'--output=[Output format]:FORMAT:((yaml\:"YAML documents"
+json\:"JSON"))' \
+'--kubeconfig=[Path to the kubeconfig file (default\: \$KUBECONFIG, then ~/.kube/config)]:FILE:_files' \
+'--context=[Kubeconfig context to use]:NAME:_default' \
+'--controller-namespace=[Namespace of the kage controller]:NS:_default' \
+'--controller-name=[Name of the kage controller (Service and Deployment)]:NAME:_default' \
+'(--merge-into -f --filename)--raw[Print one sealed value only (for templates); takes exactly one --from-literal/--from-file]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+&& ret=0
+;;
+(unseal)
+_arguments "${_arguments_options[@]}" : \
+'*-i+[Identity file (AGE-SECRET-KEY-1... lines); repeatable]:FILE:_files' \
+'*--identity=[Identity file (AGE-SECRET-KEY-1... lines); repeatable]:FILE:_files' \
+'-f+[SealedSecret manifest; "-" or absent is stdin]:FILE:_files' \
+'--filename=[SealedSecret manifest; "-" or absent is stdin]:FILE:_files' \
+'-o+[Output format]:FORMAT:((yaml\:"YAML documents"
+json\:"JSON"))' \
+'--output=[Output format]:FORMAT:((yaml\:"YAML documents"
+json\:"JSON"))' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+&& ret=0
+;;
+(inspect)
+_arguments "${_arguments_options[@]}" : \
+'-f+[SealedSecret manifest; "-" or absent is stdin]:FILE:_files' \
+'--filename=[SealedSecret manifest; "-" or absent is stdin]:FILE:_files' \
+'-o+[Print JSON instead of text]:FORMAT:((yaml\:"YAML documents"
+json\:"JSON"))' \
+'--output=[Print JSON instead of text]:FORMAT:((yaml\:"YAML documents"
+json\:"JSON"))' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+&& ret=0
+;;
+(validate)
+_arguments "${_arguments_options[@]}" : \
+'-h[Print help]' \
+'--help[Print help]' \
+'*::paths -- Files and directories (searched recursively for .yaml, .yml and .json); default ".":_files' \
+&& ret=0
+;;
+(key)
+_arguments "${_arguments_options[@]}" : \
+'-h[Print help]' \
+'--help[Print help]' \
+":: :_kage__subcmd__key_commands" \
+"*::: :->key" \
+&& ret=0
+
+    case $state in
+    (key)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:kage-key-command-$line[1]:"
+        case $line[1] in
+            (fetch)
+_arguments "${_arguments_options[@]}" : \
+'--pin=[Refuse any current key whose fingerprint is not this one]:FINGERPRINT:_default' \
+'--save=[Write the recipient into this .kage.yaml (the rule without a path, added if missing)]::FILE:_files' \
+'--kubeconfig=[Path to the kubeconfig file (default\: \$KUBECONFIG, then ~/.kube/config)]:FILE:_files' \
+'--context=[Kubeconfig context to use]:NAME:_default' \
+'--controller-namespace=[Namespace of the kage controller]:NS:_default' \
+'--controller-name=[Name of the kage controller (Service and Deployment)]:NAME:_default' \
+'-h[Print help]' \
+'--help[Print help]' \
+&& ret=0
+;;
+(help)
+_arguments "${_arguments_options[@]}" : \
+":: :_kage__subcmd__key__subcmd__help_commands" \
+"*::: :->help" \
+&& ret=0
+
+    case $state in
+    (help)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:kage-key-help-command-$line[1]:"
+        case $line[1] in
+            (fetch)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(help)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+        esac
+    ;;
+esac
+;;
+        esac
+    ;;
+esac
+;;
+(status)
+_arguments "${_arguments_options[@]}" : \
+'-n+[Namespace (default\: the kubeconfig context'\''s)]:NAMESPACE:_default' \
+'--namespace=[Namespace (default\: the kubeconfig context'\''s)]:NAMESPACE:_default' \
+'--kubeconfig=[Path to the kubeconfig file (default\: \$KUBECONFIG, then ~/.kube/config)]:FILE:_files' \
+'--context=[Kubeconfig context to use]:NAME:_default' \
+'--controller-namespace=[Namespace of the kage controller]:NS:_default' \
+'--controller-name=[Name of the kage controller (Service and Deployment)]:NAME:_default' \
+'-A[All namespaces]' \
+'--all-namespaces[All namespaces]' \
+'-h[Print help]' \
+'--help[Print help]' \
+&& ret=0
+;;
+(completions)
+_arguments "${_arguments_options[@]}" : \
+'-h[Print help]' \
+'--help[Print help]' \
+':shell -- The shell:(bash elvish fish powershell zsh)' \
+&& ret=0
+;;
+(help)
+_arguments "${_arguments_options[@]}" : \
+":: :_kage__subcmd__help_commands" \
+"*::: :->help" \
+&& ret=0
+
+    case $state in
+    (help)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:kage-help-command-$line[1]:"
+        case $line[1] in
+            (keygen)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(seal)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(unseal)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(inspect)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(validate)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(key)
+_arguments "${_arguments_options[@]}" : \
+":: :_kage__subcmd__help__subcmd__key_commands" \
+"*::: :->key" \
+&& ret=0
+
+    case $state in
+    (key)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:kage-help-key-command-$line[1]:"
+        case $line[1] in
+            (fetch)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+        esac
+    ;;
+esac
+;;
+(status)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(completions)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(help)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+        esac
+    ;;
+esac
+;;
+        esac
+    ;;
+esac
+}
+
+(( $+functions[_kage_commands] )) ||
+_kage_commands() {
+    local commands; commands=(
+'keygen:Generate a new identity (private key) and print its recipient (public key)' \
+'seal:Seal a Secret (or literal values) into a SealedSecret' \
+'unseal:Recover the Secrets from SealedSecrets with private keys, offline' \
+'inspect:Show keys, scopes, bindings and key fingerprints of SealedSecrets; no key needed' \
+'validate:Check SealedSecret files offline\: structure, bindings and fingerprints' \
+'key:Cluster keys\: fetch the public key to seal to' \
+'status:List SealedSecrets and whether the controller has unsealed them' \
+'completions:Print a shell completion script' \
+'help:Print this message or the help of the given subcommand(s)' \
+    )
+    _describe -t commands 'kage commands' commands "$@"
+}
+(( $+functions[_kage__subcmd__completions_commands] )) ||
+_kage__subcmd__completions_commands() {
+    local commands; commands=()
+    _describe -t commands 'kage completions commands' commands "$@"
+}
+(( $+functions[_kage__subcmd__help_commands] )) ||
+_kage__subcmd__help_commands() {
+    local commands; commands=(
+'keygen:Generate a new identity (private key) and print its recipient (public key)' \
+'seal:Seal a Secret (or literal values) into a SealedSecret' \
+'unseal:Recover the Secrets from SealedSecrets with private keys, offline' \
+'inspect:Show keys, scopes, bindings and key fingerprints of SealedSecrets; no key needed' \
+'validate:Check SealedSecret files offline\: structure, bindings and fingerprints' \
+'key:Cluster keys\: fetch the public key to seal to' \
+'status:List SealedSecrets and whether the controller has unsealed them' \
+'completions:Print a shell completion script' \
+'help:Print this message or the help of the given subcommand(s)' \
+    )
+    _describe -t commands 'kage help commands' commands "$@"
+}
+(( $+functions[_kage__subcmd__help__subcmd__completions_commands] )) ||
+_kage__subcmd__help__subcmd__completions_commands() {
+    local commands; commands=()
+    _describe -t commands 'kage help completions commands' commands "$@"
+}
+(( $+functions[_kage__subcmd__help__subcmd__help_commands] )) ||
+_kage__subcmd__help__subcmd__help_commands() {
+    local commands; commands=()
+    _describe -t commands 'kage help help commands' commands "$@"
+}
+(( $+functions[_kage__subcmd__help__subcmd__inspect_commands] )) ||
+_kage__subcmd__help__subcmd__inspect_commands() {
+    local commands; commands=()
+    _describe -t commands 'kage help inspect commands' commands "$@"
+}
+(( $+functions[_kage__subcmd__help__subcmd__key_commands] )) ||
+_kage__subcmd__help__subcmd__key_commands() {
+    local commands; commands=(
+'fetch:Read the controller'\''s public keys through the kubeconfig and print the current one' \
+    )
+    _describe -t commands 'kage help key commands' commands "$@"
+}
+(( $+functions[_kage__subcmd__help__subcmd__key__subcmd__fetch_commands] )) ||
+_kage__subcmd__help__subcmd__key__subcmd__fetch_commands() {
+    local commands; commands=()
+    _describe -t commands 'kage help key fetch commands' commands "$@"
+}
+(( $+functions[_kage__subcmd__help__subcmd__keygen_commands] )) ||
+_kage__subcmd__help__subcmd__keygen_commands() {
+    local commands; commands=()
+    _describe -t commands 'kage help keygen commands' commands "$@"
+}
+(( $+functions[_kage__subcmd__help__subcmd__seal_commands] )) ||
+_kage__subcmd__help__subcmd__seal_commands() {
+    local commands; commands=()
+    _describe -t commands 'kage help seal commands' commands "$@"
+}
+(( $+functions[_kage__subcmd__help__subcmd__status_commands] )) ||
+_kage__subcmd__help__subcmd__status_commands() {
+    local commands; commands=()
+    _describe -t commands 'kage help status commands' commands "$@"
+}
+(( $+functions[_kage__subcmd__help__subcmd__unseal_commands] )) ||
+_kage__subcmd__help__subcmd__unseal_commands() {
+    local commands; commands=()
+    _describe -t commands 'kage help unseal commands' commands "$@"
+}
+(( $+functions[_kage__subcmd__help__subcmd__validate_commands] )) ||
+_kage__subcmd__help__subcmd__validate_commands() {
+    local commands; commands=()
+    _describe -t commands 'kage help validate commands' commands "$@"
+}
+(( $+functions[_kage__subcmd__inspect_commands] )) ||
+_kage__subcmd__inspect_commands() {
+    local commands; commands=()
+    _describe -t commands 'kage inspect commands' commands "$@"
+}
+(( $+functions[_kage__subcmd__key_commands] )) ||
+_kage__subcmd__key_commands() {
+    local commands; commands=(
+'fetch:Read the controller'\''s public keys through the kubeconfig and print the current one' \
+'help:Print this message or the help of the given subcommand(s)' \
+    )
+    _describe -t commands 'kage key commands' commands "$@"
+}
+(( $+functions[_kage__subcmd__key__subcmd__fetch_commands] )) ||
+_kage__subcmd__key__subcmd__fetch_commands() {
+    local commands; commands=()
+    _describe -t commands 'kage key fetch commands' commands "$@"
+}
+(( $+functions[_kage__subcmd__key__subcmd__help_commands] )) ||
+_kage__subcmd__key__subcmd__help_commands() {
+    local commands; commands=(
+'fetch:Read the controller'\''s public keys through the kubeconfig and print the current one' \
+'help:Print this message or the help of the given subcommand(s)' \
+    )
+    _describe -t commands 'kage key help commands' commands "$@"
+}
+(( $+functions[_kage__subcmd__key__subcmd__help__subcmd__fetch_commands] )) ||
+_kage__subcmd__key__subcmd__help__subcmd__fetch_commands() {
+    local commands; commands=()
+    _describe -t commands 'kage key help fetch commands' commands "$@"
+}
+(( $+functions[_kage__subcmd__key__subcmd__help__subcmd__help_commands] )) ||
+_kage__subcmd__key__subcmd__help__subcmd__help_commands() {
+    local commands; commands=()
+    _describe -t commands 'kage key help help commands' commands "$@"
+}
+(( $+functions[_kage__subcmd__keygen_commands] )) ||
+_kage__subcmd__keygen_commands() {
+    local commands; commands=()
+    _describe -t commands 'kage keygen commands' commands "$@"
+}
+(( $+functions[_kage__subcmd__seal_commands] )) ||
+_kage__subcmd__seal_commands() {
+    local commands; commands=()
+    _describe -t commands 'kage seal commands' commands "$@"
+}
+(( $+functions[_kage__subcmd__status_commands] )) ||
+_kage__subcmd__status_commands() {
+    local commands; commands=()
+    _describe -t commands 'kage status commands' commands "$@"
+}
+(( $+functions[_kage__subcmd__unseal_commands] )) ||
+_kage__subcmd__unseal_commands() {
+    local commands; commands=()
+    _describe -t commands 'kage unseal commands' commands "$@"
+}
+(( $+functions[_kage__subcmd__validate_commands] )) ||
+_kage__subcmd__validate_commands() {
+    local commands; commands=()
+    _describe -t commands 'kage validate commands' commands "$@"
+}
+
+if [ "$funcstack[1]" = "_kage" ]; then
+    _kage "$@"
+else
+    compdef _kage kage
+fi
