@@ -22,6 +22,29 @@ pub const FINGERPRINT_ANNOTATION: &str = "kage.dev/fingerprint";
 pub const IDENTITY_DATA_KEY: &str = "identity";
 /// Secret type of key Secrets.
 pub const KEY_SECRET_TYPE: &str = "kage.dev/sealing-key";
+/// Annotation on a key Secret: `active` (default) or `retired` (no longer used to unseal).
+pub const KEY_STATE_ANNOTATION: &str = "kage.dev/key-state";
+/// Prefix of key Secret names; the suffix is the key's sequence number.
+pub const KEY_SECRET_PREFIX: &str = "kage-key-";
+
+/// Whether a key is still used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum KeyState {
+    /// Opens values; the newest active key seals new ones.
+    Active,
+    /// Kept for the record (and for restores), never used to open values.
+    Retired,
+}
+
+impl KeyState {
+    /// Name used in annotations, JSON and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyState::Active => "active",
+            KeyState::Retired => "retired",
+        }
+    }
+}
 
 /// Why keys could not be loaded or stored. Never contains key material.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +74,72 @@ pub struct SealingKey {
     pub identity: Identity,
     /// When it was created.
     pub created: jiff::Timestamp,
+    /// Active or retired.
+    pub state: KeyState,
+}
+
+impl SealingKey {
+    /// Sequence number from the Secret name (`kage-key-N`), 0 for other names.
+    pub fn number(&self) -> u64 {
+        self.name
+            .strip_prefix(KEY_SECRET_PREFIX)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+/// The keys as the controller uses them.
+#[derive(Debug, Default)]
+pub struct Keys {
+    /// Every key, oldest first.
+    pub all: Vec<SealingKey>,
+    /// Active keys, for opening values.
+    pub ring: KeyRing,
+}
+
+impl Keys {
+    /// Builds the ring from the active keys.
+    pub fn new(all: Vec<SealingKey>) -> Self {
+        let ring = KeyRing::new(
+            all.iter()
+                .filter(|k| k.state == KeyState::Active)
+                .map(|k| k.identity.clone()),
+        );
+        Keys { all, ring }
+    }
+
+    /// The newest active key: new values are sealed to it.
+    pub fn current(&self) -> Option<&SealingKey> {
+        self.all
+            .iter()
+            .filter(|k| k.state == KeyState::Active)
+            .max_by_key(|k| (k.created, k.number()))
+    }
+
+    /// Whether `fingerprint` is a key held here in the retired state.
+    pub fn is_retired(&self, fingerprint: &kage_core::Fingerprint) -> bool {
+        self.all
+            .iter()
+            .any(|k| k.state == KeyState::Retired && &k.identity.fingerprint() == fingerprint)
+    }
+
+    /// JSON description of every key (public parts only).
+    pub fn describe(&self) -> Vec<serde_json::Value> {
+        let current = self.current().map(|k| k.identity.fingerprint());
+        self.all
+            .iter()
+            .map(|k| {
+                json!({
+                    "fingerprint": k.identity.fingerprint().to_string(),
+                    "recipient": k.identity.recipient().to_string(),
+                    "createdAt": k.created.to_string(),
+                    "state": k.state.as_str(),
+                    "current": Some(k.identity.fingerprint()) == current,
+                    "secret": k.name,
+                })
+            })
+            .collect()
+    }
 }
 
 /// Access to the key Secrets and the public-keys ConfigMap of one controller namespace.
@@ -103,9 +192,16 @@ impl KeyStore {
         if !keys.is_empty() {
             return Ok(keys);
         }
+        self.create_key(1).await?;
+        self.load().await
+    }
+
+    /// Creates key number `number` (`kage-key-N`). Returns `false` when that name already
+    /// exists: another replica got there first, and its key is as good.
+    pub async fn create_key(&self, number: u64) -> Result<bool, KeyError> {
         let identity = Identity::generate();
-        let name = "kage-key-1";
-        let secret = key_secret(name, &identity, jiff::Timestamp::now());
+        let name = format!("{KEY_SECRET_PREFIX}{number}");
+        let secret = key_secret(&name, &identity, jiff::Timestamp::now());
         let params = PostParams {
             field_manager: Some(FIELD_MANAGER.to_owned()),
             ..PostParams::default()
@@ -113,34 +209,36 @@ impl KeyStore {
         match self.secrets.create(&params, &secret).await {
             Ok(mut created) => {
                 wipe_secret(&mut created);
-                tracing::info!(fingerprint = %identity.fingerprint(), secret = name, "generated the first sealing key");
+                crate::audit::key_created(&name, &identity.fingerprint());
+                Ok(true)
             }
             Err(kube::Error::Api(status)) if status.code == 409 => {
-                tracing::info!(
-                    secret = name,
-                    "another controller created the first key; loading it"
-                );
+                tracing::info!(secret = %name, "key already created by another replica");
+                Ok(false)
             }
-            Err(e) => return Err(self.api_error("create")(e)),
+            Err(e) => Err(self.api_error("create")(e)),
         }
-        self.load().await
     }
 
-    /// Publishes the public keys (newest is the one to seal to) in the ConfigMap.
-    pub async fn publish(&self, keys: &[SealingKey]) -> Result<(), KeyError> {
-        let entries: Vec<_> = keys
+    /// Creates the next key (one past the highest number); it becomes the current key.
+    pub async fn rotate(&self) -> Result<(), KeyError> {
+        let next = self
+            .load()
+            .await?
             .iter()
-            .map(|k| {
-                json!({
-                    "fingerprint": k.identity.fingerprint().to_string(),
-                    "recipient": k.identity.recipient().to_string(),
-                    "createdAt": k.created.to_string(),
-                    "secret": k.name,
-                })
-            })
-            .collect();
+            .map(SealingKey::number)
+            .max()
+            .unwrap_or(0)
+            + 1;
+        self.create_key(next).await?;
+        Ok(())
+    }
+
+    /// Publishes the public keys (the current one is the one to seal to) in the ConfigMap.
+    pub async fn publish(&self, keys: &Keys) -> Result<(), KeyError> {
+        let entries = keys.describe();
         let current = keys
-            .last()
+            .current()
             .map(|k| k.identity.recipient().to_string())
             .unwrap_or_default();
         let config_map = json!({
@@ -165,11 +263,6 @@ impl KeyStore {
     }
 }
 
-/// A key ring holding every key.
-pub fn ring(keys: &[SealingKey]) -> KeyRing {
-    KeyRing::new(keys.iter().map(|k| k.identity.clone()))
-}
-
 fn parse_key(name: &str, secret: &Secret) -> Result<SealingKey, KeyError> {
     let invalid = || KeyError::Invalid(name.to_owned());
     let bytes = secret
@@ -187,10 +280,21 @@ fn parse_key(name: &str, secret: &Secret) -> Result<SealingKey, KeyError> {
         .and_then(|t| t.parse().ok())
         .or_else(|| secret.metadata.creation_timestamp.as_ref().map(|t| t.0))
         .unwrap_or_default();
+    let state = match secret
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(KEY_STATE_ANNOTATION))
+        .map(String::as_str)
+    {
+        Some("retired") => KeyState::Retired,
+        _ => KeyState::Active,
+    };
     Ok(SealingKey {
         name: name.to_owned(),
         identity,
         created,
+        state,
     })
 }
 

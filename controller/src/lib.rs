@@ -1,27 +1,34 @@
 //! kage-controller: the in-cluster half of kage. It holds the sealing keys and turns every
 //! SealedSecret into the Secret of the same name, in the same namespace.
 
+pub mod audit;
 pub mod http;
 pub mod keys;
+pub mod leader;
+pub mod metrics;
 pub mod reconcile;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use kage_api::{
-    DEFAULT_CONTROLLER_NAME, DEFAULT_CONTROLLER_NAMESPACE, SEALED_SECRET_LABEL, SealedSecret,
+    DEFAULT_CONTROLLER_NAME, DEFAULT_CONTROLLER_NAMESPACE, SEALED_SECRET_LABEL, SEALING_KEY_LABEL,
+    SealedSecret,
 };
 use kube::api::ListParams;
 use kube::core::PartialObjectMeta;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Api, Client, CustomResourceExt};
+use tokio::sync::watch;
 
-use crate::reconcile::{Context, error_policy, reconcile};
+use crate::keys::{KeyState, KeyStore, Keys};
+use crate::metrics::{Metrics, StateLabel};
 
 /// The one field manager every write of the controller uses.
 pub const FIELD_MANAGER: &str = "kage-controller";
@@ -63,9 +70,31 @@ pub struct RunArgs {
     /// How many SealedSecrets are reconciled at once.
     #[arg(long, env = "KAGE_CONCURRENCY", default_value_t = 8)]
     pub concurrency: u16,
-    /// Identity of this replica (pod name) in Events.
+    /// Identity of this replica (pod name) in Events and the leader Lease.
     #[arg(long, env = "POD_NAME")]
     pub instance: Option<String>,
+    /// Create a new sealing key this long after the newest one (e.g. 30d, 12h; 0 = never).
+    #[arg(long, env = "KAGE_KEY_ROTATION_PERIOD", default_value = "30d", value_parser = parse_period)]
+    pub key_rotation_period: Duration,
+}
+
+/// Parses `30d`, `12h`, `90m`, `45s` or `0`.
+fn parse_period(text: &str) -> Result<Duration, String> {
+    if text == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let (number, unit) = text.split_at(text.len().saturating_sub(1));
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?}: expected e.g. 30d, 12h, 90m, 45s or 0"))?;
+    let seconds = match unit {
+        "d" => n * 86_400,
+        "h" => n * 3_600,
+        "m" => n * 60,
+        "s" => n,
+        _ => return Err(format!("{text:?}: unit must be d, h, m or s")),
+    };
+    Ok(Duration::from_secs(seconds))
 }
 
 impl Cli {
@@ -116,8 +145,15 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let client = Client::try_default()
         .await
         .context("connecting to the Kubernetes API")?;
-    let ready = Arc::new(AtomicBool::new(false));
-    let http = tokio::spawn(http::serve(args.http_addr, ready.clone()));
+    let identity = args
+        .instance
+        .clone()
+        .unwrap_or_else(|| format!("{}-{}", args.name, std::process::id()));
+    let metrics = Arc::new(Metrics::default());
+    let keys = Arc::new(RwLock::new(Keys::default()));
+    let store = Arc::new(KeyStore::new(client.clone(), &args.namespace));
+    let state = http::AppState::new(keys.clone(), metrics.clone(), store.clone());
+    let http = tokio::spawn(http::serve(args.http_addr, state.clone()));
 
     let sealed_secrets: Api<SealedSecret> = match &args.watch_namespace {
         Some(ns) => Api::namespaced(client.clone(), ns),
@@ -125,27 +161,122 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     check_crd(&sealed_secrets).await?;
 
-    let store = keys::KeyStore::new(client.clone(), &args.namespace);
-    let loaded = store.load_or_create().await?;
-    store.publish(&loaded).await?;
-    let fingerprints: Vec<String> = loaded
-        .iter()
-        .map(|k| k.identity.fingerprint().to_string())
-        .collect();
-    tracing::info!(keys = ?fingerprints, namespace = %args.namespace, "sealing keys loaded");
+    let loaded = match store.load_or_create().await {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            *state.not_ready_reason.write().expect("lock") = format!("{e:#}");
+            return Err(e.into());
+        }
+    };
+    install_keys(&keys, &metrics, loaded);
+    state.ready.store(true, Ordering::Relaxed);
 
-    let ctx = Arc::new(Context {
+    // Key Secrets added, removed or retired by hand are picked up live; every SealedSecret is
+    // then looked at again.
+    let (keys_changed_tx, keys_changed_rx) = futures::channel::mpsc::unbounded::<()>();
+    let (publish_tx, publish_rx) = watch::channel(0u64);
+    tokio::spawn(watch_keys(
+        client.clone(),
+        args.namespace.clone(),
+        store.clone(),
+        keys.clone(),
+        metrics.clone(),
+        keys_changed_tx,
+        publish_tx,
+    ));
+
+    let ctx = Arc::new(reconcile::Context {
         client: client.clone(),
-        keys: RwLock::new(keys::ring(&loaded)),
+        keys: keys.clone(),
         recorder: Recorder::new(
             client.clone(),
             Reporter {
                 controller: args.name.clone(),
-                instance: args.instance.clone(),
+                instance: Some(identity.clone()),
             },
         ),
+        metrics: metrics.clone(),
     });
-    ready.store(true, Ordering::Relaxed);
+
+    let (leading_tx, mut leading) = watch::channel(false);
+    let election =
+        leader::LeaderElection::new(client.clone(), &args.namespace, &args.name, &identity);
+    let election_task = tokio::spawn(election.run(leading_tx));
+    let mut keys_changed = Some(keys_changed_rx);
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        // Followers serve HTTP and keep their keys fresh, nothing else.
+        tokio::select! {
+            _ = &mut shutdown => break,
+            changed = leading.wait_for(|leads| *leads) => { changed?; }
+        }
+        tracing::info!(%identity, "leading: reconciling, rotating and publishing keys");
+        metrics.leader.set(1);
+        let leader_work = lead(
+            &args,
+            client.clone(),
+            sealed_secrets.clone(),
+            ctx.clone(),
+            store.clone(),
+            keys.clone(),
+            publish_rx.clone(),
+            keys_changed.take(),
+        );
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = leader_work => break,
+            _ = leading.wait_for(|leads| !*leads) => {
+                tracing::warn!(%identity, "lost the leader lease: stopped writing");
+                metrics.leader.set(0);
+            }
+        }
+    }
+    election_task.abort();
+    leader::LeaderElection::new(client, &args.namespace, &args.name, &identity)
+        .release()
+        .await;
+    tracing::info!("shut down");
+    http.abort();
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = tokio::signal::ctrl_c() => {},
+    }
+}
+
+/// What only the leader does: reconcile, rotate, publish the public keys.
+#[allow(clippy::too_many_arguments)]
+async fn lead(
+    args: &RunArgs,
+    client: Client,
+    sealed_secrets: Api<SealedSecret>,
+    ctx: Arc<reconcile::Context>,
+    store: Arc<KeyStore>,
+    keys: Arc<RwLock<Keys>>,
+    mut publish: watch::Receiver<u64>,
+    keys_changed: Option<futures::channel::mpsc::UnboundedReceiver<()>>,
+) {
+    let publisher = {
+        let (store, keys) = (store.clone(), keys.clone());
+        async move {
+            loop {
+                let snapshot = Keys::new(keys.read().expect("key lock").all.clone());
+                if let Err(e) = store.publish(&snapshot).await {
+                    tracing::warn!(error = %e, "cannot publish the public keys");
+                }
+                if publish.changed().await.is_err() {
+                    return;
+                }
+            }
+        }
+    };
+    let rotation = rotate_on_schedule(store, keys, args.key_rotation_period);
 
     let secrets: Api<PartialObjectMeta<Secret>> = match &args.watch_namespace {
         Some(ns) => Api::namespaced(client.clone(), ns),
@@ -157,16 +288,127 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         watcher::Config::default().labels(SEALED_SECRET_LABEL),
     )
     .touched_objects();
-    Controller::new(sealed_secrets, watcher::Config::default())
+    let mut controller = Controller::new(sealed_secrets, watcher::Config::default())
         .owns_stream(owned)
-        .with_config(kube::runtime::controller::Config::default().concurrency(args.concurrency))
-        .shutdown_on_signal()
-        .run(reconcile, error_policy, ctx)
-        .for_each(|_| std::future::ready(()))
-        .await;
-    tracing::info!("shut down");
-    http.abort();
-    Ok(())
+        .with_config(kube::runtime::controller::Config::default().concurrency(args.concurrency));
+    if let Some(trigger) = keys_changed {
+        controller = controller.reconcile_all_on(trigger);
+    }
+    let reconciling = controller
+        .run(reconcile::reconcile, reconcile::error_policy, ctx)
+        .for_each(|_| std::future::ready(()));
+    tokio::join!(publisher, rotation, reconciling);
+}
+
+/// Creates a new key once the newest active key is `period` old (never when zero). The due
+/// time comes from the newest key's creation time, so restarts neither hurry nor delay it.
+async fn rotate_on_schedule(store: Arc<KeyStore>, keys: Arc<RwLock<Keys>>, period: Duration) {
+    if period.is_zero() {
+        return;
+    }
+    loop {
+        let newest = keys.read().expect("key lock").current().map(|k| k.created);
+        let wait = match newest {
+            Some(created) => {
+                let age = jiff::Timestamp::now()
+                    .duration_since(created)
+                    .unsigned_abs();
+                period.saturating_sub(age)
+            }
+            None => Duration::ZERO,
+        };
+        if wait.is_zero() {
+            match store.rotate().await {
+                Ok(()) => tracing::info!("rotated the sealing key"),
+                Err(e) => tracing::warn!(error = %e, "cannot rotate the sealing key"),
+            }
+            // The key watcher installs the new key; give it a moment before looking again.
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        } else {
+            // Wake up at least every minute: keys may change under us.
+            tokio::time::sleep(wait.min(Duration::from_secs(60))).await;
+        }
+    }
+}
+
+/// Replaces the keys in use and updates the key metrics.
+fn install_keys(keys: &RwLock<Keys>, metrics: &Metrics, loaded: Vec<keys::SealingKey>) {
+    let new = Keys::new(loaded);
+    for state in [KeyState::Active, KeyState::Retired] {
+        let count = new.all.iter().filter(|k| k.state == state).count();
+        metrics
+            .keys
+            .get_or_create(&StateLabel {
+                state: state.as_str().to_owned(),
+            })
+            .set(count as i64);
+    }
+    if let Some(current) = new.current() {
+        let age = jiff::Timestamp::now()
+            .duration_since(current.created)
+            .as_secs();
+        metrics.newest_key_age.set(age);
+    }
+    let by_state = |state: KeyState| -> Vec<_> {
+        new.all
+            .iter()
+            .filter(|k| k.state == state)
+            .map(|k| k.identity.fingerprint())
+            .collect()
+    };
+    audit::keys_changed(&by_state(KeyState::Active), &by_state(KeyState::Retired));
+    *keys.write().expect("key lock") = new;
+}
+
+/// Watches the key Secrets; on every change reloads them, asks the leader to publish, and
+/// asks for every SealedSecret to be reconciled again.
+async fn watch_keys(
+    client: Client,
+    namespace: String,
+    store: Arc<KeyStore>,
+    keys: Arc<RwLock<Keys>>,
+    metrics: Arc<Metrics>,
+    changed: futures::channel::mpsc::UnboundedSender<()>,
+    publish: watch::Sender<u64>,
+) {
+    let api: Api<PartialObjectMeta<Secret>> = Api::namespaced(client, &namespace);
+    let mut events = watcher(api, watcher::Config::default().labels(SEALING_KEY_LABEL))
+        .default_backoff()
+        .boxed();
+    let mut known: Option<Vec<(String, String, Option<String>)>> = None;
+    while let Some(event) = events.next().await {
+        if let Err(e) = event {
+            tracing::warn!(error = %e, "watching key Secrets");
+            continue;
+        }
+        let loaded = match store.load().await {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                tracing::warn!(error = %e, "reloading keys");
+                continue;
+            }
+        };
+        let summary: Vec<_> = loaded
+            .iter()
+            .map(|k| {
+                (
+                    k.name.clone(),
+                    k.identity.fingerprint().to_string(),
+                    Some(k.state.as_str().to_owned()),
+                )
+            })
+            .collect();
+        if known.as_ref() == Some(&summary) {
+            continue;
+        }
+        let first = known.is_none();
+        known = Some(summary);
+        install_keys(&keys, &metrics, loaded);
+        publish.send_modify(|n| *n += 1);
+        if !first {
+            let _ = changed.unbounded_send(());
+        }
+    }
 }
 
 /// Refuses to start when the SealedSecret CRD is not installed.

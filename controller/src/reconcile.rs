@@ -7,14 +7,14 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-use kage_api::convert::{ConvertError, unseal};
+use kage_api::convert::{ConvertError, sealed_values, unseal};
 use kage_api::{MANAGED_ANNOTATION, SEALED_SECRET_LABEL, SOURCE_DIGEST_ANNOTATION, SealedSecret};
-use kage_core::{KeyRing, OpenError};
+use kage_core::OpenError;
 use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder};
@@ -22,8 +22,9 @@ use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::FIELD_MANAGER;
-use crate::keys::wipe_secret;
+use crate::keys::{Keys, wipe_secret};
+use crate::metrics::{Metrics, ReasonLabel, ResultLabel};
+use crate::{FIELD_MANAGER, audit};
 
 /// How often an unchanged SealedSecret is looked at again.
 pub const RESYNC_PERIOD: Duration = Duration::from_secs(30 * 60);
@@ -34,10 +35,12 @@ pub const RETRY_DELAY: Duration = Duration::from_secs(15);
 pub struct Context {
     /// API client (the controller's ServiceAccount).
     pub client: Client,
-    /// Sealing keys.
-    pub keys: RwLock<KeyRing>,
+    /// Sealing keys (shared with the HTTP endpoints and the key watcher).
+    pub keys: Arc<RwLock<Keys>>,
     /// Publishes Events.
     pub recorder: Recorder,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
 }
 
 /// Why a SealedSecret could not be turned into its Secret. Messages never contain a value.
@@ -49,6 +52,9 @@ pub enum Error {
     /// No key held by the controller can open a value.
     #[error("{0}")]
     NoKey(String),
+    /// The only keys that could open a value are retired here.
+    #[error("{0}; the key it was sealed to is retired: reseal it (`kage reseal`)")]
+    KeyRetired(String),
     /// A value is malformed or was tampered with.
     #[error("{0}")]
     Tampered(String),
@@ -77,6 +83,7 @@ impl Error {
         match self {
             Error::Binding(_) => "BindingMismatch",
             Error::NoKey(_) => "NoMatchingKey",
+            Error::KeyRetired(_) => "KeyRetired",
             Error::Tampered(_) => "InvalidSealedValue",
             Error::NotOwned(_) => "SecretNotOwned",
             Error::InvalidTemplate(_) => "InvalidTemplate",
@@ -84,13 +91,17 @@ impl Error {
         }
     }
 
-    fn from_unseal(e: ConvertError) -> Self {
+    fn from_unseal(e: ConvertError, keys: &Keys) -> Self {
         let message = chain(&e);
         match e {
             ConvertError::Open {
                 source: OpenError::Binding(_),
                 ..
             } => Error::Binding(message),
+            ConvertError::Open {
+                source: OpenError::NoKey { sealed_to },
+                ..
+            } if sealed_to.iter().any(|f| keys.is_retired(f)) => Error::KeyRetired(message),
             ConvertError::Open {
                 source: OpenError::NoKey { .. },
                 ..
@@ -117,7 +128,21 @@ fn chain(e: &dyn std::error::Error) -> String {
 
 /// Brings the Secret of `sealed` up to date and records the outcome in its status.
 pub async fn reconcile(sealed: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let started = Instant::now();
     let outcome = sync(&sealed, &ctx).await;
+    ctx.metrics
+        .reconcile_duration
+        .observe(started.elapsed().as_secs_f64());
+    let result = match &outcome {
+        Ok(_) => "ok",
+        Err(e) => e.reason(),
+    };
+    ctx.metrics
+        .reconciles
+        .get_or_create(&ResultLabel {
+            result: result.to_owned(),
+        })
+        .inc();
     let (ready, reason, message, secret_version) = match &outcome {
         Ok(version) => (
             "True",
@@ -146,6 +171,17 @@ pub async fn reconcile(sealed: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<A
         }
     }
     let transition = update_status(&sealed, &ctx, ready, reason, &message, secret_version).await?;
+    if transition
+        && let Err(e) = &outcome
+        && !matches!(e, Error::Api { .. })
+    {
+        ctx.metrics
+            .unseal_failures
+            .get_or_create(&ReasonLabel {
+                reason: reason.to_owned(),
+            })
+            .inc();
+    }
     if transition {
         let event = Event {
             type_: if ready == "True" {
@@ -168,6 +204,16 @@ pub async fn reconcile(sealed: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<A
 /// Retry failed reconciles after a fixed delay.
 pub fn error_policy(_sealed: Arc<SealedSecret>, _error: &Error, _ctx: Arc<Context>) -> Action {
     Action::requeue(RETRY_DELAY)
+}
+
+/// Whether every value still names an active key (a header check, no decryption): a value
+/// whose keys were all retired must go through a full reconcile to report it.
+fn openable_without_decrypting(sealed: &SealedSecret, keys: &Keys) -> bool {
+    sealed_values(sealed).is_ok_and(|values| {
+        values
+            .iter()
+            .all(|(_, v)| v.recipients().iter().any(|f| keys.ring.contains(f)))
+    })
 }
 
 /// Digest of everything the Secret is made from.
@@ -210,15 +256,33 @@ async fn sync(sealed: &SealedSecret, ctx: &Context) -> Result<Option<String>, Er
         if owned
             && meta.annotations().get(SOURCE_DIGEST_ANNOTATION) == Some(&digest)
             && meta.metadata.resource_version.as_ref() == last_written
+            && openable_without_decrypting(sealed, &ctx.keys.read().expect("key lock"))
         {
             return Ok(meta.metadata.resource_version.clone());
         }
     }
 
-    let secret = {
-        let ring = ctx.keys.read().expect("key lock");
-        unseal(sealed, &ring).map_err(Error::from_unseal)?
+    let (secret, used) = {
+        let keys = ctx.keys.read().expect("key lock");
+        let secret = unseal(sealed, &keys.ring);
+        if let Err(e) = &secret {
+            audit::unseal(namespace, name, &[], &chain(e));
+        }
+        let secret = secret.map_err(|e| Error::from_unseal(e, &keys))?;
+        let used: Vec<_> = sealed_values(sealed)
+            .unwrap_or_default()
+            .iter()
+            .flat_map(|(_, v)| {
+                v.recipients()
+                    .iter()
+                    .copied()
+                    .filter(|f| keys.ring.contains(f))
+                    .take(1)
+            })
+            .collect();
+        (secret, used)
     };
+    audit::unseal(namespace, name, &used, "ok");
     let template = &secret.template;
     let metadata = template.metadata.clone().unwrap_or_default();
     let mut labels = metadata.labels;
@@ -357,6 +421,7 @@ mod tests {
         let reasons = [
             Error::Binding(String::new()).reason(),
             Error::NoKey(String::new()).reason(),
+            Error::KeyRetired(String::new()).reason(),
             Error::Tampered(String::new()).reason(),
             Error::NotOwned(String::new()).reason(),
             Error::InvalidTemplate(String::new()).reason(),

@@ -326,6 +326,22 @@ impl ControllerProcess {
         self.child.try_wait().ok().flatten().is_some()
     }
 
+    /// SIGTERM, then SIGKILL if it has not exited within five seconds.
+    pub fn stop(&mut self) {
+        if self.exited() {
+            return;
+        }
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .stderr(std::process::Stdio::null())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !self.exited() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.kill9();
+    }
+
     /// SIGKILL, no goodbye.
     pub fn kill9(&mut self) {
         let _ = self.child.kill();
@@ -351,7 +367,7 @@ impl ControllerProcess {
 
 impl Drop for ControllerProcess {
     fn drop(&mut self) {
-        self.kill9();
+        self.stop();
     }
 }
 

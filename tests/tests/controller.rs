@@ -603,10 +603,13 @@ async fn without_rbac_for_secrets_the_controller_reports_instead_of_crashing() {
          "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role_name},
          "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": CONTROLLER_NAMESPACE}]},
         {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": role_name, "namespace": CONTROLLER_NAMESPACE},
-         "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "create"]},
-                   {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "create", "patch"]}]},
+         "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch", "create"]}]},
         {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": role_name, "namespace": CONTROLLER_NAMESPACE},
          "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role_name},
+         "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": CONTROLLER_NAMESPACE}]},
+        // The shipped namespace Role as it is: ConfigMap and leader Lease.
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": format!("{role_name}-shipped"), "namespace": CONTROLLER_NAMESPACE},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "kage-controller"},
          "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": CONTROLLER_NAMESPACE}]},
     ]});
     let file = dir.path().join("rbac.json");

@@ -1,0 +1,134 @@
+//! Prometheus metrics, served at `/metrics`.
+
+use std::sync::Mutex;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+/// Label: a result or reason.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabel {
+    /// `ok`, or the failure category.
+    pub result: String,
+}
+
+/// Label: a failure reason.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    /// The failure category (the Ready condition's reason).
+    pub reason: String,
+}
+
+/// Label: a key state.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StateLabel {
+    /// `active` or `retired`.
+    pub state: String,
+}
+
+/// Label: a Ready status.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReadyLabel {
+    /// `True`, `False` or `Unknown`.
+    pub ready: String,
+}
+
+/// Labels of an HTTP request.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HttpLabels {
+    /// Route, e.g. `/v1/verify`.
+    pub route: String,
+    /// Status code.
+    pub code: String,
+}
+
+/// Buckets of the reconcile duration histogram, in seconds.
+const RECONCILE_BUCKETS: [f64; 11] = [
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+
+/// Every metric the controller exports.
+pub struct Metrics {
+    registry: Mutex<Registry>,
+    /// `kage_reconciles_total{result}`.
+    pub reconciles: Family<ResultLabel, Counter>,
+    /// `kage_unseal_failures_total{reason}`.
+    pub unseal_failures: Family<ReasonLabel, Counter>,
+    /// `kage_reconcile_duration_seconds`.
+    pub reconcile_duration: Histogram,
+    /// `kage_keys{state}`.
+    pub keys: Family<StateLabel, Gauge>,
+    /// `kage_newest_key_age_seconds`.
+    pub newest_key_age: Gauge,
+    /// `kage_sealedsecrets{ready}`.
+    pub sealed_secrets: Family<ReadyLabel, Gauge>,
+    /// `kage_http_requests_total{route,code}`.
+    pub http_requests: Family<HttpLabels, Counter>,
+    /// `kage_leader` (1 on the replica holding the lease).
+    pub leader: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("kage");
+        let m = Metrics {
+            registry: Mutex::new(Registry::default()),
+            reconciles: Family::default(),
+            unseal_failures: Family::default(),
+            reconcile_duration: Histogram::new(RECONCILE_BUCKETS),
+            keys: Family::default(),
+            newest_key_age: Gauge::default(),
+            sealed_secrets: Family::default(),
+            http_requests: Family::default(),
+            leader: Gauge::default(),
+        };
+        registry.register("reconciles", "Reconciles by result", m.reconciles.clone());
+        registry.register(
+            "unseal_failures",
+            "SealedSecrets that could not be unsealed, by reason",
+            m.unseal_failures.clone(),
+        );
+        registry.register(
+            "reconcile_duration_seconds",
+            "Time to reconcile one SealedSecret",
+            m.reconcile_duration.clone(),
+        );
+        registry.register("keys", "Sealing keys by state", m.keys.clone());
+        registry.register(
+            "newest_key_age_seconds",
+            "Age of the newest active sealing key",
+            m.newest_key_age.clone(),
+        );
+        registry.register(
+            "sealedsecrets",
+            "SealedSecrets by Ready status",
+            m.sealed_secrets.clone(),
+        );
+        registry.register(
+            "http_requests",
+            "HTTP requests by route and status code",
+            m.http_requests.clone(),
+        );
+        registry.register(
+            "leader",
+            "1 if this replica holds the leader lease",
+            m.leader.clone(),
+        );
+        *m.registry.lock().expect("registry lock") = registry;
+        m
+    }
+}
+
+impl Metrics {
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let registry = self.registry.lock().expect("registry lock");
+        prometheus_client::encoding::text::encode(&mut out, &registry).expect("write to String");
+        out
+    }
+}
