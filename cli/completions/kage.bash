@@ -31,6 +31,9 @@ _kage() {
             kage,keygen)
                 cmd="kage__subcmd__keygen"
                 ;;
+            kage,reseal)
+                cmd="kage__subcmd__reseal"
+                ;;
             kage,seal)
                 cmd="kage__subcmd__seal"
                 ;;
@@ -58,6 +61,9 @@ _kage() {
             kage__subcmd__help,keygen)
                 cmd="kage__subcmd__help__subcmd__keygen"
                 ;;
+            kage__subcmd__help,reseal)
+                cmd="kage__subcmd__help__subcmd__reseal"
+                ;;
             kage__subcmd__help,seal)
                 cmd="kage__subcmd__help__subcmd__seal"
                 ;;
@@ -73,17 +79,35 @@ _kage() {
             kage__subcmd__help__subcmd__key,fetch)
                 cmd="kage__subcmd__help__subcmd__key__subcmd__fetch"
                 ;;
+            kage__subcmd__help__subcmd__key,list)
+                cmd="kage__subcmd__help__subcmd__key__subcmd__list"
+                ;;
+            kage__subcmd__help__subcmd__key,rotate)
+                cmd="kage__subcmd__help__subcmd__key__subcmd__rotate"
+                ;;
             kage__subcmd__key,fetch)
                 cmd="kage__subcmd__key__subcmd__fetch"
                 ;;
             kage__subcmd__key,help)
                 cmd="kage__subcmd__key__subcmd__help"
                 ;;
+            kage__subcmd__key,list)
+                cmd="kage__subcmd__key__subcmd__list"
+                ;;
+            kage__subcmd__key,rotate)
+                cmd="kage__subcmd__key__subcmd__rotate"
+                ;;
             kage__subcmd__key__subcmd__help,fetch)
                 cmd="kage__subcmd__key__subcmd__help__subcmd__fetch"
                 ;;
             kage__subcmd__key__subcmd__help,help)
                 cmd="kage__subcmd__key__subcmd__help__subcmd__help"
+                ;;
+            kage__subcmd__key__subcmd__help,list)
+                cmd="kage__subcmd__key__subcmd__help__subcmd__list"
+                ;;
+            kage__subcmd__key__subcmd__help,rotate)
+                cmd="kage__subcmd__key__subcmd__help__subcmd__rotate"
                 ;;
             *)
                 ;;
@@ -92,7 +116,7 @@ _kage() {
 
     case "${cmd}" in
         kage)
-            opts="-h -V --help --version keygen seal unseal inspect validate key status completions help"
+            opts="-h -V --help --version keygen seal unseal inspect validate reseal key status completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -120,7 +144,7 @@ _kage() {
             return 0
             ;;
         kage__subcmd__help)
-            opts="keygen seal unseal inspect validate key status completions help"
+            opts="keygen seal unseal inspect validate reseal key status completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -176,7 +200,7 @@ _kage() {
             return 0
             ;;
         kage__subcmd__help__subcmd__key)
-            opts="fetch"
+            opts="fetch list rotate"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -203,7 +227,49 @@ _kage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        kage__subcmd__help__subcmd__key__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kage__subcmd__help__subcmd__key__subcmd__rotate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         kage__subcmd__help__subcmd__keygen)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kage__subcmd__help__subcmd__reseal)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -304,7 +370,7 @@ _kage() {
             return 0
             ;;
         kage__subcmd__key)
-            opts="-h --help fetch help"
+            opts="-h --help fetch list rotate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -318,7 +384,7 @@ _kage() {
             return 0
             ;;
         kage__subcmd__key__subcmd__fetch)
-            opts="-h --pin --save --kubeconfig --context --controller-namespace --controller-name --help"
+            opts="-h --pin --save --kubeconfig --context --controller-namespace --controller-name --controller-url --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -348,6 +414,10 @@ _kage() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --controller-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -356,7 +426,7 @@ _kage() {
             return 0
             ;;
         kage__subcmd__key__subcmd__help)
-            opts="fetch help"
+            opts="fetch list rotate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -397,6 +467,102 @@ _kage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        kage__subcmd__key__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kage__subcmd__key__subcmd__help__subcmd__rotate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kage__subcmd__key__subcmd__list)
+            opts="-h --kubeconfig --context --controller-namespace --controller-name --controller-url --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --controller-namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --controller-name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --controller-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kage__subcmd__key__subcmd__rotate)
+            opts="-h --kubeconfig --context --controller-namespace --controller-name --controller-url --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --controller-namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --controller-name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --controller-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         kage__subcmd__keygen)
             opts="-o -h --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -419,8 +585,58 @@ _kage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        kage__subcmd__reseal)
+            opts="-i -r -h --identity --recipient --kubeconfig --context --controller-namespace --controller-name --controller-url --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --recipient)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -r)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --controller-namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --controller-name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --controller-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         kage__subcmd__seal)
-            opts="-f -n -r -R -w -o -h --filename --from-literal --from-file --from-env-file --name --namespace --type --scope --recipient --recipients-file --recovery --write --merge-into --raw --output --kubeconfig --context --controller-namespace --controller-name --help"
+            opts="-f -n -r -R -w -o -h --filename --from-literal --from-file --from-env-file --name --namespace --type --scope --recipient --recipients-file --recovery --write --merge-into --raw --output --kubeconfig --context --controller-namespace --controller-name --controller-url --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -522,6 +738,10 @@ _kage() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --controller-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -530,7 +750,7 @@ _kage() {
             return 0
             ;;
         kage__subcmd__status)
-            opts="-n -A -h --namespace --all-namespaces --kubeconfig --context --controller-namespace --controller-name --help"
+            opts="-n -A -h --namespace --all-namespaces --kubeconfig --context --controller-namespace --controller-name --controller-url --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -557,6 +777,10 @@ _kage() {
                     return 0
                     ;;
                 --controller-name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --controller-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -606,12 +830,32 @@ _kage() {
             return 0
             ;;
         kage__subcmd__validate)
-            opts="-h --help"
+            opts="-h --cluster --kubeconfig --context --controller-namespace --controller-name --controller-url --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --controller-namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --controller-name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --controller-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

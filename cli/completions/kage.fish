@@ -30,7 +30,8 @@ complete -c kage -n "__fish_kage_needs_command" -f -a "keygen" -d 'Generate a ne
 complete -c kage -n "__fish_kage_needs_command" -f -a "seal" -d 'Seal a Secret (or literal values) into a SealedSecret'
 complete -c kage -n "__fish_kage_needs_command" -f -a "unseal" -d 'Recover the Secrets from SealedSecrets with private keys, offline'
 complete -c kage -n "__fish_kage_needs_command" -f -a "inspect" -d 'Show keys, scopes, bindings and key fingerprints of SealedSecrets; no key needed'
-complete -c kage -n "__fish_kage_needs_command" -f -a "validate" -d 'Check SealedSecret files offline: structure, bindings and fingerprints'
+complete -c kage -n "__fish_kage_needs_command" -f -a "validate" -d 'Check SealedSecret files offline (structure, bindings), or with --cluster whether the cluster can unseal them'
+complete -c kage -n "__fish_kage_needs_command" -f -a "reseal" -d 'Re-encrypt SealedSecret files to the cluster\'s current key, in place'
 complete -c kage -n "__fish_kage_needs_command" -f -a "key" -d 'Cluster keys: fetch the public key to seal to'
 complete -c kage -n "__fish_kage_needs_command" -f -a "status" -d 'List SealedSecrets and whether the controller has unsealed them'
 complete -c kage -n "__fish_kage_needs_command" -f -a "completions" -d 'Print a shell completion script'
@@ -58,6 +59,7 @@ complete -c kage -n "__fish_kage_using_subcommand seal" -l kubeconfig -d 'Path t
 complete -c kage -n "__fish_kage_using_subcommand seal" -l context -d 'Kubeconfig context to use' -r
 complete -c kage -n "__fish_kage_using_subcommand seal" -l controller-namespace -d 'Namespace of the kage controller' -r
 complete -c kage -n "__fish_kage_using_subcommand seal" -l controller-name -d 'Name of the kage controller (Service and Deployment)' -r
+complete -c kage -n "__fish_kage_using_subcommand seal" -l controller-url -d 'Reach the controller\'s HTTP API here instead of through the API server\'s service proxy' -r
 complete -c kage -n "__fish_kage_using_subcommand seal" -l raw -d 'Print one sealed value only (for templates); takes exactly one --from-literal/--from-file'
 complete -c kage -n "__fish_kage_using_subcommand seal" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kage -n "__fish_kage_using_subcommand unseal" -s i -l identity -d 'Identity file (AGE-SECRET-KEY-1... lines); repeatable' -r -F
@@ -69,34 +71,69 @@ complete -c kage -n "__fish_kage_using_subcommand inspect" -s f -l filename -d '
 complete -c kage -n "__fish_kage_using_subcommand inspect" -s o -l output -d 'Print JSON instead of text' -r -f -a "yaml\t'YAML documents'
 json\t'JSON'"
 complete -c kage -n "__fish_kage_using_subcommand inspect" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c kage -n "__fish_kage_using_subcommand validate" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c kage -n "__fish_kage_using_subcommand validate" -l context -d 'Kubeconfig context to use' -r
+complete -c kage -n "__fish_kage_using_subcommand validate" -l controller-namespace -d 'Namespace of the kage controller' -r
+complete -c kage -n "__fish_kage_using_subcommand validate" -l controller-name -d 'Name of the kage controller (Service and Deployment)' -r
+complete -c kage -n "__fish_kage_using_subcommand validate" -l controller-url -d 'Reach the controller\'s HTTP API here instead of through the API server\'s service proxy' -r
+complete -c kage -n "__fish_kage_using_subcommand validate" -l cluster -d 'Also ask the controller whether it can unseal each SealedSecret'
 complete -c kage -n "__fish_kage_using_subcommand validate" -s h -l help -d 'Print help'
-complete -c kage -n "__fish_kage_using_subcommand key; and not __fish_seen_subcommand_from fetch help" -s h -l help -d 'Print help'
-complete -c kage -n "__fish_kage_using_subcommand key; and not __fish_seen_subcommand_from fetch help" -f -a "fetch" -d 'Read the controller\'s public keys through the kubeconfig and print the current one'
-complete -c kage -n "__fish_kage_using_subcommand key; and not __fish_seen_subcommand_from fetch help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c kage -n "__fish_kage_using_subcommand reseal" -s i -l identity -d 'Reseal offline with these identities instead of through the controller' -r -F
+complete -c kage -n "__fish_kage_using_subcommand reseal" -s r -l recipient -d 'Offline: seal to this recipient (repeatable; default .kage.yaml, then the cluster)' -r
+complete -c kage -n "__fish_kage_using_subcommand reseal" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c kage -n "__fish_kage_using_subcommand reseal" -l context -d 'Kubeconfig context to use' -r
+complete -c kage -n "__fish_kage_using_subcommand reseal" -l controller-namespace -d 'Namespace of the kage controller' -r
+complete -c kage -n "__fish_kage_using_subcommand reseal" -l controller-name -d 'Name of the kage controller (Service and Deployment)' -r
+complete -c kage -n "__fish_kage_using_subcommand reseal" -l controller-url -d 'Reach the controller\'s HTTP API here instead of through the API server\'s service proxy' -r
+complete -c kage -n "__fish_kage_using_subcommand reseal" -s h -l help -d 'Print help'
+complete -c kage -n "__fish_kage_using_subcommand key; and not __fish_seen_subcommand_from fetch list rotate help" -s h -l help -d 'Print help'
+complete -c kage -n "__fish_kage_using_subcommand key; and not __fish_seen_subcommand_from fetch list rotate help" -f -a "fetch" -d 'Read the controller\'s public keys through the kubeconfig and print the current one'
+complete -c kage -n "__fish_kage_using_subcommand key; and not __fish_seen_subcommand_from fetch list rotate help" -f -a "list" -d 'List the cluster\'s keys: fingerprint, created, state'
+complete -c kage -n "__fish_kage_using_subcommand key; and not __fish_seen_subcommand_from fetch list rotate help" -f -a "rotate" -d 'Ask the controller to create a new sealing key now'
+complete -c kage -n "__fish_kage_using_subcommand key; and not __fish_seen_subcommand_from fetch list rotate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from fetch" -l pin -d 'Refuse any current key whose fingerprint is not this one' -r
 complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from fetch" -l save -d 'Write the recipient into this .kage.yaml (the rule without a path, added if missing)' -r -F
 complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from fetch" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
 complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from fetch" -l context -d 'Kubeconfig context to use' -r
 complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from fetch" -l controller-namespace -d 'Namespace of the kage controller' -r
 complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from fetch" -l controller-name -d 'Name of the kage controller (Service and Deployment)' -r
+complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from fetch" -l controller-url -d 'Reach the controller\'s HTTP API here instead of through the API server\'s service proxy' -r
 complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from fetch" -s h -l help -d 'Print help'
+complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from list" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from list" -l context -d 'Kubeconfig context to use' -r
+complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from list" -l controller-namespace -d 'Namespace of the kage controller' -r
+complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from list" -l controller-name -d 'Name of the kage controller (Service and Deployment)' -r
+complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from list" -l controller-url -d 'Reach the controller\'s HTTP API here instead of through the API server\'s service proxy' -r
+complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from rotate" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from rotate" -l context -d 'Kubeconfig context to use' -r
+complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from rotate" -l controller-namespace -d 'Namespace of the kage controller' -r
+complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from rotate" -l controller-name -d 'Name of the kage controller (Service and Deployment)' -r
+complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from rotate" -l controller-url -d 'Reach the controller\'s HTTP API here instead of through the API server\'s service proxy' -r
+complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from rotate" -s h -l help -d 'Print help'
 complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from help" -f -a "fetch" -d 'Read the controller\'s public keys through the kubeconfig and print the current one'
+complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the cluster\'s keys: fingerprint, created, state'
+complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from help" -f -a "rotate" -d 'Ask the controller to create a new sealing key now'
 complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c kage -n "__fish_kage_using_subcommand status" -s n -l namespace -d 'Namespace (default: the kubeconfig context\'s)' -r
 complete -c kage -n "__fish_kage_using_subcommand status" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
 complete -c kage -n "__fish_kage_using_subcommand status" -l context -d 'Kubeconfig context to use' -r
 complete -c kage -n "__fish_kage_using_subcommand status" -l controller-namespace -d 'Namespace of the kage controller' -r
 complete -c kage -n "__fish_kage_using_subcommand status" -l controller-name -d 'Name of the kage controller (Service and Deployment)' -r
+complete -c kage -n "__fish_kage_using_subcommand status" -l controller-url -d 'Reach the controller\'s HTTP API here instead of through the API server\'s service proxy' -r
 complete -c kage -n "__fish_kage_using_subcommand status" -s A -l all-namespaces -d 'All namespaces'
 complete -c kage -n "__fish_kage_using_subcommand status" -s h -l help -d 'Print help'
 complete -c kage -n "__fish_kage_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c kage -n "__fish_kage_using_subcommand help; and not __fish_seen_subcommand_from keygen seal unseal inspect validate key status completions help" -f -a "keygen" -d 'Generate a new identity (private key) and print its recipient (public key)'
-complete -c kage -n "__fish_kage_using_subcommand help; and not __fish_seen_subcommand_from keygen seal unseal inspect validate key status completions help" -f -a "seal" -d 'Seal a Secret (or literal values) into a SealedSecret'
-complete -c kage -n "__fish_kage_using_subcommand help; and not __fish_seen_subcommand_from keygen seal unseal inspect validate key status completions help" -f -a "unseal" -d 'Recover the Secrets from SealedSecrets with private keys, offline'
-complete -c kage -n "__fish_kage_using_subcommand help; and not __fish_seen_subcommand_from keygen seal unseal inspect validate key status completions help" -f -a "inspect" -d 'Show keys, scopes, bindings and key fingerprints of SealedSecrets; no key needed'
-complete -c kage -n "__fish_kage_using_subcommand help; and not __fish_seen_subcommand_from keygen seal unseal inspect validate key status completions help" -f -a "validate" -d 'Check SealedSecret files offline: structure, bindings and fingerprints'
-complete -c kage -n "__fish_kage_using_subcommand help; and not __fish_seen_subcommand_from keygen seal unseal inspect validate key status completions help" -f -a "key" -d 'Cluster keys: fetch the public key to seal to'
-complete -c kage -n "__fish_kage_using_subcommand help; and not __fish_seen_subcommand_from keygen seal unseal inspect validate key status completions help" -f -a "status" -d 'List SealedSecrets and whether the controller has unsealed them'
-complete -c kage -n "__fish_kage_using_subcommand help; and not __fish_seen_subcommand_from keygen seal unseal inspect validate key status completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c kage -n "__fish_kage_using_subcommand help; and not __fish_seen_subcommand_from keygen seal unseal inspect validate key status completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c kage -n "__fish_kage_using_subcommand help; and not __fish_seen_subcommand_from keygen seal unseal inspect validate reseal key status completions help" -f -a "keygen" -d 'Generate a new identity (private key) and print its recipient (public key)'
+complete -c kage -n "__fish_kage_using_subcommand help; and not __fish_seen_subcommand_from keygen seal unseal inspect validate reseal key status completions help" -f -a "seal" -d 'Seal a Secret (or literal values) into a SealedSecret'
+complete -c kage -n "__fish_kage_using_subcommand help; and not __fish_seen_subcommand_from keygen seal unseal inspect validate reseal key status completions help" -f -a "unseal" -d 'Recover the Secrets from SealedSecrets with private keys, offline'
+complete -c kage -n "__fish_kage_using_subcommand help; and not __fish_seen_subcommand_from keygen seal unseal inspect validate reseal key status completions help" -f -a "inspect" -d 'Show keys, scopes, bindings and key fingerprints of SealedSecrets; no key needed'
+complete -c kage -n "__fish_kage_using_subcommand help; and not __fish_seen_subcommand_from keygen seal unseal inspect validate reseal key status completions help" -f -a "validate" -d 'Check SealedSecret files offline (structure, bindings), or with --cluster whether the cluster can unseal them'
+complete -c kage -n "__fish_kage_using_subcommand help; and not __fish_seen_subcommand_from keygen seal unseal inspect validate reseal key status completions help" -f -a "reseal" -d 'Re-encrypt SealedSecret files to the cluster\'s current key, in place'
+complete -c kage -n "__fish_kage_using_subcommand help; and not __fish_seen_subcommand_from keygen seal unseal inspect validate reseal key status completions help" -f -a "key" -d 'Cluster keys: fetch the public key to seal to'
+complete -c kage -n "__fish_kage_using_subcommand help; and not __fish_seen_subcommand_from keygen seal unseal inspect validate reseal key status completions help" -f -a "status" -d 'List SealedSecrets and whether the controller has unsealed them'
+complete -c kage -n "__fish_kage_using_subcommand help; and not __fish_seen_subcommand_from keygen seal unseal inspect validate reseal key status completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c kage -n "__fish_kage_using_subcommand help; and not __fish_seen_subcommand_from keygen seal unseal inspect validate reseal key status completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c kage -n "__fish_kage_using_subcommand help; and __fish_seen_subcommand_from key" -f -a "fetch" -d 'Read the controller\'s public keys through the kubeconfig and print the current one'
+complete -c kage -n "__fish_kage_using_subcommand help; and __fish_seen_subcommand_from key" -f -a "list" -d 'List the cluster\'s keys: fingerprint, created, state'
+complete -c kage -n "__fish_kage_using_subcommand help; and __fish_seen_subcommand_from key" -f -a "rotate" -d 'Ask the controller to create a new sealing key now'

@@ -66,6 +66,7 @@ json\:"JSON"))' \
 '--context=[Kubeconfig context to use]:NAME:_default' \
 '--controller-namespace=[Namespace of the kage controller]:NS:_default' \
 '--controller-name=[Name of the kage controller (Service and Deployment)]:NAME:_default' \
+'--controller-url=[Reach the controller'\''s HTTP API here instead of through the API server'\''s service proxy]:URL:_default' \
 '(--merge-into -f --filename)--raw[Print one sealed value only (for templates); takes exactly one --from-literal/--from-file]' \
 '-h[Print help (see more with '\''--help'\'')]' \
 '--help[Print help (see more with '\''--help'\'')]' \
@@ -99,9 +100,31 @@ json\:"JSON"))' \
 ;;
 (validate)
 _arguments "${_arguments_options[@]}" : \
+'--kubeconfig=[Path to the kubeconfig file (default\: \$KUBECONFIG, then ~/.kube/config)]:FILE:_files' \
+'--context=[Kubeconfig context to use]:NAME:_default' \
+'--controller-namespace=[Namespace of the kage controller]:NS:_default' \
+'--controller-name=[Name of the kage controller (Service and Deployment)]:NAME:_default' \
+'--controller-url=[Reach the controller'\''s HTTP API here instead of through the API server'\''s service proxy]:URL:_default' \
+'--cluster[Also ask the controller whether it can unseal each SealedSecret]' \
 '-h[Print help]' \
 '--help[Print help]' \
 '*::paths -- Files and directories (searched recursively for .yaml, .yml and .json); default ".":_files' \
+&& ret=0
+;;
+(reseal)
+_arguments "${_arguments_options[@]}" : \
+'*-i+[Reseal offline with these identities instead of through the controller]:FILE:_files' \
+'*--identity=[Reseal offline with these identities instead of through the controller]:FILE:_files' \
+'*-r+[Offline\: seal to this recipient (repeatable; default .kage.yaml, then the cluster)]:RECIPIENT:_default' \
+'*--recipient=[Offline\: seal to this recipient (repeatable; default .kage.yaml, then the cluster)]:RECIPIENT:_default' \
+'--kubeconfig=[Path to the kubeconfig file (default\: \$KUBECONFIG, then ~/.kube/config)]:FILE:_files' \
+'--context=[Kubeconfig context to use]:NAME:_default' \
+'--controller-namespace=[Namespace of the kage controller]:NS:_default' \
+'--controller-name=[Name of the kage controller (Service and Deployment)]:NAME:_default' \
+'--controller-url=[Reach the controller'\''s HTTP API here instead of through the API server'\''s service proxy]:URL:_default' \
+'-h[Print help]' \
+'--help[Print help]' \
+'*::paths -- Files and directories (searched recursively); default ".":_files' \
 && ret=0
 ;;
 (key)
@@ -126,6 +149,29 @@ _arguments "${_arguments_options[@]}" : \
 '--context=[Kubeconfig context to use]:NAME:_default' \
 '--controller-namespace=[Namespace of the kage controller]:NS:_default' \
 '--controller-name=[Name of the kage controller (Service and Deployment)]:NAME:_default' \
+'--controller-url=[Reach the controller'\''s HTTP API here instead of through the API server'\''s service proxy]:URL:_default' \
+'-h[Print help]' \
+'--help[Print help]' \
+&& ret=0
+;;
+(list)
+_arguments "${_arguments_options[@]}" : \
+'--kubeconfig=[Path to the kubeconfig file (default\: \$KUBECONFIG, then ~/.kube/config)]:FILE:_files' \
+'--context=[Kubeconfig context to use]:NAME:_default' \
+'--controller-namespace=[Namespace of the kage controller]:NS:_default' \
+'--controller-name=[Name of the kage controller (Service and Deployment)]:NAME:_default' \
+'--controller-url=[Reach the controller'\''s HTTP API here instead of through the API server'\''s service proxy]:URL:_default' \
+'-h[Print help]' \
+'--help[Print help]' \
+&& ret=0
+;;
+(rotate)
+_arguments "${_arguments_options[@]}" : \
+'--kubeconfig=[Path to the kubeconfig file (default\: \$KUBECONFIG, then ~/.kube/config)]:FILE:_files' \
+'--context=[Kubeconfig context to use]:NAME:_default' \
+'--controller-namespace=[Namespace of the kage controller]:NS:_default' \
+'--controller-name=[Name of the kage controller (Service and Deployment)]:NAME:_default' \
+'--controller-url=[Reach the controller'\''s HTTP API here instead of through the API server'\''s service proxy]:URL:_default' \
 '-h[Print help]' \
 '--help[Print help]' \
 && ret=0
@@ -143,6 +189,14 @@ _arguments "${_arguments_options[@]}" : \
         curcontext="${curcontext%:*:*}:kage-key-help-command-$line[1]:"
         case $line[1] in
             (fetch)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(list)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(rotate)
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
@@ -166,6 +220,7 @@ _arguments "${_arguments_options[@]}" : \
 '--context=[Kubeconfig context to use]:NAME:_default' \
 '--controller-namespace=[Namespace of the kage controller]:NS:_default' \
 '--controller-name=[Name of the kage controller (Service and Deployment)]:NAME:_default' \
+'--controller-url=[Reach the controller'\''s HTTP API here instead of through the API server'\''s service proxy]:URL:_default' \
 '-A[All namespaces]' \
 '--all-namespaces[All namespaces]' \
 '-h[Print help]' \
@@ -211,6 +266,10 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
+(reseal)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
 (key)
 _arguments "${_arguments_options[@]}" : \
 ":: :_kage__subcmd__help__subcmd__key_commands" \
@@ -224,6 +283,14 @@ _arguments "${_arguments_options[@]}" : \
         curcontext="${curcontext%:*:*}:kage-help-key-command-$line[1]:"
         case $line[1] in
             (fetch)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(list)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(rotate)
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
@@ -259,7 +326,8 @@ _kage_commands() {
 'seal:Seal a Secret (or literal values) into a SealedSecret' \
 'unseal:Recover the Secrets from SealedSecrets with private keys, offline' \
 'inspect:Show keys, scopes, bindings and key fingerprints of SealedSecrets; no key needed' \
-'validate:Check SealedSecret files offline\: structure, bindings and fingerprints' \
+'validate:Check SealedSecret files offline (structure, bindings), or with --cluster whether the cluster can unseal them' \
+'reseal:Re-encrypt SealedSecret files to the cluster'\''s current key, in place' \
 'key:Cluster keys\: fetch the public key to seal to' \
 'status:List SealedSecrets and whether the controller has unsealed them' \
 'completions:Print a shell completion script' \
@@ -279,7 +347,8 @@ _kage__subcmd__help_commands() {
 'seal:Seal a Secret (or literal values) into a SealedSecret' \
 'unseal:Recover the Secrets from SealedSecrets with private keys, offline' \
 'inspect:Show keys, scopes, bindings and key fingerprints of SealedSecrets; no key needed' \
-'validate:Check SealedSecret files offline\: structure, bindings and fingerprints' \
+'validate:Check SealedSecret files offline (structure, bindings), or with --cluster whether the cluster can unseal them' \
+'reseal:Re-encrypt SealedSecret files to the cluster'\''s current key, in place' \
 'key:Cluster keys\: fetch the public key to seal to' \
 'status:List SealedSecrets and whether the controller has unsealed them' \
 'completions:Print a shell completion script' \
@@ -306,6 +375,8 @@ _kage__subcmd__help__subcmd__inspect_commands() {
 _kage__subcmd__help__subcmd__key_commands() {
     local commands; commands=(
 'fetch:Read the controller'\''s public keys through the kubeconfig and print the current one' \
+'list:List the cluster'\''s keys\: fingerprint, created, state' \
+'rotate:Ask the controller to create a new sealing key now' \
     )
     _describe -t commands 'kage help key commands' commands "$@"
 }
@@ -314,10 +385,25 @@ _kage__subcmd__help__subcmd__key__subcmd__fetch_commands() {
     local commands; commands=()
     _describe -t commands 'kage help key fetch commands' commands "$@"
 }
+(( $+functions[_kage__subcmd__help__subcmd__key__subcmd__list_commands] )) ||
+_kage__subcmd__help__subcmd__key__subcmd__list_commands() {
+    local commands; commands=()
+    _describe -t commands 'kage help key list commands' commands "$@"
+}
+(( $+functions[_kage__subcmd__help__subcmd__key__subcmd__rotate_commands] )) ||
+_kage__subcmd__help__subcmd__key__subcmd__rotate_commands() {
+    local commands; commands=()
+    _describe -t commands 'kage help key rotate commands' commands "$@"
+}
 (( $+functions[_kage__subcmd__help__subcmd__keygen_commands] )) ||
 _kage__subcmd__help__subcmd__keygen_commands() {
     local commands; commands=()
     _describe -t commands 'kage help keygen commands' commands "$@"
+}
+(( $+functions[_kage__subcmd__help__subcmd__reseal_commands] )) ||
+_kage__subcmd__help__subcmd__reseal_commands() {
+    local commands; commands=()
+    _describe -t commands 'kage help reseal commands' commands "$@"
 }
 (( $+functions[_kage__subcmd__help__subcmd__seal_commands] )) ||
 _kage__subcmd__help__subcmd__seal_commands() {
@@ -348,6 +434,8 @@ _kage__subcmd__inspect_commands() {
 _kage__subcmd__key_commands() {
     local commands; commands=(
 'fetch:Read the controller'\''s public keys through the kubeconfig and print the current one' \
+'list:List the cluster'\''s keys\: fingerprint, created, state' \
+'rotate:Ask the controller to create a new sealing key now' \
 'help:Print this message or the help of the given subcommand(s)' \
     )
     _describe -t commands 'kage key commands' commands "$@"
@@ -361,6 +449,8 @@ _kage__subcmd__key__subcmd__fetch_commands() {
 _kage__subcmd__key__subcmd__help_commands() {
     local commands; commands=(
 'fetch:Read the controller'\''s public keys through the kubeconfig and print the current one' \
+'list:List the cluster'\''s keys\: fingerprint, created, state' \
+'rotate:Ask the controller to create a new sealing key now' \
 'help:Print this message or the help of the given subcommand(s)' \
     )
     _describe -t commands 'kage key help commands' commands "$@"
@@ -375,10 +465,35 @@ _kage__subcmd__key__subcmd__help__subcmd__help_commands() {
     local commands; commands=()
     _describe -t commands 'kage key help help commands' commands "$@"
 }
+(( $+functions[_kage__subcmd__key__subcmd__help__subcmd__list_commands] )) ||
+_kage__subcmd__key__subcmd__help__subcmd__list_commands() {
+    local commands; commands=()
+    _describe -t commands 'kage key help list commands' commands "$@"
+}
+(( $+functions[_kage__subcmd__key__subcmd__help__subcmd__rotate_commands] )) ||
+_kage__subcmd__key__subcmd__help__subcmd__rotate_commands() {
+    local commands; commands=()
+    _describe -t commands 'kage key help rotate commands' commands "$@"
+}
+(( $+functions[_kage__subcmd__key__subcmd__list_commands] )) ||
+_kage__subcmd__key__subcmd__list_commands() {
+    local commands; commands=()
+    _describe -t commands 'kage key list commands' commands "$@"
+}
+(( $+functions[_kage__subcmd__key__subcmd__rotate_commands] )) ||
+_kage__subcmd__key__subcmd__rotate_commands() {
+    local commands; commands=()
+    _describe -t commands 'kage key rotate commands' commands "$@"
+}
 (( $+functions[_kage__subcmd__keygen_commands] )) ||
 _kage__subcmd__keygen_commands() {
     local commands; commands=()
     _describe -t commands 'kage keygen commands' commands "$@"
+}
+(( $+functions[_kage__subcmd__reseal_commands] )) ||
+_kage__subcmd__reseal_commands() {
+    local commands; commands=()
+    _describe -t commands 'kage reseal commands' commands "$@"
 }
 (( $+functions[_kage__subcmd__seal_commands] )) ||
 _kage__subcmd__seal_commands() {

@@ -35,8 +35,11 @@ pub enum Command {
     Unseal(UnsealArgs),
     /// Show keys, scopes, bindings and key fingerprints of SealedSecrets; no key needed.
     Inspect(InspectArgs),
-    /// Check SealedSecret files offline: structure, bindings and fingerprints.
+    /// Check SealedSecret files offline (structure, bindings), or with --cluster whether the
+    /// cluster can unseal them.
     Validate(ValidateArgs),
+    /// Re-encrypt SealedSecret files to the cluster's current key, in place.
+    Reseal(ResealArgs),
     /// Cluster keys: fetch the public key to seal to.
     Key {
         /// What to do with keys.
@@ -54,6 +57,35 @@ pub enum Command {
 pub enum KeyCommand {
     /// Read the controller's public keys through the kubeconfig and print the current one.
     Fetch(FetchArgs),
+    /// List the cluster's keys: fingerprint, created, state.
+    List(ClusterOnly),
+    /// Ask the controller to create a new sealing key now.
+    Rotate(ClusterOnly),
+}
+
+/// Commands that only need to find the cluster.
+#[derive(Debug, Args)]
+pub struct ClusterOnly {
+    /// Cluster selection.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+/// `kage reseal`.
+#[derive(Debug, Args)]
+pub struct ResealArgs {
+    /// Files and directories (searched recursively); default ".".
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Reseal offline with these identities instead of through the controller.
+    #[arg(short = 'i', long = "identity", value_name = "FILE")]
+    pub identities: Vec<PathBuf>,
+    /// Offline: seal to this recipient (repeatable; default .kage.yaml, then the cluster).
+    #[arg(short = 'r', long = "recipient", value_name = "RECIPIENT")]
+    pub recipients: Vec<String>,
+    /// Cluster selection.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
 }
 
 /// `kage key fetch`.
@@ -147,6 +179,9 @@ pub struct ClusterArgs {
     /// Name of the kage controller (Service and Deployment).
     #[arg(long, value_name = "NAME", default_value = kage_api::DEFAULT_CONTROLLER_NAME)]
     pub controller_name: String,
+    /// Reach the controller's HTTP API here instead of through the API server's service proxy.
+    #[arg(long, value_name = "URL")]
+    pub controller_url: Option<String>,
 }
 
 /// `kage seal`.
@@ -239,6 +274,12 @@ pub struct ValidateArgs {
     /// Files and directories (searched recursively for .yaml, .yml and .json); default ".".
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+    /// Also ask the controller whether it can unseal each SealedSecret.
+    #[arg(long)]
+    pub cluster: bool,
+    /// Cluster selection (with --cluster).
+    #[command(flatten)]
+    pub cluster_args: ClusterArgs,
 }
 
 /// `kage completions`.

@@ -22,6 +22,12 @@ pub struct PublishedKey {
     pub recipient: String,
     /// Creation time.
     pub created_at: String,
+    /// `active` or `retired`.
+    #[serde(default)]
+    pub state: Option<String>,
+    /// Whether new values are sealed to it.
+    #[serde(default)]
+    pub current: Option<bool>,
 }
 
 /// The controller's public keys.
@@ -83,4 +89,44 @@ pub async fn fetch_keys(client: Client, args: &ClusterArgs) -> anyhow::Result<Pu
         None => Vec::new(),
     };
     Ok(PublicKeys { current, keys })
+}
+
+/// Calls the controller's HTTP API: through the API server's service proxy (so cluster RBAC on
+/// `services/proxy` decides), or directly at `--controller-url`. Returns the response body.
+pub async fn call_controller(
+    args: &ClusterArgs,
+    method: &str,
+    path: &str,
+    body: Vec<u8>,
+) -> anyhow::Result<String> {
+    let (client, uri) = match &args.controller_url {
+        Some(url) => {
+            let config = Config::new(
+                url.parse()
+                    .with_context(|| format!("--controller-url {url}"))?,
+            );
+            (Client::try_from(config)?, path.to_owned())
+        }
+        None => {
+            let (client, _) = connect(args).await?;
+            let uri = format!(
+                "/api/v1/namespaces/{}/services/{}:http/proxy{path}",
+                args.controller_namespace, args.controller_name
+            );
+            (client, uri)
+        }
+    };
+    let request = http::Request::builder()
+        .method(method)
+        .uri(&uri)
+        .header("content-type", "application/yaml")
+        .body(body)?;
+    client.request_text(request).await.map_err(|e| match e {
+        kube::Error::Api(status) => anyhow!(
+            "the controller answered {}: {}",
+            status.code,
+            status.message
+        ),
+        other => anyhow!(other).context(format!("calling the controller at {uri}")),
+    })
 }

@@ -411,7 +411,7 @@ fn refuse(client: &str, namespace: &str, name: &str, key: &str, reason: &str) ->
     audit::request("reseal", client, namespace, name, &[], "refused");
     (
         StatusCode::UNPROCESSABLE_ENTITY,
-        Json(json!({"error": format!("SealedSecret {namespace}/{name} key {key:?}: {reason}")})),
+        format!("SealedSecret {namespace}/{name} key {key:?}: {reason}"),
     )
         .into_response()
 }

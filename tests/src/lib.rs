@@ -298,6 +298,13 @@ pub struct ControllerProcess {
 }
 
 impl ControllerProcess {
+    /// `--controller-url` for the CLI.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl ControllerProcess {
     /// Everything it has logged so far.
     pub fn logs(&self) -> String {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
@@ -373,15 +380,34 @@ impl Drop for ControllerProcess {
 
 /// A minimal HTTP/1.1 GET against 127.0.0.1: status code and body.
 pub fn http_get(port: u16, path: &str) -> Result<(u16, String)> {
+    http_request(port, "GET", path, &[], b"")
+}
+
+/// A minimal HTTP/1.1 request against 127.0.0.1: status code and body.
+pub fn http_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<(u16, String)> {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes())?;
+    // The server may answer (413) before reading a large body; a failed write is fine then.
+    let _ = stream.write_all(body);
     let mut response = String::new();
-    stream.read_to_string(&mut response)?;
+    // A server that refuses a large body may reset the connection after answering.
+    let _ = stream.read_to_string(&mut response);
     let code = response
         .split_whitespace()
         .nth(1)

@@ -5,14 +5,52 @@ use std::path::Path;
 use anyhow::{Context, anyhow};
 use kage_core::Fingerprint;
 
-use crate::args::{FetchArgs, KeyCommand};
-use crate::cluster::{block_on, connect, fetch_keys};
+use crate::args::{ClusterOnly, FetchArgs, KeyCommand};
+use crate::cluster::{block_on, call_controller, connect, fetch_keys};
 use crate::{Failure, Outcome, config, files};
 
 pub fn run(command: KeyCommand) -> Outcome {
     match command {
         KeyCommand::Fetch(args) => fetch(args),
+        KeyCommand::List(args) => list(args),
+        KeyCommand::Rotate(args) => rotate(args),
     }
+}
+
+fn list(args: ClusterOnly) -> Outcome {
+    let keys = block_on(async {
+        let (client, _) = connect(&args.cluster).await?;
+        fetch_keys(client, &args.cluster).await
+    })?;
+    let mut out = format!(
+        "{:<18} {:<64} {:<32} {:<8} CURRENT\n",
+        "FINGERPRINT", "RECIPIENT", "CREATED", "STATE"
+    );
+    for key in &keys.keys {
+        let current = key
+            .current
+            .unwrap_or(key.recipient == keys.current.to_string());
+        out.push_str(&format!(
+            "{:<18} {:<64} {:<32} {:<8} {}\n",
+            key.fingerprint,
+            key.recipient,
+            key.created_at,
+            key.state.as_deref().unwrap_or("active"),
+            if current { "*" } else { "" }
+        ));
+    }
+    super::print(&out)
+}
+
+fn rotate(args: ClusterOnly) -> Outcome {
+    block_on(call_controller(
+        &args.cluster,
+        "POST",
+        "/v1/rotate",
+        Vec::new(),
+    ))?;
+    eprintln!("rotation requested: the new key is published in a few seconds (`kage key list`)");
+    Ok(())
 }
 
 fn fetch(args: FetchArgs) -> Outcome {

@@ -3,6 +3,7 @@
 mod inspect;
 mod key;
 mod keygen;
+mod reseal;
 mod seal;
 mod status;
 mod unseal;
@@ -26,6 +27,7 @@ pub fn run(cli: Cli) -> Outcome {
         Command::Unseal(args) => unseal::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Validate(args) => validate::run(args),
+        Command::Reseal(args) => reseal::run(args),
         Command::Key { command } => key::run(command),
         Command::Status(args) => status::run(args),
         Command::Completions(args) => {
@@ -45,11 +47,12 @@ fn read_documents(path: Option<&Path>) -> Result<Vec<Document>, Failure> {
         .map_err(Failure::Input)
 }
 
-/// Reads every SealedSecret of a manifest file (or stdin), refusing other kinds.
+/// Reads every SealedSecret of a manifest file (or stdin); other documents are skipped.
 fn read_sealed_secrets(path: Option<&Path>) -> Result<Vec<SealedSecret>, Failure> {
     let docs = read_documents(path)?;
     let sealed = docs
         .iter()
+        .filter(|d| manifest::kind(d) == Some("SealedSecret"))
         .map(sealed_secret_from_document)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| Failure::Input(e.into()))?;

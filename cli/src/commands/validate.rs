@@ -19,7 +19,12 @@ pub fn run(args: ValidateArgs) -> Outcome {
     let mut problems = 0;
     for root in &paths {
         for file in files::manifest_files(root)? {
-            let found = check_file(&file);
+            let mut found = check_file(&file);
+            if args.cluster && found.0 > 0 && found.1.is_empty() {
+                found
+                    .1
+                    .extend(check_with_cluster(&file, &args.cluster_args)?);
+            }
             checked += found.0;
             for problem in &found.1 {
                 eprintln!("{}: {problem}", file.display());
@@ -103,4 +108,50 @@ fn chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+/// Asks the controller whether it can unseal every SealedSecret of `file`.
+fn check_with_cluster(
+    file: &Path,
+    cluster: &crate::args::ClusterArgs,
+) -> anyhow::Result<Vec<String>> {
+    let text = files::read_input(Some(file))?;
+    let sealed: Vec<_> = manifest::read_documents(&text)?
+        .into_iter()
+        .filter(|d| manifest::kind(d) == Some("SealedSecret"))
+        .collect();
+    let body = manifest::write_documents(&sealed, manifest::OutputFormat::Yaml);
+    let answer = crate::cluster::block_on(crate::cluster::call_controller(
+        cluster,
+        "POST",
+        "/v1/verify",
+        body.into_bytes(),
+    ))?;
+    let answer: serde_json::Value = serde_json::from_str(&answer)?;
+    let mut problems = Vec::new();
+    for result in answer["results"].as_array().into_iter().flatten() {
+        if result["ok"].as_bool() == Some(true) {
+            continue;
+        }
+        let who = format!(
+            "{}/{}",
+            result["namespace"].as_str().unwrap_or(""),
+            result["name"].as_str().unwrap_or("")
+        );
+        for key in result["keys"].as_array().into_iter().flatten() {
+            if key["ok"].as_bool() != Some(true) {
+                problems.push(format!(
+                    "SealedSecret {who}: key {:?} cannot be unsealed by the cluster: {}",
+                    key["key"].as_str().unwrap_or(""),
+                    key["reason"].as_str().unwrap_or("unknown reason")
+                ));
+            }
+        }
+        if result["keys"].as_array().is_none_or(|k| k.is_empty()) {
+            problems.push(format!(
+                "SealedSecret {who}: nothing the cluster can unseal"
+            ));
+        }
+    }
+    Ok(problems)
 }

@@ -1,0 +1,623 @@
+//! Running kage for real: key rotation, reseal, validate --cluster, several replicas, metrics,
+//! audit records, and the HTTP API's limits. The CLI reaches the controller with
+//! `--controller-url` (the local control plane has no pod network).
+
+use std::time::Duration;
+
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kage_api::SealedSecret;
+use kage_e2e::{
+    CONTROLLER_LOCK, CONTROLLER_NAMESPACE, Cluster, ControllerProcess, cluster, http_get,
+    http_request, run_ok, wait_until,
+};
+use kube::Api;
+use kube::api::ListParams;
+use serde_json::json;
+
+const PLAINTEXT: &str = "operations-plaintext-never-logged";
+
+async fn setup() -> Option<(Cluster, tokio::sync::MutexGuard<'static, ()>)> {
+    let cluster = cluster().await?;
+    let guard = CONTROLLER_LOCK.lock().await;
+    cluster.install().expect("kubectl apply -k deploy/");
+    Some((cluster, guard))
+}
+
+fn secret_manifest(name: &str, ns: &str, values: &[(&str, &str)]) -> serde_json::Value {
+    let data: serde_json::Map<String, serde_json::Value> = values
+        .iter()
+        .map(|(k, v)| (k.to_string(), json!(v)))
+        .collect();
+    json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": ns}, "stringData": data})
+}
+
+/// Seals `manifest` with the cluster's current key into `file` (extra flags allowed).
+fn seal(
+    cluster: &Cluster,
+    dir: &std::path::Path,
+    manifest: &serde_json::Value,
+    file: &std::path::Path,
+    extra: &[&str],
+) {
+    let input = dir.join(format!(
+        "{}.in.json",
+        file.file_name().unwrap().to_string_lossy()
+    ));
+    std::fs::write(&input, manifest.to_string()).unwrap();
+    run_ok(
+        cluster
+            .kage()
+            .arg("seal")
+            .arg("-f")
+            .arg(&input)
+            .args(extra)
+            .arg("-w")
+            .arg(file),
+    )
+    .unwrap();
+}
+
+async fn current_key(cluster: &Cluster) -> String {
+    let map = Api::<ConfigMap>::namespaced(cluster.client.clone(), CONTROLLER_NAMESPACE)
+        .get("kage-public-keys")
+        .await
+        .unwrap();
+    map.data.unwrap()["recipient"].clone()
+}
+
+async fn key_count(cluster: &Cluster) -> usize {
+    Api::<Secret>::namespaced(cluster.client.clone(), CONTROLLER_NAMESPACE)
+        .list_metadata(&ListParams::default().labels("kage.dev/sealing-key=true"))
+        .await
+        .unwrap()
+        .items
+        .len()
+}
+
+async fn all_ready(api: &Api<SealedSecret>, expected: usize) -> anyhow::Result<bool> {
+    let list = api.list(&ListParams::default()).await?;
+    Ok(list.items.len() == expected
+        && list.items.iter().all(|s| {
+            s.ready_condition().is_some_and(|c| c.status == "True")
+                && s.status.as_ref().and_then(|st| st.observed_generation) == s.metadata.generation
+        }))
+}
+
+fn fingerprints_in(file: &std::path::Path, cluster: &Cluster) -> String {
+    let out = run_ok(
+        cluster
+            .kage()
+            .args(["inspect", "-o", "json", "-f"])
+            .arg(file),
+    )
+    .unwrap();
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn keys_rotate_on_schedule_old_values_stay_ready_and_a_restart_does_not_rotate_again() {
+    let Some((cluster, _guard)) = setup().await else {
+        return;
+    };
+    let ns = cluster.namespace("e2e-rotate").await;
+    let dir = tempfile::tempdir().unwrap();
+    let before = key_count(&cluster).await;
+    let period = [
+        "--watch-namespace",
+        &ns.name,
+        "--key-rotation-period",
+        "40s",
+    ];
+    let mut ctl = cluster.start_controller(dir.path(), &period).await.unwrap();
+    ctl.wait_ready().await.unwrap();
+    // Let any rotation due at start (old keys from other tests) happen first.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let old_recipient = current_key(&cluster).await;
+    let old_file = dir.path().join("old.yaml");
+    seal(
+        &cluster,
+        dir.path(),
+        &secret_manifest("old", &ns.name, &[("k", "v1")]),
+        &old_file,
+        &[],
+    );
+    run_ok(cluster.kubectl().arg("apply").arg("-f").arg(&old_file)).unwrap();
+
+    wait_until(Duration::from_secs(60), "a scheduled rotation", || async {
+        Ok(current_key(&cluster).await != old_recipient)
+    })
+    .await
+    .unwrap();
+    let rotated = key_count(&cluster).await;
+    assert!(rotated > before);
+    let new_file = dir.path().join("new.yaml");
+    seal(
+        &cluster,
+        dir.path(),
+        &secret_manifest("new", &ns.name, &[("k", "v2")]),
+        &new_file,
+        &[],
+    );
+    let new_fp = fingerprints_in(&new_file, &cluster);
+    let old_fp = fingerprints_in(&old_file, &cluster);
+    assert_ne!(new_fp, old_fp, "new seals use the new key");
+    run_ok(cluster.kubectl().arg("apply").arg("-f").arg(&new_file)).unwrap();
+    let api: Api<SealedSecret> = Api::namespaced(cluster.client.clone(), &ns.name);
+    wait_until(
+        Duration::from_secs(60),
+        "old and new SealedSecrets Ready",
+        || all_ready(&api, 2),
+    )
+    .await
+    .unwrap();
+
+    // Restart right after the rotation: the schedule counts from the newest key's age.
+    drop(ctl);
+    let mut ctl = cluster.start_controller(dir.path(), &period).await.unwrap();
+    ctl.wait_ready().await.unwrap();
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    assert_eq!(
+        key_count(&cluster).await,
+        rotated,
+        "a restart must not rotate again"
+    );
+}
+
+#[tokio::test]
+async fn reseal_moves_a_directory_to_the_newest_key_keeping_scopes_and_other_documents() {
+    let Some((cluster, _guard)) = setup().await else {
+        return;
+    };
+    let ns = cluster.namespace("e2e-reseal").await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut ctl = cluster
+        .start_controller(
+            dir.path(),
+            &["--watch-namespace", &ns.name, "--key-rotation-period", "0"],
+        )
+        .await
+        .unwrap();
+    ctl.wait_ready().await.unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(repo.join("nested")).unwrap();
+    let scopes = ["strict", "namespace-wide", "cluster-wide"];
+    for (i, scope) in scopes.iter().enumerate() {
+        let file = repo.join(if i == 2 {
+            "nested/c.yaml".to_owned()
+        } else {
+            format!("s{i}.yaml")
+        });
+        seal(
+            &cluster,
+            dir.path(),
+            &secret_manifest(&format!("s{i}"), &ns.name, &[("k", PLAINTEXT)]),
+            &file,
+            &["--scope", scope],
+        );
+    }
+    // Another document in the same file must survive.
+    let with_other = repo.join("s0.yaml");
+    let text = std::fs::read_to_string(&with_other).unwrap();
+    std::fs::write(&with_other, format!("{text}---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: keep-me\n  namespace: {}\ndata:\n  a: b\n", ns.name)).unwrap();
+    run_ok(
+        cluster
+            .kubectl()
+            .arg("apply")
+            .arg("-R")
+            .arg("-f")
+            .arg(&repo),
+    )
+    .unwrap();
+    let api: Api<SealedSecret> = Api::namespaced(cluster.client.clone(), &ns.name);
+    wait_until(Duration::from_secs(60), "all Ready", || all_ready(&api, 3))
+        .await
+        .unwrap();
+
+    let old = current_key(&cluster).await;
+    run_ok(
+        cluster
+            .kage()
+            .args(["key", "rotate", "--controller-url", &ctl.url()]),
+    )
+    .unwrap();
+    wait_until(
+        Duration::from_secs(30),
+        "the rotated key to be published",
+        || async { Ok(current_key(&cluster).await != old) },
+    )
+    .await
+    .unwrap();
+    let keys = run_ok(cluster.kage().args(["key", "list"])).unwrap();
+    let keys = String::from_utf8(keys.stdout).unwrap();
+    let new_fp = keys
+        .lines()
+        .find(|l| l.trim_end().ends_with('*'))
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+
+    run_ok(
+        cluster
+            .kage()
+            .arg("reseal")
+            .arg(&repo)
+            .args(["--controller-url", &ctl.url()]),
+    )
+    .unwrap();
+    let mut seen_scopes = Vec::new();
+    for file in ["s0.yaml", "s1.yaml", "nested/c.yaml"] {
+        let out = run_ok(
+            cluster
+                .kage()
+                .args(["inspect", "-o", "json", "-f"])
+                .arg(repo.join(file)),
+        )
+        .unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let key = &report[0]["keys"][0];
+        assert_eq!(
+            key["recipients"],
+            json!([new_fp]),
+            "{file} moved to the newest key"
+        );
+        seen_scopes.push(key["scope"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(seen_scopes, scopes);
+    assert!(
+        std::fs::read_to_string(&with_other)
+            .unwrap()
+            .contains("keep-me")
+    );
+    run_ok(
+        cluster
+            .kubectl()
+            .arg("apply")
+            .arg("-R")
+            .arg("-f")
+            .arg(&repo),
+    )
+    .unwrap();
+    wait_until(Duration::from_secs(60), "resealed objects Ready", || {
+        all_ready(&api, 3)
+    })
+    .await
+    .unwrap();
+
+    // A request asking for a wider scope (annotation, template) gets the original back.
+    let strict = std::fs::read_to_string(repo.join("s0.yaml")).unwrap();
+    let doc: serde_json::Value =
+        serde_saphyr::from_multiple::<serde_json::Value>(&strict).unwrap()[0].clone();
+    let mut wider = doc.clone();
+    wider["metadata"]["annotations"]["kage.dev/scope"] = json!("cluster-wide");
+    wider["spec"]["template"] =
+        json!({"metadata": {"annotations": {"sealedsecrets.bitnami.com/cluster-wide": "true"}}});
+    let (code, body) = http_request(
+        ctl.port,
+        "POST",
+        "/v1/reseal",
+        &[],
+        wider.to_string().as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(code, 200, "{body}");
+    let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let returned = answer["objects"][0]["spec"]["encryptedData"]["k"]
+        .as_str()
+        .unwrap();
+    let value = kage_core::SealedValue::from_base64(returned).unwrap();
+    assert_eq!(value.binding().scope(), kage_core::Scope::Strict);
+    assert!(!body.contains(PLAINTEXT));
+    assert!(!ctl.logs().contains(PLAINTEXT));
+}
+
+#[tokio::test]
+async fn validate_cluster_tells_good_from_foreign_and_tampered_files() {
+    let Some((cluster, _guard)) = setup().await else {
+        return;
+    };
+    let ns = cluster.namespace("e2e-verify").await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut ctl = cluster
+        .start_controller(dir.path(), &["--watch-namespace", &ns.name])
+        .await
+        .unwrap();
+    ctl.wait_ready().await.unwrap();
+    let good = dir.path().join("good.yaml");
+    seal(
+        &cluster,
+        dir.path(),
+        &secret_manifest("good", &ns.name, &[("k", "v")]),
+        &good,
+        &[],
+    );
+    let foreign = dir.path().join("foreign.yaml");
+    let other_cluster = kage_core::Identity::generate().recipient().to_string();
+    seal(
+        &cluster,
+        dir.path(),
+        &secret_manifest("foreign", &ns.name, &[("k", "v")]),
+        &foreign,
+        &["-r", &other_cluster],
+    );
+    let tampered = dir.path().join("tampered.yaml");
+    let doc: serde_json::Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(&good).unwrap()).unwrap();
+    let value = doc["spec"]["encryptedData"]["k"].as_str().unwrap();
+    use base64::Engine;
+    let mut bytes = base64::engine::general_purpose::STANDARD
+        .decode(value)
+        .unwrap();
+    let last = bytes.len() - 2;
+    bytes[last] ^= 1;
+    let mut bad = doc.clone();
+    bad["spec"]["encryptedData"]["k"] =
+        json!(base64::engine::general_purpose::STANDARD.encode(&bytes));
+    std::fs::write(&tampered, bad.to_string()).unwrap();
+
+    let validate = |file: &std::path::Path| {
+        cluster
+            .kage()
+            .arg("validate")
+            .arg("--cluster")
+            .args(["--controller-url", &ctl.url()])
+            .arg(file)
+            .output()
+            .unwrap()
+    };
+    assert!(validate(&good).status.success());
+    let out = validate(&foreign);
+    assert_eq!(out.status.code(), Some(5));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no key here can open"));
+    let out = validate(&tampered);
+    assert_eq!(out.status.code(), Some(5));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("tampered"));
+}
+
+fn reconcile_lines(ctl: &ControllerProcess) -> (Option<usize>, Option<usize>) {
+    let logs = ctl.logs();
+    let lines: Vec<&str> = logs.lines().collect();
+    let leading = lines
+        .iter()
+        .position(|l| l.contains("leading: reconciling"));
+    let first_write = lines
+        .iter()
+        .position(|l| l.contains("\"action\":\"unseal\""));
+    (leading, first_write)
+}
+
+#[tokio::test]
+async fn two_replicas_have_one_writer_and_the_survivor_takes_over_when_the_leader_dies() {
+    let Some((cluster, _guard)) = setup().await else {
+        return;
+    };
+    let ns = cluster.namespace("e2e-ha").await;
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--watch-namespace", &ns.name];
+    let mut a = cluster.start_controller(dir.path(), &args).await.unwrap();
+    let mut b = cluster.start_controller(dir.path(), &args).await.unwrap();
+    a.wait_ready().await.unwrap();
+    b.wait_ready().await.unwrap();
+    let api: Api<SealedSecret> = Api::namespaced(cluster.client.clone(), &ns.name);
+    let file = dir.path().join("one.yaml");
+    seal(
+        &cluster,
+        dir.path(),
+        &secret_manifest("one", &ns.name, &[("k", "v")]),
+        &file,
+        &[],
+    );
+    run_ok(cluster.kubectl().arg("apply").arg("-f").arg(&file)).unwrap();
+    wait_until(Duration::from_secs(60), "the first object Ready", || {
+        all_ready(&api, 1)
+    })
+    .await
+    .unwrap();
+
+    let leases: Api<Lease> = Api::namespaced(cluster.client.clone(), CONTROLLER_NAMESPACE);
+    let holder = leases
+        .get("kage-controller")
+        .await
+        .unwrap()
+        .spec
+        .unwrap()
+        .holder_identity
+        .unwrap();
+    let (leader, follower) = if holder.ends_with(&format!("-{}", a.pid())) {
+        (&mut a, &mut b)
+    } else {
+        (&mut b, &mut a)
+    };
+    assert!(
+        holder.ends_with(&format!("-{}", leader.pid())),
+        "lease holder {holder}"
+    );
+    // Only the leader wrote; the follower never reconciled.
+    assert!(reconcile_lines(leader).1.is_some(), "the leader unsealed");
+    assert_eq!(
+        reconcile_lines(follower).1,
+        None,
+        "the follower must not write"
+    );
+    // Every replica serves the keys.
+    assert_eq!(http_get(follower.port, "/v1/keys").unwrap().0, 200);
+
+    leader.kill9();
+    let file = dir.path().join("two.yaml");
+    seal(
+        &cluster,
+        dir.path(),
+        &secret_manifest("two", &ns.name, &[("k", "v")]),
+        &file,
+        &[],
+    );
+    run_ok(cluster.kubectl().arg("apply").arg("-f").arg(&file)).unwrap();
+    // Lease duration (15 s) plus a renewal period and the sync itself.
+    wait_until(
+        Duration::from_secs(30),
+        "the survivor to take over and sync",
+        || all_ready(&api, 2),
+    )
+    .await
+    .unwrap();
+    let (leading, first_write) = reconcile_lines(follower);
+    assert!(
+        leading.is_some() && first_write.is_some() && leading < first_write,
+        "writes only after taking the lease"
+    );
+}
+
+#[tokio::test]
+async fn metrics_and_audit_records_match_what_happened_and_hold_no_plaintext() {
+    let Some((cluster, _guard)) = setup().await else {
+        return;
+    };
+    let ns = cluster.namespace("e2e-metrics").await;
+    let other = cluster.namespace("e2e-metrics-other").await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut ctl = cluster.start_controller(dir.path(), &[]).await.unwrap();
+    ctl.wait_ready().await.unwrap();
+    for i in 0..3 {
+        let file = dir.path().join(format!("m{i}.yaml"));
+        seal(
+            &cluster,
+            dir.path(),
+            &secret_manifest(&format!("m{i}"), &ns.name, &[("k", PLAINTEXT)]),
+            &file,
+            &[],
+        );
+        run_ok(cluster.kubectl().arg("apply").arg("-f").arg(&file)).unwrap();
+    }
+    // A copied value: refused with BindingMismatch.
+    let copied = std::fs::read_to_string(dir.path().join("m0.yaml"))
+        .unwrap()
+        .replace(&ns.name, &other.name);
+    let copied_file = dir.path().join("copied.yaml");
+    std::fs::write(&copied_file, copied).unwrap();
+    run_ok(cluster.kubectl().arg("apply").arg("-f").arg(&copied_file)).unwrap();
+    let api: Api<SealedSecret> = Api::namespaced(cluster.client.clone(), &ns.name);
+    wait_until(Duration::from_secs(60), "three Ready", || {
+        all_ready(&api, 3)
+    })
+    .await
+    .unwrap();
+    let other_api: Api<SealedSecret> = Api::namespaced(cluster.client.clone(), &other.name);
+    wait_until(Duration::from_secs(60), "the copy refused", || async {
+        Ok(other_api
+            .get("m0")
+            .await?
+            .ready_condition()
+            .is_some_and(|c| c.reason == "BindingMismatch"))
+    })
+    .await
+    .unwrap();
+    let (code, _) = http_get(ctl.port, "/v1/keys").unwrap();
+    assert_eq!(code, 200);
+
+    let (code, text) = http_get(ctl.port, "/metrics").unwrap();
+    assert_eq!(code, 200);
+    let value = |series: &str| -> f64 {
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .find(|l| l.starts_with(series))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no series {series} in\n{text}"))
+    };
+    // Every sample line is `name{labels} value`.
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        assert!(
+            line.rsplit(' ').next().unwrap().parse::<f64>().is_ok(),
+            "bad sample: {line}"
+        );
+    }
+    assert!(value("kage_reconciles_total{result=\"ok\"}") >= 3.0);
+    assert!(value("kage_reconciles_total{result=\"BindingMismatch\"}") >= 1.0);
+    assert_eq!(
+        value("kage_unseal_failures_total{reason=\"BindingMismatch\"}"),
+        1.0
+    );
+    assert!(value("kage_keys{state=\"active\"}") >= 1.0);
+    assert!(value("kage_newest_key_age_seconds") >= 0.0);
+    assert!(value("kage_reconcile_duration_seconds_count") >= 4.0);
+    assert_eq!(
+        value("kage_http_requests_total{route=\"/v1/keys\",code=\"200\"}"),
+        1.0
+    );
+    assert_eq!(value("kage_leader"), 1.0);
+
+    let logs = ctl.logs();
+    let audit: Vec<&str> = logs.lines().filter(|l| l.contains("kage::audit")).collect();
+    for name in ["m0", "m1", "m2"] {
+        assert!(
+            audit.iter().any(|l| l.contains("\"action\":\"unseal\"")
+                && l.contains(&format!("\"name\":\"{name}\""))
+                && l.contains("\"result\":\"ok\"")),
+            "no audit record for {name}"
+        );
+    }
+    assert!(audit.iter().any(|l| l.contains("\"action\":\"unseal\"")
+        && l.contains(&other.name)
+        && l.contains("namespace")));
+    assert!(!logs.contains(PLAINTEXT), "plaintext in logs");
+}
+
+#[tokio::test]
+async fn oversized_bodies_get_413_floods_get_429_and_others_are_still_served() {
+    let Some((cluster, _guard)) = setup().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut ctl = cluster
+        .start_controller(dir.path(), &["--watch-namespace", "kube-public"])
+        .await
+        .unwrap();
+    ctl.wait_ready().await.unwrap();
+    let huge = vec![b'a'; 5 * 1024 * 1024];
+    let (code, _) = http_request(
+        ctl.port,
+        "POST",
+        "/v1/verify",
+        &[("x-forwarded-for", "client-big")],
+        &huge,
+    )
+    .unwrap();
+    assert_eq!(code, 413);
+    let flood: Vec<u16> = (0..60)
+        .map(|_| {
+            http_request(
+                ctl.port,
+                "GET",
+                "/v1/keys",
+                &[("x-forwarded-for", "client-flood")],
+                b"",
+            )
+            .unwrap()
+            .0
+        })
+        .collect();
+    assert!(flood.contains(&429), "a flood is limited: {flood:?}");
+    assert!(
+        flood.iter().take(10).all(|c| *c == 200),
+        "the burst is served: {flood:?}"
+    );
+    let (code, _) = http_request(
+        ctl.port,
+        "GET",
+        "/v1/keys",
+        &[("x-forwarded-for", "client-calm")],
+        b"",
+    )
+    .unwrap();
+    assert_eq!(code, 200, "another client is still served");
+    assert_eq!(
+        http_get(ctl.port, "/healthz").unwrap().0,
+        200,
+        "probes are never limited"
+    );
+}
