@@ -122,6 +122,12 @@ pub async fn call_controller(
         .header("content-type", "application/yaml")
         .body(body)?;
     client.request_text(request).await.map_err(|e| match e {
+        kube::Error::Api(status) if status.code == 403 && args.controller_url.is_none() => anyhow!(
+            "forbidden: calling the controller needs `create` on services/proxy for {}/{} (cluster RBAC): {}",
+            args.controller_namespace,
+            args.controller_name,
+            status.message
+        ),
         kube::Error::Api(status) => anyhow!(
             "the controller answered {}: {}",
             status.code,

@@ -295,7 +295,7 @@ async fn reseal_moves_a_directory_to_the_newest_key_keeping_scopes_and_other_doc
     wider["spec"]["template"] =
         json!({"metadata": {"annotations": {"sealedsecrets.bitnami.com/cluster-wide": "true"}}});
     let (code, body) = http_request(
-        ctl.port,
+        &ctl.addr,
         "POST",
         "/v1/reseal",
         &[],
@@ -442,7 +442,7 @@ async fn two_replicas_have_one_writer_and_the_survivor_takes_over_when_the_leade
         "the follower must not write"
     );
     // Every replica serves the keys.
-    assert_eq!(http_get(follower.port, "/v1/keys").unwrap().0, 200);
+    assert_eq!(http_get(&follower.addr, "/v1/keys").unwrap().0, 200);
 
     leader.kill9();
     let file = dir.path().join("two.yaml");
@@ -513,10 +513,10 @@ async fn metrics_and_audit_records_match_what_happened_and_hold_no_plaintext() {
     })
     .await
     .unwrap();
-    let (code, _) = http_get(ctl.port, "/v1/keys").unwrap();
+    let (code, _) = http_get(&ctl.addr, "/v1/keys").unwrap();
     assert_eq!(code, 200);
 
-    let (code, text) = http_get(ctl.port, "/metrics").unwrap();
+    let (code, text) = http_get(&ctl.addr, "/metrics").unwrap();
     assert_eq!(code, 200);
     let value = |series: &str| -> f64 {
         text.lines()
@@ -580,7 +580,7 @@ async fn oversized_bodies_get_413_floods_get_429_and_others_are_still_served() {
     ctl.wait_ready().await.unwrap();
     let huge = vec![b'a'; 5 * 1024 * 1024];
     let (code, _) = http_request(
-        ctl.port,
+        &ctl.addr,
         "POST",
         "/v1/verify",
         &[("x-forwarded-for", "client-big")],
@@ -591,7 +591,7 @@ async fn oversized_bodies_get_413_floods_get_429_and_others_are_still_served() {
     let flood: Vec<u16> = (0..60)
         .map(|_| {
             http_request(
-                ctl.port,
+                &ctl.addr,
                 "GET",
                 "/v1/keys",
                 &[("x-forwarded-for", "client-flood")],
@@ -607,7 +607,7 @@ async fn oversized_bodies_get_413_floods_get_429_and_others_are_still_served() {
         "the burst is served: {flood:?}"
     );
     let (code, _) = http_request(
-        ctl.port,
+        &ctl.addr,
         "GET",
         "/v1/keys",
         &[("x-forwarded-for", "client-calm")],
@@ -616,8 +616,89 @@ async fn oversized_bodies_get_413_floods_get_429_and_others_are_still_served() {
     .unwrap();
     assert_eq!(code, 200, "another client is still served");
     assert_eq!(
-        http_get(ctl.port, "/healthz").unwrap().0,
+        http_get(&ctl.addr, "/healthz").unwrap().0,
         200,
         "probes are never limited"
     );
+}
+
+#[tokio::test]
+async fn the_cli_reaches_the_controller_through_the_service_proxy_and_rbac_decides_who_may() {
+    let Some((cluster, _guard)) = setup().await else {
+        return;
+    };
+    let ns = cluster.namespace("e2e-proxy").await;
+    let dir = tempfile::tempdir().unwrap();
+    let network = kage_e2e::PodNetwork::create(&cluster).await.unwrap();
+    let (_, kubeconfig) = cluster
+        .service_account(CONTROLLER_NAMESPACE, "kage-controller", dir.path())
+        .await
+        .unwrap();
+    let mut ctl = network
+        .start_controller(
+            &kubeconfig,
+            dir.path(),
+            &["--watch-namespace", &ns.name, "--key-rotation-period", "0"],
+        )
+        .unwrap();
+    ctl.wait_ready().await.unwrap();
+
+    let file = dir.path().join("db.yaml");
+    seal(
+        &cluster,
+        dir.path(),
+        &secret_manifest("db", &ns.name, &[("k", PLAINTEXT)]),
+        &file,
+        &[],
+    );
+    // Admin: allowed. No --controller-url: the request goes through the API server.
+    let out = cluster
+        .kage()
+        .arg("validate")
+        .arg("--cluster")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let old = current_key(&cluster).await;
+    run_ok(cluster.kage().args(["key", "rotate"])).unwrap();
+    wait_until(Duration::from_secs(30), "the rotated key", || async {
+        Ok(current_key(&cluster).await != old)
+    })
+    .await
+    .unwrap();
+    run_ok(cluster.kage().arg("reseal").arg(&file)).unwrap();
+    let report = fingerprints_in(&file, &cluster);
+    let current: kage_core::Recipient = current_key(&cluster).await.parse().unwrap();
+    assert!(
+        report.contains(&current.fingerprint().to_string()),
+        "{report}"
+    );
+
+    // A user without services/proxy permission is refused by the API server itself.
+    let (_, nobody) = cluster
+        .service_account(&ns.name, "nobody", dir.path())
+        .await
+        .unwrap();
+    let out = cluster
+        .kage()
+        .arg("validate")
+        .arg("--cluster")
+        .arg("--kubeconfig")
+        .arg(&nobody)
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("forbidden") && stderr.contains("services/proxy"),
+        "{stderr}"
+    );
+    assert!(!ctl.logs().contains(PLAINTEXT));
 }
