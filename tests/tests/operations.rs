@@ -627,6 +627,12 @@ async fn the_cli_reaches_the_controller_through_the_service_proxy_and_rbac_decid
     let Some((cluster, _guard)) = setup().await else {
         return;
     };
+    if std::env::var("KAGE_E2E_LOCAL_CLUSTER").as_deref() != Ok("1") {
+        // A pod network in a local namespace only works with the local control plane; on kind
+        // and the like the controller runs as a real Pod instead.
+        eprintln!("skipped: needs the local control plane (cargo xtask test)");
+        return;
+    }
     let ns = cluster.namespace("e2e-proxy").await;
     let dir = tempfile::tempdir().unwrap();
     let network = kage_e2e::PodNetwork::create(&cluster).await.unwrap();
