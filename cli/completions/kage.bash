@@ -76,14 +76,26 @@ _kage() {
             kage__subcmd__help,validate)
                 cmd="kage__subcmd__help__subcmd__validate"
                 ;;
+            kage__subcmd__help__subcmd__key,backup)
+                cmd="kage__subcmd__help__subcmd__key__subcmd__backup"
+                ;;
             kage__subcmd__help__subcmd__key,fetch)
                 cmd="kage__subcmd__help__subcmd__key__subcmd__fetch"
                 ;;
             kage__subcmd__help__subcmd__key,list)
                 cmd="kage__subcmd__help__subcmd__key__subcmd__list"
                 ;;
+            kage__subcmd__help__subcmd__key,restore)
+                cmd="kage__subcmd__help__subcmd__key__subcmd__restore"
+                ;;
+            kage__subcmd__help__subcmd__key,retire)
+                cmd="kage__subcmd__help__subcmd__key__subcmd__retire"
+                ;;
             kage__subcmd__help__subcmd__key,rotate)
                 cmd="kage__subcmd__help__subcmd__key__subcmd__rotate"
+                ;;
+            kage__subcmd__key,backup)
+                cmd="kage__subcmd__key__subcmd__backup"
                 ;;
             kage__subcmd__key,fetch)
                 cmd="kage__subcmd__key__subcmd__fetch"
@@ -94,8 +106,17 @@ _kage() {
             kage__subcmd__key,list)
                 cmd="kage__subcmd__key__subcmd__list"
                 ;;
+            kage__subcmd__key,restore)
+                cmd="kage__subcmd__key__subcmd__restore"
+                ;;
+            kage__subcmd__key,retire)
+                cmd="kage__subcmd__key__subcmd__retire"
+                ;;
             kage__subcmd__key,rotate)
                 cmd="kage__subcmd__key__subcmd__rotate"
+                ;;
+            kage__subcmd__key__subcmd__help,backup)
+                cmd="kage__subcmd__key__subcmd__help__subcmd__backup"
                 ;;
             kage__subcmd__key__subcmd__help,fetch)
                 cmd="kage__subcmd__key__subcmd__help__subcmd__fetch"
@@ -105,6 +126,12 @@ _kage() {
                 ;;
             kage__subcmd__key__subcmd__help,list)
                 cmd="kage__subcmd__key__subcmd__help__subcmd__list"
+                ;;
+            kage__subcmd__key__subcmd__help,restore)
+                cmd="kage__subcmd__key__subcmd__help__subcmd__restore"
+                ;;
+            kage__subcmd__key__subcmd__help,retire)
+                cmd="kage__subcmd__key__subcmd__help__subcmd__retire"
                 ;;
             kage__subcmd__key__subcmd__help,rotate)
                 cmd="kage__subcmd__key__subcmd__help__subcmd__rotate"
@@ -200,8 +227,22 @@ _kage() {
             return 0
             ;;
         kage__subcmd__help__subcmd__key)
-            opts="fetch list rotate"
+            opts="fetch list rotate backup restore retire"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kage__subcmd__help__subcmd__key__subcmd__backup)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -228,6 +269,34 @@ _kage() {
             return 0
             ;;
         kage__subcmd__help__subcmd__key__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kage__subcmd__help__subcmd__key__subcmd__restore)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kage__subcmd__help__subcmd__key__subcmd__retire)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -340,7 +409,7 @@ _kage() {
             return 0
             ;;
         kage__subcmd__inspect)
-            opts="-f -o -h --filename --output --help"
+            opts="-f -o -h --filename --recovery --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -351,6 +420,10 @@ _kage() {
                     return 0
                     ;;
                 -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --recovery)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -370,12 +443,62 @@ _kage() {
             return 0
             ;;
         kage__subcmd__key)
-            opts="-h --help fetch list rotate help"
+            opts="-h --help fetch list rotate backup restore retire help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kage__subcmd__key__subcmd__backup)
+            opts="-r -o -h --recipient --passphrase --output --kubeconfig --context --controller-namespace --controller-name --controller-url --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --recipient)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -r)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --controller-namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --controller-name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --controller-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -426,8 +549,22 @@ _kage() {
             return 0
             ;;
         kage__subcmd__key__subcmd__help)
-            opts="fetch list rotate help"
+            opts="fetch list rotate backup restore retire help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kage__subcmd__key__subcmd__help__subcmd__backup)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -481,6 +618,34 @@ _kage() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        kage__subcmd__key__subcmd__help__subcmd__restore)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kage__subcmd__key__subcmd__help__subcmd__retire)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         kage__subcmd__key__subcmd__help__subcmd__rotate)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -496,6 +661,82 @@ _kage() {
             return 0
             ;;
         kage__subcmd__key__subcmd__list)
+            opts="-h --kubeconfig --context --controller-namespace --controller-name --controller-url --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --controller-namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --controller-name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --controller-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kage__subcmd__key__subcmd__restore)
+            opts="-i -h --identity --passphrase --kubeconfig --context --controller-namespace --controller-name --controller-url --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --controller-namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --controller-name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --controller-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kage__subcmd__key__subcmd__retire)
             opts="-h --kubeconfig --context --controller-namespace --controller-name --controller-url --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -830,12 +1071,16 @@ _kage() {
             return 0
             ;;
         kage__subcmd__validate)
-            opts="-h --cluster --kubeconfig --context --controller-namespace --controller-name --controller-url --help"
+            opts="-h --cluster --require-recovery --recovery --kubeconfig --context --controller-namespace --controller-name --controller-url --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --recovery)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --kubeconfig)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

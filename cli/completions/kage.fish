@@ -68,15 +68,18 @@ complete -c kage -n "__fish_kage_using_subcommand unseal" -s o -l output -d 'Out
 json\t'JSON'"
 complete -c kage -n "__fish_kage_using_subcommand unseal" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kage -n "__fish_kage_using_subcommand inspect" -s f -l filename -d 'SealedSecret manifest; "-" or absent is stdin' -r -F
+complete -c kage -n "__fish_kage_using_subcommand inspect" -l recovery -d 'Recovery recipients to look for (default: the file\'s .kage.yaml rule)' -r
 complete -c kage -n "__fish_kage_using_subcommand inspect" -s o -l output -d 'Print JSON instead of text' -r -f -a "yaml\t'YAML documents'
 json\t'JSON'"
 complete -c kage -n "__fish_kage_using_subcommand inspect" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c kage -n "__fish_kage_using_subcommand validate" -l recovery -d 'Recovery recipients that count (default: each file\'s .kage.yaml rule)' -r
 complete -c kage -n "__fish_kage_using_subcommand validate" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
 complete -c kage -n "__fish_kage_using_subcommand validate" -l context -d 'Kubeconfig context to use' -r
 complete -c kage -n "__fish_kage_using_subcommand validate" -l controller-namespace -d 'Namespace of the kage controller' -r
 complete -c kage -n "__fish_kage_using_subcommand validate" -l controller-name -d 'Name of the kage controller (Service and Deployment)' -r
 complete -c kage -n "__fish_kage_using_subcommand validate" -l controller-url -d 'Reach the controller\'s HTTP API here instead of through the API server\'s service proxy' -r
 complete -c kage -n "__fish_kage_using_subcommand validate" -l cluster -d 'Also ask the controller whether it can unseal each SealedSecret'
+complete -c kage -n "__fish_kage_using_subcommand validate" -l require-recovery -d 'Fail on values without a recovery recipient (from .kage.yaml, or --recovery)'
 complete -c kage -n "__fish_kage_using_subcommand validate" -s h -l help -d 'Print help'
 complete -c kage -n "__fish_kage_using_subcommand reseal" -s i -l identity -d 'Reseal offline with these identities instead of through the controller' -r -F
 complete -c kage -n "__fish_kage_using_subcommand reseal" -s r -l recipient -d 'Offline: seal to this recipient (repeatable; default .kage.yaml, then the cluster)' -r
@@ -86,11 +89,14 @@ complete -c kage -n "__fish_kage_using_subcommand reseal" -l controller-namespac
 complete -c kage -n "__fish_kage_using_subcommand reseal" -l controller-name -d 'Name of the kage controller (Service and Deployment)' -r
 complete -c kage -n "__fish_kage_using_subcommand reseal" -l controller-url -d 'Reach the controller\'s HTTP API here instead of through the API server\'s service proxy' -r
 complete -c kage -n "__fish_kage_using_subcommand reseal" -s h -l help -d 'Print help'
-complete -c kage -n "__fish_kage_using_subcommand key; and not __fish_seen_subcommand_from fetch list rotate help" -s h -l help -d 'Print help'
-complete -c kage -n "__fish_kage_using_subcommand key; and not __fish_seen_subcommand_from fetch list rotate help" -f -a "fetch" -d 'Read the controller\'s public keys through the kubeconfig and print the current one'
-complete -c kage -n "__fish_kage_using_subcommand key; and not __fish_seen_subcommand_from fetch list rotate help" -f -a "list" -d 'List the cluster\'s keys: fingerprint, created, state'
-complete -c kage -n "__fish_kage_using_subcommand key; and not __fish_seen_subcommand_from fetch list rotate help" -f -a "rotate" -d 'Ask the controller to create a new sealing key now'
-complete -c kage -n "__fish_kage_using_subcommand key; and not __fish_seen_subcommand_from fetch list rotate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c kage -n "__fish_kage_using_subcommand key; and not __fish_seen_subcommand_from fetch list rotate backup restore retire help" -s h -l help -d 'Print help'
+complete -c kage -n "__fish_kage_using_subcommand key; and not __fish_seen_subcommand_from fetch list rotate backup restore retire help" -f -a "fetch" -d 'Read the controller\'s public keys through the kubeconfig and print the current one'
+complete -c kage -n "__fish_kage_using_subcommand key; and not __fish_seen_subcommand_from fetch list rotate backup restore retire help" -f -a "list" -d 'List the cluster\'s keys: fingerprint, created, state'
+complete -c kage -n "__fish_kage_using_subcommand key; and not __fish_seen_subcommand_from fetch list rotate backup restore retire help" -f -a "rotate" -d 'Ask the controller to create a new sealing key now'
+complete -c kage -n "__fish_kage_using_subcommand key; and not __fish_seen_subcommand_from fetch list rotate backup restore retire help" -f -a "backup" -d 'Export every cluster key, encrypted to recipients or a passphrase (admins only)'
+complete -c kage -n "__fish_kage_using_subcommand key; and not __fish_seen_subcommand_from fetch list rotate backup restore retire help" -f -a "restore" -d 'Put the keys of a backup back into the cluster; the controller picks them up live'
+complete -c kage -n "__fish_kage_using_subcommand key; and not __fish_seen_subcommand_from fetch list rotate backup restore retire help" -f -a "retire" -d 'Stop using a key to unseal (after rotating and resealing)'
+complete -c kage -n "__fish_kage_using_subcommand key; and not __fish_seen_subcommand_from fetch list rotate backup restore retire help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from fetch" -l pin -d 'Refuse any current key whose fingerprint is not this one' -r
 complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from fetch" -l save -d 'Write the recipient into this .kage.yaml (the rule without a path, added if missing)' -r -F
 complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from fetch" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
@@ -111,9 +117,35 @@ complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcomman
 complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from rotate" -l controller-name -d 'Name of the kage controller (Service and Deployment)' -r
 complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from rotate" -l controller-url -d 'Reach the controller\'s HTTP API here instead of through the API server\'s service proxy' -r
 complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from rotate" -s h -l help -d 'Print help'
+complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from backup" -s r -l recipient -d 'Encrypt the backup to this age recipient (repeatable)' -r
+complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from backup" -s o -l output -d 'Where to write the backup (atomically, mode 0600)' -r -F
+complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from backup" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from backup" -l context -d 'Kubeconfig context to use' -r
+complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from backup" -l controller-namespace -d 'Namespace of the kage controller' -r
+complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from backup" -l controller-name -d 'Name of the kage controller (Service and Deployment)' -r
+complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from backup" -l controller-url -d 'Reach the controller\'s HTTP API here instead of through the API server\'s service proxy' -r
+complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from backup" -l passphrase -d 'Encrypt the backup to the passphrase in $KAGE_PASSPHRASE instead'
+complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from backup" -s h -l help -d 'Print help'
+complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from restore" -s i -l identity -d 'Identity file that opens the backup (repeatable)' -r -F
+complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from restore" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from restore" -l context -d 'Kubeconfig context to use' -r
+complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from restore" -l controller-namespace -d 'Namespace of the kage controller' -r
+complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from restore" -l controller-name -d 'Name of the kage controller (Service and Deployment)' -r
+complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from restore" -l controller-url -d 'Reach the controller\'s HTTP API here instead of through the API server\'s service proxy' -r
+complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from restore" -l passphrase -d 'Open the backup with the passphrase in $KAGE_PASSPHRASE'
+complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from restore" -s h -l help -d 'Print help'
+complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from retire" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from retire" -l context -d 'Kubeconfig context to use' -r
+complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from retire" -l controller-namespace -d 'Namespace of the kage controller' -r
+complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from retire" -l controller-name -d 'Name of the kage controller (Service and Deployment)' -r
+complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from retire" -l controller-url -d 'Reach the controller\'s HTTP API here instead of through the API server\'s service proxy' -r
+complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from retire" -s h -l help -d 'Print help'
 complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from help" -f -a "fetch" -d 'Read the controller\'s public keys through the kubeconfig and print the current one'
 complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the cluster\'s keys: fingerprint, created, state'
 complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from help" -f -a "rotate" -d 'Ask the controller to create a new sealing key now'
+complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from help" -f -a "backup" -d 'Export every cluster key, encrypted to recipients or a passphrase (admins only)'
+complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from help" -f -a "restore" -d 'Put the keys of a backup back into the cluster; the controller picks them up live'
+complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from help" -f -a "retire" -d 'Stop using a key to unseal (after rotating and resealing)'
 complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c kage -n "__fish_kage_using_subcommand status" -s n -l namespace -d 'Namespace (default: the kubeconfig context\'s)' -r
 complete -c kage -n "__fish_kage_using_subcommand status" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
@@ -137,3 +169,6 @@ complete -c kage -n "__fish_kage_using_subcommand help; and not __fish_seen_subc
 complete -c kage -n "__fish_kage_using_subcommand help; and __fish_seen_subcommand_from key" -f -a "fetch" -d 'Read the controller\'s public keys through the kubeconfig and print the current one'
 complete -c kage -n "__fish_kage_using_subcommand help; and __fish_seen_subcommand_from key" -f -a "list" -d 'List the cluster\'s keys: fingerprint, created, state'
 complete -c kage -n "__fish_kage_using_subcommand help; and __fish_seen_subcommand_from key" -f -a "rotate" -d 'Ask the controller to create a new sealing key now'
+complete -c kage -n "__fish_kage_using_subcommand help; and __fish_seen_subcommand_from key" -f -a "backup" -d 'Export every cluster key, encrypted to recipients or a passphrase (admins only)'
+complete -c kage -n "__fish_kage_using_subcommand help; and __fish_seen_subcommand_from key" -f -a "restore" -d 'Put the keys of a backup back into the cluster; the controller picks them up live'
+complete -c kage -n "__fish_kage_using_subcommand help; and __fish_seen_subcommand_from key" -f -a "retire" -d 'Stop using a key to unseal (after rotating and resealing)'

@@ -90,6 +90,7 @@ json\:"JSON"))' \
 _arguments "${_arguments_options[@]}" : \
 '-f+[SealedSecret manifest; "-" or absent is stdin]:FILE:_files' \
 '--filename=[SealedSecret manifest; "-" or absent is stdin]:FILE:_files' \
+'*--recovery=[Recovery recipients to look for (default\: the file'\''s .kage.yaml rule)]:RECIPIENT:_default' \
 '-o+[Print JSON instead of text]:FORMAT:((yaml\:"YAML documents"
 json\:"JSON"))' \
 '--output=[Print JSON instead of text]:FORMAT:((yaml\:"YAML documents"
@@ -100,12 +101,14 @@ json\:"JSON"))' \
 ;;
 (validate)
 _arguments "${_arguments_options[@]}" : \
+'*--recovery=[Recovery recipients that count (default\: each file'\''s .kage.yaml rule)]:RECIPIENT:_default' \
 '--kubeconfig=[Path to the kubeconfig file (default\: \$KUBECONFIG, then ~/.kube/config)]:FILE:_files' \
 '--context=[Kubeconfig context to use]:NAME:_default' \
 '--controller-namespace=[Namespace of the kage controller]:NS:_default' \
 '--controller-name=[Name of the kage controller (Service and Deployment)]:NAME:_default' \
 '--controller-url=[Reach the controller'\''s HTTP API here instead of through the API server'\''s service proxy]:URL:_default' \
 '--cluster[Also ask the controller whether it can unseal each SealedSecret]' \
+'--require-recovery[Fail on values without a recovery recipient (from .kage.yaml, or --recovery)]' \
 '-h[Print help]' \
 '--help[Print help]' \
 '*::paths -- Files and directories (searched recursively for .yaml, .yml and .json); default ".":_files' \
@@ -176,6 +179,49 @@ _arguments "${_arguments_options[@]}" : \
 '--help[Print help]' \
 && ret=0
 ;;
+(backup)
+_arguments "${_arguments_options[@]}" : \
+'*-r+[Encrypt the backup to this age recipient (repeatable)]:RECIPIENT:_default' \
+'*--recipient=[Encrypt the backup to this age recipient (repeatable)]:RECIPIENT:_default' \
+'-o+[Where to write the backup (atomically, mode 0600)]:FILE:_files' \
+'--output=[Where to write the backup (atomically, mode 0600)]:FILE:_files' \
+'--kubeconfig=[Path to the kubeconfig file (default\: \$KUBECONFIG, then ~/.kube/config)]:FILE:_files' \
+'--context=[Kubeconfig context to use]:NAME:_default' \
+'--controller-namespace=[Namespace of the kage controller]:NS:_default' \
+'--controller-name=[Name of the kage controller (Service and Deployment)]:NAME:_default' \
+'--controller-url=[Reach the controller'\''s HTTP API here instead of through the API server'\''s service proxy]:URL:_default' \
+'--passphrase[Encrypt the backup to the passphrase in \$KAGE_PASSPHRASE instead]' \
+'-h[Print help]' \
+'--help[Print help]' \
+&& ret=0
+;;
+(restore)
+_arguments "${_arguments_options[@]}" : \
+'*-i+[Identity file that opens the backup (repeatable)]:FILE:_files' \
+'*--identity=[Identity file that opens the backup (repeatable)]:FILE:_files' \
+'--kubeconfig=[Path to the kubeconfig file (default\: \$KUBECONFIG, then ~/.kube/config)]:FILE:_files' \
+'--context=[Kubeconfig context to use]:NAME:_default' \
+'--controller-namespace=[Namespace of the kage controller]:NS:_default' \
+'--controller-name=[Name of the kage controller (Service and Deployment)]:NAME:_default' \
+'--controller-url=[Reach the controller'\''s HTTP API here instead of through the API server'\''s service proxy]:URL:_default' \
+'--passphrase[Open the backup with the passphrase in \$KAGE_PASSPHRASE]' \
+'-h[Print help]' \
+'--help[Print help]' \
+':file -- The backup file:_files' \
+&& ret=0
+;;
+(retire)
+_arguments "${_arguments_options[@]}" : \
+'--kubeconfig=[Path to the kubeconfig file (default\: \$KUBECONFIG, then ~/.kube/config)]:FILE:_files' \
+'--context=[Kubeconfig context to use]:NAME:_default' \
+'--controller-namespace=[Namespace of the kage controller]:NS:_default' \
+'--controller-name=[Name of the kage controller (Service and Deployment)]:NAME:_default' \
+'--controller-url=[Reach the controller'\''s HTTP API here instead of through the API server'\''s service proxy]:URL:_default' \
+'-h[Print help]' \
+'--help[Print help]' \
+':fingerprint -- Fingerprint of the key to retire:_default' \
+&& ret=0
+;;
 (help)
 _arguments "${_arguments_options[@]}" : \
 ":: :_kage__subcmd__key__subcmd__help_commands" \
@@ -197,6 +243,18 @@ _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
 (rotate)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(backup)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(restore)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(retire)
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
@@ -294,6 +352,18 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 && ret=0
 ;;
+(backup)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(restore)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
+(retire)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
         esac
     ;;
 esac
@@ -377,8 +447,16 @@ _kage__subcmd__help__subcmd__key_commands() {
 'fetch:Read the controller'\''s public keys through the kubeconfig and print the current one' \
 'list:List the cluster'\''s keys\: fingerprint, created, state' \
 'rotate:Ask the controller to create a new sealing key now' \
+'backup:Export every cluster key, encrypted to recipients or a passphrase (admins only)' \
+'restore:Put the keys of a backup back into the cluster; the controller picks them up live' \
+'retire:Stop using a key to unseal (after rotating and resealing)' \
     )
     _describe -t commands 'kage help key commands' commands "$@"
+}
+(( $+functions[_kage__subcmd__help__subcmd__key__subcmd__backup_commands] )) ||
+_kage__subcmd__help__subcmd__key__subcmd__backup_commands() {
+    local commands; commands=()
+    _describe -t commands 'kage help key backup commands' commands "$@"
 }
 (( $+functions[_kage__subcmd__help__subcmd__key__subcmd__fetch_commands] )) ||
 _kage__subcmd__help__subcmd__key__subcmd__fetch_commands() {
@@ -389,6 +467,16 @@ _kage__subcmd__help__subcmd__key__subcmd__fetch_commands() {
 _kage__subcmd__help__subcmd__key__subcmd__list_commands() {
     local commands; commands=()
     _describe -t commands 'kage help key list commands' commands "$@"
+}
+(( $+functions[_kage__subcmd__help__subcmd__key__subcmd__restore_commands] )) ||
+_kage__subcmd__help__subcmd__key__subcmd__restore_commands() {
+    local commands; commands=()
+    _describe -t commands 'kage help key restore commands' commands "$@"
+}
+(( $+functions[_kage__subcmd__help__subcmd__key__subcmd__retire_commands] )) ||
+_kage__subcmd__help__subcmd__key__subcmd__retire_commands() {
+    local commands; commands=()
+    _describe -t commands 'kage help key retire commands' commands "$@"
 }
 (( $+functions[_kage__subcmd__help__subcmd__key__subcmd__rotate_commands] )) ||
 _kage__subcmd__help__subcmd__key__subcmd__rotate_commands() {
@@ -436,9 +524,17 @@ _kage__subcmd__key_commands() {
 'fetch:Read the controller'\''s public keys through the kubeconfig and print the current one' \
 'list:List the cluster'\''s keys\: fingerprint, created, state' \
 'rotate:Ask the controller to create a new sealing key now' \
+'backup:Export every cluster key, encrypted to recipients or a passphrase (admins only)' \
+'restore:Put the keys of a backup back into the cluster; the controller picks them up live' \
+'retire:Stop using a key to unseal (after rotating and resealing)' \
 'help:Print this message or the help of the given subcommand(s)' \
     )
     _describe -t commands 'kage key commands' commands "$@"
+}
+(( $+functions[_kage__subcmd__key__subcmd__backup_commands] )) ||
+_kage__subcmd__key__subcmd__backup_commands() {
+    local commands; commands=()
+    _describe -t commands 'kage key backup commands' commands "$@"
 }
 (( $+functions[_kage__subcmd__key__subcmd__fetch_commands] )) ||
 _kage__subcmd__key__subcmd__fetch_commands() {
@@ -451,9 +547,17 @@ _kage__subcmd__key__subcmd__help_commands() {
 'fetch:Read the controller'\''s public keys through the kubeconfig and print the current one' \
 'list:List the cluster'\''s keys\: fingerprint, created, state' \
 'rotate:Ask the controller to create a new sealing key now' \
+'backup:Export every cluster key, encrypted to recipients or a passphrase (admins only)' \
+'restore:Put the keys of a backup back into the cluster; the controller picks them up live' \
+'retire:Stop using a key to unseal (after rotating and resealing)' \
 'help:Print this message or the help of the given subcommand(s)' \
     )
     _describe -t commands 'kage key help commands' commands "$@"
+}
+(( $+functions[_kage__subcmd__key__subcmd__help__subcmd__backup_commands] )) ||
+_kage__subcmd__key__subcmd__help__subcmd__backup_commands() {
+    local commands; commands=()
+    _describe -t commands 'kage key help backup commands' commands "$@"
 }
 (( $+functions[_kage__subcmd__key__subcmd__help__subcmd__fetch_commands] )) ||
 _kage__subcmd__key__subcmd__help__subcmd__fetch_commands() {
@@ -470,6 +574,16 @@ _kage__subcmd__key__subcmd__help__subcmd__list_commands() {
     local commands; commands=()
     _describe -t commands 'kage key help list commands' commands "$@"
 }
+(( $+functions[_kage__subcmd__key__subcmd__help__subcmd__restore_commands] )) ||
+_kage__subcmd__key__subcmd__help__subcmd__restore_commands() {
+    local commands; commands=()
+    _describe -t commands 'kage key help restore commands' commands "$@"
+}
+(( $+functions[_kage__subcmd__key__subcmd__help__subcmd__retire_commands] )) ||
+_kage__subcmd__key__subcmd__help__subcmd__retire_commands() {
+    local commands; commands=()
+    _describe -t commands 'kage key help retire commands' commands "$@"
+}
 (( $+functions[_kage__subcmd__key__subcmd__help__subcmd__rotate_commands] )) ||
 _kage__subcmd__key__subcmd__help__subcmd__rotate_commands() {
     local commands; commands=()
@@ -479,6 +593,16 @@ _kage__subcmd__key__subcmd__help__subcmd__rotate_commands() {
 _kage__subcmd__key__subcmd__list_commands() {
     local commands; commands=()
     _describe -t commands 'kage key list commands' commands "$@"
+}
+(( $+functions[_kage__subcmd__key__subcmd__restore_commands] )) ||
+_kage__subcmd__key__subcmd__restore_commands() {
+    local commands; commands=()
+    _describe -t commands 'kage key restore commands' commands "$@"
+}
+(( $+functions[_kage__subcmd__key__subcmd__retire_commands] )) ||
+_kage__subcmd__key__subcmd__retire_commands() {
+    local commands; commands=()
+    _describe -t commands 'kage key retire commands' commands "$@"
 }
 (( $+functions[_kage__subcmd__key__subcmd__rotate_commands] )) ||
 _kage__subcmd__key__subcmd__rotate_commands() {

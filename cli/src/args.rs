@@ -61,6 +61,57 @@ pub enum KeyCommand {
     List(ClusterOnly),
     /// Ask the controller to create a new sealing key now.
     Rotate(ClusterOnly),
+    /// Export every cluster key, encrypted to recipients or a passphrase (admins only).
+    Backup(BackupArgs),
+    /// Put the keys of a backup back into the cluster; the controller picks them up live.
+    Restore(RestoreArgs),
+    /// Stop using a key to unseal (after rotating and resealing).
+    Retire(RetireArgs),
+}
+
+/// `kage key backup`.
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// Encrypt the backup to this age recipient (repeatable).
+    #[arg(short = 'r', long = "recipient", value_name = "RECIPIENT")]
+    pub recipients: Vec<String>,
+    /// Encrypt the backup to the passphrase in $KAGE_PASSPHRASE instead.
+    #[arg(long)]
+    pub passphrase: bool,
+    /// Where to write the backup (atomically, mode 0600).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: PathBuf,
+    /// Cluster selection.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+/// `kage key restore`.
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The backup file.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Identity file that opens the backup (repeatable).
+    #[arg(short = 'i', long = "identity", value_name = "FILE")]
+    pub identities: Vec<PathBuf>,
+    /// Open the backup with the passphrase in $KAGE_PASSPHRASE.
+    #[arg(long)]
+    pub passphrase: bool,
+    /// Cluster selection.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+/// `kage key retire`.
+#[derive(Debug, Args)]
+pub struct RetireArgs {
+    /// Fingerprint of the key to retire.
+    #[arg(value_name = "FINGERPRINT")]
+    pub fingerprint: String,
+    /// Cluster selection.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
 }
 
 /// Commands that only need to find the cluster.
@@ -263,6 +314,9 @@ pub struct InspectArgs {
     /// SealedSecret manifest; "-" or absent is stdin.
     #[arg(short = 'f', long = "filename", value_name = "FILE")]
     pub file: Option<PathBuf>,
+    /// Recovery recipients to look for (default: the file's .kage.yaml rule).
+    #[arg(long = "recovery", value_name = "RECIPIENT")]
+    pub recovery: Vec<String>,
     /// Print JSON instead of text.
     #[arg(short = 'o', long = "output", value_enum)]
     pub format: Option<Format>,
@@ -277,6 +331,12 @@ pub struct ValidateArgs {
     /// Also ask the controller whether it can unseal each SealedSecret.
     #[arg(long)]
     pub cluster: bool,
+    /// Fail on values without a recovery recipient (from .kage.yaml, or --recovery).
+    #[arg(long)]
+    pub require_recovery: bool,
+    /// Recovery recipients that count (default: each file's .kage.yaml rule).
+    #[arg(long = "recovery", value_name = "RECIPIENT")]
+    pub recovery: Vec<String>,
     /// Cluster selection (with --cluster).
     #[command(flatten)]
     pub cluster_args: ClusterArgs,

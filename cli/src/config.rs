@@ -50,6 +50,8 @@ pub struct Rule {
 pub struct Resolved {
     /// Cluster and recovery recipients together.
     pub recipients: Vec<Recipient>,
+    /// The recovery recipients alone.
+    pub recovery: Vec<Recipient>,
     /// The default scope, if the rule sets one.
     pub scope: Option<Scope>,
 }
@@ -85,22 +87,28 @@ pub fn resolve(start: &Path, target: Option<&Path>) -> anyhow::Result<Resolved> 
         if !matches {
             continue;
         }
-        let recipients = rule
-            .recipients
-            .iter()
-            .chain(&rule.recovery)
-            .map(|r| {
-                r.parse::<Recipient>()
-                    .with_context(|| format!("{}: recipient {r:?}", config_path.display()))
-            })
-            .collect::<anyhow::Result<_>>()?;
+        let parse = |list: &[String]| {
+            list.iter()
+                .map(|r| {
+                    r.parse::<Recipient>()
+                        .with_context(|| format!("{}: recipient {r:?}", config_path.display()))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()
+        };
+        let recovery = parse(&rule.recovery)?;
+        let mut recipients = parse(&rule.recipients)?;
+        recipients.extend(recovery.iter().cloned());
         let scope = rule
             .scope
             .as_deref()
             .map(str::parse)
             .transpose()
             .with_context(|| format!("{}", config_path.display()))?;
-        return Ok(Resolved { recipients, scope });
+        return Ok(Resolved {
+            recipients,
+            recovery,
+            scope,
+        });
     }
     Ok(Resolved::default())
 }

@@ -755,3 +755,94 @@ fn committed_completions_match_the_cli() {
         assert_snapshot(&format!("completions/kage.{shell}"), &out.stdout);
     }
 }
+
+#[test]
+fn recovery_recipients_are_reported_enforced_and_open_values_alone() {
+    let d = Dir::new();
+    let out = d
+        .cmd()
+        .args(["keygen", "-o", "recovery.key"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let recovery = String::from_utf8(out).unwrap().trim().to_owned();
+    std::fs::create_dir_all(d.path("repo")).unwrap();
+    d.write(
+        "repo/.kage.yaml",
+        &format!("rules:\n  - path: \"with/**\"\n    recipients: [{}]\n    recovery: [{recovery}]\n  - recipients: [{}]\n    recovery: [{recovery}]\n", d.recipient, d.recipient),
+    );
+    d.write("repo/with/.keep", "");
+    d.write("repo/without/.keep", "");
+    d.cmd()
+        .args([
+            "seal",
+            "--name",
+            "a",
+            "-n",
+            "ns",
+            "--from-literal",
+            &format!("k={SECRET}"),
+            "-w",
+            "repo/with/a.yaml",
+        ])
+        .assert()
+        .success();
+    // Sealed with -r only: no recovery recipient, although the rule for the folder asks for one.
+    d.cmd()
+        .args([
+            "seal",
+            "--name",
+            "b",
+            "-n",
+            "ns",
+            "-r",
+            &d.recipient,
+            "--from-literal",
+            "k=v",
+            "-w",
+            "repo/without/b.yaml",
+        ])
+        .assert()
+        .success();
+    d.cmd()
+        .args(["inspect", "-f", "repo/with/a.yaml"])
+        .assert()
+        .success()
+        .stdout(contains("recovery key present"));
+    d.cmd()
+        .args(["inspect", "-f", "repo/without/b.yaml"])
+        .assert()
+        .success()
+        .stdout(contains("NO recovery key"));
+    d.cmd()
+        .args(["validate", "--require-recovery", "repo/with"])
+        .assert()
+        .success();
+    d.cmd()
+        .args(["validate", "--require-recovery", "repo"])
+        .assert()
+        .code(5)
+        .stderr(contains("b.yaml").and(contains("has no recovery recipient")))
+        .stderr(contains("a.yaml").not());
+    // With the cluster key gone, the recovery key alone opens the value.
+    std::fs::remove_file(d.path("id.txt")).unwrap();
+    let out = d
+        .cmd()
+        .args([
+            "unseal",
+            "-i",
+            "recovery.key",
+            "-f",
+            "repo/with/a.yaml",
+            "-o",
+            "json",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(secret_json(&out)["data"]["k"], b64(SECRET.as_bytes()));
+}

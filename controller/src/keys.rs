@@ -24,6 +24,8 @@ pub const IDENTITY_DATA_KEY: &str = "identity";
 pub const KEY_SECRET_TYPE: &str = "kage.dev/sealing-key";
 /// Annotation on a key Secret: `active` (default) or `retired` (no longer used to unseal).
 pub const KEY_STATE_ANNOTATION: &str = "kage.dev/key-state";
+/// Annotation `kage key backup` sets on the key Secrets it saved.
+pub const BACKED_UP_ANNOTATION: &str = "kage.dev/backed-up-at";
 /// Prefix of key Secret names; the suffix is the key's sequence number.
 pub const KEY_SECRET_PREFIX: &str = "kage-key-";
 
@@ -76,6 +78,8 @@ pub struct SealingKey {
     pub created: jiff::Timestamp,
     /// Active or retired.
     pub state: KeyState,
+    /// Whether `kage key backup` has saved it.
+    pub backed_up: bool,
 }
 
 impl SealingKey {
@@ -135,6 +139,7 @@ impl Keys {
                     "createdAt": k.created.to_string(),
                     "state": k.state.as_str(),
                     "current": Some(k.identity.fingerprint()) == current,
+                    "backedUp": k.backed_up,
                     "secret": k.name,
                 })
             })
@@ -290,11 +295,17 @@ fn parse_key(name: &str, secret: &Secret) -> Result<SealingKey, KeyError> {
         Some("retired") => KeyState::Retired,
         _ => KeyState::Active,
     };
+    let backed_up = secret
+        .metadata
+        .annotations
+        .as_ref()
+        .is_some_and(|a| a.contains_key(BACKED_UP_ANNOTATION));
     Ok(SealingKey {
         name: name.to_owned(),
         identity,
         created,
         state,
+        backed_up,
     })
 }
 

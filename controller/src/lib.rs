@@ -375,7 +375,7 @@ async fn watch_keys(
     let mut events = watcher(api, watcher::Config::default().labels(SEALING_KEY_LABEL))
         .default_backoff()
         .boxed();
-    let mut known: Option<Vec<(String, String, Option<String>)>> = None;
+    let mut known: Option<Vec<(String, String, KeyState, bool)>> = None;
     while let Some(event) = events.next().await {
         if let Err(e) = event {
             tracing::warn!(error = %e, "watching key Secrets");
@@ -394,7 +394,8 @@ async fn watch_keys(
                 (
                     k.name.clone(),
                     k.identity.fingerprint().to_string(),
-                    Some(k.state.as_str().to_owned()),
+                    k.state,
+                    k.backed_up,
                 )
             })
             .collect();

@@ -70,6 +70,8 @@ pub struct Metrics {
     pub http_requests: Family<HttpLabels, Counter>,
     /// `kage_leader` (1 on the replica holding the lease).
     pub leader: Gauge,
+    /// `kage_newest_key_backed_up`: 1 once `kage key backup` saved the current key; alert on 0.
+    pub newest_key_backed_up: Gauge,
 }
 
 impl Default for Metrics {
@@ -85,6 +87,7 @@ impl Default for Metrics {
             sealed_secrets: Family::default(),
             http_requests: Family::default(),
             leader: Gauge::default(),
+            newest_key_backed_up: Gauge::default(),
         };
         registry.register("reconciles", "Reconciles by result", m.reconciles.clone());
         registry.register(
@@ -117,6 +120,11 @@ impl Default for Metrics {
             "leader",
             "1 if this replica holds the leader lease",
             m.leader.clone(),
+        );
+        registry.register(
+            "newest_key_backed_up",
+            "1 if the current sealing key has been backed up with `kage key backup`",
+            m.newest_key_backed_up.clone(),
         );
         *m.registry.lock().expect("registry lock") = registry;
         m

@@ -8,6 +8,7 @@ use crate::args::{Format, InspectArgs};
 use crate::{Failure, Outcome};
 
 pub fn run(args: InspectArgs) -> Outcome {
+    let recovery = super::recovery_fingerprints(&args.recovery, args.file.as_deref())?;
     let mut report = Vec::new();
     for sealed in super::read_sealed_secrets(args.file.as_deref())? {
         let values = sealed_values(&sealed).map_err(|e| Failure::Input(e.into()))?;
@@ -26,6 +27,8 @@ pub fn run(args: InspectArgs) -> Outcome {
                     "scope": b.scope().as_str(),
                     "binding": {"namespace": b.namespace(), "name": b.name(), "key": b.key()},
                     "recipients": v.recipients().iter().map(ToString::to_string).collect::<Vec<_>>(),
+                    "recovery": (!recovery.is_empty())
+                        .then(|| v.recipients().iter().any(|f| recovery.contains(f))),
                 })
             })
             .collect();
@@ -63,8 +66,13 @@ fn render(report: &[serde_json::Value]) -> String {
                 .flatten()
                 .filter_map(|r| r.as_str())
                 .collect();
+            let recovery = match key["recovery"].as_bool() {
+                Some(true) => ", recovery key present",
+                Some(false) => ", NO recovery key",
+                None => "",
+            };
             out.push_str(&format!(
-                "  {}: scope {}, bound to namespace={} name={} key={}, keys {}\n",
+                "  {}: scope {}, bound to namespace={} name={} key={}, keys {}{recovery}\n",
                 key["key"].as_str().unwrap_or(""),
                 key["scope"].as_str().unwrap_or(""),
                 b["namespace"].as_str().unwrap_or("*"),

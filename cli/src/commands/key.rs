@@ -14,6 +14,9 @@ pub fn run(command: KeyCommand) -> Outcome {
         KeyCommand::Fetch(args) => fetch(args),
         KeyCommand::List(args) => list(args),
         KeyCommand::Rotate(args) => rotate(args),
+        KeyCommand::Backup(args) => super::backup::backup(args),
+        KeyCommand::Restore(args) => super::backup::restore(args),
+        KeyCommand::Retire(args) => super::backup::retire(args),
     }
 }
 

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+mod backup;
 mod inspect;
 mod key;
 mod keygen;
@@ -71,4 +72,35 @@ fn print(text: &str) -> Outcome {
         .and_then(|()| out.flush())
         .context("writing to stdout")?;
     Ok(())
+}
+
+/// Fingerprints of the recovery recipients that apply to `file`: `--recovery` flags, else the
+/// file's `.kage.yaml` rule.
+fn recovery_fingerprints(
+    flags: &[String],
+    file: Option<&Path>,
+) -> Result<Vec<kage_core::Fingerprint>, Failure> {
+    if !flags.is_empty() {
+        return flags
+            .iter()
+            .map(|r| {
+                r.parse::<kage_core::Recipient>()
+                    .map(|r| r.fingerprint())
+                    .map_err(|e| Failure::Input(anyhow::anyhow!("--recovery {r}: {e}")))
+            })
+            .collect();
+    }
+    let Some(file) = file.filter(|f| *f != Path::new("-")) else {
+        return Ok(Vec::new());
+    };
+    let start = file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let resolved = crate::config::resolve(start, Some(file)).map_err(Failure::Input)?;
+    Ok(resolved
+        .recovery
+        .iter()
+        .map(kage_core::Recipient::fingerprint)
+        .collect())
 }

@@ -20,6 +20,9 @@ pub fn run(args: ValidateArgs) -> Outcome {
     for root in &paths {
         for file in files::manifest_files(root)? {
             let mut found = check_file(&file);
+            if args.require_recovery {
+                found.1.extend(check_recovery(&file, &args.recovery)?);
+            }
             if args.cluster && found.0 > 0 && found.1.is_empty() {
                 found
                     .1
@@ -38,6 +41,39 @@ pub fn run(args: ValidateArgs) -> Outcome {
     } else {
         Ok(())
     }
+}
+
+/// Values of `file` that no recovery recipient can open.
+fn check_recovery(file: &Path, flags: &[String]) -> Result<Vec<String>, Failure> {
+    let recovery = super::recovery_fingerprints(flags, Some(file))?;
+    let Ok(docs) = files::read_input(Some(file)).and_then(|t| Ok(manifest::read_documents(&t)?))
+    else {
+        return Ok(Vec::new());
+    };
+    let mut problems = Vec::new();
+    for doc in docs
+        .iter()
+        .filter(|d| manifest::kind(d) == Some("SealedSecret"))
+    {
+        let Ok(sealed) = sealed_secret_from_document(doc) else {
+            continue;
+        };
+        let who = format!("{}/{}", sealed.namespace_or_empty(), sealed.name_or_empty());
+        if recovery.is_empty() {
+            problems.push(format!(
+                "SealedSecret {who}: no recovery recipient is configured for this file (.kage.yaml `recovery:` or --recovery)"
+            ));
+            continue;
+        }
+        for (key, value) in sealed_values(&sealed).unwrap_or_default() {
+            if !value.recipients().iter().any(|f| recovery.contains(f)) {
+                problems.push(format!(
+                    "SealedSecret {who}: key {key:?} has no recovery recipient"
+                ));
+            }
+        }
+    }
+    Ok(problems)
 }
 
 /// SealedSecrets checked in `file`, and the problems found.

@@ -127,7 +127,10 @@ fn test() -> Result<()> {
                 .args(["test", "-p", "kage-e2e", "--", "--nocapture"])
                 .env("KUBECONFIG", &kubeconfig)
                 .env("KAGE_E2E_REQUIRED", "1")
-            .env("KAGE_E2E_LOCAL_CLUSTER", if external.is_none() { "1" } else { "" })
+                .env(
+                    "KAGE_E2E_LOCAL_CLUSTER",
+                    if external.is_none() { "1" } else { "" },
+                )
                 .env("PATH", path_with(&cluster.bin_dir())))
         });
     if external.is_none() {

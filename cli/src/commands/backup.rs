@@ -1,0 +1,391 @@
+//! `kage key backup|restore|retire`: the cluster's private keys, for disaster recovery.
+//!
+//! A backup is an ASCII-armored age file (readable with any age tool) holding a JSON bundle:
+//! every key Secret's name, identity, fingerprint, creation time and state. It is encrypted to
+//! the given recipients or to a passphrase, written atomically with mode 0600, and nothing of
+//! it is ever printed. These commands read and write Secrets in the controller's namespace, so
+//! only cluster administrators can run them.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::Path;
+
+use anyhow::{Context, anyhow, bail};
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use kage_api::SEALING_KEY_LABEL;
+use kage_core::{Fingerprint, Identity};
+use kube::Api;
+use kube::api::{ListParams, Patch, PatchParams, PostParams};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::args::{BackupArgs, RestoreArgs, RetireArgs};
+use crate::cluster::{block_on, connect};
+use crate::{Failure, Outcome, files};
+
+/// Environment variable holding the passphrase for `--passphrase`.
+pub const PASSPHRASE_ENV: &str = "KAGE_PASSPHRASE";
+/// Annotation the backup command sets on every key Secret it saved.
+pub const BACKED_UP_ANNOTATION: &str = "kage.dev/backed-up-at";
+/// Largest backup file read, in bytes.
+pub const MAX_BACKUP_BYTES: u64 = 4 * 1024 * 1024;
+
+const IDENTITY_DATA_KEY: &str = "identity";
+const CREATED_AT: &str = "kage.dev/created-at";
+const FINGERPRINT: &str = "kage.dev/fingerprint";
+const STATE: &str = "kage.dev/key-state";
+const KEY_PREFIX: &str = "kage-key-";
+
+/// One key in a backup.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BackedUpKey {
+    name: String,
+    fingerprint: String,
+    created_at: String,
+    state: String,
+    identity: String,
+}
+
+impl Drop for BackedUpKey {
+    fn drop(&mut self) {
+        self.identity.zeroize();
+    }
+}
+
+/// The whole backup.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Bundle {
+    api_version: String,
+    kind: String,
+    namespace: String,
+    created_at: String,
+    keys: Vec<BackedUpKey>,
+}
+
+fn passphrase() -> anyhow::Result<age::secrecy::SecretString> {
+    let value = std::env::var(PASSPHRASE_ENV).map_err(|_| {
+        anyhow!("--passphrase reads the passphrase from ${PASSPHRASE_ENV}, which is not set")
+    })?;
+    if value.len() < 12 {
+        bail!("the passphrase in ${PASSPHRASE_ENV} is shorter than 12 characters");
+    }
+    Ok(age::secrecy::SecretString::from(value))
+}
+
+/// `kage key backup`.
+pub fn backup(args: BackupArgs) -> Outcome {
+    let recipients: Vec<age::x25519::Recipient> = args
+        .recipients
+        .iter()
+        .map(|r| {
+            r.parse()
+                .map_err(|e| Failure::Input(anyhow!("-r {r}: {e}")))
+        })
+        .collect::<Result<_, _>>()?;
+    if recipients.is_empty() == !args.passphrase {
+        return Err(Failure::Input(anyhow!(
+            "pass either -r RECIPIENT (repeatable) or --passphrase"
+        )));
+    }
+    let ns = args.cluster.controller_namespace.clone();
+    let (bundle, names) = block_on(async {
+        let (client, _) = connect(&args.cluster).await?;
+        let api: Api<Secret> = Api::namespaced(client, &ns);
+        let list = api
+            .list(&ListParams::default().labels(&format!("{SEALING_KEY_LABEL}=true")))
+            .await
+            .with_context(|| {
+                format!("listing the key Secrets in {ns} (needs read access to Secrets there)")
+            })?;
+        let mut keys = Vec::new();
+        for mut secret in list.items {
+            let key = backed_up_key(&secret);
+            if let Some(data) = secret.data.as_mut() {
+                data.values_mut().for_each(|v| v.0.zeroize());
+            }
+            keys.push(key?);
+        }
+        let names: Vec<String> = keys.iter().map(|k| k.name.clone()).collect();
+        let bundle = Bundle {
+            api_version: "kage.dev/v1".into(),
+            kind: "KeyBackup".into(),
+            namespace: ns.clone(),
+            created_at: jiff::Timestamp::now().to_string(),
+            keys,
+        };
+        Ok((bundle, names))
+    })?;
+    if bundle.keys.is_empty() {
+        return Err(Failure::Other(anyhow!(
+            "no sealing keys found in namespace {ns}"
+        )));
+    }
+    let plain = Zeroizing::new(serde_json::to_vec(&bundle).context("encoding the backup")?);
+    let encryptor = if args.passphrase {
+        age::Encryptor::with_user_passphrase(passphrase().map_err(Failure::Input)?)
+    } else {
+        age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient))
+            .context("encrypting the backup")?
+    };
+    let armored = armor(encryptor, &plain).context("encrypting the backup")?;
+    files::write_atomic(&args.output, &armored, Some(0o600))?;
+    let fingerprints: Vec<&str> = bundle.keys.iter().map(|k| k.fingerprint.as_str()).collect();
+    eprintln!(
+        "backed up {} key(s) ({}) to {}",
+        bundle.keys.len(),
+        fingerprints.join(", "),
+        args.output.display()
+    );
+    // Tell the controller (metric kage_newest_key_backed_up) that these keys are safe.
+    block_on(async {
+        let (client, _) = connect(&args.cluster).await?;
+        let api: Api<Secret> = Api::namespaced(client, &ns);
+        let stamp = json!({"metadata": {"annotations": {BACKED_UP_ANNOTATION: bundle.created_at}}});
+        for name in &names {
+            api.patch(name, &PatchParams::default(), &Patch::Merge(&stamp))
+                .await?;
+        }
+        Ok(())
+    })?;
+    Ok(())
+}
+
+fn armor(encryptor: age::Encryptor, plain: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut armored = Vec::new();
+    let output =
+        age::armor::ArmoredWriter::wrap_output(&mut armored, age::armor::Format::AsciiArmor)?;
+    let mut writer = encryptor.wrap_output(output)?;
+    writer.write_all(plain)?;
+    writer.finish()?.finish()?;
+    Ok(armored)
+}
+
+fn backed_up_key(secret: &Secret) -> anyhow::Result<BackedUpKey> {
+    let name = secret.metadata.name.clone().unwrap_or_default();
+    let annotations = secret.metadata.annotations.clone().unwrap_or_default();
+    let bytes = secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get(IDENTITY_DATA_KEY))
+        .with_context(|| format!("key Secret {name} has no identity"))?;
+    let identity = Zeroizing::new(
+        String::from_utf8(bytes.0.clone())
+            .map_err(|_| anyhow!("key Secret {name} holds no valid identity"))?,
+    );
+    let parsed: Identity = identity
+        .parse()
+        .map_err(|_| anyhow!("key Secret {name} holds no valid identity"))?;
+    Ok(BackedUpKey {
+        fingerprint: parsed.fingerprint().to_string(),
+        created_at: annotations.get(CREATED_AT).cloned().unwrap_or_default(),
+        state: annotations
+            .get(STATE)
+            .cloned()
+            .unwrap_or_else(|| "active".into()),
+        identity: identity.to_string(),
+        name,
+    })
+}
+
+fn read_backup(
+    path: &Path,
+    identities: &[std::path::PathBuf],
+    use_passphrase: bool,
+) -> anyhow::Result<Bundle> {
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut armored = Vec::new();
+    file.take(MAX_BACKUP_BYTES + 1).read_to_end(&mut armored)?;
+    if armored.len() as u64 > MAX_BACKUP_BYTES {
+        bail!(
+            "{} is larger than a backup can be ({MAX_BACKUP_BYTES} bytes)",
+            path.display()
+        );
+    }
+    let decryptor = age::Decryptor::new(age::armor::ArmoredReader::new(&armored[..]))
+        .with_context(|| format!("{} is not a kage key backup (age file)", path.display()))?;
+    let mut ids: Vec<Box<dyn age::Identity>> = Vec::new();
+    if use_passphrase {
+        ids.push(Box::new(age::scrypt::Identity::new(passphrase()?)));
+    }
+    for file in identities {
+        let text = Zeroizing::new(
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?,
+        );
+        for line in text
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with("AGE-SECRET-KEY-1"))
+        {
+            let id: age::x25519::Identity = line
+                .parse()
+                .map_err(|e| anyhow!("{}: {e}", file.display()))?;
+            ids.push(Box::new(id));
+        }
+    }
+    if ids.is_empty() {
+        bail!("pass -i IDENTITY (repeatable) or --passphrase to open the backup");
+    }
+    let mut reader = decryptor
+        .decrypt(ids.iter().map(|i| i.as_ref()))
+        .map_err(|e| anyhow!("cannot open {}: {e}", path.display()))?;
+    let mut plain = Zeroizing::new(Vec::new());
+    reader.read_to_end(&mut plain)?;
+    let bundle: Bundle =
+        serde_json::from_slice(&plain).context("the backup's content is not a key bundle")?;
+    if bundle.kind != "KeyBackup" {
+        bail!("{} is not a kage key backup", path.display());
+    }
+    Ok(bundle)
+}
+
+/// `kage key restore`.
+pub fn restore(args: RestoreArgs) -> Outcome {
+    let bundle =
+        read_backup(&args.file, &args.identities, args.passphrase).map_err(Failure::Input)?;
+    for key in &bundle.keys {
+        let id: Identity = key.identity.parse().map_err(|_| {
+            Failure::Input(anyhow!(
+                "key {} in the backup is not a valid identity",
+                key.name
+            ))
+        })?;
+        if id.fingerprint().to_string() != key.fingerprint {
+            return Err(Failure::Input(anyhow!(
+                "key {} in the backup does not match its fingerprint",
+                key.name
+            )));
+        }
+    }
+    let ns = args.cluster.controller_namespace.clone();
+    let restored = block_on(async {
+        let (client, _) = connect(&args.cluster).await?;
+        let api: Api<Secret> = Api::namespaced(client, &ns);
+        let existing = api
+            .list(&ListParams::default().labels(&format!("{SEALING_KEY_LABEL}=true")))
+            .await
+            .with_context(|| format!("listing the key Secrets in {ns}"))?;
+        let mut present: BTreeMap<String, String> = BTreeMap::new();
+        let mut highest = 0u64;
+        for mut s in existing.items {
+            let name = s.metadata.name.clone().unwrap_or_default();
+            highest = highest.max(
+                name.strip_prefix(KEY_PREFIX)
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(0),
+            );
+            let fp = backed_up_key(&s)
+                .map(|k| k.fingerprint.clone())
+                .unwrap_or_default();
+            if let Some(data) = s.data.as_mut() {
+                data.values_mut().for_each(|v| v.0.zeroize());
+            }
+            present.insert(name, fp);
+        }
+        let mut restored = Vec::new();
+        for key in &bundle.keys {
+            if present.values().any(|fp| fp == &key.fingerprint) {
+                eprintln!("{}: already present", key.fingerprint);
+                continue;
+            }
+            // A new cluster may have made its own kage-key-1: never overwrite, take a new name.
+            let name = if present.contains_key(&key.name) {
+                highest += 1;
+                format!("{KEY_PREFIX}{highest}")
+            } else {
+                key.name.clone()
+            };
+            let mut secret: Secret = serde_json::from_value(json!({
+                "metadata": {
+                    "name": name,
+                    "labels": {SEALING_KEY_LABEL: "true", "app.kubernetes.io/name": "kage"},
+                    "annotations": {CREATED_AT: key.created_at, FINGERPRINT: key.fingerprint, STATE: key.state,
+                        BACKED_UP_ANNOTATION: bundle.created_at, "kage.dev/restored-at": jiff::Timestamp::now().to_string()},
+                },
+                "type": "kage.dev/sealing-key",
+            }))?;
+            secret.data = Some(BTreeMap::from([(
+                IDENTITY_DATA_KEY.to_owned(),
+                ByteString(key.identity.as_bytes().to_vec()),
+            )]));
+            let result = api.create(&PostParams::default(), &secret).await;
+            if let Some(data) = secret.data.as_mut() {
+                data.values_mut().for_each(|v| v.0.zeroize());
+            }
+            let mut created = result.with_context(|| format!("creating key Secret {ns}/{name}"))?;
+            if let Some(data) = created.data.as_mut() {
+                data.values_mut().for_each(|v| v.0.zeroize());
+            }
+            present.insert(name.clone(), key.fingerprint.clone());
+            restored.push(format!("{} as {name}", key.fingerprint));
+        }
+        Ok(restored)
+    })?;
+    eprintln!(
+        "restored {} key(s){}{}",
+        restored.len(),
+        if restored.is_empty() { "" } else { ": " },
+        restored.join(", ")
+    );
+    Ok(())
+}
+
+/// `kage key retire`.
+pub fn retire(args: RetireArgs) -> Outcome {
+    let target: Fingerprint = args
+        .fingerprint
+        .parse()
+        .map_err(|e| Failure::Input(anyhow!("{}: {e}", args.fingerprint)))?;
+    let ns = args.cluster.controller_namespace.clone();
+    block_on(async {
+        let (client, _) = connect(&args.cluster).await?;
+        let api: Api<Secret> = Api::namespaced(client, &ns);
+        let list = api
+            .list_metadata(&ListParams::default().labels(&format!("{SEALING_KEY_LABEL}=true")))
+            .await
+            .with_context(|| format!("listing the key Secrets in {ns}"))?;
+        let fingerprint_of = |m: &kube::core::PartialObjectMeta<Secret>| {
+            m.metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(FINGERPRINT))
+                .cloned()
+                .unwrap_or_default()
+        };
+        let state_of = |m: &kube::core::PartialObjectMeta<Secret>| {
+            m.metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(STATE))
+                .cloned()
+                .unwrap_or_else(|| "active".into())
+        };
+        let Some(found) = list
+            .items
+            .iter()
+            .find(|m| fingerprint_of(m) == target.to_string())
+        else {
+            bail!("no key with fingerprint {target} in {ns} (see `kage key list`)");
+        };
+        let others_active = list
+            .items
+            .iter()
+            .filter(|m| fingerprint_of(m) != target.to_string() && state_of(m) == "active")
+            .count();
+        if others_active == 0 {
+            bail!(
+                "{target} is the only active key; rotate first (`kage key rotate`), then reseal and retire it"
+            );
+        }
+        let name = found.metadata.name.clone().unwrap_or_default();
+        let patch = json!({"metadata": {"annotations": {STATE: "retired", "kage.dev/retired-at": jiff::Timestamp::now().to_string()}}});
+        api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await?;
+        eprintln!("retired {target} ({ns}/{name}): values sealed only to it no longer open");
+        Ok(())
+    })?;
+    Ok(())
+}

@@ -1,0 +1,331 @@
+//! Never losing a secret: the disaster drill (keys lost, restored from a backup), recovery keys,
+//! and the compromise drill (rotate, reseal, retire).
+
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use kage_api::SealedSecret;
+use kage_e2e::{CONTROLLER_LOCK, CONTROLLER_NAMESPACE, Cluster, cluster, run_ok, wait_until};
+use kube::Api;
+use kube::api::ListParams;
+use serde_json::json;
+
+async fn setup() -> Option<(Cluster, tokio::sync::MutexGuard<'static, ()>)> {
+    let cluster = cluster().await?;
+    let guard = CONTROLLER_LOCK.lock().await;
+    cluster.install().expect("kubectl apply -k deploy/");
+    Some((cluster, guard))
+}
+
+fn keygen(cluster: &Cluster, path: &std::path::Path) -> String {
+    let out = run_ok(cluster.kage().args(["keygen", "-o"]).arg(path)).unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+async fn count_ready(api: &Api<SealedSecret>, status: &str, reason: &str) -> anyhow::Result<usize> {
+    Ok(api
+        .list(&ListParams::default())
+        .await?
+        .items
+        .iter()
+        .filter(|s| {
+            s.ready_condition()
+                .is_some_and(|c| c.status == status && c.reason == reason)
+        })
+        .count())
+}
+
+async fn current_key(cluster: &Cluster) -> String {
+    let map = Api::<ConfigMap>::namespaced(cluster.client.clone(), CONTROLLER_NAMESPACE)
+        .get("kage-public-keys")
+        .await
+        .unwrap();
+    map.data.unwrap()["recipient"].clone()
+}
+
+#[tokio::test]
+async fn disaster_drill_keys_lost_and_restored_from_backup_without_resealing() {
+    const N: usize = 50;
+    let Some((cluster, _guard)) = setup().await else {
+        return;
+    };
+    let ns = cluster.namespace("e2e-drill").await;
+    let dir = tempfile::tempdir().unwrap();
+    let watch = ["--watch-namespace", ns.name.as_str()];
+    let mut ctl = cluster.start_controller(dir.path(), &watch).await.unwrap();
+    ctl.wait_ready().await.unwrap();
+
+    let recovery = keygen(&cluster, &dir.path().join("recovery.key"));
+    let backup_recipient = keygen(&cluster, &dir.path().join("backup.key"));
+    let manifests: Vec<String> = (0..N)
+        .map(|i| {
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": format!("s{i}"), "namespace": ns.name},
+                "stringData": {"password": format!("drill-secret-{i}")}})
+            .to_string()
+        })
+        .collect();
+    let input = dir.path().join("all.json");
+    std::fs::write(&input, manifests.join("\n")).unwrap();
+    let sealed = dir.path().join("all.yaml");
+    run_ok(
+        cluster
+            .kage()
+            .arg("seal")
+            .arg("-f")
+            .arg(&input)
+            .args(["--recovery", &recovery, "-w"])
+            .arg(&sealed),
+    )
+    .unwrap();
+    run_ok(
+        cluster
+            .kubectl()
+            .arg("apply")
+            .arg("--server-side")
+            .arg("-f")
+            .arg(&sealed),
+    )
+    .unwrap();
+    let api: Api<SealedSecret> = Api::namespaced(cluster.client.clone(), &ns.name);
+    wait_until(Duration::from_secs(120), "all Ready", || async {
+        Ok(count_ready(&api, "True", "Unsealed").await? == N)
+    })
+    .await
+    .unwrap();
+
+    // Back up: an armored age file, mode 0600, and no private key printed anywhere.
+    let backup = dir.path().join("keys.backup");
+    let out = run_ok(
+        cluster
+            .kage()
+            .args(["key", "backup", "-r", &backup_recipient, "-o"])
+            .arg(&backup),
+    )
+    .unwrap();
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !printed.contains("AGE-SECRET-KEY"),
+        "a private key was printed"
+    );
+    let text = std::fs::read_to_string(&backup).unwrap();
+    assert!(
+        text.starts_with("-----BEGIN AGE ENCRYPTED FILE-----") && !text.contains("AGE-SECRET-KEY")
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&backup).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let (_, metrics) = kage_e2e::http_get(&ctl.addr, "/metrics").unwrap();
+    wait_until(
+        Duration::from_secs(20),
+        "the backup to be noticed",
+        || async {
+            let (_, metrics) = kage_e2e::http_get(&ctl.addr, "/metrics")?;
+            Ok(metrics.contains("kage_newest_key_backed_up 1"))
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}\n{metrics}"));
+    assert!(!ctl.logs().contains("AGE-SECRET-KEY"));
+
+    // Disaster: the controller namespace, keys included, is gone.
+    drop(ctl);
+    run_ok(
+        cluster
+            .kubectl()
+            .args(["delete", "namespace", CONTROLLER_NAMESPACE, "--wait=false"]),
+    )
+    .unwrap();
+    let namespaces: Api<Namespace> = Api::all(cluster.client.clone());
+    wait_until(
+        Duration::from_secs(120),
+        "kage-system to be gone",
+        || async { Ok(namespaces.get_opt(CONTROLLER_NAMESPACE).await?.is_none()) },
+    )
+    .await
+    .unwrap();
+    cluster.install().unwrap();
+    let mut ctl = cluster.start_controller(dir.path(), &watch).await.unwrap();
+    ctl.wait_ready().await.unwrap();
+    wait_until(
+        Duration::from_secs(120),
+        "every SealedSecret to report the lost key",
+        || async { Ok(count_ready(&api, "False", "NoMatchingKey").await? == N) },
+    )
+    .await
+    .unwrap();
+
+    // Restore: every SealedSecret is Ready again, nothing was resealed.
+    let before = std::fs::read_to_string(&sealed).unwrap();
+    run_ok(
+        cluster
+            .kage()
+            .args(["key", "restore", "-i"])
+            .arg(dir.path().join("backup.key"))
+            .arg(&backup),
+    )
+    .unwrap();
+    wait_until(
+        Duration::from_secs(120),
+        "every SealedSecret Ready after the restore",
+        || async { Ok(count_ready(&api, "True", "Unsealed").await? == N) },
+    )
+    .await
+    .unwrap();
+    assert_eq!(std::fs::read_to_string(&sealed).unwrap(), before);
+
+    // And with every cluster key gone, the recovery key alone recovers every value, offline.
+    let out = run_ok(
+        std::process::Command::new(kage_e2e::binary("kage"))
+            .env("KUBECONFIG", "/nonexistent")
+            .arg("unseal")
+            .arg("-i")
+            .arg(dir.path().join("recovery.key"))
+            .args(["-o", "json", "-f"])
+            .arg(&sealed),
+    )
+    .unwrap();
+    let secrets: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let items = secrets["items"].as_array().unwrap();
+    assert_eq!(items.len(), N);
+    use base64::Engine;
+    for item in items {
+        let i: usize = item["metadata"]["name"].as_str().unwrap()[1..]
+            .parse()
+            .unwrap();
+        let value = base64::engine::general_purpose::STANDARD
+            .decode(item["data"]["password"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(value, format!("drill-secret-{i}").as_bytes());
+    }
+}
+
+#[tokio::test]
+async fn compromise_drill_rotate_reseal_retire_refuses_values_left_on_the_old_key() {
+    let Some((cluster, _guard)) = setup().await else {
+        return;
+    };
+    let ns = cluster.namespace("e2e-compromise").await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut ctl = cluster
+        .start_controller(
+            dir.path(),
+            &["--watch-namespace", &ns.name, "--key-rotation-period", "0"],
+        )
+        .await
+        .unwrap();
+    ctl.wait_ready().await.unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    let seal = |name: &str, file: &std::path::Path| {
+        let input = dir.path().join(format!("{name}.json"));
+        let manifest = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": ns.name},
+            "stringData": {"token": "t0ps3cret"}});
+        std::fs::write(&input, manifest.to_string()).unwrap();
+        run_ok(
+            cluster
+                .kage()
+                .arg("seal")
+                .arg("-f")
+                .arg(&input)
+                .arg("-w")
+                .arg(file),
+        )
+        .unwrap();
+        run_ok(cluster.kubectl().arg("apply").arg("-f").arg(file)).unwrap();
+    };
+    let kept = repo.join("app.yaml");
+    let stale = dir.path().join("forgotten.yaml");
+    seal("app", &kept);
+    seal("forgotten", &stale);
+    let api: Api<SealedSecret> = Api::namespaced(cluster.client.clone(), &ns.name);
+    wait_until(Duration::from_secs(60), "both Ready", || async {
+        Ok(count_ready(&api, "True", "Unsealed").await? == 2)
+    })
+    .await
+    .unwrap();
+    let old_key: kage_core::Recipient = current_key(&cluster).await.parse().unwrap();
+
+    // 1. Rotate. 2. Reseal the repository. 3. Retire the old key.
+    run_ok(
+        cluster
+            .kage()
+            .args(["key", "rotate", "--controller-url", &ctl.url()]),
+    )
+    .unwrap();
+    wait_until(Duration::from_secs(30), "the new key", || async {
+        Ok(current_key(&cluster).await != old_key.to_string())
+    })
+    .await
+    .unwrap();
+    run_ok(
+        cluster
+            .kage()
+            .arg("reseal")
+            .arg(&repo)
+            .args(["--controller-url", &ctl.url()]),
+    )
+    .unwrap();
+    run_ok(cluster.kubectl().arg("apply").arg("-f").arg(&kept)).unwrap();
+    run_ok(
+        cluster
+            .kage()
+            .args(["key", "retire", &old_key.fingerprint().to_string()]),
+    )
+    .unwrap();
+
+    // The value left on the old key is refused; the resealed one stays Ready.
+    wait_until(
+        Duration::from_secs(60),
+        "the forgotten value to be refused",
+        || async {
+            let s = api.get("forgotten").await?;
+            Ok(s.ready_condition()
+                .is_some_and(|c| c.status == "False" && c.reason == "KeyRetired"))
+        },
+    )
+    .await
+    .unwrap();
+    wait_until(
+        Duration::from_secs(30),
+        "the resealed value Ready",
+        || async {
+            let s = api.get("app").await?;
+            Ok(s.ready_condition().is_some_and(|c| c.status == "True")
+                && s.status.as_ref().and_then(|st| st.observed_generation) == s.metadata.generation)
+        },
+    )
+    .await
+    .unwrap();
+    let out = cluster
+        .kage()
+        .arg("validate")
+        .arg("--cluster")
+        .args(["--controller-url", &ctl.url()])
+        .arg(&stale)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("retired"));
+    // Retiring the last active key is refused.
+    let current: kage_core::Recipient = current_key(&cluster).await.parse().unwrap();
+    let keys = run_ok(cluster.kage().args(["key", "list"])).unwrap();
+    let active = String::from_utf8(keys.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(" active "))
+        .count();
+    if active == 1 {
+        let out = cluster
+            .kage()
+            .args(["key", "retire", &current.fingerprint().to_string()])
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+    }
+}
