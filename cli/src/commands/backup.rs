@@ -86,7 +86,7 @@ pub fn backup(args: BackupArgs) -> Outcome {
                 .map_err(|e| Failure::Input(anyhow!("-r {r}: {e}")))
         })
         .collect::<Result<_, _>>()?;
-    if recipients.is_empty() == !args.passphrase {
+    if recipients.is_empty() != args.passphrase {
         return Err(Failure::Input(anyhow!(
             "pass either -r RECIPIENT (repeatable) or --passphrase"
         )));
