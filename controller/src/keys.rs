@@ -13,6 +13,7 @@ use serde_json::json;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::FIELD_MANAGER;
+use crate::kms::Kms;
 
 /// Annotation on a key Secret: when the key was created (RFC 3339).
 pub const CREATED_AT_ANNOTATION: &str = "kage.dev/created-at";
@@ -20,6 +21,10 @@ pub const CREATED_AT_ANNOTATION: &str = "kage.dev/created-at";
 pub const FINGERPRINT_ANNOTATION: &str = "kage.dev/fingerprint";
 /// Data key of a key Secret holding the `AGE-SECRET-KEY-1...` identity.
 pub const IDENTITY_DATA_KEY: &str = "identity";
+/// Data key of a key Secret holding the KMS-wrapped identity instead.
+pub const WRAPPED_IDENTITY_DATA_KEY: &str = "wrapped-identity";
+/// Annotation on a KMS-wrapped key Secret: which KMS wraps it.
+pub const KMS_ANNOTATION: &str = "kage.dev/kms";
 /// Secret type of key Secrets.
 pub const KEY_SECRET_TYPE: &str = "kage.dev/sealing-key";
 /// Annotation on a key Secret: `active` (default) or `retired` (no longer used to unseal).
@@ -65,6 +70,17 @@ pub enum KeyError {
     /// A key Secret does not hold a valid identity.
     #[error("key Secret {0} does not hold a valid identity")]
     Invalid(String),
+    /// A key Secret is KMS-wrapped and no KMS is configured.
+    #[error("key Secret {secret} is wrapped by KMS {kms}: start the controller with --kms {kms}")]
+    NeedsKms {
+        /// The key Secret.
+        secret: String,
+        /// The KMS named in it.
+        kms: String,
+    },
+    /// The KMS failed.
+    #[error(transparent)]
+    Kms(#[from] crate::kms::KmsError),
 }
 
 /// One sealing key as stored.
@@ -152,15 +168,17 @@ pub struct KeyStore {
     secrets: Api<Secret>,
     config_maps: Api<ConfigMap>,
     namespace: String,
+    kms: Option<Box<dyn Kms>>,
 }
 
 impl KeyStore {
-    /// The store in `namespace`.
-    pub fn new(client: Client, namespace: &str) -> Self {
+    /// The store in `namespace`; with a KMS, new keys are stored wrapped by it.
+    pub fn new(client: Client, namespace: &str, kms: Option<Box<dyn Kms>>) -> Self {
         KeyStore {
             secrets: Api::namespaced(client.clone(), namespace),
             config_maps: Api::namespaced(client, namespace),
             namespace: namespace.to_owned(),
+            kms,
         }
     }
 
@@ -182,7 +200,7 @@ impl KeyStore {
         let mut keys = Vec::new();
         for mut secret in list.items {
             let name = secret.metadata.name.clone().unwrap_or_default();
-            let key = parse_key(&name, &secret);
+            let key = self.read_key(&name, &secret).await;
             wipe_secret(&mut secret);
             keys.push(key?);
         }
@@ -206,7 +224,19 @@ impl KeyStore {
     pub async fn create_key(&self, number: u64) -> Result<bool, KeyError> {
         let identity = Identity::generate();
         let name = format!("{KEY_SECRET_PREFIX}{number}");
-        let secret = key_secret(&name, &identity, jiff::Timestamp::now());
+        let mut secret = key_secret(&name, &identity, jiff::Timestamp::now());
+        if let Some(kms) = &self.kms {
+            let wrapped = kms.wrap(identity.to_secret_string().as_bytes()).await?;
+            secret.data = Some(BTreeMap::from([(
+                WRAPPED_IDENTITY_DATA_KEY.to_owned(),
+                ByteString(wrapped.into_bytes()),
+            )]));
+            secret
+                .metadata
+                .annotations
+                .get_or_insert_with(BTreeMap::new)
+                .insert(KMS_ANNOTATION.to_owned(), kms.id().to_owned());
+        }
         let params = PostParams {
             field_manager: Some(FIELD_MANAGER.to_owned()),
             ..PostParams::default()
@@ -268,14 +298,40 @@ impl KeyStore {
     }
 }
 
-fn parse_key(name: &str, secret: &Secret) -> Result<SealingKey, KeyError> {
+impl KeyStore {
+    /// Reads one key Secret, unwrapping it with the KMS when it is wrapped.
+    async fn read_key(&self, name: &str, secret: &Secret) -> Result<SealingKey, KeyError> {
+        let invalid = || KeyError::Invalid(name.to_owned());
+        let data = secret.data.as_ref().ok_or_else(invalid)?;
+        let text = match (
+            data.get(IDENTITY_DATA_KEY),
+            data.get(WRAPPED_IDENTITY_DATA_KEY),
+        ) {
+            (Some(plain), _) => Zeroizing::new(plain.0.clone()),
+            (None, Some(wrapped)) => {
+                let wrapped = String::from_utf8(wrapped.0.clone()).map_err(|_| invalid())?;
+                let Some(kms) = &self.kms else {
+                    let named = secret
+                        .metadata
+                        .annotations
+                        .as_ref()
+                        .and_then(|a| a.get(KMS_ANNOTATION));
+                    return Err(KeyError::NeedsKms {
+                        secret: name.to_owned(),
+                        kms: named.cloned().unwrap_or_else(|| "(unknown)".to_owned()),
+                    });
+                };
+                kms.unwrap(&wrapped).await?
+            }
+            (None, None) => return Err(invalid()),
+        };
+        parse_key(name, secret, &text)
+    }
+}
+
+fn parse_key(name: &str, secret: &Secret, text: &[u8]) -> Result<SealingKey, KeyError> {
     let invalid = || KeyError::Invalid(name.to_owned());
-    let bytes = secret
-        .data
-        .as_ref()
-        .and_then(|d| d.get(IDENTITY_DATA_KEY))
-        .ok_or_else(invalid)?;
-    let text = Zeroizing::new(String::from_utf8(bytes.0.clone()).map_err(|_| invalid())?);
+    let text = std::str::from_utf8(text).map_err(|_| invalid())?;
     let identity: Identity = text.parse().map_err(|_| invalid())?;
     let created = secret
         .metadata

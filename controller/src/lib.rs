@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod http;
 pub mod keys;
+pub mod kms;
 pub mod leader;
 pub mod metrics;
 pub mod reconcile;
@@ -29,6 +30,20 @@ use tokio::sync::watch;
 
 use crate::keys::{KeyState, KeyStore, Keys};
 use crate::metrics::{Metrics, StateLabel};
+
+/// Wait between attempts to load the keys at start.
+const KEY_LOAD_RETRY: Duration = Duration::from_secs(5);
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
 
 /// The one field manager every write of the controller uses.
 pub const FIELD_MANAGER: &str = "kage-controller";
@@ -73,6 +88,13 @@ pub struct RunArgs {
     /// Identity of this replica (pod name) in Events and the leader Lease.
     #[arg(long, env = "POD_NAME")]
     pub instance: Option<String>,
+    /// Wrap sealing keys with this KMS: vault-transit://HOST:PORT/KEY (OpenBao or Vault
+    /// Transit over HTTPS; vault-transit+http:// for a local dev server).
+    #[arg(long, env = "KAGE_KMS")]
+    pub kms: Option<String>,
+    /// File holding the KMS token (default: $BAO_TOKEN, then $VAULT_TOKEN).
+    #[arg(long, env = "KAGE_KMS_TOKEN_FILE")]
+    pub kms_token_file: Option<std::path::PathBuf>,
     /// Create a new sealing key this long after the newest one (e.g. 30d, 12h; 0 = never).
     #[arg(long, env = "KAGE_KEY_ROTATION_PERIOD", default_value = "30d", value_parser = parse_period)]
     pub key_rotation_period: Duration,
@@ -151,7 +173,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| format!("{}-{}", args.name, std::process::id()));
     let metrics = Arc::new(Metrics::default());
     let keys = Arc::new(RwLock::new(Keys::default()));
-    let store = Arc::new(KeyStore::new(client.clone(), &args.namespace));
+    let kms = args
+        .kms
+        .as_deref()
+        .map(|url| kms::from_url(url, args.kms_token_file.as_ref()))
+        .transpose()?;
+    let store = Arc::new(KeyStore::new(client.clone(), &args.namespace, kms));
     let state = http::AppState::new(keys.clone(), metrics.clone(), store.clone());
     let http = tokio::spawn(http::serve(args.http_addr, state.clone()));
 
@@ -161,11 +188,16 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     check_crd(&sealed_secrets).await?;
 
-    let loaded = match store.load_or_create().await {
-        Ok(loaded) => loaded,
-        Err(e) => {
-            *state.not_ready_reason.write().expect("lock") = format!("{e:#}");
-            return Err(e.into());
+    // Not ready until the keys load (the KMS may be down); /readyz says why meanwhile.
+    let loaded = loop {
+        match store.load_or_create().await {
+            Ok(loaded) => break loaded,
+            Err(e) => {
+                let reason = format!("cannot load the sealing keys: {}", error_chain(&e));
+                tracing::error!("{reason}");
+                *state.not_ready_reason.write().expect("lock") = reason;
+                tokio::time::sleep(KEY_LOAD_RETRY).await;
+            }
         }
     };
     install_keys(&keys, &metrics, loaded);

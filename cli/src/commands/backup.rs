@@ -33,6 +33,8 @@ pub const BACKED_UP_ANNOTATION: &str = "kage.dev/backed-up-at";
 pub const MAX_BACKUP_BYTES: u64 = 4 * 1024 * 1024;
 
 const IDENTITY_DATA_KEY: &str = "identity";
+const WRAPPED_IDENTITY_DATA_KEY: &str = "wrapped-identity";
+const KMS: &str = "kage.dev/kms";
 const CREATED_AT: &str = "kage.dev/created-at";
 const FINGERPRINT: &str = "kage.dev/fingerprint";
 const STATE: &str = "kage.dev/key-state";
@@ -46,7 +48,15 @@ struct BackedUpKey {
     fingerprint: String,
     created_at: String,
     state: String,
+    /// The identity; empty for a KMS-wrapped key, which is backed up wrapped.
+    #[serde(default)]
     identity: String,
+    /// The KMS-wrapped identity (restoring it still needs the KMS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    wrapped_identity: Option<String>,
+    /// Which KMS wraps it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    kms: Option<String>,
 }
 
 impl Drop for BackedUpKey {
@@ -167,10 +177,26 @@ fn armor(encryptor: age::Encryptor, plain: &[u8]) -> std::io::Result<Vec<u8>> {
 fn backed_up_key(secret: &Secret) -> anyhow::Result<BackedUpKey> {
     let name = secret.metadata.name.clone().unwrap_or_default();
     let annotations = secret.metadata.annotations.clone().unwrap_or_default();
-    let bytes = secret
-        .data
-        .as_ref()
-        .and_then(|d| d.get(IDENTITY_DATA_KEY))
+    let data = secret.data.clone().unwrap_or_default();
+    if let (None, Some(wrapped)) = (
+        data.get(IDENTITY_DATA_KEY),
+        data.get(WRAPPED_IDENTITY_DATA_KEY),
+    ) {
+        return Ok(BackedUpKey {
+            fingerprint: annotations.get(FINGERPRINT).cloned().unwrap_or_default(),
+            created_at: annotations.get(CREATED_AT).cloned().unwrap_or_default(),
+            state: annotations
+                .get(STATE)
+                .cloned()
+                .unwrap_or_else(|| "active".into()),
+            identity: String::new(),
+            wrapped_identity: Some(String::from_utf8_lossy(&wrapped.0).into_owned()),
+            kms: annotations.get(KMS).cloned(),
+            name,
+        });
+    }
+    let bytes = data
+        .get(IDENTITY_DATA_KEY)
         .with_context(|| format!("key Secret {name} has no identity"))?;
     let identity = Zeroizing::new(
         String::from_utf8(bytes.0.clone())
@@ -187,6 +213,8 @@ fn backed_up_key(secret: &Secret) -> anyhow::Result<BackedUpKey> {
             .cloned()
             .unwrap_or_else(|| "active".into()),
         identity: identity.to_string(),
+        wrapped_identity: None,
+        kms: None,
         name,
     })
 }
@@ -246,7 +274,7 @@ fn read_backup(
 pub fn restore(args: RestoreArgs) -> Outcome {
     let bundle =
         read_backup(&args.file, &args.identities, args.passphrase).map_err(Failure::Input)?;
-    for key in &bundle.keys {
+    for key in bundle.keys.iter().filter(|k| k.wrapped_identity.is_none()) {
         let id: Identity = key.identity.parse().map_err(|_| {
             Failure::Input(anyhow!(
                 "key {} in the backup is not a valid identity",
@@ -307,10 +335,25 @@ pub fn restore(args: RestoreArgs) -> Outcome {
                 },
                 "type": "kage.dev/sealing-key",
             }))?;
-            secret.data = Some(BTreeMap::from([(
-                IDENTITY_DATA_KEY.to_owned(),
-                ByteString(key.identity.as_bytes().to_vec()),
-            )]));
+            secret.data = Some(match &key.wrapped_identity {
+                Some(wrapped) => {
+                    if let Some(kms) = &key.kms {
+                        secret
+                            .metadata
+                            .annotations
+                            .get_or_insert_with(BTreeMap::new)
+                            .insert(KMS.to_owned(), kms.clone());
+                    }
+                    BTreeMap::from([(
+                        WRAPPED_IDENTITY_DATA_KEY.to_owned(),
+                        ByteString(wrapped.as_bytes().to_vec()),
+                    )])
+                }
+                None => BTreeMap::from([(
+                    IDENTITY_DATA_KEY.to_owned(),
+                    ByteString(key.identity.as_bytes().to_vec()),
+                )]),
+            });
             let result = api.create(&PostParams::default(), &secret).await;
             if let Some(data) = secret.data.as_mut() {
                 data.values_mut().for_each(|v| v.0.zeroize());

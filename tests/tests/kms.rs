@@ -1,0 +1,140 @@
+//! KMS-wrapped sealing keys with a real OpenBao server (Transit): the key Secret holds no
+//! identity, the controller unseals normally, and it behaves as it should when the KMS is down.
+
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Secret;
+use kage_api::SealedSecret;
+use kage_e2e::{
+    CONTROLLER_LOCK, CONTROLLER_NAMESPACE, Cluster, OpenBao, cluster, http_get, run_ok, wait_until,
+};
+use kube::Api;
+use kube::api::ListParams;
+use serde_json::json;
+
+/// Deletes the key Secrets when dropped, so that later tests (without a KMS) start afresh.
+struct DropKeys<'a>(&'a Cluster);
+
+impl Drop for DropKeys<'_> {
+    fn drop(&mut self) {
+        let _ = self
+            .0
+            .kubectl()
+            .args([
+                "delete",
+                "secret",
+                "-n",
+                CONTROLLER_NAMESPACE,
+                "-l",
+                "kage.dev/sealing-key=true",
+            ])
+            .output();
+    }
+}
+
+#[tokio::test]
+async fn kms_wrapped_keys_unseal_normally_and_survive_the_kms_going_down() {
+    let Some(cluster) = cluster().await else {
+        return;
+    };
+    let _guard = CONTROLLER_LOCK.lock().await;
+    cluster.install().unwrap();
+    let mut bao = OpenBao::start().await.expect("OpenBao dev server");
+    let ns = cluster.namespace("e2e-kms").await;
+    let dir = tempfile::tempdir().unwrap();
+    let _cleanup = DropKeys(&cluster);
+    run_ok(cluster.kubectl().args([
+        "delete",
+        "secret",
+        "-n",
+        CONTROLLER_NAMESPACE,
+        "-l",
+        "kage.dev/sealing-key=true",
+    ]))
+    .unwrap();
+
+    let token_file = dir.path().join("bao-token");
+    std::fs::write(&token_file, &bao.token).unwrap();
+    let kms_url = bao.kms_url();
+    let token_path = token_file.to_string_lossy().into_owned();
+    let args = [
+        "--watch-namespace",
+        ns.name.as_str(),
+        "--kms",
+        kms_url.as_str(),
+        "--kms-token-file",
+        token_path.as_str(),
+    ];
+    let mut ctl = cluster.start_controller(dir.path(), &args).await.unwrap();
+    ctl.wait_ready().await.unwrap();
+
+    // The stored key holds only the wrapped identity.
+    let keys = Api::<Secret>::namespaced(cluster.client.clone(), CONTROLLER_NAMESPACE)
+        .list(&ListParams::default().labels("kage.dev/sealing-key=true"))
+        .await
+        .unwrap();
+    assert_eq!(keys.items.len(), 1);
+    let stored = serde_json::to_string(&keys.items[0]).unwrap();
+    let data = keys.items[0].data.as_ref().unwrap();
+    assert!(
+        data.keys().all(|k| k == "wrapped-identity"),
+        "{:?}",
+        data.keys()
+    );
+    let wrapped = String::from_utf8(data["wrapped-identity"].0.clone()).unwrap();
+    assert!(wrapped.starts_with("vault:v1:"), "{wrapped}");
+    assert!(!stored.contains("AGE-SECRET-KEY") && !wrapped.contains("AGE-SECRET-KEY"));
+
+    // It unseals normally.
+    let seal_apply = |name: &str| {
+        let input = dir.path().join(format!("{name}.json"));
+        let manifest = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": ns.name},
+            "stringData": {"k": "kms-protected"}});
+        std::fs::write(&input, manifest.to_string()).unwrap();
+        let out = dir.path().join(format!("{name}.yaml"));
+        run_ok(
+            cluster
+                .kage()
+                .arg("seal")
+                .arg("-f")
+                .arg(&input)
+                .arg("-w")
+                .arg(&out),
+        )
+        .unwrap();
+        run_ok(cluster.kubectl().arg("apply").arg("-f").arg(&out)).unwrap();
+    };
+    let api: Api<SealedSecret> = Api::namespaced(cluster.client.clone(), &ns.name);
+    let ready = |name: &'static str| {
+        let api = api.clone();
+        async move {
+            wait_until(Duration::from_secs(60), name, || async {
+                Ok(api
+                    .get(name)
+                    .await?
+                    .ready_condition()
+                    .is_some_and(|c| c.status == "True"))
+            })
+            .await
+        }
+    };
+    seal_apply("before");
+    ready("before").await.unwrap();
+
+    // The KMS goes down after start: keys already loaded keep working.
+    bao.stop();
+    seal_apply("after");
+    ready("after").await.unwrap();
+
+    // The KMS is down at start: the controller is not ready, says why, and keeps running.
+    let mut second = cluster.start_controller(dir.path(), &args).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (code, body) = http_get(&second.addr, "/readyz").unwrap();
+    assert_eq!(code, 503);
+    assert!(body.contains("KMS") && body.contains(&kms_url), "{body}");
+    assert!(
+        !second.exited(),
+        "the controller must wait for the KMS, not exit"
+    );
+    assert!(!ctl.logs().contains("AGE-SECRET-KEY") && !second.logs().contains("AGE-SECRET-KEY"));
+}
