@@ -59,7 +59,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the controller.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print the SealedSecret CustomResourceDefinition (YAML).
     Crd,
 }
@@ -132,7 +132,7 @@ impl Cli {
                 .enable_all()
                 .build()
                 .context("starting the async runtime")
-                .and_then(|rt| rt.block_on(run(args))),
+                .and_then(|rt| rt.block_on(run(*args))),
         };
         match result {
             Ok(()) => std::process::ExitCode::SUCCESS,
