@@ -34,7 +34,8 @@ use crate::metrics::{Metrics, StateLabel};
 /// Wait between attempts to load the keys at start.
 const KEY_LOAD_RETRY: Duration = Duration::from_secs(5);
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+/// An error and its sources, on one line.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

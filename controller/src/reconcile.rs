@@ -92,7 +92,7 @@ impl Error {
     }
 
     fn from_unseal(e: ConvertError, keys: &Keys) -> Self {
-        let message = chain(&e);
+        let message = crate::error_chain(&e);
         match e {
             ConvertError::Open {
                 source: OpenError::Binding(_),
@@ -113,17 +113,6 @@ impl Error {
     fn api(action: &'static str) -> impl FnOnce(kube::Error) -> Error {
         move |source| Error::Api { action, source }
     }
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 /// Brings the Secret of `sealed` up to date and records the outcome in its status.
@@ -266,7 +255,7 @@ async fn sync(sealed: &SealedSecret, ctx: &Context) -> Result<Option<String>, Er
         let keys = ctx.keys.read().expect("key lock");
         let secret = unseal(sealed, &keys.ring);
         if let Err(e) = &secret {
-            audit::unseal(namespace, name, &[], &chain(e));
+            audit::unseal(namespace, name, &[], &crate::error_chain(e));
         }
         let secret = secret.map_err(|e| Error::from_unseal(e, &keys))?;
         let used: Vec<_> = sealed_values(sealed)

@@ -355,6 +355,32 @@ impl ControllerProcess {
         let _ = self.child.wait();
     }
 
+    /// Waits until this controller leads and the ConfigMap names its current key (only the
+    /// leader publishes; a fresh key is not sealable before that).
+    pub async fn wait_leading(&mut self, cluster: &Cluster) -> Result<()> {
+        self.wait_ready().await?;
+        let addr = self.addr.clone();
+        wait_until(
+            Duration::from_secs(60),
+            "the controller to lead and publish its key",
+            || async {
+                let (_, metrics) = http_get(&addr, "/metrics")?;
+                let (_, keys) = http_get(&addr, "/v1/keys")?;
+                let keys: serde_json::Value = serde_json::from_str(&keys)?;
+                let current = keys["keys"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|k| k["current"] == true)
+                    .and_then(|k| k["recipient"].as_str())
+                    .unwrap_or_default()
+                    .to_owned();
+                Ok(metrics.contains("kage_leader 1") && cluster.current_key().await == current)
+            },
+        )
+        .await
+    }
+
     /// Waits until `/readyz` answers 200.
     pub async fn wait_ready(&mut self) -> Result<()> {
         let addr = self.addr.clone();
@@ -720,4 +746,85 @@ impl Drop for OpenBao {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// The cluster with kage installed (`kubectl apply -k deploy/`), holding the lock that keeps
+/// the tests that run a controller apart; `None` (skip) without a cluster.
+pub async fn cluster_with_kage() -> Option<(Cluster, tokio::sync::MutexGuard<'static, ()>)> {
+    let cluster = cluster().await?;
+    let guard = CONTROLLER_LOCK.lock().await;
+    cluster.install().expect("kubectl apply -k deploy/");
+    Some((cluster, guard))
+}
+
+/// A `v1` Secret manifest with `stringData`.
+pub fn secret_manifest(name: &str, namespace: &str, values: &[(&str, &str)]) -> serde_json::Value {
+    let data: serde_json::Map<String, serde_json::Value> = values
+        .iter()
+        .map(|(k, v)| (k.to_string(), serde_json::json!(v)))
+        .collect();
+    serde_json::json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace}, "stringData": data})
+}
+
+impl Cluster {
+    /// The recipient the controller publishes as current.
+    pub async fn current_key(&self) -> String {
+        let map = Api::<k8s_openapi::api::core::v1::ConfigMap>::namespaced(
+            self.client.clone(),
+            CONTROLLER_NAMESPACE,
+        )
+        .get("kage-public-keys")
+        .await
+        .expect("kage-public-keys");
+        map.data
+            .unwrap_or_default()
+            .get("recipient")
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Seals `manifest` with the cluster's key (the CLI fetches it) into `file`, with `extra`
+    /// flags, and applies it with kubectl.
+    pub fn seal_and_apply(&self, manifest: &serde_json::Value, file: &Path, extra: &[&str]) {
+        self.seal(manifest, file, extra);
+        run_ok(self.kubectl().arg("apply").arg("-f").arg(file)).expect("kubectl apply");
+    }
+
+    /// Seals `manifest` into `file` without applying it.
+    pub fn seal(&self, manifest: &serde_json::Value, file: &Path, extra: &[&str]) {
+        // The input lives outside the folder of the sealed file: never a plain Secret in a repo.
+        let input = tempfile::NamedTempFile::new().expect("temporary file");
+        std::fs::write(input.path(), manifest.to_string()).expect("write input");
+        run_ok(
+            self.kage()
+                .arg("seal")
+                .arg("-f")
+                .arg(input.path())
+                .args(extra)
+                .arg("-w")
+                .arg(file),
+        )
+        .expect("kage seal");
+    }
+}
+
+/// How many SealedSecrets in `api` have `Ready` = `status` with `reason`, for the generation
+/// they are at.
+pub async fn count_ready(
+    api: &Api<kage_api::SealedSecret>,
+    status: &str,
+    reason: &str,
+) -> Result<usize> {
+    Ok(api
+        .list(&kube::api::ListParams::default())
+        .await?
+        .items
+        .iter()
+        .filter(|s| {
+            s.ready_condition()
+                .is_some_and(|c| c.status == status && c.reason == reason)
+                && s.status.as_ref().and_then(|st| st.observed_generation) == s.metadata.generation
+        })
+        .count())
 }

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Secret;
 use kage_api::SealedSecret;
-use kage_e2e::{CONTROLLER_LOCK, CONTROLLER_NAMESPACE, Cluster, cluster, run_ok, wait_until};
+use kage_e2e::{CONTROLLER_NAMESPACE, run_ok, secret_manifest, wait_until};
 use kube::Api;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use serde_json::json;
@@ -15,43 +15,6 @@ const PLAINTEXT: &str = "pl41ntext-that-must-never-leak";
 fn b64(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-/// The cluster with kage installed, and the lock that keeps controller tests apart.
-async fn setup() -> Option<(Cluster, tokio::sync::MutexGuard<'static, ()>)> {
-    let cluster = cluster().await?;
-    let guard = CONTROLLER_LOCK.lock().await;
-    cluster.install().expect("kubectl apply -k deploy/");
-    Some((cluster, guard))
-}
-
-fn secret_manifest(name: &str, ns: &str, values: &[(&str, &str)]) -> String {
-    let data: serde_json::Map<String, serde_json::Value> = values
-        .iter()
-        .map(|(k, v)| (k.to_string(), json!(v)))
-        .collect();
-    json!({"apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": name, "namespace": ns}, "stringData": data})
-    .to_string()
-}
-
-/// Seals `manifest` with the cluster's key (no -r: the CLI fetches it) into `file`, then
-/// applies it with kubectl.
-fn seal_and_apply(cluster: &Cluster, dir: &std::path::Path, manifest: &str, file: &str) {
-    let input = dir.join(format!("{file}.in.json"));
-    std::fs::write(&input, manifest).unwrap();
-    let out = dir.join(file);
-    run_ok(
-        cluster
-            .kage()
-            .arg("seal")
-            .arg("-f")
-            .arg(&input)
-            .arg("-w")
-            .arg(&out),
-    )
-    .unwrap();
-    run_ok(cluster.kubectl().arg("apply").arg("-f").arg(&out)).unwrap();
 }
 
 async fn wait_condition(api: &Api<SealedSecret>, name: &str, status: &str, reason: &str) {
@@ -81,7 +44,7 @@ fn data_of(secret: &Secret, key: &str) -> Vec<u8> {
 
 #[tokio::test]
 async fn fetch_seal_and_apply_gives_the_exact_secret_and_ready() {
-    let Some((cluster, _guard)) = setup().await else {
+    let Some((cluster, _guard)) = kage_e2e::cluster_with_kage().await else {
         return;
     };
     let ns = cluster.namespace("e2e-seal").await;
@@ -90,7 +53,7 @@ async fn fetch_seal_and_apply_gives_the_exact_secret_and_ready() {
         .start_controller(dir.path(), &["--watch-namespace", &ns.name])
         .await
         .unwrap();
-    ctl.wait_ready().await.unwrap();
+    ctl.wait_leading(&cluster).await.unwrap();
 
     let fetched = run_ok(cluster.kage().args(["key", "fetch"])).unwrap();
     let recipient = String::from_utf8(fetched.stdout).unwrap().trim().to_owned();
@@ -112,9 +75,8 @@ async fn fetch_seal_and_apply_gives_the_exact_secret_and_ready() {
         "type": "kubernetes.io/basic-auth",
         "data": {"blob": b64(&[0, 1, 2, 255])},
         "stringData": {"username": "admin", "password": PLAINTEXT},
-    })
-    .to_string();
-    seal_and_apply(&cluster, dir.path(), &manifest, "db.yaml");
+    });
+    cluster.seal_and_apply(&manifest, &dir.path().join("db.yaml"), &[]);
 
     let api: Api<SealedSecret> = Api::namespaced(cluster.client.clone(), &ns.name);
     wait_condition(&api, "db", "True", "Unsealed").await;
@@ -155,7 +117,7 @@ async fn fetch_seal_and_apply_gives_the_exact_secret_and_ready() {
 
 #[tokio::test]
 async fn changes_apply_deletions_and_edits_are_undone_and_deletion_collects_the_secret() {
-    let Some((cluster, _guard)) = setup().await else {
+    let Some((cluster, _guard)) = kage_e2e::cluster_with_kage().await else {
         return;
     };
     let ns = cluster.namespace("e2e-life").await;
@@ -164,14 +126,13 @@ async fn changes_apply_deletions_and_edits_are_undone_and_deletion_collects_the_
         .start_controller(dir.path(), &["--watch-namespace", &ns.name])
         .await
         .unwrap();
-    ctl.wait_ready().await.unwrap();
+    ctl.wait_leading(&cluster).await.unwrap();
     let secrets: Api<Secret> = Api::namespaced(cluster.client.clone(), &ns.name);
     let sealed: Api<SealedSecret> = Api::namespaced(cluster.client.clone(), &ns.name);
-    seal_and_apply(
-        &cluster,
-        dir.path(),
+    cluster.seal_and_apply(
         &secret_manifest("app", &ns.name, &[("a", "1"), ("b", "2")]),
-        "app.yaml",
+        &dir.path().join("app.yaml"),
+        &[],
     );
     wait_condition(&sealed, "app", "True", "Unsealed").await;
 
@@ -250,7 +211,7 @@ async fn changes_apply_deletions_and_edits_are_undone_and_deletion_collects_the_
 
 #[tokio::test]
 async fn a_secret_kage_does_not_own_is_left_alone_until_annotated() {
-    let Some((cluster, _guard)) = setup().await else {
+    let Some((cluster, _guard)) = kage_e2e::cluster_with_kage().await else {
         return;
     };
     let ns = cluster.namespace("e2e-own").await;
@@ -259,23 +220,22 @@ async fn a_secret_kage_does_not_own_is_left_alone_until_annotated() {
         .start_controller(dir.path(), &["--watch-namespace", &ns.name])
         .await
         .unwrap();
-    ctl.wait_ready().await.unwrap();
+    ctl.wait_leading(&cluster).await.unwrap();
     let secrets: Api<Secret> = Api::namespaced(cluster.client.clone(), &ns.name);
     let sealed: Api<SealedSecret> = Api::namespaced(cluster.client.clone(), &ns.name);
     let theirs = dir.path().join("theirs.json");
     std::fs::write(
         &theirs,
-        secret_manifest("shared", &ns.name, &[("k", "theirs")]),
+        secret_manifest("shared", &ns.name, &[("k", "theirs")]).to_string(),
     )
     .unwrap();
     run_ok(cluster.kubectl().arg("create").arg("-f").arg(&theirs)).unwrap();
     let original = secrets.get("shared").await.unwrap();
 
-    seal_and_apply(
-        &cluster,
-        dir.path(),
+    cluster.seal_and_apply(
         &secret_manifest("shared", &ns.name, &[("k", "ours")]),
-        "shared.yaml",
+        &dir.path().join("shared.yaml"),
+        &[],
     );
     wait_condition(&sealed, "shared", "False", "SecretNotOwned").await;
     let message = sealed
@@ -319,19 +279,19 @@ async fn a_secret_kage_does_not_own_is_left_alone_until_annotated() {
 
 #[tokio::test]
 async fn a_value_copied_from_another_namespace_is_refused_and_never_leaks() {
-    let Some((cluster, _guard)) = setup().await else {
+    let Some((cluster, _guard)) = kage_e2e::cluster_with_kage().await else {
         return;
     };
     let source = cluster.namespace("e2e-src").await;
     let target = cluster.namespace("e2e-dst").await;
     let dir = tempfile::tempdir().unwrap();
     let mut ctl = cluster.start_controller(dir.path(), &[]).await.unwrap();
-    ctl.wait_ready().await.unwrap();
+    ctl.wait_leading(&cluster).await.unwrap();
 
     let input = dir.path().join("in.json");
     std::fs::write(
         &input,
-        secret_manifest("db", &source.name, &[("password", PLAINTEXT)]),
+        secret_manifest("db", &source.name, &[("password", PLAINTEXT)]).to_string(),
     )
     .unwrap();
     let sealed_file = dir.path().join("db.yaml");
@@ -385,7 +345,7 @@ async fn a_value_copied_from_another_namespace_is_refused_and_never_leaks() {
 
 #[tokio::test]
 async fn two_controllers_starting_together_leave_one_key_that_survives_restarts() {
-    let Some((cluster, _guard)) = setup().await else {
+    let Some((cluster, _guard)) = kage_e2e::cluster_with_kage().await else {
         return;
     };
     run_ok(cluster.kubectl().args([
@@ -411,6 +371,11 @@ async fn two_controllers_starting_together_leave_one_key_that_survives_restarts(
         .unwrap();
     a.wait_ready().await.unwrap();
     b.wait_ready().await.unwrap();
+    // Whichever leads publishes the one key.
+    tokio::select! {
+        r = a.wait_leading(&cluster) => r.unwrap(),
+        r = b.wait_leading(&cluster) => r.unwrap(),
+    }
     let keys: Api<Secret> = Api::namespaced(cluster.client.clone(), CONTROLLER_NAMESPACE);
     let list = keys
         .list(&ListParams::default().labels("kage.dev/sealing-key=true"))
@@ -446,7 +411,7 @@ async fn two_controllers_starting_together_leave_one_key_that_survives_restarts(
 #[tokio::test]
 async fn a_controller_killed_mid_sync_of_500_finishes_after_a_restart() {
     const N: usize = 500;
-    let Some((cluster, _guard)) = setup().await else {
+    let Some((cluster, _guard)) = kage_e2e::cluster_with_kage().await else {
         return;
     };
     let ns = cluster.namespace("e2e-kill").await;
@@ -457,7 +422,7 @@ async fn a_controller_killed_mid_sync_of_500_finishes_after_a_restart() {
             .start_controller(dir.path(), &["--watch-namespace", &ns.name])
             .await
             .unwrap();
-        ctl.wait_ready().await.unwrap();
+        ctl.wait_leading(&cluster).await.unwrap();
     }
     let manifests: Vec<String> = (0..N)
         .map(|i| {
@@ -466,6 +431,7 @@ async fn a_controller_killed_mid_sync_of_500_finishes_after_a_restart() {
                 &ns.name,
                 &[("user", &format!("u{i}")), ("password", &format!("p{i}"))],
             )
+            .to_string()
         })
         .collect();
     let input = dir.path().join("all.json");
@@ -560,7 +526,7 @@ async fn a_controller_killed_mid_sync_of_500_finishes_after_a_restart() {
 
 #[tokio::test]
 async fn without_rbac_for_secrets_the_controller_reports_instead_of_crashing() {
-    let Some((cluster, _guard)) = setup().await else {
+    let Some((cluster, _guard)) = kage_e2e::cluster_with_kage().await else {
         return;
     };
     let ns = cluster.namespace("e2e-norbac").await;
@@ -571,7 +537,7 @@ async fn without_rbac_for_secrets_the_controller_reports_instead_of_crashing() {
             .start_controller(dir.path(), &["--watch-namespace", &ns.name])
             .await
             .unwrap();
-        ctl.wait_ready().await.unwrap();
+        ctl.wait_leading(&cluster).await.unwrap();
     }
     // The shipped ClusterRole minus its Secrets rule, plus key access in kage-system.
     let suffix = kage_e2e::random_suffix();
@@ -623,12 +589,11 @@ async fn without_rbac_for_secrets_the_controller_reports_instead_of_crashing() {
     let mut ctl = cluster
         .start_controller_as(&kubeconfig, dir.path(), &["--watch-namespace", &ns.name])
         .unwrap();
-    ctl.wait_ready().await.unwrap();
-    seal_and_apply(
-        &cluster,
-        dir.path(),
+    ctl.wait_leading(&cluster).await.unwrap();
+    cluster.seal_and_apply(
         &secret_manifest("db", &ns.name, &[("k", "v")]),
-        "db.yaml",
+        &dir.path().join("db.yaml"),
+        &[],
     );
     let api: Api<SealedSecret> = Api::namespaced(cluster.client.clone(), &ns.name);
     wait_condition(&api, "db", "False", "ApiError").await;
@@ -643,5 +608,6 @@ async fn without_rbac_for_secrets_the_controller_reports_instead_of_crashing() {
     assert!(message.contains("forbidden"), "{message}");
     assert!(ctl.logs().contains("forbidden"));
     assert!(!ctl.exited(), "the controller must keep running");
+    drop(ctl); // while it may still hand its lease back
     run_ok(cluster.kubectl().arg("delete").arg("-f").arg(&file)).unwrap();
 }

@@ -66,7 +66,7 @@ async fn kms_wrapped_keys_unseal_normally_and_survive_the_kms_going_down() {
         token_path.as_str(),
     ];
     let mut ctl = cluster.start_controller(dir.path(), &args).await.unwrap();
-    ctl.wait_ready().await.unwrap();
+    ctl.wait_leading(&cluster).await.unwrap();
 
     // The stored key holds only the wrapped identity.
     let keys = Api::<Secret>::namespaced(cluster.client.clone(), CONTROLLER_NAMESPACE)

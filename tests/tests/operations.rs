@@ -5,66 +5,17 @@
 use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::api::core::v1::Secret;
 use kage_api::SealedSecret;
 use kage_e2e::{
-    CONTROLLER_LOCK, CONTROLLER_NAMESPACE, Cluster, ControllerProcess, cluster, http_get,
-    http_request, run_ok, wait_until,
+    CONTROLLER_NAMESPACE, Cluster, ControllerProcess, http_get, http_request, run_ok,
+    secret_manifest, wait_until,
 };
 use kube::Api;
 use kube::api::ListParams;
 use serde_json::json;
 
 const PLAINTEXT: &str = "operations-plaintext-never-logged";
-
-async fn setup() -> Option<(Cluster, tokio::sync::MutexGuard<'static, ()>)> {
-    let cluster = cluster().await?;
-    let guard = CONTROLLER_LOCK.lock().await;
-    cluster.install().expect("kubectl apply -k deploy/");
-    Some((cluster, guard))
-}
-
-fn secret_manifest(name: &str, ns: &str, values: &[(&str, &str)]) -> serde_json::Value {
-    let data: serde_json::Map<String, serde_json::Value> = values
-        .iter()
-        .map(|(k, v)| (k.to_string(), json!(v)))
-        .collect();
-    json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": ns}, "stringData": data})
-}
-
-/// Seals `manifest` with the cluster's current key into `file` (extra flags allowed).
-fn seal(
-    cluster: &Cluster,
-    dir: &std::path::Path,
-    manifest: &serde_json::Value,
-    file: &std::path::Path,
-    extra: &[&str],
-) {
-    let input = dir.join(format!(
-        "{}.in.json",
-        file.file_name().unwrap().to_string_lossy()
-    ));
-    std::fs::write(&input, manifest.to_string()).unwrap();
-    run_ok(
-        cluster
-            .kage()
-            .arg("seal")
-            .arg("-f")
-            .arg(&input)
-            .args(extra)
-            .arg("-w")
-            .arg(file),
-    )
-    .unwrap();
-}
-
-async fn current_key(cluster: &Cluster) -> String {
-    let map = Api::<ConfigMap>::namespaced(cluster.client.clone(), CONTROLLER_NAMESPACE)
-        .get("kage-public-keys")
-        .await
-        .unwrap();
-    map.data.unwrap()["recipient"].clone()
-}
 
 async fn key_count(cluster: &Cluster) -> usize {
     Api::<Secret>::namespaced(cluster.client.clone(), CONTROLLER_NAMESPACE)
@@ -73,15 +24,6 @@ async fn key_count(cluster: &Cluster) -> usize {
         .unwrap()
         .items
         .len()
-}
-
-async fn all_ready(api: &Api<SealedSecret>, expected: usize) -> anyhow::Result<bool> {
-    let list = api.list(&ListParams::default()).await?;
-    Ok(list.items.len() == expected
-        && list.items.iter().all(|s| {
-            s.ready_condition().is_some_and(|c| c.status == "True")
-                && s.status.as_ref().and_then(|st| st.observed_generation) == s.metadata.generation
-        }))
 }
 
 fn fingerprints_in(file: &std::path::Path, cluster: &Cluster) -> String {
@@ -97,7 +39,7 @@ fn fingerprints_in(file: &std::path::Path, cluster: &Cluster) -> String {
 
 #[tokio::test]
 async fn keys_rotate_on_schedule_old_values_stay_ready_and_a_restart_does_not_rotate_again() {
-    let Some((cluster, _guard)) = setup().await else {
+    let Some((cluster, _guard)) = kage_e2e::cluster_with_kage().await else {
         return;
     };
     let ns = cluster.namespace("e2e-rotate").await;
@@ -110,14 +52,12 @@ async fn keys_rotate_on_schedule_old_values_stay_ready_and_a_restart_does_not_ro
         "40s",
     ];
     let mut ctl = cluster.start_controller(dir.path(), &period).await.unwrap();
-    ctl.wait_ready().await.unwrap();
+    ctl.wait_leading(&cluster).await.unwrap();
     // Let any rotation due at start (old keys from other tests) happen first.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let old_recipient = current_key(&cluster).await;
+    let old_recipient = cluster.current_key().await;
     let old_file = dir.path().join("old.yaml");
-    seal(
-        &cluster,
-        dir.path(),
+    cluster.seal(
         &secret_manifest("old", &ns.name, &[("k", "v1")]),
         &old_file,
         &[],
@@ -125,16 +65,14 @@ async fn keys_rotate_on_schedule_old_values_stay_ready_and_a_restart_does_not_ro
     run_ok(cluster.kubectl().arg("apply").arg("-f").arg(&old_file)).unwrap();
 
     wait_until(Duration::from_secs(60), "a scheduled rotation", || async {
-        Ok(current_key(&cluster).await != old_recipient)
+        Ok(cluster.current_key().await != old_recipient)
     })
     .await
     .unwrap();
     let rotated = key_count(&cluster).await;
     assert!(rotated > before);
     let new_file = dir.path().join("new.yaml");
-    seal(
-        &cluster,
-        dir.path(),
+    cluster.seal(
         &secret_manifest("new", &ns.name, &[("k", "v2")]),
         &new_file,
         &[],
@@ -155,7 +93,7 @@ async fn keys_rotate_on_schedule_old_values_stay_ready_and_a_restart_does_not_ro
     // Restart right after the rotation: the schedule counts from the newest key's age.
     drop(ctl);
     let mut ctl = cluster.start_controller(dir.path(), &period).await.unwrap();
-    ctl.wait_ready().await.unwrap();
+    ctl.wait_leading(&cluster).await.unwrap();
     tokio::time::sleep(Duration::from_secs(8)).await;
     assert_eq!(
         key_count(&cluster).await,
@@ -166,7 +104,7 @@ async fn keys_rotate_on_schedule_old_values_stay_ready_and_a_restart_does_not_ro
 
 #[tokio::test]
 async fn reseal_moves_a_directory_to_the_newest_key_keeping_scopes_and_other_documents() {
-    let Some((cluster, _guard)) = setup().await else {
+    let Some((cluster, _guard)) = kage_e2e::cluster_with_kage().await else {
         return;
     };
     let ns = cluster.namespace("e2e-reseal").await;
@@ -178,7 +116,7 @@ async fn reseal_moves_a_directory_to_the_newest_key_keeping_scopes_and_other_doc
         )
         .await
         .unwrap();
-    ctl.wait_ready().await.unwrap();
+    ctl.wait_leading(&cluster).await.unwrap();
     let repo = dir.path().join("repo");
     std::fs::create_dir_all(repo.join("nested")).unwrap();
     let scopes = ["strict", "namespace-wide", "cluster-wide"];
@@ -188,9 +126,7 @@ async fn reseal_moves_a_directory_to_the_newest_key_keeping_scopes_and_other_doc
         } else {
             format!("s{i}.yaml")
         });
-        seal(
-            &cluster,
-            dir.path(),
+        cluster.seal(
             &secret_manifest(&format!("s{i}"), &ns.name, &[("k", PLAINTEXT)]),
             &file,
             &["--scope", scope],
@@ -214,7 +150,7 @@ async fn reseal_moves_a_directory_to_the_newest_key_keeping_scopes_and_other_doc
         .await
         .unwrap();
 
-    let old = current_key(&cluster).await;
+    let old = cluster.current_key().await;
     run_ok(
         cluster
             .kage()
@@ -224,7 +160,7 @@ async fn reseal_moves_a_directory_to_the_newest_key_keeping_scopes_and_other_doc
     wait_until(
         Duration::from_secs(30),
         "the rotated key to be published",
-        || async { Ok(current_key(&cluster).await != old) },
+        || async { Ok(cluster.current_key().await != old) },
     )
     .await
     .unwrap();
@@ -315,7 +251,7 @@ async fn reseal_moves_a_directory_to_the_newest_key_keeping_scopes_and_other_doc
 
 #[tokio::test]
 async fn validate_cluster_tells_good_from_foreign_and_tampered_files() {
-    let Some((cluster, _guard)) = setup().await else {
+    let Some((cluster, _guard)) = kage_e2e::cluster_with_kage().await else {
         return;
     };
     let ns = cluster.namespace("e2e-verify").await;
@@ -324,20 +260,16 @@ async fn validate_cluster_tells_good_from_foreign_and_tampered_files() {
         .start_controller(dir.path(), &["--watch-namespace", &ns.name])
         .await
         .unwrap();
-    ctl.wait_ready().await.unwrap();
+    ctl.wait_leading(&cluster).await.unwrap();
     let good = dir.path().join("good.yaml");
-    seal(
-        &cluster,
-        dir.path(),
+    cluster.seal(
         &secret_manifest("good", &ns.name, &[("k", "v")]),
         &good,
         &[],
     );
     let foreign = dir.path().join("foreign.yaml");
     let other_cluster = kage_core::Identity::generate().recipient().to_string();
-    seal(
-        &cluster,
-        dir.path(),
+    cluster.seal(
         &secret_manifest("foreign", &ns.name, &[("k", "v")]),
         &foreign,
         &["-r", &other_cluster],
@@ -390,7 +322,7 @@ fn reconcile_lines(ctl: &ControllerProcess) -> (Option<usize>, Option<usize>) {
 
 #[tokio::test]
 async fn two_replicas_have_one_writer_and_the_survivor_takes_over_when_the_leader_dies() {
-    let Some((cluster, _guard)) = setup().await else {
+    let Some((cluster, _guard)) = kage_e2e::cluster_with_kage().await else {
         return;
     };
     let ns = cluster.namespace("e2e-ha").await;
@@ -402,13 +334,7 @@ async fn two_replicas_have_one_writer_and_the_survivor_takes_over_when_the_leade
     b.wait_ready().await.unwrap();
     let api: Api<SealedSecret> = Api::namespaced(cluster.client.clone(), &ns.name);
     let file = dir.path().join("one.yaml");
-    seal(
-        &cluster,
-        dir.path(),
-        &secret_manifest("one", &ns.name, &[("k", "v")]),
-        &file,
-        &[],
-    );
+    cluster.seal(&secret_manifest("one", &ns.name, &[("k", "v")]), &file, &[]);
     run_ok(cluster.kubectl().arg("apply").arg("-f").arg(&file)).unwrap();
     wait_until(Duration::from_secs(60), "the first object Ready", || {
         all_ready(&api, 1)
@@ -446,13 +372,7 @@ async fn two_replicas_have_one_writer_and_the_survivor_takes_over_when_the_leade
 
     leader.kill9();
     let file = dir.path().join("two.yaml");
-    seal(
-        &cluster,
-        dir.path(),
-        &secret_manifest("two", &ns.name, &[("k", "v")]),
-        &file,
-        &[],
-    );
+    cluster.seal(&secret_manifest("two", &ns.name, &[("k", "v")]), &file, &[]);
     run_ok(cluster.kubectl().arg("apply").arg("-f").arg(&file)).unwrap();
     // Lease duration (15 s) plus a renewal period and the sync itself.
     wait_until(
@@ -471,19 +391,17 @@ async fn two_replicas_have_one_writer_and_the_survivor_takes_over_when_the_leade
 
 #[tokio::test]
 async fn metrics_and_audit_records_match_what_happened_and_hold_no_plaintext() {
-    let Some((cluster, _guard)) = setup().await else {
+    let Some((cluster, _guard)) = kage_e2e::cluster_with_kage().await else {
         return;
     };
     let ns = cluster.namespace("e2e-metrics").await;
     let other = cluster.namespace("e2e-metrics-other").await;
     let dir = tempfile::tempdir().unwrap();
     let mut ctl = cluster.start_controller(dir.path(), &[]).await.unwrap();
-    ctl.wait_ready().await.unwrap();
+    ctl.wait_leading(&cluster).await.unwrap();
     for i in 0..3 {
         let file = dir.path().join(format!("m{i}.yaml"));
-        seal(
-            &cluster,
-            dir.path(),
+        cluster.seal(
             &secret_manifest(&format!("m{i}"), &ns.name, &[("k", PLAINTEXT)]),
             &file,
             &[],
@@ -513,12 +431,7 @@ async fn metrics_and_audit_records_match_what_happened_and_hold_no_plaintext() {
     })
     .await
     .unwrap();
-    let (code, _) = http_get(&ctl.addr, "/v1/keys").unwrap();
-    assert_eq!(code, 200);
-
-    let (code, text) = http_get(&ctl.addr, "/metrics").unwrap();
-    assert_eq!(code, 200);
-    let value = |series: &str| -> f64 {
+    let sample = |text: &str, series: &str| -> f64 {
         text.lines()
             .filter(|l| !l.starts_with('#'))
             .find(|l| l.starts_with(series))
@@ -526,6 +439,14 @@ async fn metrics_and_audit_records_match_what_happened_and_hold_no_plaintext() {
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| panic!("no series {series} in\n{text}"))
     };
+    let keys_served = "kage_http_requests_total{route=\"/v1/keys\",code=\"200\"}";
+    let before = sample(&http_get(&ctl.addr, "/metrics").unwrap().1, keys_served);
+    let (code, _) = http_get(&ctl.addr, "/v1/keys").unwrap();
+    assert_eq!(code, 200);
+
+    let (code, text) = http_get(&ctl.addr, "/metrics").unwrap();
+    assert_eq!(code, 200);
+    let value = |series: &str| sample(&text, series);
     // Every sample line is `name{labels} value`.
     for line in text
         .lines()
@@ -545,10 +466,7 @@ async fn metrics_and_audit_records_match_what_happened_and_hold_no_plaintext() {
     assert!(value("kage_keys{state=\"active\"}") >= 1.0);
     assert!(value("kage_newest_key_age_seconds") >= 0.0);
     assert!(value("kage_reconcile_duration_seconds_count") >= 4.0);
-    assert_eq!(
-        value("kage_http_requests_total{route=\"/v1/keys\",code=\"200\"}"),
-        1.0
-    );
+    assert_eq!(value(keys_served), before + 1.0);
     assert_eq!(value("kage_leader"), 1.0);
 
     let logs = ctl.logs();
@@ -569,7 +487,7 @@ async fn metrics_and_audit_records_match_what_happened_and_hold_no_plaintext() {
 
 #[tokio::test]
 async fn oversized_bodies_get_413_floods_get_429_and_others_are_still_served() {
-    let Some((cluster, _guard)) = setup().await else {
+    let Some((cluster, _guard)) = kage_e2e::cluster_with_kage().await else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -577,7 +495,7 @@ async fn oversized_bodies_get_413_floods_get_429_and_others_are_still_served() {
         .start_controller(dir.path(), &["--watch-namespace", "kube-public"])
         .await
         .unwrap();
-    ctl.wait_ready().await.unwrap();
+    ctl.wait_leading(&cluster).await.unwrap();
     let huge = vec![b'a'; 5 * 1024 * 1024];
     let (code, _) = http_request(
         &ctl.addr,
@@ -624,7 +542,7 @@ async fn oversized_bodies_get_413_floods_get_429_and_others_are_still_served() {
 
 #[tokio::test]
 async fn the_cli_reaches_the_controller_through_the_service_proxy_and_rbac_decides_who_may() {
-    let Some((cluster, _guard)) = setup().await else {
+    let Some((cluster, _guard)) = kage_e2e::cluster_with_kage().await else {
         return;
     };
     if std::env::var("KAGE_E2E_LOCAL_CLUSTER").as_deref() != Ok("1") {
@@ -647,12 +565,10 @@ async fn the_cli_reaches_the_controller_through_the_service_proxy_and_rbac_decid
             &["--watch-namespace", &ns.name, "--key-rotation-period", "0"],
         )
         .unwrap();
-    ctl.wait_ready().await.unwrap();
+    ctl.wait_leading(&cluster).await.unwrap();
 
     let file = dir.path().join("db.yaml");
-    seal(
-        &cluster,
-        dir.path(),
+    cluster.seal(
         &secret_manifest("db", &ns.name, &[("k", PLAINTEXT)]),
         &file,
         &[],
@@ -671,16 +587,16 @@ async fn the_cli_reaches_the_controller_through_the_service_proxy_and_rbac_decid
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let old = current_key(&cluster).await;
+    let old = cluster.current_key().await;
     run_ok(cluster.kage().args(["key", "rotate"])).unwrap();
     wait_until(Duration::from_secs(30), "the rotated key", || async {
-        Ok(current_key(&cluster).await != old)
+        Ok(cluster.current_key().await != old)
     })
     .await
     .unwrap();
     run_ok(cluster.kage().arg("reseal").arg(&file)).unwrap();
     let report = fingerprints_in(&file, &cluster);
-    let current: kage_core::Recipient = current_key(&cluster).await.parse().unwrap();
+    let current: kage_core::Recipient = cluster.current_key().await.parse().unwrap();
     assert!(
         report.contains(&current.fingerprint().to_string()),
         "{report}"
@@ -707,4 +623,8 @@ async fn the_cli_reaches_the_controller_through_the_service_proxy_and_rbac_decid
         "{stderr}"
     );
     assert!(!ctl.logs().contains(PLAINTEXT));
+}
+
+async fn all_ready(api: &Api<SealedSecret>, expected: usize) -> anyhow::Result<bool> {
+    Ok(kage_e2e::count_ready(api, "True", "Unsealed").await? == expected)
 }

@@ -3,57 +3,28 @@
 
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use k8s_openapi::api::core::v1::Namespace;
 use kage_api::SealedSecret;
-use kage_e2e::{CONTROLLER_LOCK, CONTROLLER_NAMESPACE, Cluster, cluster, run_ok, wait_until};
+use kage_e2e::{CONTROLLER_NAMESPACE, Cluster, run_ok, wait_until};
 use kube::Api;
-use kube::api::ListParams;
 use serde_json::json;
-
-async fn setup() -> Option<(Cluster, tokio::sync::MutexGuard<'static, ()>)> {
-    let cluster = cluster().await?;
-    let guard = CONTROLLER_LOCK.lock().await;
-    cluster.install().expect("kubectl apply -k deploy/");
-    Some((cluster, guard))
-}
 
 fn keygen(cluster: &Cluster, path: &std::path::Path) -> String {
     let out = run_ok(cluster.kage().args(["keygen", "-o"]).arg(path)).unwrap();
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
-async fn count_ready(api: &Api<SealedSecret>, status: &str, reason: &str) -> anyhow::Result<usize> {
-    Ok(api
-        .list(&ListParams::default())
-        .await?
-        .items
-        .iter()
-        .filter(|s| {
-            s.ready_condition()
-                .is_some_and(|c| c.status == status && c.reason == reason)
-        })
-        .count())
-}
-
-async fn current_key(cluster: &Cluster) -> String {
-    let map = Api::<ConfigMap>::namespaced(cluster.client.clone(), CONTROLLER_NAMESPACE)
-        .get("kage-public-keys")
-        .await
-        .unwrap();
-    map.data.unwrap()["recipient"].clone()
-}
-
 #[tokio::test]
 async fn disaster_drill_keys_lost_and_restored_from_backup_without_resealing() {
     const N: usize = 50;
-    let Some((cluster, _guard)) = setup().await else {
+    let Some((cluster, _guard)) = kage_e2e::cluster_with_kage().await else {
         return;
     };
     let ns = cluster.namespace("e2e-drill").await;
     let dir = tempfile::tempdir().unwrap();
     let watch = ["--watch-namespace", ns.name.as_str()];
     let mut ctl = cluster.start_controller(dir.path(), &watch).await.unwrap();
-    ctl.wait_ready().await.unwrap();
+    ctl.wait_leading(&cluster).await.unwrap();
 
     let recovery = keygen(&cluster, &dir.path().join("recovery.key"));
     let backup_recipient = keygen(&cluster, &dir.path().join("backup.key"));
@@ -88,7 +59,7 @@ async fn disaster_drill_keys_lost_and_restored_from_backup_without_resealing() {
     .unwrap();
     let api: Api<SealedSecret> = Api::namespaced(cluster.client.clone(), &ns.name);
     wait_until(Duration::from_secs(120), "all Ready", || async {
-        Ok(count_ready(&api, "True", "Unsealed").await? == N)
+        Ok(kage_e2e::count_ready(&api, "True", "Unsealed").await? == N)
     })
     .await
     .unwrap();
@@ -151,11 +122,11 @@ async fn disaster_drill_keys_lost_and_restored_from_backup_without_resealing() {
     .unwrap();
     cluster.install().unwrap();
     let mut ctl = cluster.start_controller(dir.path(), &watch).await.unwrap();
-    ctl.wait_ready().await.unwrap();
+    ctl.wait_leading(&cluster).await.unwrap();
     wait_until(
         Duration::from_secs(120),
         "every SealedSecret to report the lost key",
-        || async { Ok(count_ready(&api, "False", "NoMatchingKey").await? == N) },
+        || async { Ok(kage_e2e::count_ready(&api, "False", "NoMatchingKey").await? == N) },
     )
     .await
     .unwrap();
@@ -173,7 +144,7 @@ async fn disaster_drill_keys_lost_and_restored_from_backup_without_resealing() {
     wait_until(
         Duration::from_secs(120),
         "every SealedSecret Ready after the restore",
-        || async { Ok(count_ready(&api, "True", "Unsealed").await? == N) },
+        || async { Ok(kage_e2e::count_ready(&api, "True", "Unsealed").await? == N) },
     )
     .await
     .unwrap();
@@ -207,7 +178,7 @@ async fn disaster_drill_keys_lost_and_restored_from_backup_without_resealing() {
 
 #[tokio::test]
 async fn compromise_drill_rotate_reseal_retire_refuses_values_left_on_the_old_key() {
-    let Some((cluster, _guard)) = setup().await else {
+    let Some((cluster, _guard)) = kage_e2e::cluster_with_kage().await else {
         return;
     };
     let ns = cluster.namespace("e2e-compromise").await;
@@ -219,7 +190,7 @@ async fn compromise_drill_rotate_reseal_retire_refuses_values_left_on_the_old_ke
         )
         .await
         .unwrap();
-    ctl.wait_ready().await.unwrap();
+    ctl.wait_leading(&cluster).await.unwrap();
     let repo = dir.path().join("repo");
     std::fs::create_dir_all(&repo).unwrap();
     let seal = |name: &str, file: &std::path::Path| {
@@ -245,11 +216,11 @@ async fn compromise_drill_rotate_reseal_retire_refuses_values_left_on_the_old_ke
     seal("forgotten", &stale);
     let api: Api<SealedSecret> = Api::namespaced(cluster.client.clone(), &ns.name);
     wait_until(Duration::from_secs(60), "both Ready", || async {
-        Ok(count_ready(&api, "True", "Unsealed").await? == 2)
+        Ok(kage_e2e::count_ready(&api, "True", "Unsealed").await? == 2)
     })
     .await
     .unwrap();
-    let old_key: kage_core::Recipient = current_key(&cluster).await.parse().unwrap();
+    let old_key: kage_core::Recipient = cluster.current_key().await.parse().unwrap();
 
     // 1. Rotate. 2. Reseal the repository. 3. Retire the old key.
     run_ok(
@@ -259,7 +230,7 @@ async fn compromise_drill_rotate_reseal_retire_refuses_values_left_on_the_old_ke
     )
     .unwrap();
     wait_until(Duration::from_secs(30), "the new key", || async {
-        Ok(current_key(&cluster).await != old_key.to_string())
+        Ok(cluster.current_key().await != old_key.to_string())
     })
     .await
     .unwrap();
@@ -313,7 +284,7 @@ async fn compromise_drill_rotate_reseal_retire_refuses_values_left_on_the_old_ke
     assert_eq!(out.status.code(), Some(5));
     assert!(String::from_utf8_lossy(&out.stderr).contains("retired"));
     // Retiring the last active key is refused.
-    let current: kage_core::Recipient = current_key(&cluster).await.parse().unwrap();
+    let current: kage_core::Recipient = cluster.current_key().await.parse().unwrap();
     let keys = run_ok(cluster.kage().args(["key", "list"])).unwrap();
     let active = String::from_utf8(keys.stdout)
         .unwrap()
