@@ -31,6 +31,25 @@ enum Task {
     Test,
     /// kage end to end: local cluster, controller, seal the examples, apply, show the Secrets.
     Demo,
+    /// Benchmarks against the local control plane (see docs/benchmarks.md).
+    Bench {
+        #[command(subcommand)]
+        what: BenchTarget,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchTarget {
+    /// Cold sync of N SealedSecrets by a release-built controller, against the ceiling of
+    /// writing the same Secrets directly.
+    Controller {
+        /// How many SealedSecrets.
+        #[arg(long, default_value_t = 1000)]
+        objects: usize,
+        /// Values per SealedSecret.
+        #[arg(long, default_value_t = 3)]
+        values: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -62,6 +81,9 @@ fn main() -> std::process::ExitCode {
         }
         Task::Test => test(),
         Task::Demo => demo::demo(),
+        Task::Bench {
+            what: BenchTarget::Controller { objects, values },
+        } => bench_controller(objects, values),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -137,4 +159,44 @@ fn test() -> Result<()> {
         cluster.down()?;
     }
     e2e
+}
+
+/// `cargo xtask bench controller`: release builds, the local control plane (or `$KUBECONFIG`),
+/// then the measuring driver in `tests/src/bin/kage-bench.rs`.
+fn bench_controller(objects: usize, values: usize) -> Result<()> {
+    let cluster = Cluster::local();
+    let kubeconfig = match std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) {
+        Some(k) => PathBuf::from(k),
+        None => {
+            cluster.up()?;
+            cluster.kubeconfig()
+        }
+    };
+    run(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "kage-cli",
+        "-p",
+        "kage-controller",
+    ]))?;
+    run(cargo()
+        .args([
+            "run",
+            "--release",
+            "-p",
+            "kage-e2e",
+            "--bin",
+            "kage-bench",
+            "--",
+        ])
+        .args([
+            "--objects",
+            &objects.to_string(),
+            "--values",
+            &values.to_string(),
+        ])
+        .env("KUBECONFIG", &kubeconfig)
+        .env("KAGE_BIN_DIR", workspace_root().join("target/release"))
+        .env("PATH", path_with(&cluster.bin_dir())))
 }
