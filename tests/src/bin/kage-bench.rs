@@ -131,11 +131,16 @@ async fn main() -> anyhow::Result<()> {
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum();
     // Nothing changed: a resync of everything must write nothing.
-    let version_before = api
-        .list_metadata(&ListParams::default())
-        .await?
-        .metadata
-        .resource_version;
+    let versions = || async {
+        let list = api.list_metadata(&ListParams::default()).await?;
+        Ok::<_, kube::Error>(
+            list.items
+                .into_iter()
+                .map(|s| s.metadata.resource_version)
+                .collect::<Vec<_>>(),
+        )
+    };
+    let versions_before = versions().await?;
     drop(ctl);
     let mut ctl = cluster
         .start_controller(dir.path(), &["--watch-namespace", &ns.name])
