@@ -167,6 +167,9 @@ fn read_header(age: &[u8]) -> Result<Vec<Stanza>, FormatError> {
         }
         stanzas.push(Stanza::from(stanza));
     }
+    if grease > 1 {
+        return Err(FormatError::BadKageStanza("too many stanzas"));
+    }
     Ok(stanzas)
 }
 
