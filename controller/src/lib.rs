@@ -24,7 +24,7 @@ use kage_api::{
 use kube::api::ListParams;
 use kube::core::PartialObjectMeta;
 use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::{Controller, WatchStreamExt, watcher};
+use kube::runtime::{Controller, PredicateConfig, WatchStreamExt, predicates, watcher};
 use kube::{Api, Client, CustomResourceExt};
 use tokio::sync::watch;
 
@@ -321,7 +321,15 @@ async fn lead(
         watcher::Config::default().labels(SEALED_SECRET_LABEL),
     )
     .touched_objects();
-    let mut controller = Controller::new(sealed_secrets, watcher::Config::default())
+    // Our own status writes do not change metadata.generation: filtering on it spares every
+    // object a second, empty reconcile.
+    let (reader, writer) = kube::runtime::reflector::store();
+    let specs = watcher(sealed_secrets, watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(predicates::generation, PredicateConfig::default());
+    let mut controller = Controller::for_stream(specs, reader)
         .owns_stream(owned)
         .with_config(kube::runtime::controller::Config::default().concurrency(args.concurrency));
     if let Some(trigger) = keys_changed {

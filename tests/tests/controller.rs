@@ -59,7 +59,12 @@ async fn fetch_seal_and_apply_gives_the_exact_secret_and_ready() {
     let recipient = String::from_utf8(fetched.stdout).unwrap().trim().to_owned();
     assert!(recipient.starts_with("age1"));
     let listing = String::from_utf8(fetched.stderr).unwrap();
-    let fingerprint = listing.split_whitespace().next().unwrap().to_owned();
+    let fingerprint = listing
+        .lines()
+        .find(|l| l.trim_end().ends_with("current"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_owned();
     run_ok(cluster.kage().args(["key", "fetch", "--pin", &fingerprint])).unwrap();
     let wrong_pin = cluster
         .kage()
