@@ -467,6 +467,24 @@ async fn check_crd(api: &Api<SealedSecret>) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     #[test]
+    fn rotation_periods_parse_with_units_and_zero_means_never() {
+        use std::time::Duration;
+        assert_eq!(
+            super::parse_period("30d"),
+            Ok(Duration::from_secs(30 * 86_400))
+        );
+        assert_eq!(
+            super::parse_period("12h"),
+            Ok(Duration::from_secs(12 * 3_600))
+        );
+        assert_eq!(super::parse_period("45s"), Ok(Duration::from_secs(45)));
+        assert_eq!(super::parse_period("0"), Ok(Duration::ZERO));
+        for bad in ["", "d", "30", "30w", "-1d", "1.5h"] {
+            assert!(super::parse_period(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn the_shipped_crd_matches_the_rust_type() {
         let shipped = include_str!("../../deploy/crd.yaml");
         assert_eq!(
