@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
-use kage_api::{CURRENT_RECIPIENT_KEY, KEYS_JSON_KEY, PUBLIC_KEYS_CONFIGMAP, SEALING_KEY_LABEL};
+use kage_api::{
+    CURRENT_RECIPIENT_KEY, KEYS_JSON_KEY, PUBLIC_KEYS_CONFIGMAP, SEALING_KEY_LABEL, key_secret,
+};
 use kage_core::{Identity, KeyRing};
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
@@ -14,25 +16,6 @@ use zeroize::{Zeroize, Zeroizing};
 
 use crate::FIELD_MANAGER;
 use crate::kms::Kms;
-
-/// Annotation on a key Secret: when the key was created (RFC 3339).
-pub const CREATED_AT_ANNOTATION: &str = "kage.dev/created-at";
-/// Annotation on a key Secret: the key's fingerprint.
-pub const FINGERPRINT_ANNOTATION: &str = "kage.dev/fingerprint";
-/// Data key of a key Secret holding the `AGE-SECRET-KEY-1...` identity.
-pub const IDENTITY_DATA_KEY: &str = "identity";
-/// Data key of a key Secret holding the KMS-wrapped identity instead.
-pub const WRAPPED_IDENTITY_DATA_KEY: &str = "wrapped-identity";
-/// Annotation on a KMS-wrapped key Secret: which KMS wraps it.
-pub const KMS_ANNOTATION: &str = "kage.dev/kms";
-/// Secret type of key Secrets.
-pub const KEY_SECRET_TYPE: &str = "kage.dev/sealing-key";
-/// Annotation on a key Secret: `active` (default) or `retired` (no longer used to unseal).
-pub const KEY_STATE_ANNOTATION: &str = "kage.dev/key-state";
-/// Annotation `kage key backup` sets on the key Secrets it saved.
-pub const BACKED_UP_ANNOTATION: &str = "kage.dev/backed-up-at";
-/// Prefix of key Secret names; the suffix is the key's sequence number.
-pub const KEY_SECRET_PREFIX: &str = "kage-key-";
 
 /// Whether a key is still used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -102,7 +85,7 @@ impl SealingKey {
     /// Sequence number from the Secret name (`kage-key-N`), 0 for other names.
     pub fn number(&self) -> u64 {
         self.name
-            .strip_prefix(KEY_SECRET_PREFIX)
+            .strip_prefix(key_secret::NAME_PREFIX)
             .and_then(|n| n.parse().ok())
             .unwrap_or(0)
     }
@@ -223,19 +206,19 @@ impl KeyStore {
     /// exists: another replica got there first, and its key is as good.
     pub async fn create_key(&self, number: u64) -> Result<bool, KeyError> {
         let identity = Identity::generate();
-        let name = format!("{KEY_SECRET_PREFIX}{number}");
+        let name = format!("{}{number}", key_secret::NAME_PREFIX);
         let mut secret = key_secret(&name, &identity, jiff::Timestamp::now());
         if let Some(kms) = &self.kms {
             let wrapped = kms.wrap(identity.to_secret_string().as_bytes()).await?;
             secret.data = Some(BTreeMap::from([(
-                WRAPPED_IDENTITY_DATA_KEY.to_owned(),
+                key_secret::WRAPPED_IDENTITY.to_owned(),
                 ByteString(wrapped.into_bytes()),
             )]));
             secret
                 .metadata
                 .annotations
                 .get_or_insert_with(BTreeMap::new)
-                .insert(KMS_ANNOTATION.to_owned(), kms.id().to_owned());
+                .insert(key_secret::KMS.to_owned(), kms.id().to_owned());
         }
         let params = PostParams {
             field_manager: Some(FIELD_MANAGER.to_owned()),
@@ -304,8 +287,8 @@ impl KeyStore {
         let invalid = || KeyError::Invalid(name.to_owned());
         let data = secret.data.as_ref().ok_or_else(invalid)?;
         let text = match (
-            data.get(IDENTITY_DATA_KEY),
-            data.get(WRAPPED_IDENTITY_DATA_KEY),
+            data.get(key_secret::IDENTITY),
+            data.get(key_secret::WRAPPED_IDENTITY),
         ) {
             (Some(plain), _) => Zeroizing::new(plain.0.clone()),
             (None, Some(wrapped)) => {
@@ -315,7 +298,7 @@ impl KeyStore {
                         .metadata
                         .annotations
                         .as_ref()
-                        .and_then(|a| a.get(KMS_ANNOTATION));
+                        .and_then(|a| a.get(key_secret::KMS));
                     return Err(KeyError::NeedsKms {
                         secret: name.to_owned(),
                         kms: named.cloned().unwrap_or_else(|| "(unknown)".to_owned()),
@@ -337,7 +320,7 @@ fn parse_key(name: &str, secret: &Secret, text: &[u8]) -> Result<SealingKey, Key
         .metadata
         .annotations
         .as_ref()
-        .and_then(|a| a.get(CREATED_AT_ANNOTATION))
+        .and_then(|a| a.get(key_secret::CREATED_AT))
         .and_then(|t| t.parse().ok())
         .or_else(|| secret.metadata.creation_timestamp.as_ref().map(|t| t.0))
         .unwrap_or_default();
@@ -345,7 +328,7 @@ fn parse_key(name: &str, secret: &Secret, text: &[u8]) -> Result<SealingKey, Key
         .metadata
         .annotations
         .as_ref()
-        .and_then(|a| a.get(KEY_STATE_ANNOTATION))
+        .and_then(|a| a.get(key_secret::STATE))
         .map(String::as_str)
     {
         Some("retired") => KeyState::Retired,
@@ -355,7 +338,7 @@ fn parse_key(name: &str, secret: &Secret, text: &[u8]) -> Result<SealingKey, Key
         .metadata
         .annotations
         .as_ref()
-        .is_some_and(|a| a.contains_key(BACKED_UP_ANNOTATION));
+        .is_some_and(|a| a.contains_key(key_secret::BACKED_UP_AT));
     Ok(SealingKey {
         name: name.to_owned(),
         identity,
@@ -368,7 +351,7 @@ fn parse_key(name: &str, secret: &Secret, text: &[u8]) -> Result<SealingKey, Key
 fn key_secret(name: &str, identity: &Identity, created: jiff::Timestamp) -> Secret {
     let mut data = BTreeMap::new();
     data.insert(
-        IDENTITY_DATA_KEY.to_owned(),
+        key_secret::IDENTITY.to_owned(),
         ByteString(identity.to_secret_string().as_bytes().to_vec()),
     );
     let mut secret: Secret = serde_json::from_value(json!({
@@ -376,12 +359,12 @@ fn key_secret(name: &str, identity: &Identity, created: jiff::Timestamp) -> Secr
             "name": name,
             "labels": {SEALING_KEY_LABEL: "true", "app.kubernetes.io/name": "kage"},
             "annotations": {
-                CREATED_AT_ANNOTATION: created.to_string(),
-                FINGERPRINT_ANNOTATION: identity.fingerprint().to_string(),
+                key_secret::CREATED_AT: created.to_string(),
+                key_secret::FINGERPRINT: identity.fingerprint().to_string(),
                 "kage.dev/recipient": identity.recipient().to_string(),
             },
         },
-        "type": KEY_SECRET_TYPE,
+        "type": key_secret::SECRET_TYPE,
     }))
     .expect("valid Secret");
     secret.data = Some(data);

@@ -418,9 +418,15 @@ async fn watch_keys(
         .boxed();
     let mut known: Option<Vec<(String, String, KeyState, bool)>> = None;
     while let Some(event) = events.next().await {
-        if let Err(e) = event {
-            tracing::warn!(error = %e, "watching key Secrets");
-            continue;
+        match event {
+            // A (re)list arrives as Init, one InitApply per Secret, then InitDone: reload once,
+            // at InitDone, not once per key.
+            Ok(watcher::Event::Init | watcher::Event::InitApply(_)) => continue,
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "watching key Secrets");
+                continue;
+            }
         }
         let loaded = match store.load().await {
             Ok(loaded) => loaded,

@@ -259,6 +259,18 @@ impl Cluster {
         self.start_controller_as(&kubeconfig, dir, extra)
     }
 
+    /// Starts the controller as the shipped ServiceAccount and waits until it leads and has
+    /// published its key, so that what is sealed next can be opened.
+    pub async fn start_leading_controller(
+        &self,
+        dir: &Path,
+        extra: &[&str],
+    ) -> Result<ControllerProcess> {
+        let mut controller = self.start_controller(dir, extra).await?;
+        controller.wait_leading(self).await?;
+        Ok(controller)
+    }
+
     /// Starts `kage-controller run` with the credentials of `kubeconfig`.
     pub fn start_controller_as(
         &self,
@@ -455,9 +467,9 @@ pub struct PodNetwork {
     netns: String,
     host_link: String,
     /// Address of the host end (where the API forwarder listens).
-    pub host_ip: &'static str,
+    pub host_ip: String,
     /// Address of the controller inside the namespace.
-    pub pod_ip: &'static str,
+    pub pod_ip: String,
     /// Port of the API forwarder on `host_ip`.
     pub api_port: u16,
     kubeconfig: PathBuf,
@@ -484,14 +496,13 @@ impl PodNetwork {
         );
         // A /30 of its own, so that concurrent suites on one machine do not collide.
         let subnet: u8 = rand::random();
-        let host_ip: &'static str = Box::leak(format!("10.213.{subnet}.1").into_boxed_str());
-        let pod_ip: &'static str = Box::leak(format!("10.213.{subnet}.2").into_boxed_str());
+        let (host_ip, pod_ip) = (format!("10.213.{subnet}.1"), format!("10.213.{subnet}.2"));
         ip(&["netns", "add", &netns])?;
         let mut network = PodNetwork {
             netns: netns.clone(),
             host_link: host_link.clone(),
-            host_ip,
-            pod_ip,
+            host_ip: host_ip.clone(),
+            pod_ip: pod_ip.clone(),
             api_port: 0,
             kubeconfig: cluster.kubeconfig.clone(),
         };
@@ -517,7 +528,7 @@ impl PodNetwork {
         ])?;
         ip(&["netns", "exec", &netns, "ip", "link", "set", "lo", "up"])?;
         let server = api_server_address(&cluster.kubeconfig)?;
-        network.api_port = forward(host_ip, &server)?;
+        network.api_port = forward(&host_ip, &server)?;
         // The API server proxies only to endpoints backed by a Pod whose IP matches, so a Pod
         // object (never scheduled: there are no nodes) stands for the controller process.
         let pod = serde_json::json!({"apiVersion": "v1", "kind": "Pod",

@@ -49,11 +49,10 @@ async fn fetch_seal_and_apply_gives_the_exact_secret_and_ready() {
     };
     let ns = cluster.namespace("e2e-seal").await;
     let dir = tempfile::tempdir().unwrap();
-    let mut ctl = cluster
-        .start_controller(dir.path(), &["--watch-namespace", &ns.name])
+    let ctl = cluster
+        .start_leading_controller(dir.path(), &["--watch-namespace", &ns.name])
         .await
         .unwrap();
-    ctl.wait_leading(&cluster).await.unwrap();
 
     let fetched = run_ok(cluster.kage().args(["key", "fetch"])).unwrap();
     let recipient = String::from_utf8(fetched.stdout).unwrap().trim().to_owned();
@@ -127,11 +126,10 @@ async fn changes_apply_deletions_and_edits_are_undone_and_deletion_collects_the_
     };
     let ns = cluster.namespace("e2e-life").await;
     let dir = tempfile::tempdir().unwrap();
-    let mut ctl = cluster
-        .start_controller(dir.path(), &["--watch-namespace", &ns.name])
+    let _ctl = cluster
+        .start_leading_controller(dir.path(), &["--watch-namespace", &ns.name])
         .await
         .unwrap();
-    ctl.wait_leading(&cluster).await.unwrap();
     let secrets: Api<Secret> = Api::namespaced(cluster.client.clone(), &ns.name);
     let sealed: Api<SealedSecret> = Api::namespaced(cluster.client.clone(), &ns.name);
     cluster.seal_and_apply(
@@ -221,11 +219,10 @@ async fn a_secret_kage_does_not_own_is_left_alone_until_annotated() {
     };
     let ns = cluster.namespace("e2e-own").await;
     let dir = tempfile::tempdir().unwrap();
-    let mut ctl = cluster
-        .start_controller(dir.path(), &["--watch-namespace", &ns.name])
+    let _ctl = cluster
+        .start_leading_controller(dir.path(), &["--watch-namespace", &ns.name])
         .await
         .unwrap();
-    ctl.wait_leading(&cluster).await.unwrap();
     let secrets: Api<Secret> = Api::namespaced(cluster.client.clone(), &ns.name);
     let sealed: Api<SealedSecret> = Api::namespaced(cluster.client.clone(), &ns.name);
     let theirs = dir.path().join("theirs.json");
@@ -290,8 +287,10 @@ async fn a_value_copied_from_another_namespace_is_refused_and_never_leaks() {
     let source = cluster.namespace("e2e-src").await;
     let target = cluster.namespace("e2e-dst").await;
     let dir = tempfile::tempdir().unwrap();
-    let mut ctl = cluster.start_controller(dir.path(), &[]).await.unwrap();
-    ctl.wait_leading(&cluster).await.unwrap();
+    let ctl = cluster
+        .start_leading_controller(dir.path(), &[])
+        .await
+        .unwrap();
 
     let input = dir.path().join("in.json");
     std::fs::write(
@@ -423,11 +422,10 @@ async fn a_controller_killed_mid_sync_of_500_finishes_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     // Seal while a controller publishes the key, then stop it before applying.
     {
-        let mut ctl = cluster
-            .start_controller(dir.path(), &["--watch-namespace", &ns.name])
+        let _ctl = cluster
+            .start_leading_controller(dir.path(), &["--watch-namespace", &ns.name])
             .await
             .unwrap();
-        ctl.wait_leading(&cluster).await.unwrap();
     }
     let manifests: Vec<String> = (0..N)
         .map(|i| {
@@ -538,11 +536,10 @@ async fn without_rbac_for_secrets_the_controller_reports_instead_of_crashing() {
     let dir = tempfile::tempdir().unwrap();
     // Keys exist already (a controller with full RBAC publishes them).
     {
-        let mut ctl = cluster
-            .start_controller(dir.path(), &["--watch-namespace", &ns.name])
+        let _ctl = cluster
+            .start_leading_controller(dir.path(), &["--watch-namespace", &ns.name])
             .await
             .unwrap();
-        ctl.wait_leading(&cluster).await.unwrap();
     }
     // The shipped ClusterRole minus its Secrets rule, plus key access in kage-system.
     let suffix = kage_e2e::random_suffix();

@@ -65,8 +65,10 @@ async fn kms_wrapped_keys_unseal_normally_and_survive_the_kms_going_down() {
         "--kms-token-file",
         token_path.as_str(),
     ];
-    let mut ctl = cluster.start_controller(dir.path(), &args).await.unwrap();
-    ctl.wait_leading(&cluster).await.unwrap();
+    let ctl = cluster
+        .start_leading_controller(dir.path(), &args)
+        .await
+        .unwrap();
 
     // The stored key holds only the wrapped identity.
     let keys = Api::<Secret>::namespaced(cluster.client.clone(), CONTROLLER_NAMESPACE)

@@ -51,8 +51,10 @@ async fn keys_rotate_on_schedule_old_values_stay_ready_and_a_restart_does_not_ro
         "--key-rotation-period",
         "40s",
     ];
-    let mut ctl = cluster.start_controller(dir.path(), &period).await.unwrap();
-    ctl.wait_leading(&cluster).await.unwrap();
+    let ctl = cluster
+        .start_leading_controller(dir.path(), &period)
+        .await
+        .unwrap();
     // Let any rotation due at start (old keys from other tests) happen first.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let old_recipient = cluster.current_key().await;
@@ -92,8 +94,10 @@ async fn keys_rotate_on_schedule_old_values_stay_ready_and_a_restart_does_not_ro
 
     // Restart right after the rotation: the schedule counts from the newest key's age.
     drop(ctl);
-    let mut ctl = cluster.start_controller(dir.path(), &period).await.unwrap();
-    ctl.wait_leading(&cluster).await.unwrap();
+    let _ctl = cluster
+        .start_leading_controller(dir.path(), &period)
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_secs(8)).await;
     assert_eq!(
         key_count(&cluster).await,
@@ -109,14 +113,13 @@ async fn reseal_moves_a_directory_to_the_newest_key_keeping_scopes_and_other_doc
     };
     let ns = cluster.namespace("e2e-reseal").await;
     let dir = tempfile::tempdir().unwrap();
-    let mut ctl = cluster
-        .start_controller(
+    let ctl = cluster
+        .start_leading_controller(
             dir.path(),
             &["--watch-namespace", &ns.name, "--key-rotation-period", "0"],
         )
         .await
         .unwrap();
-    ctl.wait_leading(&cluster).await.unwrap();
     let repo = dir.path().join("repo");
     std::fs::create_dir_all(repo.join("nested")).unwrap();
     let scopes = ["strict", "namespace-wide", "cluster-wide"];
@@ -256,11 +259,10 @@ async fn validate_cluster_tells_good_from_foreign_and_tampered_files() {
     };
     let ns = cluster.namespace("e2e-verify").await;
     let dir = tempfile::tempdir().unwrap();
-    let mut ctl = cluster
-        .start_controller(dir.path(), &["--watch-namespace", &ns.name])
+    let ctl = cluster
+        .start_leading_controller(dir.path(), &["--watch-namespace", &ns.name])
         .await
         .unwrap();
-    ctl.wait_leading(&cluster).await.unwrap();
     let good = dir.path().join("good.yaml");
     cluster.seal(
         &secret_manifest("good", &ns.name, &[("k", "v")]),
@@ -397,8 +399,10 @@ async fn metrics_and_audit_records_match_what_happened_and_hold_no_plaintext() {
     let ns = cluster.namespace("e2e-metrics").await;
     let other = cluster.namespace("e2e-metrics-other").await;
     let dir = tempfile::tempdir().unwrap();
-    let mut ctl = cluster.start_controller(dir.path(), &[]).await.unwrap();
-    ctl.wait_leading(&cluster).await.unwrap();
+    let ctl = cluster
+        .start_leading_controller(dir.path(), &[])
+        .await
+        .unwrap();
     for i in 0..3 {
         let file = dir.path().join(format!("m{i}.yaml"));
         cluster.seal(
@@ -491,11 +495,10 @@ async fn oversized_bodies_get_413_floods_get_429_and_others_are_still_served() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let mut ctl = cluster
-        .start_controller(dir.path(), &["--watch-namespace", "kube-public"])
+    let ctl = cluster
+        .start_leading_controller(dir.path(), &["--watch-namespace", "kube-public"])
         .await
         .unwrap();
-    ctl.wait_leading(&cluster).await.unwrap();
     let huge = vec![b'a'; 5 * 1024 * 1024];
     let (code, _) = http_request(
         &ctl.addr,

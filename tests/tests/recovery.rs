@@ -23,8 +23,10 @@ async fn disaster_drill_keys_lost_and_restored_from_backup_without_resealing() {
     let ns = cluster.namespace("e2e-drill").await;
     let dir = tempfile::tempdir().unwrap();
     let watch = ["--watch-namespace", ns.name.as_str()];
-    let mut ctl = cluster.start_controller(dir.path(), &watch).await.unwrap();
-    ctl.wait_leading(&cluster).await.unwrap();
+    let ctl = cluster
+        .start_leading_controller(dir.path(), &watch)
+        .await
+        .unwrap();
 
     let recovery = keygen(&cluster, &dir.path().join("recovery.key"));
     let backup_recipient = keygen(&cluster, &dir.path().join("backup.key"));
@@ -121,8 +123,10 @@ async fn disaster_drill_keys_lost_and_restored_from_backup_without_resealing() {
     .await
     .unwrap();
     cluster.install().unwrap();
-    let mut ctl = cluster.start_controller(dir.path(), &watch).await.unwrap();
-    ctl.wait_leading(&cluster).await.unwrap();
+    let _ctl = cluster
+        .start_leading_controller(dir.path(), &watch)
+        .await
+        .unwrap();
     wait_until(
         Duration::from_secs(120),
         "every SealedSecret to report the lost key",
@@ -183,14 +187,13 @@ async fn compromise_drill_rotate_reseal_retire_refuses_values_left_on_the_old_ke
     };
     let ns = cluster.namespace("e2e-compromise").await;
     let dir = tempfile::tempdir().unwrap();
-    let mut ctl = cluster
-        .start_controller(
+    let ctl = cluster
+        .start_leading_controller(
             dir.path(),
             &["--watch-namespace", &ns.name, "--key-rotation-period", "0"],
         )
         .await
         .unwrap();
-    ctl.wait_leading(&cluster).await.unwrap();
     let repo = dir.path().join("repo");
     std::fs::create_dir_all(&repo).unwrap();
     let seal = |name: &str, file: &std::path::Path| {
@@ -283,20 +286,35 @@ async fn compromise_drill_rotate_reseal_retire_refuses_values_left_on_the_old_ke
         .unwrap();
     assert_eq!(out.status.code(), Some(5));
     assert!(String::from_utf8_lossy(&out.stderr).contains("retired"));
-    // Retiring the last active key is refused.
-    let current: kage_core::Recipient = cluster.current_key().await.parse().unwrap();
+    // Retiring the last active key is refused: retire every other active key, then try.
+    let current = cluster
+        .current_key()
+        .await
+        .parse::<kage_core::Recipient>()
+        .unwrap()
+        .fingerprint()
+        .to_string();
     let keys = run_ok(cluster.kage().args(["key", "list"])).unwrap();
-    let active = String::from_utf8(keys.stdout)
+    let others: Vec<String> = String::from_utf8(keys.stdout)
         .unwrap()
         .lines()
-        .filter(|l| l.contains(" active "))
-        .count();
-    if active == 1 {
-        let out = cluster
-            .kage()
-            .args(["key", "retire", &current.fingerprint().to_string()])
-            .output()
-            .unwrap();
-        assert!(!out.status.success());
+        .skip(1)
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|f| f.get(3) == Some(&"active") && f[0] != current)
+        .map(|f| f[0].to_owned())
+        .collect();
+    for fingerprint in &others {
+        run_ok(cluster.kage().args(["key", "retire", fingerprint])).unwrap();
     }
+    let out = cluster
+        .kage()
+        .args(["key", "retire", &current])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("only active key"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

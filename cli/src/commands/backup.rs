@@ -13,7 +13,7 @@ use std::path::Path;
 use anyhow::{Context, anyhow, bail};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
-use kage_api::SEALING_KEY_LABEL;
+use kage_api::{SEALING_KEY_LABEL, key_secret};
 use kage_core::{Fingerprint, Identity};
 use kube::Api;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
@@ -27,18 +27,8 @@ use crate::{Failure, Outcome, files};
 
 /// Environment variable holding the passphrase for `--passphrase`.
 pub const PASSPHRASE_ENV: &str = "KAGE_PASSPHRASE";
-/// Annotation the backup command sets on every key Secret it saved.
-pub const BACKED_UP_ANNOTATION: &str = "kage.dev/backed-up-at";
 /// Largest backup file read, in bytes.
 pub const MAX_BACKUP_BYTES: u64 = 4 * 1024 * 1024;
-
-const IDENTITY_DATA_KEY: &str = "identity";
-const WRAPPED_IDENTITY_DATA_KEY: &str = "wrapped-identity";
-const KMS: &str = "kage.dev/kms";
-const CREATED_AT: &str = "kage.dev/created-at";
-const FINGERPRINT: &str = "kage.dev/fingerprint";
-const STATE: &str = "kage.dev/key-state";
-const KEY_PREFIX: &str = "kage-key-";
 
 /// One key in a backup.
 #[derive(Serialize, Deserialize)]
@@ -48,13 +38,13 @@ struct BackedUpKey {
     fingerprint: String,
     created_at: String,
     state: String,
-    /// The identity; empty for a KMS-wrapped key, which is backed up wrapped.
+    /// The identity; empty for a key_secret::KMS-wrapped key, which is backed up wrapped.
     #[serde(default)]
     identity: String,
-    /// The KMS-wrapped identity (restoring it still needs the KMS).
+    /// The key_secret::KMS-wrapped identity (restoring it still needs the key_secret::KMS).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     wrapped_identity: Option<String>,
-    /// Which KMS wraps it.
+    /// Which key_secret::KMS wraps it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     kms: Option<String>,
 }
@@ -154,7 +144,8 @@ pub fn backup(args: BackupArgs) -> Outcome {
     block_on(async {
         let (client, _) = connect(&args.cluster).await?;
         let api: Api<Secret> = Api::namespaced(client, &ns);
-        let stamp = json!({"metadata": {"annotations": {BACKED_UP_ANNOTATION: bundle.created_at}}});
+        let stamp =
+            json!({"metadata": {"annotations": {key_secret::BACKED_UP_AT: bundle.created_at}}});
         for name in &names {
             api.patch(name, &PatchParams::default(), &Patch::Merge(&stamp))
                 .await?;
@@ -179,24 +170,30 @@ fn backed_up_key(secret: &Secret) -> anyhow::Result<BackedUpKey> {
     let annotations = secret.metadata.annotations.clone().unwrap_or_default();
     let data = secret.data.clone().unwrap_or_default();
     if let (None, Some(wrapped)) = (
-        data.get(IDENTITY_DATA_KEY),
-        data.get(WRAPPED_IDENTITY_DATA_KEY),
+        data.get(key_secret::IDENTITY),
+        data.get(key_secret::WRAPPED_IDENTITY),
     ) {
         return Ok(BackedUpKey {
-            fingerprint: annotations.get(FINGERPRINT).cloned().unwrap_or_default(),
-            created_at: annotations.get(CREATED_AT).cloned().unwrap_or_default(),
+            fingerprint: annotations
+                .get(key_secret::FINGERPRINT)
+                .cloned()
+                .unwrap_or_default(),
+            created_at: annotations
+                .get(key_secret::CREATED_AT)
+                .cloned()
+                .unwrap_or_default(),
             state: annotations
-                .get(STATE)
+                .get(key_secret::STATE)
                 .cloned()
                 .unwrap_or_else(|| "active".into()),
             identity: String::new(),
             wrapped_identity: Some(String::from_utf8_lossy(&wrapped.0).into_owned()),
-            kms: annotations.get(KMS).cloned(),
+            kms: annotations.get(key_secret::KMS).cloned(),
             name,
         });
     }
     let bytes = data
-        .get(IDENTITY_DATA_KEY)
+        .get(key_secret::IDENTITY)
         .with_context(|| format!("key Secret {name} has no identity"))?;
     let identity = Zeroizing::new(
         String::from_utf8(bytes.0.clone())
@@ -207,9 +204,12 @@ fn backed_up_key(secret: &Secret) -> anyhow::Result<BackedUpKey> {
         .map_err(|_| anyhow!("key Secret {name} holds no valid identity"))?;
     Ok(BackedUpKey {
         fingerprint: parsed.fingerprint().to_string(),
-        created_at: annotations.get(CREATED_AT).cloned().unwrap_or_default(),
+        created_at: annotations
+            .get(key_secret::CREATED_AT)
+            .cloned()
+            .unwrap_or_default(),
         state: annotations
-            .get(STATE)
+            .get(key_secret::STATE)
             .cloned()
             .unwrap_or_else(|| "active".into()),
         identity: identity.to_string(),
@@ -301,7 +301,7 @@ pub fn restore(args: RestoreArgs) -> Outcome {
         for mut s in existing.items {
             let name = s.metadata.name.clone().unwrap_or_default();
             highest = highest.max(
-                name.strip_prefix(KEY_PREFIX)
+                name.strip_prefix(key_secret::NAME_PREFIX)
                     .and_then(|n| n.parse().ok())
                     .unwrap_or(0),
             );
@@ -322,7 +322,7 @@ pub fn restore(args: RestoreArgs) -> Outcome {
             // A new cluster may have made its own kage-key-1: never overwrite, take a new name.
             let name = if present.contains_key(&key.name) {
                 highest += 1;
-                format!("{KEY_PREFIX}{highest}")
+                format!("{}{highest}", key_secret::NAME_PREFIX)
             } else {
                 key.name.clone()
             };
@@ -330,10 +330,10 @@ pub fn restore(args: RestoreArgs) -> Outcome {
                 "metadata": {
                     "name": name,
                     "labels": {SEALING_KEY_LABEL: "true", "app.kubernetes.io/name": "kage"},
-                    "annotations": {CREATED_AT: key.created_at, FINGERPRINT: key.fingerprint, STATE: key.state,
-                        BACKED_UP_ANNOTATION: bundle.created_at, "kage.dev/restored-at": jiff::Timestamp::now().to_string()},
+                    "annotations": {key_secret::CREATED_AT: key.created_at, key_secret::FINGERPRINT: key.fingerprint, key_secret::STATE: key.state,
+                        key_secret::BACKED_UP_AT: bundle.created_at, "kage.dev/restored-at": jiff::Timestamp::now().to_string()},
                 },
-                "type": "kage.dev/sealing-key",
+                "type": key_secret::SECRET_TYPE,
             }))?;
             secret.data = Some(match &key.wrapped_identity {
                 Some(wrapped) => {
@@ -342,15 +342,15 @@ pub fn restore(args: RestoreArgs) -> Outcome {
                             .metadata
                             .annotations
                             .get_or_insert_with(BTreeMap::new)
-                            .insert(KMS.to_owned(), kms.clone());
+                            .insert(key_secret::KMS.to_owned(), kms.clone());
                     }
                     BTreeMap::from([(
-                        WRAPPED_IDENTITY_DATA_KEY.to_owned(),
+                        key_secret::WRAPPED_IDENTITY.to_owned(),
                         ByteString(wrapped.as_bytes().to_vec()),
                     )])
                 }
                 None => BTreeMap::from([(
-                    IDENTITY_DATA_KEY.to_owned(),
+                    key_secret::IDENTITY.to_owned(),
                     ByteString(key.identity.as_bytes().to_vec()),
                 )]),
             });
@@ -394,7 +394,7 @@ pub fn retire(args: RetireArgs) -> Outcome {
             m.metadata
                 .annotations
                 .as_ref()
-                .and_then(|a| a.get(FINGERPRINT))
+                .and_then(|a| a.get(key_secret::FINGERPRINT))
                 .cloned()
                 .unwrap_or_default()
         };
@@ -402,7 +402,7 @@ pub fn retire(args: RetireArgs) -> Outcome {
             m.metadata
                 .annotations
                 .as_ref()
-                .and_then(|a| a.get(STATE))
+                .and_then(|a| a.get(key_secret::STATE))
                 .cloned()
                 .unwrap_or_else(|| "active".into())
         };
@@ -424,7 +424,7 @@ pub fn retire(args: RetireArgs) -> Outcome {
             );
         }
         let name = found.metadata.name.clone().unwrap_or_default();
-        let patch = json!({"metadata": {"annotations": {STATE: "retired", "kage.dev/retired-at": jiff::Timestamp::now().to_string()}}});
+        let patch = json!({"metadata": {"annotations": {key_secret::STATE: "retired", "kage.dev/retired-at": jiff::Timestamp::now().to_string()}}});
         api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
             .await?;
         eprintln!("retired {target} ({ns}/{name}): values sealed only to it no longer open");

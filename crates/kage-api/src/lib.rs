@@ -6,6 +6,7 @@
 
 pub mod convert;
 pub mod crd;
+pub mod key_secret;
 pub mod manifest;
 
 pub use convert::{ConvertError, SecretInput, SecretOutput};

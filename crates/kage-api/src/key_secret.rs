@@ -1,0 +1,21 @@
+//! The shape of a sealing-key Secret in the controller's namespace, shared by the controller
+//! (which writes and reads them) and `kage key backup|restore|retire`.
+
+/// Prefix of key Secret names; the suffix is the key's sequence number.
+pub const NAME_PREFIX: &str = "kage-key-";
+/// Secret type of key Secrets.
+pub const SECRET_TYPE: &str = "kage.dev/sealing-key";
+/// Data key holding the `AGE-SECRET-KEY-1...` identity.
+pub const IDENTITY: &str = "identity";
+/// Data key holding the KMS-wrapped identity instead.
+pub const WRAPPED_IDENTITY: &str = "wrapped-identity";
+/// Annotation: when the key was created (RFC 3339).
+pub const CREATED_AT: &str = "kage.dev/created-at";
+/// Annotation: the key's fingerprint.
+pub const FINGERPRINT: &str = "kage.dev/fingerprint";
+/// Annotation: `active` (default) or `retired` (no longer used to unseal).
+pub const STATE: &str = "kage.dev/key-state";
+/// Annotation: which KMS wraps the identity.
+pub const KMS: &str = "kage.dev/kms";
+/// Annotation set by `kage key backup` on the keys it saved.
+pub const BACKED_UP_AT: &str = "kage.dev/backed-up-at";
