@@ -125,12 +125,17 @@ fn recipients_for(args: &ResealArgs, configured: &[Recipient]) -> anyhow::Result
     if !configured.is_empty() {
         return Ok(configured.to_vec());
     }
+    // Fetched once for the whole run, not once per file.
+    static CLUSTER_KEY: std::sync::OnceLock<Recipient> = std::sync::OnceLock::new();
+    if let Some(key) = CLUSTER_KEY.get() {
+        return Ok(vec![key.clone()]);
+    }
     let keys = block_on(async {
         let (client, _) = connect(&args.cluster).await?;
         fetch_keys(client, &args.cluster).await
     })
     .context("no recipients: pass -r, add a .kage.yaml rule, or make the cluster reachable")?;
-    Ok(vec![keys.current])
+    Ok(vec![CLUSTER_KEY.get_or_init(|| keys.current).clone()])
 }
 
 fn reseal_offline(
