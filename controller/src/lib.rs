@@ -24,7 +24,7 @@ use kage_api::{
 use kube::api::ListParams;
 use kube::core::PartialObjectMeta;
 use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::{Controller, PredicateConfig, WatchStreamExt, predicates, watcher};
+use kube::runtime::{Controller, PredicateConfig, WatchStreamExt, predicates, reflector, watcher};
 use kube::{Api, Client, CustomResourceExt};
 use tokio::sync::watch;
 
@@ -165,14 +165,12 @@ fn init_logging(format: &str) {
 /// Runs the controller until SIGTERM or Ctrl-C.
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     init_logging(&args.log_format);
-    let client = Client::try_default()
-        .await
-        .context("connecting to the Kubernetes API")?;
+    let metrics = Arc::new(Metrics::default());
+    let client = api_client(metrics.clone()).await?;
     let identity = args
         .instance
         .clone()
         .unwrap_or_else(|| format!("{}-{}", args.name, std::process::id()));
-    let metrics = Arc::new(Metrics::default());
     let keys = Arc::new(RwLock::new(Keys::default()));
     let kms = args
         .kms
@@ -218,18 +216,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         publish_tx,
     ));
 
-    let ctx = Arc::new(reconcile::Context {
-        client: client.clone(),
-        keys: keys.clone(),
-        recorder: Recorder::new(
-            client.clone(),
-            Reporter {
-                controller: args.name.clone(),
-                instance: Some(identity.clone()),
-            },
-        ),
-        metrics: metrics.clone(),
-    });
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: args.name.clone(),
+            instance: Some(identity.clone()),
+        },
+    );
 
     let (leading_tx, mut leading) = watch::channel(false);
     let election =
@@ -250,7 +243,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             &args,
             client.clone(),
             sealed_secrets.clone(),
-            ctx.clone(),
+            recorder.clone(),
+            metrics.clone(),
             store.clone(),
             keys.clone(),
             publish_rx.clone(),
@@ -274,6 +268,21 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The Kubernetes client (in-cluster or kubeconfig), counting every request it sends.
+async fn api_client(metrics: Arc<Metrics>) -> anyhow::Result<Client> {
+    let config = kube::Config::infer()
+        .await
+        .context("finding the Kubernetes API (in-cluster or kubeconfig)")?;
+    let count = tower::util::MapRequestLayer::new(move |request: ::http::Request<kube::client::Body>| {
+        metrics.count_api_request(&request);
+        request
+    });
+    Ok(kube::client::ClientBuilder::try_from(config)
+        .context("connecting to the Kubernetes API")?
+        .with_layer(&count)
+        .build())
+}
+
 async fn shutdown_signal() {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .expect("SIGTERM handler");
@@ -289,7 +298,8 @@ async fn lead(
     args: &RunArgs,
     client: Client,
     sealed_secrets: Api<SealedSecret>,
-    ctx: Arc<reconcile::Context>,
+    recorder: Recorder,
+    metrics: Arc<Metrics>,
     store: Arc<KeyStore>,
     keys: Arc<RwLock<Keys>>,
     mut publish: watch::Receiver<u64>,
@@ -309,23 +319,49 @@ async fn lead(
             }
         }
     };
-    let rotation = rotate_on_schedule(store, keys, args.key_rotation_period);
+    let rotation = rotate_on_schedule(store, keys.clone(), args.key_rotation_period);
 
     let secrets: Api<PartialObjectMeta<Secret>> = match &args.watch_namespace {
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
     // Only Secrets kage wrote, and only their metadata: values never sit in a cache here.
-    let owned = watcher(
-        secrets,
-        watcher::Config::default().labels(SEALED_SECRET_LABEL),
-    )
-    .touched_objects();
+    let (owned_secrets, owned_writer) = reflector::store();
+    let ctx = Arc::new(reconcile::Context {
+        client,
+        keys,
+        recorder,
+        metrics,
+        owned_secrets,
+        own_writes: Default::default(),
+    });
+    let owned = {
+        let ctx = ctx.clone();
+        watcher(
+            secrets,
+            watcher::Config::default().labels(SEALED_SECRET_LABEL),
+        )
+        .default_backoff()
+        .modify(|secret| secret.metadata.managed_fields = None)
+        .reflect(owned_writer)
+        .filter_map(move |event| {
+            // Our own writes coming back would only find their SealedSecret in sync.
+            std::future::ready(match event {
+                Ok(watcher::Event::Apply(s) | watcher::Event::InitApply(s)) => {
+                    (!ctx.own_writes.is_echo(&s)).then_some(Ok(s))
+                }
+                Ok(watcher::Event::Delete(s)) => Some(Ok(s)),
+                Ok(watcher::Event::Init | watcher::Event::InitDone) => None,
+                Err(e) => Some(Err(e)),
+            })
+        })
+    };
     // Our own status writes do not change metadata.generation: filtering on it spares every
-    // object a second, empty reconcile.
-    let (reader, writer) = kube::runtime::reflector::store();
+    // object a second, empty reconcile. managedFields are never read: not kept.
+    let (reader, writer) = reflector::store();
     let specs = watcher(sealed_secrets, watcher::Config::default())
         .default_backoff()
+        .modify(|sealed| sealed.metadata.managed_fields = None)
         .reflect(writer)
         .applied_objects()
         .predicate_filter(predicates::generation, PredicateConfig::default());

@@ -46,6 +46,13 @@ pub struct HttpLabels {
     pub code: String,
 }
 
+/// Label: a request to the Kubernetes API.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct VerbLabel {
+    /// The HTTP method, or `WATCH` for a watch.
+    pub verb: String,
+}
+
 /// Buckets of the reconcile duration histogram, in seconds.
 const RECONCILE_BUCKETS: [f64; 11] = [
     0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
@@ -70,6 +77,8 @@ pub struct Metrics {
     pub http_requests: Family<HttpLabels, Counter>,
     /// `kage_leader` (1 on the replica holding the lease).
     pub leader: Gauge,
+    /// `kage_api_requests_total{verb}`: requests this process sent to the Kubernetes API.
+    pub api_requests: Family<VerbLabel, Counter>,
     /// `kage_newest_key_backed_up`: 1 once `kage key backup` saved the current key; alert on 0.
     pub newest_key_backed_up: Gauge,
 }
@@ -87,6 +96,7 @@ impl Default for Metrics {
             sealed_secrets: Family::default(),
             http_requests: Family::default(),
             leader: Gauge::default(),
+            api_requests: Family::default(),
             newest_key_backed_up: Gauge::default(),
         };
         registry.register("reconciles", "Reconciles by result", m.reconciles.clone());
@@ -122,6 +132,11 @@ impl Default for Metrics {
             m.leader.clone(),
         );
         registry.register(
+            "api_requests",
+            "Requests sent to the Kubernetes API, by verb",
+            m.api_requests.clone(),
+        );
+        registry.register(
             "newest_key_backed_up",
             "1 if the current sealing key has been backed up with `kage key backup`",
             m.newest_key_backed_up.clone(),
@@ -132,6 +147,24 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Counts one request to the Kubernetes API.
+    pub fn count_api_request<B>(&self, request: &::http::Request<B>) {
+        let watch = request
+            .uri()
+            .query()
+            .is_some_and(|q| q.split('&').any(|p| p == "watch=true"));
+        let verb = if watch {
+            "WATCH"
+        } else {
+            request.method().as_str()
+        };
+        self.api_requests
+            .get_or_create(&VerbLabel {
+                verb: verb.to_owned(),
+            })
+            .inc();
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         let mut out = String::new();

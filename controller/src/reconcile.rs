@@ -5,8 +5,8 @@
 //! Secret carries a digest of what it was made from, and the SealedSecret's status remembers
 //! the Secret's resourceVersion, so a resync costs one metadata read and no decryption.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -15,9 +15,11 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kage_api::convert::{ConvertError, sealed_values, unseal};
 use kage_api::{MANAGED_ANNOTATION, SEALED_SECRET_LABEL, SOURCE_DIGEST_ANNOTATION, SealedSecret};
 use kage_core::OpenError;
-use kube::api::{DeleteParams, Patch, PatchParams};
+use kube::api::{DeleteParams, GetParams, Patch, PatchParams};
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -31,6 +33,10 @@ pub const RESYNC_PERIOD: Duration = Duration::from_secs(30 * 60);
 /// Wait before retrying a SealedSecret whose reconcile failed.
 pub const RETRY_DELAY: Duration = Duration::from_secs(15);
 
+/// How long a reconcile waits for the first list of the owned Secrets before it asks the API
+/// server for its Secret instead.
+pub const OWNED_SECRETS_WAIT: Duration = Duration::from_secs(5);
+
 /// Everything a reconcile needs, built once.
 pub struct Context {
     /// API client (the controller's ServiceAccount).
@@ -41,6 +47,44 @@ pub struct Context {
     pub recorder: Recorder,
     /// Metrics.
     pub metrics: Arc<Metrics>,
+    /// Metadata of the Secrets kage wrote (the labelled ones), kept by a watch: an existing
+    /// Secret is looked up here, not fetched.
+    pub owned_secrets: Store<PartialObjectMeta<Secret>>,
+    /// Secrets this process has just written, whose watch event is only our own write coming
+    /// back.
+    pub own_writes: OwnWrites,
+}
+
+/// The resourceVersion of each Secret this process wrote whose watch event has not come back
+/// yet. A watch event carrying exactly that version is our own write: reconciling again would
+/// only find the Secret in sync, so [`OwnWrites::is_echo`] lets the caller drop it. One entry
+/// per SealedSecret at most; an entry goes when its echo arrives or the next write replaces it.
+#[derive(Debug, Default)]
+pub struct OwnWrites(Mutex<HashMap<(String, String), String>>);
+
+impl OwnWrites {
+    fn record(&self, namespace: &str, name: &str, version: String) {
+        self.0
+            .lock()
+            .expect("own writes lock")
+            .insert((namespace.to_owned(), name.to_owned()), version);
+    }
+
+    /// Whether this watch event of a Secret is our own last write (forgotten once seen).
+    pub fn is_echo(&self, secret: &PartialObjectMeta<Secret>) -> bool {
+        let key = (
+            secret.namespace().unwrap_or_default(),
+            secret.name_any(),
+        );
+        let mut writes = self.0.lock().expect("own writes lock");
+        let echo = writes
+            .get(&key)
+            .is_some_and(|written| secret.metadata.resource_version.as_ref() == Some(written));
+        if echo {
+            writes.remove(&key);
+        }
+        echo
+    }
 }
 
 /// Why a SealedSecret could not be turned into its Secret. Messages never contain a value.
@@ -159,6 +203,7 @@ pub async fn reconcile(sealed: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<A
             tracing::warn!(namespace = sealed.namespace_or_empty(), name = sealed.name_or_empty(), reason = e.reason(), error = %e, "not ready")
         }
     }
+    let first_unseal = sealed.ready_condition().is_none() && outcome.is_ok();
     let transition = update_status(&sealed, &ctx, ready, reason, &message, secret_version).await?;
     if transition
         && let Err(e) = &outcome
@@ -171,7 +216,9 @@ pub async fn reconcile(sealed: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<A
             })
             .inc();
     }
-    if transition {
+    // Events mark changes an operator cares about: a failure, or the recovery from one. The
+    // first unseal of a new object is not one (it would double the writes of a cold sync).
+    if transition && !first_unseal {
         let event = Event {
             type_: if ready == "True" {
                 EventType::Normal
@@ -222,10 +269,21 @@ async fn sync(sealed: &SealedSecret, ctx: &Context) -> Result<Option<String>, Er
     let name = sealed.name_or_empty();
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
     let digest = source_digest(sealed);
-    let existing = secrets
-        .get_metadata_opt(name)
-        .await
-        .map_err(Error::api("reading the Secret"))?;
+    // Every Secret kage wrote is in the store. One that is not may still exist without our
+    // label (someone else's, or one marked for adoption): ask the API server's cache.
+    // Reconciling before the store is filled would fetch every Secret; the controller keeps
+    // filling it meanwhile. If the watch cannot list (no RBAC for Secrets), a miss asks the API
+    // and the error it gets becomes the condition.
+    let _ = tokio::time::timeout(OWNED_SECRETS_WAIT, ctx.owned_secrets.wait_until_ready()).await;
+    let key = ObjectRef::new(name).within(namespace);
+    let existing = match ctx.owned_secrets.get(&key) {
+        Some(meta) => Some(meta),
+        None => secrets
+            .get_metadata_opt_with(name, &GetParams::any())
+            .await
+            .map_err(Error::api("reading the Secret"))?
+            .map(Arc::new),
+    };
     if let Some(meta) = &existing {
         let owned = meta
             .owner_references()
@@ -307,6 +365,9 @@ async fn sync(sealed: &SealedSecret, ctx: &Context) -> Result<Option<String>, Er
     }
     let result = apply(&secrets, name, &body).await;
     kage_api::manifest::wipe(&mut body);
+    if let Ok(Some(version)) = &result {
+        ctx.own_writes.record(namespace, name, version.clone());
+    }
     result
 }
 

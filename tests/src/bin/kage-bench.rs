@@ -43,6 +43,15 @@ fn cpu_seconds(pid: u32) -> f64 {
     ticks / 100.0
 }
 
+/// Sum of every series of a metric in a Prometheus text exposition.
+fn metric_sum(exposition: &str, name: &str) -> f64 {
+    exposition
+        .lines()
+        .filter(|l| l.starts_with(name))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let objects = arg("--objects", 1000);
@@ -125,11 +134,13 @@ async fn main() -> anyhow::Result<()> {
     peak_rss = peak_rss.max(ctl.peak_rss_kib().unwrap_or(0));
     let cpu = cpu_seconds(ctl.pid());
     let (_, metrics) = kage_e2e::http_get(&ctl.addr, "/metrics")?;
-    let reconciles: f64 = metrics
+    let reconciles = metric_sum(&metrics, "kage_reconciles_total");
+    let requests = metric_sum(&metrics, "kage_api_requests_total");
+    let requests_by_verb: Vec<String> = metrics
         .lines()
-        .filter(|l| l.starts_with("kage_reconciles_total"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum();
+        .filter(|l| l.starts_with("kage_api_requests_total{"))
+        .map(|l| l.trim_start_matches("kage_api_requests_total").to_owned())
+        .collect();
     // Nothing changed: a resync of everything must write nothing.
     let versions = || async {
         let list = api.list_metadata(&ListParams::default()).await?;
@@ -212,6 +223,11 @@ async fn main() -> anyhow::Result<()> {
     );
     println!("CPU time                     {cpu:.1} s");
     println!("reconciles                   {reconciles}");
+    println!(
+        "API requests                 {requests} ({:.2} per object: {})",
+        requests / objects as f64,
+        requests_by_verb.join(", ")
+    );
     println!("Secrets written on a restart {secret_writes_after_restart} (target 0)");
     println!("SealedSecrets written then   {sealed_writes_after_restart} (target 0)");
     Ok(())
