@@ -273,10 +273,11 @@ async fn api_client(metrics: Arc<Metrics>) -> anyhow::Result<Client> {
     let config = kube::Config::infer()
         .await
         .context("finding the Kubernetes API (in-cluster or kubeconfig)")?;
-    let count = tower::util::MapRequestLayer::new(move |request: ::http::Request<kube::client::Body>| {
-        metrics.count_api_request(&request);
-        request
-    });
+    let count =
+        tower::util::MapRequestLayer::new(move |request: ::http::Request<kube::client::Body>| {
+            metrics.count_api_request(&request);
+            request
+        });
     Ok(kube::client::ClientBuilder::try_from(config)
         .context("connecting to the Kubernetes API")?
         .with_layer(&count)

@@ -72,10 +72,7 @@ impl OwnWrites {
 
     /// Whether this watch event of a Secret is our own last write (forgotten once seen).
     pub fn is_echo(&self, secret: &PartialObjectMeta<Secret>) -> bool {
-        let key = (
-            secret.namespace().unwrap_or_default(),
-            secret.name_any(),
-        );
+        let key = (secret.namespace().unwrap_or_default(), secret.name_any());
         let mut writes = self.0.lock().expect("own writes lock");
         let echo = writes
             .get(&key)

@@ -49,6 +49,15 @@ enum BenchTarget {
         /// Values per SealedSecret.
         #[arg(long, default_value_t = 3)]
         values: usize,
+        /// Unrelated Secrets created beside them first (the controller must not keep them).
+        #[arg(long, default_value_t = 0)]
+        unrelated: usize,
+        /// After the sync, change this many SealedSecrets per second (0: no steady state).
+        #[arg(long, default_value_t = 0)]
+        changes_per_second: usize,
+        /// How long the steady state lasts, in seconds.
+        #[arg(long, default_value_t = 60)]
+        seconds: usize,
     },
 }
 
@@ -82,8 +91,21 @@ fn main() -> std::process::ExitCode {
         Task::Test => test(),
         Task::Demo => demo::demo(),
         Task::Bench {
-            what: BenchTarget::Controller { objects, values },
-        } => bench_controller(objects, values),
+            what:
+                BenchTarget::Controller {
+                    objects,
+                    values,
+                    unrelated,
+                    changes_per_second,
+                    seconds,
+                },
+        } => bench_controller(&[
+            ("--objects", objects),
+            ("--values", values),
+            ("--unrelated", unrelated),
+            ("--changes-per-second", changes_per_second),
+            ("--seconds", seconds),
+        ]),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -163,7 +185,7 @@ fn test() -> Result<()> {
 
 /// `cargo xtask bench controller`: release builds, the local control plane (or `$KUBECONFIG`),
 /// then the measuring driver in `tests/src/bin/kage-bench.rs`.
-fn bench_controller(objects: usize, values: usize) -> Result<()> {
+fn bench_controller(options: &[(&str, usize)]) -> Result<()> {
     let cluster = Cluster::local();
     let kubeconfig = match std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) {
         Some(k) => PathBuf::from(k),
@@ -190,12 +212,11 @@ fn bench_controller(objects: usize, values: usize) -> Result<()> {
             "kage-bench",
             "--",
         ])
-        .args([
-            "--objects",
-            &objects.to_string(),
-            "--values",
-            &values.to_string(),
-        ])
+        .args(
+            options
+                .iter()
+                .flat_map(|(flag, value)| [flag.to_string(), value.to_string()]),
+        )
         .env("KUBECONFIG", &kubeconfig)
         .env("KAGE_BIN_DIR", workspace_root().join("target/release"))
         .env("PATH", path_with(&cluster.bin_dir())))

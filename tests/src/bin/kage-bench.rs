@@ -1,24 +1,40 @@
 //! Controller benchmark against the real API server (run by `cargo xtask bench controller`).
 //!
-//! Creates N SealedSecrets (V values each) while the controller is stopped, starts it, and
-//! measures the time until every Secret exists and every SealedSecret is Ready, the
-//! controller's peak RSS and CPU time, and its reconciles. As the ceiling it then creates the
-//! same N Secrets directly, with the same client and the same concurrency, and reports the
-//! ratio.
+//! 1. Cold sync: creates N SealedSecrets (V values each) while the controller is stopped
+//!    (optionally beside U unrelated Secrets in the same namespace), starts it, and measures the
+//!    time until every Secret exists and every SealedSecret is Ready, the controller's peak RSS,
+//!    CPU time, reconciles and API requests.
+//! 2. Restart: a second controller must write nothing.
+//! 3. Steady state: R changes per second for S seconds, each a new value of one SealedSecret;
+//!    p50/p99 from the change's request to the Secret holding the new value.
+//! 4. Ceiling: the same N Secrets written directly, with the same client and the same
+//!    concurrency; the cold sync is reported as a ratio to it.
+//!
+//! Progress is followed with watches, not lists, so that observing does not load the API
+//! server the controller is measured against.
 
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use anyhow::Context as _;
+use base64::Engine;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kage_api::SealedSecret;
 use kage_api::convert::{SecretInput, seal_secret};
 use kage_core::{Plaintext, Recipient, Scope};
-use kage_e2e::{cluster_with_kage, count_ready};
-use kube::Api;
+use kage_e2e::{ControllerProcess, cluster_with_kage};
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
+use kube::core::PartialObjectMeta;
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, ResourceExt};
 
-/// Requests in flight while creating objects: the controller's default concurrency.
-const CONCURRENCY: usize = 8;
+/// Requests in flight while creating objects, and the controller's `--concurrency`: the
+/// controller's default unless `--concurrency` is given.
+static CONCURRENCY: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+/// Longest wait for a cold sync before the bench gives up.
+const SYNC_TIMEOUT: Duration = Duration::from_secs(1800);
 
 fn arg(name: &str, default: usize) -> usize {
     let args: Vec<String> = std::env::args().collect();
@@ -43,6 +59,43 @@ fn cpu_seconds(pid: u32) -> f64 {
     ticks / 100.0
 }
 
+/// CPU seconds of the local control plane's processes (empty on another cluster).
+fn control_plane_cpu() -> Vec<(String, f64)> {
+    let pids = kage_e2e::workspace().join("target/cluster/pids");
+    let mut cpu: Vec<(String, f64)> = std::fs::read_dir(pids)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry
+                .file_name()
+                .to_string_lossy()
+                .strip_suffix(".pid")?
+                .to_owned();
+            let pid = std::fs::read_to_string(entry.path())
+                .ok()?
+                .trim()
+                .parse()
+                .ok()?;
+            Some((name, cpu_seconds(pid)))
+        })
+        .collect();
+    cpu.sort_by(|a, b| a.0.cmp(&b.0));
+    cpu
+}
+
+/// CPU used by each control plane process between two [`control_plane_cpu`] readings.
+fn cpu_between(before: &[(String, f64)], after: &[(String, f64)]) -> String {
+    after
+        .iter()
+        .filter_map(|(name, end)| {
+            let start = before.iter().find(|(n, _)| n == name)?.1;
+            Some(format!("{name} {:.1} s", end - start))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Sum of every series of a metric in a Prometheus text exposition.
 fn metric_sum(exposition: &str, name: &str) -> f64 {
     exposition
@@ -52,96 +105,300 @@ fn metric_sum(exposition: &str, name: &str) -> f64 {
         .sum()
 }
 
+/// Writes `count` objects, [`CONCURRENCY`] requests at a time.
+async fn write_all<F, Fut>(count: usize, write: F) -> anyhow::Result<()>
+where
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = Result<(), kube::Error>>,
+{
+    futures::stream::iter((0..count).map(write))
+        .buffer_unordered(*CONCURRENCY.get().expect("set in main"))
+        .try_collect::<Vec<()>>()
+        .await?;
+    Ok(())
+}
+
+fn value(i: usize, v: usize) -> String {
+    format!("value-{i}-{v}")
+}
+
+/// Seals object `i` with `values` values (value 0 replaced by `first` when given).
+fn seal_object(
+    i: usize,
+    values: usize,
+    ns: &str,
+    recipient: &Recipient,
+    first: Option<&str>,
+) -> anyhow::Result<SealedSecret> {
+    let mut input = SecretInput::default();
+    for v in 0..values {
+        let text = match (v, first) {
+            (0, Some(first)) => first.to_owned(),
+            _ => value(i, v),
+        };
+        input.insert(&format!("key-{v}"), Plaintext::from(text.as_bytes()))?;
+    }
+    Ok(seal_secret(
+        &input,
+        &format!("s{i}"),
+        ns,
+        Scope::Strict,
+        std::slice::from_ref(recipient),
+    )?)
+}
+
+/// Waits until `objects` Secrets carry kage's label and `objects` SealedSecrets are Ready for
+/// their generation, following both with watches; samples the controller's peak RSS meanwhile.
+async fn wait_synced(
+    cluster: &kage_e2e::Cluster,
+    ns: &str,
+    objects: usize,
+    ctl: &ControllerProcess,
+) -> anyhow::Result<(u64, Duration)> {
+    let sealed: Api<SealedSecret> = Api::namespaced(cluster.client.clone(), ns);
+    let mut ready = HashSet::new();
+    let mut written = HashSet::new();
+    let mut sealed_events = watcher(sealed, watcher::Config::default())
+        .applied_objects()
+        .boxed();
+    let secrets: Api<PartialObjectMeta<Secret>> = Api::namespaced(cluster.client.clone(), ns);
+    let mut secret_events = watcher(
+        secrets,
+        watcher::Config::default().labels(kage_api::SEALED_SECRET_LABEL),
+    )
+    .applied_objects()
+    .boxed();
+    let started = Instant::now();
+    let mut first_ready = None;
+    let mut peak_rss = 0;
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    while ready.len() < objects || written.len() < objects {
+        tokio::select! {
+            Some(s) = sealed_events.next() => {
+                let s = s?;
+                let is_ready = s.ready_condition().is_some_and(|c| c.status == "True")
+                    && s.status.as_ref().and_then(|st| st.observed_generation) == s.metadata.generation;
+                if is_ready {
+                    first_ready.get_or_insert_with(|| started.elapsed());
+                    ready.insert(s.name_any());
+                } else {
+                    ready.remove(&s.name_any());
+                }
+            }
+            Some(s) = secret_events.next() => { written.insert(s?.name_any()); }
+            _ = tick.tick() => {
+                peak_rss = peak_rss.max(ctl.peak_rss_kib().unwrap_or(0));
+                anyhow::ensure!(started.elapsed() < SYNC_TIMEOUT,
+                    "not synced after {SYNC_TIMEOUT:?} ({}/{objects} Secrets, {}/{objects} Ready)",
+                    written.len(), ready.len());
+            }
+        }
+    }
+    Ok((
+        peak_rss.max(ctl.peak_rss_kib().unwrap_or(0)),
+        first_ready.unwrap_or_default(),
+    ))
+}
+
+/// Applies `rate` changes per second for `seconds`, each a new value 0 of one SealedSecret,
+/// and returns the latencies from sending the change to the Secret holding the new value.
+async fn steady_state(
+    cluster: &kage_e2e::Cluster,
+    ns: &str,
+    objects: usize,
+    values: usize,
+    recipient: &Recipient,
+    rate: usize,
+    seconds: usize,
+) -> anyhow::Result<Vec<Duration>> {
+    let sealed: Api<SealedSecret> = Api::namespaced(cluster.client.clone(), ns);
+    let secrets: Api<Secret> = Api::namespaced(cluster.client.clone(), ns);
+    // name -> (expected value 0, when the change was sent)
+    let pending: Arc<Mutex<HashMap<String, (String, Instant)>>> = Default::default();
+    let latencies: Arc<Mutex<Vec<Duration>>> = Default::default();
+    let observer = {
+        let (pending, latencies) = (pending.clone(), latencies.clone());
+        let events = watcher(
+            secrets,
+            watcher::Config::default().labels(kage_api::SEALED_SECRET_LABEL),
+        )
+        .applied_objects();
+        tokio::spawn(async move {
+            let mut events = events.boxed();
+            while let Some(Ok(secret)) = events.next().await {
+                let now = Some(secret.data.as_ref())
+                    .flatten()
+                    .and_then(|d| d.get("key-0"))
+                    .map(|v| String::from_utf8_lossy(&v.0).into_owned());
+                let mut pending = pending.lock().expect("lock");
+                if let Some((expected, sent)) = pending.get(&secret.name_any())
+                    && now.as_ref() == Some(expected)
+                {
+                    latencies.lock().expect("lock").push(sent.elapsed());
+                    pending.remove(&secret.name_any());
+                }
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await; // the watch's first list
+    let total = rate * seconds;
+    let mut tick = tokio::time::interval(Duration::from_secs(1) / rate as u32);
+    let mut sends = Vec::with_capacity(total);
+    for change in 0..total {
+        tick.tick().await;
+        let i = change % objects;
+        let new_value = format!("changed-{change}");
+        let object = seal_object(i, values, ns, recipient, Some(&new_value))?;
+        let patch = serde_json::json!({"spec": {"encryptedData": object.spec.encrypted_data}});
+        let (sealed, pending) = (sealed.clone(), pending.clone());
+        sends.push(tokio::spawn(async move {
+            pending
+                .lock()
+                .expect("lock")
+                .insert(format!("s{i}"), (new_value, Instant::now()));
+            sealed
+                .patch(
+                    &format!("s{i}"),
+                    &PatchParams::default(),
+                    &Patch::Merge(&patch),
+                )
+                .await
+                .map(|_| ())
+        }));
+    }
+    for send in sends {
+        send.await??;
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !pending.lock().expect("lock").is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    observer.abort();
+    let missing = pending.lock().expect("lock").len();
+    anyhow::ensure!(missing == 0, "{missing} changes never reached their Secret");
+    let mut latencies = latencies.lock().expect("lock").clone();
+    latencies.sort();
+    Ok(latencies)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let index = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[index]
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let objects = arg("--objects", 1000);
     let values = arg("--values", 3);
+    let unrelated = arg("--unrelated", 0);
+    let rate = arg("--changes-per-second", 0);
+    let seconds = arg("--seconds", 60);
     let Some((cluster, _guard)) = cluster_with_kage().await else {
         anyhow::bail!("no cluster: set KUBECONFIG or run `cargo xtask bench controller`");
     };
+    // A previous run's namespaces still being deleted would load the API server under test.
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(cluster.client.clone());
+    kage_e2e::wait_until(
+        Duration::from_secs(600),
+        "earlier bench namespaces gone",
+        || async {
+            let left = namespaces.list_metadata(&ListParams::default()).await?;
+            Ok(!left
+                .items
+                .iter()
+                .any(|n| n.name_any().starts_with("bench-")))
+        },
+    )
+    .await?;
     let ns = cluster.namespace("bench").await;
     let ceiling_ns = cluster.namespace("bench-ceiling").await;
     let dir = tempfile::tempdir()?;
+    let concurrency = arg("--concurrency", 8);
+    CONCURRENCY.set(concurrency).expect("set once");
+    let concurrency = concurrency.to_string();
+    let watch_ns = [
+        "--watch-namespace",
+        ns.name.as_str(),
+        "--concurrency",
+        &concurrency,
+    ];
 
     // The key to seal to: a controller publishes it, then stops.
     let recipient: Recipient = {
-        let mut ctl = cluster
-            .start_controller(dir.path(), &["--watch-namespace", &ns.name])
+        let _ctl = cluster
+            .start_leading_controller(dir.path(), &watch_ns)
             .await?;
-        ctl.wait_leading(&cluster).await?;
         cluster.current_key().await.parse()?
     };
 
-    eprintln!("sealing {objects} SealedSecrets x {values} values");
     let started = Instant::now();
     let sealed: Vec<SealedSecret> = (0..objects)
-        .map(|i| {
-            let mut input = SecretInput::default();
-            for v in 0..values {
-                input.insert(
-                    &format!("key-{v}"),
-                    Plaintext::from(format!("value-{i}-{v}").as_bytes()),
-                )?;
-            }
-            Ok(seal_secret(
-                &input,
-                &format!("s{i}"),
-                &ns.name,
-                Scope::Strict,
-                std::slice::from_ref(&recipient),
-            )?)
-        })
+        .map(|i| seal_object(i, values, &ns.name, &recipient, None))
         .collect::<anyhow::Result<_>>()?;
-    eprintln!("sealed in {:.2}s", started.elapsed().as_secs_f64());
-
+    eprintln!(
+        "sealed {objects} SealedSecrets x {values} values in {:.2}s",
+        started.elapsed().as_secs_f64()
+    );
     let api: Api<SealedSecret> = Api::namespaced(cluster.client.clone(), &ns.name);
+    let secrets: Api<Secret> = Api::namespaced(cluster.client.clone(), &ns.name);
+    if unrelated > 0 {
+        let started = Instant::now();
+        write_all(unrelated, |i| {
+            let secret: Secret = serde_json::from_value(serde_json::json!({
+                "metadata": {"name": format!("unrelated-{i}")},
+                "stringData": {"key-0": value(i, 0), "key-1": value(i, 1), "key-2": value(i, 2)},
+            }))
+            .expect("Secret");
+            let secrets = secrets.clone();
+            async move {
+                secrets
+                    .create(&PostParams::default(), &secret)
+                    .await
+                    .map(|_| ())
+            }
+        })
+        .await?;
+        eprintln!(
+            "created {unrelated} unrelated Secrets in {:.1}s",
+            started.elapsed().as_secs_f64()
+        );
+    }
     let started = Instant::now();
-    futures::stream::iter(sealed.into_iter().map(|s| {
-        let api = api.clone();
-        async move { api.create(&PostParams::default(), &s).await.map(|_| ()) }
-    }))
-    .buffer_unordered(CONCURRENCY)
-    .try_collect::<Vec<()>>()
+    let sealed = Arc::new(sealed);
+    write_all(objects, |i| {
+        let (api, sealed) = (api.clone(), sealed.clone());
+        async move {
+            api.create(&PostParams::default(), &sealed[i])
+                .await
+                .map(|_| ())
+        }
+    })
     .await?;
+    drop(sealed);
     eprintln!(
         "created {objects} SealedSecrets in {:.1}s (controller stopped)",
         started.elapsed().as_secs_f64()
     );
 
-    // The run: start the controller, wait until every Secret exists and every object is Ready.
-    let ctl = cluster
-        .start_controller(dir.path(), &["--watch-namespace", &ns.name])
-        .await?;
+    // 1. Cold sync.
+    let server_before = control_plane_cpu();
+    let ctl = cluster.start_controller(dir.path(), &watch_ns).await?;
     let started = Instant::now();
-    let secrets: Api<Secret> = Api::namespaced(cluster.client.clone(), &ns.name);
-    let mut peak_rss = 0;
-    loop {
-        peak_rss = peak_rss.max(ctl.peak_rss_kib().unwrap_or(0));
-        let written = secrets
-            .list_metadata(&ListParams::default().labels("kage.dev/sealed-secret"))
-            .await?
-            .items
-            .len();
-        if written == objects && count_ready(&api, "True", "Unsealed").await? == objects {
-            break;
-        }
-        if started.elapsed() > Duration::from_secs(1800) {
-            anyhow::bail!("not synced after 30 minutes ({written}/{objects} Secrets)");
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    let (peak_rss, first_ready) = wait_synced(&cluster, &ns.name, objects, &ctl).await?;
     let sync = started.elapsed().as_secs_f64();
-    peak_rss = peak_rss.max(ctl.peak_rss_kib().unwrap_or(0));
     let cpu = cpu_seconds(ctl.pid());
+    let server_sync = cpu_between(&server_before, &control_plane_cpu());
     let (_, metrics) = kage_e2e::http_get(&ctl.addr, "/metrics")?;
     let reconciles = metric_sum(&metrics, "kage_reconciles_total");
+    let reconcile_seconds = metric_sum(&metrics, "kage_reconcile_duration_seconds_sum");
     let requests = metric_sum(&metrics, "kage_api_requests_total");
     let requests_by_verb: Vec<String> = metrics
         .lines()
-        .filter(|l| l.starts_with("kage_api_requests_total{"))
-        .map(|l| l.trim_start_matches("kage_api_requests_total").to_owned())
+        .filter_map(|l| l.strip_prefix("kage_api_requests_total"))
+        .map(str::to_owned)
         .collect();
-    // Nothing changed: a resync of everything must write nothing.
+
+    // 2. Nothing changed: a resync of everything by a new controller must write nothing.
     let versions = || async {
         let list = api.list_metadata(&ListParams::default()).await?;
         Ok::<_, kube::Error>(
@@ -153,13 +410,12 @@ async fn main() -> anyhow::Result<()> {
     };
     let versions_before = versions().await?;
     drop(ctl);
-    let mut ctl = cluster
-        .start_controller(dir.path(), &["--watch-namespace", &ns.name])
+    let ctl = cluster
+        .start_leading_controller(dir.path(), &watch_ns)
         .await?;
-    ctl.wait_leading(&cluster).await?;
     tokio::time::sleep(Duration::from_secs(5)).await;
     let secret_writes_after_restart = secrets
-        .list_metadata(&ListParams::default().labels("kage.dev/sealed-secret"))
+        .list_metadata(&ListParams::default().labels(kage_api::SEALED_SECRET_LABEL))
         .await?
         .items
         .iter()
@@ -177,23 +433,34 @@ async fn main() -> anyhow::Result<()> {
         .zip(&versions_after)
         .filter(|(a, b)| a != b)
         .count();
+
+    // 3. Steady state, against the restarted controller.
+    let steady = if rate > 0 {
+        let latencies = steady_state(
+            &cluster, &ns.name, objects, values, &recipient, rate, seconds,
+        )
+        .await?;
+        Some((percentile(&latencies, 0.5), percentile(&latencies, 0.99)))
+    } else {
+        None
+    };
+    let steady_rss = ctl.peak_rss_kib().unwrap_or(0);
     drop(ctl);
 
-    // The ceiling: the same Secrets written directly, same client, same concurrency.
+    // 4. The ceiling: the same Secrets written directly, same client, same concurrency.
     let ceiling: Api<Secret> = Api::namespaced(cluster.client.clone(), &ceiling_ns.name);
+    let server_before = control_plane_cpu();
     let started = Instant::now();
-    futures::stream::iter((0..objects).map(|i| {
+    write_all(objects, |i| {
         let ceiling = ceiling.clone();
         let data: serde_json::Map<String, serde_json::Value> = (0..values)
             .map(|v| {
-                (
-                    format!("key-{v}"),
-                    serde_json::json!(format!("value-{i}-{v}")),
-                )
+                let encoded = base64::engine::general_purpose::STANDARD.encode(value(i, v));
+                (format!("key-{v}"), encoded.into())
             })
             .collect();
         let body = serde_json::json!({"apiVersion": "v1", "kind": "Secret",
-            "metadata": {"name": format!("s{i}")}, "stringData": data});
+            "metadata": {"name": format!("s{i}")}, "data": data});
         async move {
             ceiling
                 .patch(
@@ -204,13 +471,15 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .map(|_| ())
         }
-    }))
-    .buffer_unordered(CONCURRENCY)
-    .try_collect::<Vec<()>>()
-    .await?;
+    })
+    .await
+    .context("writing the ceiling's Secrets")?;
     let ceiling_time = started.elapsed().as_secs_f64();
+    let server_ceiling = cpu_between(&server_before, &control_plane_cpu());
 
     println!("objects                      {objects} x {values} values");
+    println!("unrelated Secrets            {unrelated}");
+    println!("concurrency                  {concurrency} (controller and ceiling)");
     println!("controller sync              {sync:.1} s");
     println!("ceiling (plain Secrets)      {ceiling_time:.1} s");
     println!(
@@ -222,7 +491,16 @@ async fn main() -> anyhow::Result<()> {
         peak_rss as f64 / 1024.0
     );
     println!("CPU time                     {cpu:.1} s");
-    println!("reconciles                   {reconciles}");
+    println!("control plane CPU, sync      {server_sync}");
+    println!("control plane CPU, ceiling   {server_ceiling}");
+    println!(
+        "first object Ready after     {:.2} s (start, keys, lease, lists)",
+        first_ready.as_secs_f64()
+    );
+    println!(
+        "reconciles                   {reconciles} (mean {:.1} ms)",
+        reconcile_seconds / reconciles * 1000.0
+    );
     println!(
         "API requests                 {requests} ({:.2} per object: {})",
         requests / objects as f64,
@@ -230,5 +508,16 @@ async fn main() -> anyhow::Result<()> {
     );
     println!("Secrets written on a restart {secret_writes_after_restart} (target 0)");
     println!("SealedSecrets written then   {sealed_writes_after_restart} (target 0)");
+    if let Some((p50, p99)) = steady {
+        println!(
+            "steady state                 {rate}/s for {seconds} s: p50 {:.0} ms, p99 {:.0} ms (target p99 < 1000 ms)",
+            p50.as_secs_f64() * 1000.0,
+            p99.as_secs_f64() * 1000.0
+        );
+        println!(
+            "peak RSS after steady state  {:.1} MiB",
+            steady_rss as f64 / 1024.0
+        );
+    }
     Ok(())
 }
