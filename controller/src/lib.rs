@@ -358,11 +358,11 @@ async fn lead(
         })
     };
     // Our own status writes do not change metadata.generation: filtering on it spares every
-    // object a second, empty reconcile. managedFields are never read: not kept.
+    // object a second, empty reconcile. Only a summary of each object is kept.
     let (reader, writer) = reflector::store();
     let specs = watcher(sealed_secrets, watcher::Config::default())
         .default_backoff()
-        .modify(|sealed| sealed.metadata.managed_fields = None)
+        .modify(reconcile::summarize)
         .reflect(writer)
         .applied_objects()
         .predicate_filter(predicates::generation, PredicateConfig::default());

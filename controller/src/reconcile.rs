@@ -14,7 +14,7 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kage_api::convert::{ConvertError, sealed_values, unseal};
 use kage_api::{MANAGED_ANNOTATION, SEALED_SECRET_LABEL, SOURCE_DIGEST_ANNOTATION, SealedSecret};
-use kage_core::OpenError;
+use kage_core::{OpenError, SealedValue};
 use kube::api::{DeleteParams, GetParams, Patch, PatchParams};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Action;
@@ -239,14 +239,90 @@ pub fn error_policy(_sealed: Arc<SealedSecret>, _error: &Error, _ctx: Arc<Contex
     Action::requeue(RETRY_DELAY)
 }
 
-/// Whether every value still names an active key (a header check, no decryption): a value
-/// whose keys were all retired must go through a full reconcile to report it.
-fn openable_without_decrypting(sealed: &SealedSecret, keys: &Keys) -> bool {
-    sealed_values(sealed).is_ok_and(|values| {
-        values
-            .iter()
-            .all(|(_, v)| v.recipients().iter().any(|f| keys.ring.contains(f)))
-    })
+/// Annotation set only on the controller's in-memory copy of a SealedSecret, never written to
+/// the API: the digest of its source, then, for each value, the fingerprints it is sealed to
+/// (`!` for a value that does not parse).
+const SUMMARY_ANNOTATION: &str = "kage.dev/controller-summary";
+/// kubectl's client-side apply copy of the whole object: never read here.
+const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// Shrinks a SealedSecret to what the controller keeps between reconciles: metadata, template,
+/// status and a summary of the values (their digest and the keys they are sealed to). The
+/// sealed values themselves are dropped; a reconcile that must open them fetches the object.
+/// This keeps the controller's memory at a few hundred bytes per SealedSecret, however large
+/// its values.
+pub fn summarize(sealed: &mut SealedSecret) {
+    sealed.metadata.managed_fields = None;
+    let mut summary = source_digest(sealed);
+    for text in sealed.spec.encrypted_data.values() {
+        summary.push(' ');
+        match SealedValue::from_base64(text) {
+            Ok(value) => {
+                let fingerprints: Vec<String> =
+                    value.recipients().iter().map(ToString::to_string).collect();
+                summary.push_str(&fingerprints.join(","));
+            }
+            Err(_) => summary.push('!'),
+        }
+    }
+    sealed.spec.encrypted_data = BTreeMap::new();
+    let annotations = sealed.metadata.annotations.get_or_insert_default();
+    annotations.remove(LAST_APPLIED_ANNOTATION);
+    annotations.insert(SUMMARY_ANNOTATION.to_owned(), summary);
+}
+
+/// The source digest of a SealedSecret, and whether every value still names an active key (a
+/// header check, no decryption: a value whose keys were all retired must go through a full
+/// reconcile to report it).
+fn digest_and_openable(sealed: &SealedSecret, keys: &Keys) -> (String, bool) {
+    let summary = sealed
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(SUMMARY_ANNOTATION));
+    match summary {
+        Some(summary) => {
+            let mut parts = summary.split(' ');
+            let digest = parts.next().unwrap_or_default().to_owned();
+            let openable = parts.all(|sealed_to| {
+                sealed_to
+                    .split(',')
+                    .filter_map(|f| f.parse().ok())
+                    .any(|f| keys.ring.contains(&f))
+            });
+            (digest, openable)
+        }
+        None => {
+            let openable = sealed_values(sealed).is_ok_and(|values| {
+                values
+                    .iter()
+                    .all(|(_, v)| v.recipients().iter().any(|f| keys.ring.contains(f)))
+            });
+            (source_digest(sealed), openable)
+        }
+    }
+}
+
+/// The whole SealedSecret, values included, at least as new as `sealed` (fetched when the
+/// controller only keeps its summary).
+async fn with_values<'a>(
+    sealed: &'a SealedSecret,
+    ctx: &Context,
+) -> Result<std::borrow::Cow<'a, SealedSecret>, Error> {
+    let summarized = sealed
+        .metadata
+        .annotations
+        .as_ref()
+        .is_some_and(|a| a.contains_key(SUMMARY_ANNOTATION));
+    if !summarized {
+        return Ok(std::borrow::Cow::Borrowed(sealed));
+    }
+    let version = sealed.metadata.resource_version.as_deref().unwrap_or("0");
+    Api::<SealedSecret>::namespaced(ctx.client.clone(), sealed.namespace_or_empty())
+        .get_with(sealed.name_or_empty(), &GetParams::at(version))
+        .await
+        .map(std::borrow::Cow::Owned)
+        .map_err(Error::api("reading the SealedSecret"))
 }
 
 /// Digest of everything the Secret is made from.
@@ -265,7 +341,7 @@ async fn sync(sealed: &SealedSecret, ctx: &Context) -> Result<Option<String>, Er
     let namespace = sealed.namespace_or_empty();
     let name = sealed.name_or_empty();
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
-    let digest = source_digest(sealed);
+    let (digest, openable) = digest_and_openable(sealed, &ctx.keys.read().expect("key lock"));
     // Every Secret kage wrote is in the store. One that is not may still exist without our
     // label (someone else's, or one marked for adoption): ask the API server's cache.
     // Reconciling before the store is filled would fetch every Secret; the controller keeps
@@ -298,14 +374,16 @@ async fn sync(sealed: &SealedSecret, ctx: &Context) -> Result<Option<String>, Er
             .as_ref()
             .and_then(|s| s.secret_resource_version.as_ref());
         if owned
+            && openable
             && meta.annotations().get(SOURCE_DIGEST_ANNOTATION) == Some(&digest)
             && meta.metadata.resource_version.as_ref() == last_written
-            && openable_without_decrypting(sealed, &ctx.keys.read().expect("key lock"))
         {
             return Ok(meta.metadata.resource_version.clone());
         }
     }
 
+    let sealed = &*with_values(sealed, ctx).await?;
+    let digest = source_digest(sealed);
     let (secret, used) = {
         let keys = ctx.keys.read().expect("key lock");
         let secret = unseal(sealed, &keys.ring);
@@ -461,6 +539,45 @@ mod tests {
         assert_eq!(source_digest(&a), base);
         a.spec.encrypted_data.insert("k".into(), "v2".into());
         assert_ne!(source_digest(&a), base);
+    }
+
+    #[test]
+    fn a_summary_keeps_the_digest_and_the_keys_but_no_value() {
+        use crate::keys::{KeyState, SealingKey};
+        use kage_api::convert::{SecretInput, seal_secret};
+        use kage_core::{Identity, Plaintext, Scope};
+
+        let key = |identity: Identity, state| SealingKey {
+            name: "kage-key-1".into(),
+            identity,
+            created: jiff::Timestamp::now(),
+            state,
+            backed_up: false,
+        };
+        let identity = Identity::generate();
+        let mut input = SecretInput::default();
+        input
+            .insert("password", Plaintext::from(&b"hunter2"[..]))
+            .unwrap();
+        let mut sealed = seal_secret(
+            &input,
+            "db",
+            "prod",
+            Scope::Strict,
+            std::slice::from_ref(identity.recipient()),
+        )
+        .unwrap();
+        sealed.metadata.uid = Some("u-1".into());
+        let keys = Keys::new(vec![key(identity.clone(), KeyState::Active)]);
+        let full = digest_and_openable(&sealed, &keys);
+        assert!(full.1);
+
+        summarize(&mut sealed);
+        assert!(sealed.spec.encrypted_data.is_empty());
+        assert_eq!(digest_and_openable(&sealed, &keys), full);
+        let retired = Keys::new(vec![key(identity, KeyState::Retired)]);
+        assert!(!digest_and_openable(&sealed, &retired).1);
+        assert!(!digest_and_openable(&sealed, &Keys::default()).1);
     }
 
     #[test]
