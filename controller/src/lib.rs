@@ -343,7 +343,7 @@ async fn lead(
             watcher::Config::default().labels(SEALED_SECRET_LABEL),
         )
         .default_backoff()
-        .modify(|secret| secret.metadata.managed_fields = None)
+        .modify(reconcile::summarize_secret)
         .reflect(owned_writer)
         .filter_map(move |event| {
             // Our own writes coming back would only find their SealedSecret in sync.

@@ -243,16 +243,17 @@ pub fn error_policy(_sealed: Arc<SealedSecret>, _error: &Error, _ctx: Arc<Contex
 /// the API: the digest of its source, then, for each value, the fingerprints it is sealed to
 /// (`!` for a value that does not parse).
 const SUMMARY_ANNOTATION: &str = "kage.dev/controller-summary";
-/// kubectl's client-side apply copy of the whole object: never read here.
-const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
-/// Shrinks a SealedSecret to what the controller keeps between reconciles: metadata, template,
-/// status and a summary of the values (their digest and the keys they are sealed to). The
+/// Shrinks a SealedSecret to what the controller keeps between reconciles: name, uid, versions,
+/// template, status and a summary of the values (their digest and the keys they are sealed to). The
 /// sealed values themselves are dropped; a reconcile that must open them fetches the object.
 /// This keeps the controller's memory at a few hundred bytes per SealedSecret, however large
 /// its values.
 pub fn summarize(sealed: &mut SealedSecret) {
-    sealed.metadata.managed_fields = None;
+    let metadata = &mut sealed.metadata;
+    metadata.managed_fields = None;
+    metadata.labels = None;
+    metadata.owner_references = None;
     let mut summary = source_digest(sealed);
     for text in sealed.spec.encrypted_data.values() {
         summary.push(' ');
@@ -266,9 +267,24 @@ pub fn summarize(sealed: &mut SealedSecret) {
         }
     }
     sealed.spec.encrypted_data = BTreeMap::new();
-    let annotations = sealed.metadata.annotations.get_or_insert_default();
-    annotations.remove(LAST_APPLIED_ANNOTATION);
-    annotations.insert(SUMMARY_ANNOTATION.to_owned(), summary);
+    sealed.metadata.annotations = Some([(SUMMARY_ANNOTATION.to_owned(), summary)].into());
+}
+
+/// Shrinks the metadata of a Secret kage wrote to what a reconcile reads: its resourceVersion,
+/// its owners' uids and kage's two annotations.
+pub fn summarize_secret(secret: &mut PartialObjectMeta<Secret>) {
+    secret.types = None;
+    let metadata = &mut secret.metadata;
+    metadata.managed_fields = None;
+    metadata.labels = None;
+    if let Some(annotations) = &mut metadata.annotations {
+        annotations.retain(|k, _| k == SOURCE_DIGEST_ANNOTATION || k == MANAGED_ANNOTATION);
+    }
+    for owner in metadata.owner_references.iter_mut().flatten() {
+        owner.api_version = String::new();
+        owner.kind = String::new();
+        owner.name = String::new();
+    }
 }
 
 /// The source digest of a SealedSecret, and whether every value still names an active key (a
