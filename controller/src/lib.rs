@@ -7,6 +7,7 @@ pub mod keys;
 pub mod kms;
 pub mod leader;
 pub mod metrics;
+pub mod owned;
 pub mod reconcile;
 
 use std::sync::atomic::Ordering;
@@ -326,16 +327,14 @@ async fn lead(
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
-    // Only Secrets kage wrote, and only their metadata: values never sit in a cache here.
-    let (owned_secrets, owned_writer) = reflector::store();
     let ctx = Arc::new(reconcile::Context {
         client,
         keys,
         recorder,
         metrics,
-        owned_secrets,
-        own_writes: Default::default(),
+        owned_secrets: Default::default(),
     });
+    // Only Secrets kage wrote, and only their metadata: values never sit in a cache here.
     let owned = {
         let ctx = ctx.clone();
         watcher(
@@ -343,16 +342,17 @@ async fn lead(
             watcher::Config::default().labels(SEALED_SECRET_LABEL),
         )
         .default_backoff()
-        .modify(reconcile::summarize_secret)
-        .reflect(owned_writer)
         .filter_map(move |event| {
-            // Our own writes coming back would only find their SealedSecret in sync.
             std::future::ready(match event {
-                Ok(watcher::Event::Apply(s) | watcher::Event::InitApply(s)) => {
-                    (!ctx.own_writes.is_echo(&s)).then_some(Ok(s))
+                Ok(event) => {
+                    let wake = ctx.owned_secrets.apply(&event);
+                    match event {
+                        watcher::Event::Apply(s)
+                        | watcher::Event::InitApply(s)
+                        | watcher::Event::Delete(s) => wake.then_some(Ok(s)),
+                        watcher::Event::Init | watcher::Event::InitDone => None,
+                    }
                 }
-                Ok(watcher::Event::Delete(s)) => Some(Ok(s)),
-                Ok(watcher::Event::Init | watcher::Event::InitDone) => None,
                 Err(e) => Some(Err(e)),
             })
         })

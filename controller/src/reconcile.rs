@@ -5,8 +5,8 @@
 //! Secret carries a digest of what it was made from, and the SealedSecret's status remembers
 //! the Secret's resourceVersion, so a resync costs one metadata read and no decryption.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, RwLock};
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -16,16 +16,15 @@ use kage_api::convert::{ConvertError, sealed_values, unseal};
 use kage_api::{MANAGED_ANNOTATION, SEALED_SECRET_LABEL, SOURCE_DIGEST_ANNOTATION, SealedSecret};
 use kage_core::{OpenError, SealedValue};
 use kube::api::{DeleteParams, GetParams, Patch, PatchParams};
-use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder};
-use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::keys::{Keys, wipe_secret};
 use crate::metrics::{Metrics, ReasonLabel, ResultLabel};
+use crate::owned::{OwnedSecrets, SecretFacts};
 use crate::{FIELD_MANAGER, audit};
 
 /// How often an unchanged SealedSecret is looked at again.
@@ -47,41 +46,9 @@ pub struct Context {
     pub recorder: Recorder,
     /// Metrics.
     pub metrics: Arc<Metrics>,
-    /// Metadata of the Secrets kage wrote (the labelled ones), kept by a watch: an existing
-    /// Secret is looked up here, not fetched.
-    pub owned_secrets: Store<PartialObjectMeta<Secret>>,
-    /// Secrets this process has just written, whose watch event is only our own write coming
-    /// back.
-    pub own_writes: OwnWrites,
-}
-
-/// The resourceVersion of each Secret this process wrote whose watch event has not come back
-/// yet. A watch event carrying exactly that version is our own write: reconciling again would
-/// only find the Secret in sync, so [`OwnWrites::is_echo`] lets the caller drop it. One entry
-/// per SealedSecret at most; an entry goes when its echo arrives or the next write replaces it.
-#[derive(Debug, Default)]
-pub struct OwnWrites(Mutex<HashMap<(String, String), String>>);
-
-impl OwnWrites {
-    fn record(&self, namespace: &str, name: &str, version: String) {
-        self.0
-            .lock()
-            .expect("own writes lock")
-            .insert((namespace.to_owned(), name.to_owned()), version);
-    }
-
-    /// Whether this watch event of a Secret is our own last write (forgotten once seen).
-    pub fn is_echo(&self, secret: &PartialObjectMeta<Secret>) -> bool {
-        let key = (secret.namespace().unwrap_or_default(), secret.name_any());
-        let mut writes = self.0.lock().expect("own writes lock");
-        let echo = writes
-            .get(&key)
-            .is_some_and(|written| secret.metadata.resource_version.as_ref() == Some(written));
-        if echo {
-            writes.remove(&key);
-        }
-        echo
-    }
+    /// The Secrets kage wrote, kept by a watch: an existing Secret is looked up here, not
+    /// fetched.
+    pub owned_secrets: OwnedSecrets,
 }
 
 /// Why a SealedSecret could not be turned into its Secret. Messages never contain a value.
@@ -270,23 +237,6 @@ pub fn summarize(sealed: &mut SealedSecret) {
     sealed.metadata.annotations = Some([(SUMMARY_ANNOTATION.to_owned(), summary)].into());
 }
 
-/// Shrinks the metadata of a Secret kage wrote to what a reconcile reads: its resourceVersion,
-/// its owners' uids and kage's two annotations.
-pub fn summarize_secret(secret: &mut PartialObjectMeta<Secret>) {
-    secret.types = None;
-    let metadata = &mut secret.metadata;
-    metadata.managed_fields = None;
-    metadata.labels = None;
-    if let Some(annotations) = &mut metadata.annotations {
-        annotations.retain(|k, _| k == SOURCE_DIGEST_ANNOTATION || k == MANAGED_ANNOTATION);
-    }
-    for owner in metadata.owner_references.iter_mut().flatten() {
-        owner.api_version = String::new();
-        owner.kind = String::new();
-        owner.name = String::new();
-    }
-}
-
 /// The source digest of a SealedSecret, and whether every value still names an active key (a
 /// header check, no decryption: a value whose keys were all retired must go through a full
 /// reconcile to report it).
@@ -364,25 +314,20 @@ async fn sync(sealed: &SealedSecret, ctx: &Context) -> Result<Option<String>, Er
     // filling it meanwhile. If the watch cannot list (no RBAC for Secrets), a miss asks the API
     // and the error it gets becomes the condition.
     let _ = tokio::time::timeout(OWNED_SECRETS_WAIT, ctx.owned_secrets.wait_until_ready()).await;
-    let key = ObjectRef::new(name).within(namespace);
-    let existing = match ctx.owned_secrets.get(&key) {
-        Some(meta) => Some(meta),
+    let existing = match ctx.owned_secrets.get(namespace, name) {
+        Some(facts) => Some(facts),
         None => secrets
             .get_metadata_opt_with(name, &GetParams::any())
             .await
             .map_err(Error::api("reading the Secret"))?
-            .map(Arc::new),
+            .map(|meta| SecretFacts::of(&meta)),
     };
-    if let Some(meta) = &existing {
-        let owned = meta
-            .owner_references()
+    if let Some(facts) = existing {
+        let owned = facts
+            .owner_uids
             .iter()
-            .any(|o| Some(&o.uid) == sealed.metadata.uid.as_ref());
-        let adoptable = meta
-            .annotations()
-            .get(MANAGED_ANNOTATION)
-            .is_some_and(|v| v == "true");
-        if !owned && !adoptable {
+            .any(|uid| Some(uid) == sealed.metadata.uid.as_ref());
+        if !owned && !facts.adoptable {
             return Err(Error::NotOwned(name.to_owned()));
         }
         let last_written = sealed
@@ -391,10 +336,10 @@ async fn sync(sealed: &SealedSecret, ctx: &Context) -> Result<Option<String>, Er
             .and_then(|s| s.secret_resource_version.as_ref());
         if owned
             && openable
-            && meta.annotations().get(SOURCE_DIGEST_ANNOTATION) == Some(&digest)
-            && meta.metadata.resource_version.as_ref() == last_written
+            && facts.source_digest.as_ref() == Some(&digest)
+            && facts.resource_version.as_ref() == last_written
         {
-            return Ok(meta.metadata.resource_version.clone());
+            return Ok(facts.resource_version);
         }
     }
 
@@ -457,7 +402,8 @@ async fn sync(sealed: &SealedSecret, ctx: &Context) -> Result<Option<String>, Er
     let result = apply(&secrets, name, &body).await;
     kage_api::manifest::wipe(&mut body);
     if let Ok(Some(version)) = &result {
-        ctx.own_writes.record(namespace, name, version.clone());
+        ctx.owned_secrets
+            .record_write(namespace, name, version.clone());
     }
     result
 }

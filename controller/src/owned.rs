@@ -1,0 +1,207 @@
+//! What the controller knows of the Secrets it wrote, kept by a watch on kage's label.
+//!
+//! A reconcile looks its Secret up here instead of asking the API server, and only the few
+//! fields it reads are kept: the resourceVersion, the owners' uids and kage's two annotations.
+//! Secrets without kage's label are never watched, so this does not grow with the cluster's
+//! other Secrets.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, RwLock};
+
+use k8s_openapi::api::core::v1::Secret;
+use kage_api::{MANAGED_ANNOTATION, SOURCE_DIGEST_ANNOTATION};
+use kube::ResourceExt;
+use kube::core::PartialObjectMeta;
+use kube::runtime::watcher;
+use tokio::sync::watch;
+
+/// What a reconcile reads of an existing Secret.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SecretFacts {
+    /// Its resourceVersion.
+    pub resource_version: Option<String>,
+    /// The uids of its owners.
+    pub owner_uids: Vec<String>,
+    /// The digest of the source it was made from (kage's annotation).
+    pub source_digest: Option<String>,
+    /// Marked `kage.dev/managed: "true"`: kage may take it over.
+    pub adoptable: bool,
+}
+
+impl SecretFacts {
+    /// The facts of a Secret's metadata.
+    pub fn of(secret: &PartialObjectMeta<Secret>) -> Self {
+        let annotations = secret.annotations();
+        SecretFacts {
+            resource_version: secret.metadata.resource_version.clone(),
+            owner_uids: secret
+                .owner_references()
+                .iter()
+                .map(|o| o.uid.clone())
+                .collect(),
+            source_digest: annotations.get(SOURCE_DIGEST_ANNOTATION).cloned(),
+            adoptable: annotations
+                .get(MANAGED_ANNOTATION)
+                .is_some_and(|v| v == "true"),
+        }
+    }
+}
+
+type Key = (String, String);
+
+fn key_of(secret: &PartialObjectMeta<Secret>) -> Key {
+    (secret.namespace().unwrap_or_default(), secret.name_any())
+}
+
+/// The Secrets kage wrote, by namespace and name.
+#[derive(Debug)]
+pub struct OwnedSecrets {
+    known: RwLock<HashMap<Key, SecretFacts>>,
+    /// Filled by a (re)list, swapped in when it completes.
+    relisting: Mutex<Option<HashMap<Key, SecretFacts>>>,
+    /// The resourceVersion of each Secret this process wrote whose watch event has not come
+    /// back yet: one entry per Secret at most, gone when its echo arrives or the next write
+    /// replaces it.
+    own_writes: Mutex<HashMap<Key, String>>,
+    ready: watch::Sender<bool>,
+}
+
+impl Default for OwnedSecrets {
+    fn default() -> Self {
+        OwnedSecrets {
+            known: Default::default(),
+            relisting: Default::default(),
+            own_writes: Default::default(),
+            ready: watch::channel(false).0,
+        }
+    }
+}
+
+impl OwnedSecrets {
+    /// The facts of a Secret kage wrote, if it exists.
+    pub fn get(&self, namespace: &str, name: &str) -> Option<SecretFacts> {
+        let key = (namespace.to_owned(), name.to_owned());
+        self.known.read().expect("lock").get(&key).cloned()
+    }
+
+    /// Waits until the first list has been applied.
+    pub async fn wait_until_ready(&self) {
+        let _ = self.ready.subscribe().wait_for(|ready| *ready).await;
+    }
+
+    /// Remembers that this process wrote `version` of a Secret.
+    pub fn record_write(&self, namespace: &str, name: &str, version: String) {
+        let key = (namespace.to_owned(), name.to_owned());
+        self.own_writes.lock().expect("lock").insert(key, version);
+    }
+
+    /// Applies a watch event. Returns whether it should wake the Secret's owner: not for list
+    /// markers, and not for our own last write coming back (that reconcile would only find
+    /// the SealedSecret in sync). Deletions always do.
+    pub fn apply(&self, event: &watcher::Event<PartialObjectMeta<Secret>>) -> bool {
+        match event {
+            watcher::Event::Init => {
+                *self.relisting.lock().expect("lock") = Some(HashMap::new());
+                false
+            }
+            watcher::Event::InitApply(secret) => {
+                if let Some(relisting) = self.relisting.lock().expect("lock").as_mut() {
+                    relisting.insert(key_of(secret), SecretFacts::of(secret));
+                }
+                !self.is_echo(secret)
+            }
+            watcher::Event::InitDone => {
+                if let Some(listed) = self.relisting.lock().expect("lock").take() {
+                    *self.known.write().expect("lock") = listed;
+                }
+                self.ready.send_replace(true);
+                false
+            }
+            watcher::Event::Apply(secret) => {
+                let facts = SecretFacts::of(secret);
+                self.known
+                    .write()
+                    .expect("lock")
+                    .insert(key_of(secret), facts);
+                !self.is_echo(secret)
+            }
+            watcher::Event::Delete(secret) => {
+                self.known.write().expect("lock").remove(&key_of(secret));
+                true
+            }
+        }
+    }
+
+    fn is_echo(&self, secret: &PartialObjectMeta<Secret>) -> bool {
+        let key = key_of(secret);
+        let mut writes = self.own_writes.lock().expect("lock");
+        let echo = writes
+            .get(&key)
+            .is_some_and(|written| secret.metadata.resource_version.as_ref() == Some(written));
+        if echo {
+            writes.remove(&key);
+        }
+        echo
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secret(name: &str, version: &str) -> PartialObjectMeta<Secret> {
+        let mut secret = PartialObjectMeta::<Secret>::default();
+        secret.metadata.name = Some(name.into());
+        secret.metadata.namespace = Some("ns".into());
+        secret.metadata.resource_version = Some(version.into());
+        secret.metadata.annotations = Some(
+            [
+                (SOURCE_DIGEST_ANNOTATION.to_owned(), "d1".to_owned()),
+                ("other".to_owned(), "x".to_owned()),
+            ]
+            .into(),
+        );
+        secret
+    }
+
+    #[test]
+    fn a_relist_replaces_what_was_known_and_marks_ready() {
+        let owned = OwnedSecrets::default();
+        owned.apply(&watcher::Event::Apply(secret("gone", "1")));
+        assert!(!*owned.ready.borrow());
+        owned.apply(&watcher::Event::Init);
+        owned.apply(&watcher::Event::InitApply(secret("a", "2")));
+        assert!(
+            owned.get("ns", "gone").is_some(),
+            "swapped only when the list completes"
+        );
+        owned.apply(&watcher::Event::InitDone);
+        assert!(*owned.ready.borrow());
+        assert_eq!(owned.get("ns", "gone"), None);
+        let a = owned.get("ns", "a").unwrap();
+        assert_eq!(a.resource_version.as_deref(), Some("2"));
+        assert_eq!(a.source_digest.as_deref(), Some("d1"));
+        assert!(!a.adoptable);
+    }
+
+    #[test]
+    fn only_our_exact_last_write_is_an_echo_and_deletions_always_wake() {
+        let owned = OwnedSecrets::default();
+        owned.record_write("ns", "a", "5".into());
+        assert!(
+            owned.apply(&watcher::Event::Apply(secret("a", "4"))),
+            "older version"
+        );
+        assert!(
+            !owned.apply(&watcher::Event::Apply(secret("a", "5"))),
+            "our write"
+        );
+        assert!(
+            owned.apply(&watcher::Event::Apply(secret("a", "5"))),
+            "seen once only"
+        );
+        owned.record_write("ns", "a", "6".into());
+        assert!(owned.apply(&watcher::Event::Delete(secret("a", "6"))));
+        assert_eq!(owned.get("ns", "a"), None);
+    }
+}
