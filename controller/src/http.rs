@@ -37,10 +37,7 @@ use crate::audit;
 use crate::keys::{KeyStore, Keys};
 use crate::metrics::{HttpLabels, Metrics};
 
-/// Largest request body accepted by `/v1` endpoints.
-pub const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
-/// Most SealedSecrets in one verify or reseal request.
-pub const MAX_OBJECTS_PER_REQUEST: usize = 1000;
+pub use kage_api::{MAX_OBJECTS_PER_REQUEST, MAX_REQUEST_BYTES};
 /// Sustained requests per second per client.
 pub const RATE_PER_SECOND: f64 = 10.0;
 /// Requests a client may make at once before the rate applies.

@@ -178,14 +178,33 @@ async fn reseal_moves_a_directory_to_the_newest_key_keeping_scopes_and_other_doc
         .unwrap()
         .to_owned();
 
-    run_ok(
-        cluster
-            .kage()
-            .arg("reseal")
-            .arg(&repo)
-            .args(["--controller-url", &ctl.url()]),
-    )
-    .unwrap();
+    // A copied strict value (bound to s0, filed as s9) travels in the same batch as the good files:
+    // the controller refuses the batch, the files are sent one by one, and only that file is
+    // left unchanged and named.
+    let copied = repo.join("copied.yaml");
+    let s0 = std::fs::read_to_string(repo.join("s0.yaml")).unwrap();
+    std::fs::write(&copied, s0.replace("name: s0", "name: s9")).unwrap();
+    let before = std::fs::read(&copied).unwrap();
+    let out = cluster
+        .kage()
+        .arg("reseal")
+        .arg(&repo)
+        .args(["--controller-url", &ctl.url()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("copied.yaml") && stderr.contains("left unchanged"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("resealed 3 SealedSecret(s); 1 file(s) failed"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(PLAINTEXT));
+    assert_eq!(std::fs::read(&copied).unwrap(), before);
+    std::fs::remove_file(&copied).unwrap();
     let mut seen_scopes = Vec::new();
     for file in ["s0.yaml", "s1.yaml", "nested/c.yaml"] {
         let out = run_ok(

@@ -17,6 +17,10 @@ use crate::args::ResealArgs;
 use crate::cluster::{block_on, call_controller, connect, fetch_keys};
 use crate::{Failure, Outcome, config, files};
 
+/// Request bodies sent to the controller are kept under this size: half its limit
+/// ([`kage_api::MAX_REQUEST_BYTES`]), so a batch is never refused for its size alone.
+const BATCH_BYTES: usize = kage_api::MAX_REQUEST_BYTES / 2;
+
 pub fn run(args: ResealArgs) -> Outcome {
     let ring = load_identities(&args)?;
     let paths = if args.paths.is_empty() {
@@ -24,22 +28,41 @@ pub fn run(args: ResealArgs) -> Outcome {
     } else {
         args.paths.clone()
     };
+    let mut all = Vec::new();
+    for root in &paths {
+        all.extend(files::manifest_files(root)?);
+    }
     let mut failed = 0;
     let mut resealed = 0;
-    for root in &paths {
-        for file in files::manifest_files(root)? {
-            match reseal_file(&file, &args, ring.as_ref()) {
-                Ok(0) => {}
-                Ok(n) => {
-                    resealed += n;
-                    eprintln!("{}: resealed {n} SealedSecret(s)", file.display());
-                }
-                Err(e) => {
-                    failed += 1;
-                    eprintln!("{}: {e:#} (file left unchanged)", file.display());
-                }
+    let mut report = |file: &Path, outcome: anyhow::Result<usize>| match outcome {
+        Ok(0) => {}
+        Ok(n) => {
+            resealed += n;
+            eprintln!("{}: resealed {n} SealedSecret(s)", file.display());
+        }
+        Err(e) => {
+            failed += 1;
+            eprintln!("{}: {e:#} (file left unchanged)", file.display());
+        }
+    };
+    match &ring {
+        Some(ring) => {
+            for file in &all {
+                let outcome = FileJob::read(file).and_then(|job| match job {
+                    Some(job) => {
+                        let fresh = reseal_offline(
+                            &job.sealed_documents(),
+                            ring,
+                            &recipients_for(&args, &job.configured)?,
+                        )?;
+                        job.write(fresh)
+                    }
+                    None => Ok(0),
+                });
+                report(file, outcome);
             }
         }
+        None => reseal_through_controller(&all, &args, &mut report),
     }
     eprintln!("resealed {resealed} SealedSecret(s); {failed} file(s) failed");
     if failed > 0 {
@@ -68,50 +91,147 @@ fn load_identities(args: &ResealArgs) -> Result<Option<KeyRing>, Failure> {
     Ok(Some(ring))
 }
 
-/// Reseals the SealedSecrets of one file; returns how many.
-fn reseal_file(file: &Path, args: &ResealArgs, ring: Option<&KeyRing>) -> anyhow::Result<usize> {
-    let text = files::read_input(Some(file))?;
-    let Ok(mut docs) = manifest::read_documents(&text) else {
-        // Not a manifest: not ours to touch.
-        return Ok(0);
-    };
-    let positions: Vec<usize> = (0..docs.len())
-        .filter(|&i| manifest::kind(&docs[i]) == Some("SealedSecret"))
-        .collect();
-    if positions.is_empty() {
-        return Ok(0);
+/// The SealedSecrets of one file, on their way to being resealed.
+struct FileJob {
+    path: std::path::PathBuf,
+    docs: Vec<Document>,
+    /// Where the SealedSecret documents are among `docs`.
+    positions: Vec<usize>,
+    /// Recipients `.kage.yaml` names for this file.
+    configured: Vec<Recipient>,
+}
+
+impl FileJob {
+    /// Reads a file; `None` when it holds no SealedSecret (or is not a manifest at all).
+    fn read(file: &Path) -> anyhow::Result<Option<FileJob>> {
+        let text = files::read_input(Some(file))?;
+        let Ok(docs) = manifest::read_documents(&text) else {
+            // Not a manifest: not ours to touch.
+            return Ok(None);
+        };
+        let positions: Vec<usize> = (0..docs.len())
+            .filter(|&i| manifest::kind(&docs[i]) == Some("SealedSecret"))
+            .collect();
+        if positions.is_empty() {
+            return Ok(None);
+        }
+        let start = file
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let configured = config::resolve(start, Some(file))?.recipients;
+        Ok(Some(FileJob {
+            path: file.to_owned(),
+            docs,
+            positions,
+            configured,
+        }))
     }
-    let start = file
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let configured = config::resolve(start, Some(file))?.recipients;
-    let sealed: Vec<Document> = positions.iter().map(|&i| docs[i].clone()).collect();
-    let fresh = match ring {
-        Some(ring) => reseal_offline(&sealed, ring, &recipients_for(args, &configured)?)?,
-        None => reseal_in_cluster(&sealed, &args.cluster, &configured)?,
-    };
-    if fresh.len() != positions.len() {
-        anyhow::bail!(
-            "the controller returned {} objects for {}",
-            fresh.len(),
-            positions.len()
-        );
+
+    fn sealed_documents(&self) -> Vec<Document> {
+        self.positions
+            .iter()
+            .map(|&i| self.docs[i].clone())
+            .collect()
     }
-    for (&i, doc) in positions.iter().zip(fresh) {
-        docs[i] = doc;
+
+    /// Puts the resealed documents in place and replaces the file atomically; returns how many.
+    fn write(mut self, fresh: Vec<Document>) -> anyhow::Result<usize> {
+        if fresh.len() != self.positions.len() {
+            anyhow::bail!(
+                "the controller returned {} objects for {}",
+                fresh.len(),
+                self.positions.len()
+            );
+        }
+        for (&i, doc) in self.positions.iter().zip(fresh) {
+            self.docs[i] = doc;
+        }
+        let format = if self.path.extension().is_some_and(|e| e == "json") {
+            OutputFormat::Json
+        } else {
+            OutputFormat::Yaml
+        };
+        files::write_atomic(
+            &self.path,
+            manifest::write_documents(&self.docs, format).as_bytes(),
+            None,
+        )?;
+        Ok(self.positions.len())
     }
-    let format = if file.extension().is_some_and(|e| e == "json") {
-        OutputFormat::Json
-    } else {
-        OutputFormat::Yaml
-    };
-    files::write_atomic(
-        file,
-        manifest::write_documents(&docs, format).as_bytes(),
-        None,
-    )?;
-    Ok(positions.len())
+}
+
+/// Reseals every file through the controller, many files per request: files are batched up
+/// to [`kage_api::MAX_OBJECTS_PER_REQUEST`] objects and [`BATCH_BYTES`], never split, and
+/// grouped by the recipients `.kage.yaml` keeps. When a batch is refused, its files are sent
+/// again one by one so that each error names its own file.
+fn reseal_through_controller(
+    all: &[std::path::PathBuf],
+    args: &ResealArgs,
+    report: &mut impl FnMut(&Path, anyhow::Result<usize>),
+) {
+    /// Files sent in one request, with their object count and body size.
+    #[derive(Default)]
+    struct Batch {
+        jobs: Vec<FileJob>,
+        objects: usize,
+        bytes: usize,
+    }
+    let mut groups: std::collections::BTreeMap<String, Vec<Batch>> = Default::default();
+    for file in all {
+        let job = match FileJob::read(file) {
+            Ok(Some(job)) => job,
+            Ok(None) => continue,
+            Err(e) => {
+                report(file, Err(e));
+                continue;
+            }
+        };
+        let keep: Vec<String> = job.configured.iter().map(ToString::to_string).collect();
+        let batches = groups.entry(keep.join(",")).or_default();
+        let objects = job.positions.len();
+        let bytes = manifest::write_documents(&job.sealed_documents(), OutputFormat::Yaml).len();
+        let fits = batches.last().is_some_and(|batch| {
+            batch.objects + objects <= kage_api::MAX_OBJECTS_PER_REQUEST
+                && batch.bytes + bytes <= BATCH_BYTES
+        });
+        if !fits {
+            batches.push(Batch::default());
+        }
+        let batch = batches.last_mut().expect("a batch");
+        batch.jobs.push(job);
+        batch.objects += objects;
+        batch.bytes += bytes;
+    }
+    for (keep, batches) in groups {
+        for Batch { jobs: batch, .. } in batches {
+            let docs: Vec<Document> = batch.iter().flat_map(FileJob::sealed_documents).collect();
+            match reseal_in_cluster(&docs, &args.cluster, &keep) {
+                Ok(mut fresh) if fresh.len() == docs.len() => {
+                    for job in batch {
+                        let rest = fresh.split_off(job.positions.len());
+                        let path = job.path.clone();
+                        report(&path, job.write(std::mem::replace(&mut fresh, rest)));
+                    }
+                }
+                Ok(_) | Err(_) if batch.len() > 1 => {
+                    for job in batch {
+                        let path = job.path.clone();
+                        let outcome =
+                            reseal_in_cluster(&job.sealed_documents(), &args.cluster, &keep)
+                                .and_then(|fresh| job.write(fresh));
+                        report(&path, outcome);
+                    }
+                }
+                Ok(fresh) => {
+                    let job = batch.into_iter().next().expect("one file");
+                    let path = job.path.clone();
+                    report(&path, job.write(fresh));
+                }
+                Err(e) => report(&batch[0].path, Err(e)),
+            }
+        }
+    }
 }
 
 fn recipients_for(args: &ResealArgs, configured: &[Recipient]) -> anyhow::Result<Vec<Recipient>> {
@@ -163,14 +283,15 @@ fn reseal_offline(
         .collect()
 }
 
+/// Reseals documents through the controller's `/v1/reseal`; `keep` is a comma-separated list
+/// of recipients that keep access to values they could already open.
 fn reseal_in_cluster(
     sealed: &[Document],
     cluster: &crate::args::ClusterArgs,
-    keep: &[Recipient],
+    keep: &str,
 ) -> anyhow::Result<Vec<Document>> {
     let body = manifest::write_documents(sealed, OutputFormat::Yaml);
-    let keep: Vec<String> = keep.iter().map(ToString::to_string).collect();
-    let path = format!("/v1/reseal?keep={}", keep.join(","));
+    let path = format!("/v1/reseal?keep={keep}");
     let answer = block_on(call_controller(cluster, "POST", &path, body.into_bytes()))?;
     let answer: serde_json::Value =
         serde_json::from_str(&answer).context("reading the controller's answer")?;

@@ -36,3 +36,7 @@ pub const PUBLIC_KEYS_CONFIGMAP: &str = "kage-public-keys";
 pub const CURRENT_RECIPIENT_KEY: &str = "recipient";
 /// Key of [`PUBLIC_KEYS_CONFIGMAP`] with every key as JSON: fingerprint, recipient, createdAt.
 pub const KEYS_JSON_KEY: &str = "keys.json";
+/// Largest request body the controller's `/v1` endpoints accept (413 beyond).
+pub const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
+/// Most SealedSecrets in one verify or reseal request to the controller.
+pub const MAX_OBJECTS_PER_REQUEST: usize = 1000;

@@ -58,6 +58,9 @@ enum BenchTarget {
         /// How long the steady state lasts, in seconds.
         #[arg(long, default_value_t = 60)]
         seconds: usize,
+        /// Then time `kage reseal` of this many files through the controller (0: skip).
+        #[arg(long, default_value_t = 0)]
+        reseal_files: usize,
     },
 }
 
@@ -98,6 +101,7 @@ fn main() -> std::process::ExitCode {
                     unrelated,
                     changes_per_second,
                     seconds,
+                    reseal_files,
                 },
         } => bench_controller(&[
             ("--objects", objects),
@@ -105,6 +109,7 @@ fn main() -> std::process::ExitCode {
             ("--unrelated", unrelated),
             ("--changes-per-second", changes_per_second),
             ("--seconds", seconds),
+            ("--reseal-files", reseal_files),
         ]),
     };
     match result {

@@ -7,7 +7,8 @@
 //! 2. Restart: a second controller must write nothing.
 //! 3. Steady state: R changes per second for S seconds, each a new value of one SealedSecret;
 //!    p50/p99 from the change's request to the Secret holding the new value.
-//! 4. Ceiling: the same N Secrets written directly, with the same client and the same
+//! 4. Reseal: `kage reseal` of F files (one SealedSecret each) through the controller.
+//! 5. Ceiling: the same N Secrets written directly, with the same client and the same
 //!    concurrency; the cold sync is reported as a ratio to it.
 //!
 //! Progress is followed with watches, not lists, so that observing does not load the API
@@ -445,9 +446,38 @@ async fn main() -> anyhow::Result<()> {
         None
     };
     let steady_rss = ctl.peak_rss_kib().unwrap_or(0);
+
+    // 4. `kage reseal` of a directory through the controller: one file per SealedSecret.
+    let reseal_files = arg("--reseal-files", 0).min(objects);
+    let reseal_time = if reseal_files > 0 {
+        let repo = dir.path().join("repo");
+        std::fs::create_dir_all(&repo)?;
+        for i in 0..reseal_files {
+            let object = seal_object(i, values, &ns.name, &recipient, None)?;
+            let doc = kage_api::convert::sealed_secret_to_document(&object);
+            std::fs::write(
+                repo.join(format!("s{i}.yaml")),
+                kage_api::manifest::write_documents(
+                    std::slice::from_ref(&doc),
+                    kage_api::OutputFormat::Yaml,
+                ),
+            )?;
+        }
+        let started = Instant::now();
+        kage_e2e::run_ok(
+            cluster
+                .kage()
+                .arg("reseal")
+                .arg(&repo)
+                .args(["--controller-url", &ctl.url()]),
+        )?;
+        Some(started.elapsed().as_secs_f64())
+    } else {
+        None
+    };
     drop(ctl);
 
-    // 4. The ceiling: the same Secrets written directly, same client, same concurrency.
+    // 5. The ceiling: the same Secrets written directly, same client, same concurrency.
     let ceiling: Api<Secret> = Api::namespaced(cluster.client.clone(), &ceiling_ns.name);
     let server_before = control_plane_cpu();
     let started = Instant::now();
@@ -518,6 +548,12 @@ async fn main() -> anyhow::Result<()> {
             "peak RSS after steady state  {:.1} MiB",
             steady_rss as f64 / 1024.0
         );
+    }
+    if let Some(seconds) = reseal_time {
+        println!("kage reseal, {reseal_files} files through the controller: {seconds:.2} s");
+    }
+    if let Some(seconds) = reseal_time {
+        println!("kage reseal, {reseal_files} files through the controller: {seconds:.2} s");
     }
     Ok(())
 }
