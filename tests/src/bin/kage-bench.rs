@@ -552,8 +552,5 @@ async fn main() -> anyhow::Result<()> {
     if let Some(seconds) = reseal_time {
         println!("kage reseal, {reseal_files} files through the controller: {seconds:.2} s");
     }
-    if let Some(seconds) = reseal_time {
-        println!("kage reseal, {reseal_files} files through the controller: {seconds:.2} s");
-    }
     Ok(())
 }
