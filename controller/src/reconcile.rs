@@ -211,11 +211,11 @@ pub fn error_policy(_sealed: Arc<SealedSecret>, _error: &Error, _ctx: Arc<Contex
 /// (`!` for a value that does not parse).
 const SUMMARY_ANNOTATION: &str = "kage.dev/controller-summary";
 
-/// Shrinks a SealedSecret to what the controller keeps between reconciles: name, uid, versions,
-/// template, status and a summary of the values (their digest and the keys they are sealed to). The
-/// sealed values themselves are dropped; a reconcile that must open them fetches the object.
-/// This keeps the controller's memory at a few hundred bytes per SealedSecret, however large
-/// its values.
+/// Shrinks a SealedSecret to what the controller keeps between reconciles: name, uid,
+/// versions, template, status and a summary of the values (their digest and the keys they are
+/// sealed to). The sealed values themselves are dropped; a reconcile that must open them
+/// fetches the object. This keeps the controller's memory at a few hundred bytes per
+/// SealedSecret, however large its values.
 pub fn summarize(sealed: &mut SealedSecret) {
     let metadata = &mut sealed.metadata;
     metadata.managed_fields = None;
@@ -237,16 +237,19 @@ pub fn summarize(sealed: &mut SealedSecret) {
     sealed.metadata.annotations = Some([(SUMMARY_ANNOTATION.to_owned(), summary)].into());
 }
 
+fn summary_of(sealed: &SealedSecret) -> Option<&String> {
+    sealed
+        .metadata
+        .annotations
+        .as_ref()?
+        .get(SUMMARY_ANNOTATION)
+}
+
 /// The source digest of a SealedSecret, and whether every value still names an active key (a
 /// header check, no decryption: a value whose keys were all retired must go through a full
 /// reconcile to report it).
 fn digest_and_openable(sealed: &SealedSecret, keys: &Keys) -> (String, bool) {
-    let summary = sealed
-        .metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(SUMMARY_ANNOTATION));
-    match summary {
+    match summary_of(sealed) {
         Some(summary) => {
             let mut parts = summary.split(' ');
             let digest = parts.next().unwrap_or_default().to_owned();
@@ -275,12 +278,7 @@ async fn with_values<'a>(
     sealed: &'a SealedSecret,
     ctx: &Context,
 ) -> Result<std::borrow::Cow<'a, SealedSecret>, Error> {
-    let summarized = sealed
-        .metadata
-        .annotations
-        .as_ref()
-        .is_some_and(|a| a.contains_key(SUMMARY_ANNOTATION));
-    if !summarized {
+    if summary_of(sealed).is_none() {
         return Ok(std::borrow::Cow::Borrowed(sealed));
     }
     let version = sealed.metadata.resource_version.as_deref().unwrap_or("0");
@@ -308,9 +306,9 @@ async fn sync(sealed: &SealedSecret, ctx: &Context) -> Result<Option<String>, Er
     let name = sealed.name_or_empty();
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
     let (digest, openable) = digest_and_openable(sealed, &ctx.keys.read().expect("key lock"));
-    // Every Secret kage wrote is in the store. One that is not may still exist without our
+    // Every Secret kage wrote is in the index. One that is not may still exist without our
     // label (someone else's, or one marked for adoption): ask the API server's cache.
-    // Reconciling before the store is filled would fetch every Secret; the controller keeps
+    // Reconciling before the index is filled would fetch every Secret; the controller keeps
     // filling it meanwhile. If the watch cannot list (no RBAC for Secrets), a miss asks the API
     // and the error it gets becomes the condition.
     let _ = tokio::time::timeout(OWNED_SECRETS_WAIT, ctx.owned_secrets.wait_until_ready()).await;
