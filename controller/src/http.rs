@@ -29,7 +29,7 @@ use axum::{Json, Router};
 use kage_api::SealedSecret;
 use kage_api::convert::{sealed_secret_from_document, sealed_secret_to_document};
 use kage_api::manifest::read_documents;
-use kage_core::{Location, OpenError, Recipient, SealedValue, seal};
+use kage_core::{Location, Recipient, SealedValue, seal};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -261,7 +261,7 @@ fn check_value(
     let here = Location::new(sealed.namespace_or_empty(), sealed.name_or_empty(), key);
     match keys.ring.open(&value, &here) {
         Ok(_plaintext) => Ok(value),
-        Err(OpenError::NoKey { sealed_to }) if sealed_to.iter().any(|f| keys.is_retired(f)) => {
+        Err(e) if keys.sealed_only_to_retired(&e) => {
             Err("sealed only to a retired key of this cluster; reseal it".to_owned())
         }
         Err(e) => Err(e.to_string()),

@@ -126,6 +126,13 @@ impl Keys {
             .any(|k| k.state == KeyState::Retired && &k.identity.fingerprint() == fingerprint)
     }
 
+    /// Whether a value could not be opened only because the keys it was sealed to are retired
+    /// here (the reason `KeyRetired`, and the hint to reseal).
+    pub fn sealed_only_to_retired(&self, error: &kage_core::OpenError) -> bool {
+        matches!(error, kage_core::OpenError::NoKey { sealed_to }
+            if sealed_to.iter().any(|f| self.is_retired(f)))
+    }
+
     /// JSON description of every key (public parts only).
     pub fn describe(&self) -> Vec<serde_json::Value> {
         let current = self.current().map(|k| k.identity.fingerprint());
@@ -378,5 +385,41 @@ pub fn wipe_secret(secret: &mut Secret) {
     }
     if let Some(data) = secret.string_data.as_mut() {
         data.values_mut().for_each(Zeroize::zeroize);
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use kage_core::{Identity, OpenError};
+
+    /// A sealing key for unit tests.
+    pub(crate) fn key(identity: Identity, state: KeyState) -> SealingKey {
+        SealingKey {
+            name: "kage-key-1".into(),
+            identity,
+            created: jiff::Timestamp::now(),
+            state,
+            backed_up: false,
+        }
+    }
+
+    #[test]
+    fn only_a_value_sealed_to_a_retired_key_here_is_reported_as_retired() {
+        let (retired, active, foreign) = (
+            Identity::generate(),
+            Identity::generate(),
+            Identity::generate(),
+        );
+        let sealed_to = |ids: &[&Identity]| OpenError::NoKey {
+            sealed_to: ids.iter().map(|i| i.fingerprint()).collect(),
+        };
+        let keys = Keys::new(vec![
+            key(retired.clone(), KeyState::Retired),
+            key(active, KeyState::Active),
+        ]);
+        assert!(keys.sealed_only_to_retired(&sealed_to(&[&retired])));
+        assert!(keys.sealed_only_to_retired(&sealed_to(&[&foreign, &retired])));
+        assert!(!keys.sealed_only_to_retired(&sealed_to(&[&foreign])));
     }
 }

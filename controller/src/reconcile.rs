@@ -106,10 +106,9 @@ impl Error {
                 source: OpenError::Binding(_),
                 ..
             } => Error::Binding(message),
-            ConvertError::Open {
-                source: OpenError::NoKey { sealed_to },
-                ..
-            } if sealed_to.iter().any(|f| keys.is_retired(f)) => Error::KeyRetired(message),
+            ConvertError::Open { source, .. } if keys.sealed_only_to_retired(&source) => {
+                Error::KeyRetired(message)
+            }
             ConvertError::Open {
                 source: OpenError::NoKey { .. },
                 ..
@@ -503,17 +502,11 @@ mod tests {
 
     #[test]
     fn a_summary_keeps_the_digest_and_the_keys_but_no_value() {
-        use crate::keys::{KeyState, SealingKey};
+        use crate::keys::KeyState;
+        use crate::keys::tests::key;
         use kage_api::convert::{SecretInput, seal_secret};
         use kage_core::{Identity, Plaintext, Scope};
 
-        let key = |identity: Identity, state| SealingKey {
-            name: "kage-key-1".into(),
-            identity,
-            created: jiff::Timestamp::now(),
-            state,
-            backed_up: false,
-        };
         let identity = Identity::generate();
         let mut input = SecretInput::default();
         input
