@@ -61,6 +61,9 @@ enum BenchTarget {
         /// Then time `kage reseal` of this many files through the controller (0: skip).
         #[arg(long, default_value_t = 0)]
         reseal_files: usize,
+        /// Reconciles at once in the controller, and requests at once for the ceiling.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
     },
 }
 
@@ -102,6 +105,7 @@ fn main() -> std::process::ExitCode {
                     changes_per_second,
                     seconds,
                     reseal_files,
+                    concurrency,
                 },
         } => bench_controller(&[
             ("--objects", objects),
@@ -110,6 +114,7 @@ fn main() -> std::process::ExitCode {
             ("--changes-per-second", changes_per_second),
             ("--seconds", seconds),
             ("--reseal-files", reseal_files),
+            ("--concurrency", concurrency),
         ]),
     };
     match result {
