@@ -35,17 +35,7 @@ use crate::metrics::{Metrics, StateLabel};
 /// Wait between attempts to load the keys at start.
 const KEY_LOAD_RETRY: Duration = Duration::from_secs(5);
 
-/// An error and its sources, on one line.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
+pub use kage_api::error_chain;
 
 /// The one field manager every write of the controller uses.
 pub const FIELD_MANAGER: &str = "kage-controller";

@@ -802,6 +802,49 @@ impl Cluster {
         run_ok(self.kubectl().arg("apply").arg("-f").arg(file)).expect("kubectl apply");
     }
 
+    /// Deletes every sealing key Secret of the controller (the next controller creates one).
+    pub fn delete_sealing_keys(&self) -> Result<()> {
+        let selector = format!("{}=true", kage_api::SEALING_KEY_LABEL);
+        run_ok(
+            self.kubectl()
+                .args(["delete", "secret", "-n", CONTROLLER_NAMESPACE, "-l"])
+                .arg(selector),
+        )
+        .map(drop)
+    }
+
+    /// Seals many Secret manifests in one `kage seal` run into `dir/all.yaml` and applies the
+    /// file server-side (kubectl's client-side apply would copy every object into an
+    /// annotation); returns the file.
+    pub fn seal_and_apply_all(
+        &self,
+        manifests: &[serde_json::Value],
+        dir: &Path,
+        extra: &[&str],
+    ) -> PathBuf {
+        let input = tempfile::NamedTempFile::new().expect("temporary file");
+        let text: Vec<String> = manifests.iter().map(ToString::to_string).collect();
+        std::fs::write(input.path(), text.join("\n")).expect("write input");
+        let sealed = dir.join("all.yaml");
+        run_ok(
+            self.kage()
+                .arg("seal")
+                .arg("-f")
+                .arg(input.path())
+                .args(extra)
+                .arg("-w")
+                .arg(&sealed),
+        )
+        .expect("kage seal");
+        run_ok(
+            self.kubectl()
+                .args(["apply", "--server-side", "-f"])
+                .arg(&sealed),
+        )
+        .expect("kubectl apply");
+        sealed
+    }
+
     /// Seals `manifest` into `file` without applying it.
     pub fn seal(&self, manifest: &serde_json::Value, file: &Path, extra: &[&str]) {
         // The input lives outside the folder of the sealed file: never a plain Secret in a repo.

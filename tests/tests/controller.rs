@@ -352,15 +352,7 @@ async fn two_controllers_starting_together_leave_one_key_that_survives_restarts(
     let Some((cluster, _guard)) = kage_e2e::cluster_with_kage().await else {
         return;
     };
-    run_ok(cluster.kubectl().args([
-        "delete",
-        "secret",
-        "-n",
-        CONTROLLER_NAMESPACE,
-        "-l",
-        "kage.dev/sealing-key=true",
-    ]))
-    .unwrap();
+    cluster.delete_sealing_keys().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (_, kubeconfig) = cluster
         .service_account(CONTROLLER_NAMESPACE, "kage-controller", dir.path())
@@ -427,38 +419,16 @@ async fn a_controller_killed_mid_sync_of_500_finishes_after_a_restart() {
             .await
             .unwrap();
     }
-    let manifests: Vec<String> = (0..N)
+    let manifests: Vec<_> = (0..N)
         .map(|i| {
             secret_manifest(
                 &format!("s{i}"),
                 &ns.name,
                 &[("user", &format!("u{i}")), ("password", &format!("p{i}"))],
             )
-            .to_string()
         })
         .collect();
-    let input = dir.path().join("all.json");
-    std::fs::write(&input, manifests.join("\n")).unwrap();
-    let sealed_file = dir.path().join("all.yaml");
-    run_ok(
-        cluster
-            .kage()
-            .arg("seal")
-            .arg("-f")
-            .arg(&input)
-            .arg("-w")
-            .arg(&sealed_file),
-    )
-    .unwrap();
-    run_ok(
-        cluster
-            .kubectl()
-            .arg("apply")
-            .arg("--server-side")
-            .arg("-f")
-            .arg(&sealed_file),
-    )
-    .unwrap();
+    cluster.seal_and_apply_all(&manifests, dir.path(), &[]);
 
     let secrets: Api<Secret> = Api::namespaced(cluster.client.clone(), &ns.name);
     let count = || async {

@@ -17,18 +17,7 @@ struct DropKeys<'a>(&'a Cluster);
 
 impl Drop for DropKeys<'_> {
     fn drop(&mut self) {
-        let _ = self
-            .0
-            .kubectl()
-            .args([
-                "delete",
-                "secret",
-                "-n",
-                CONTROLLER_NAMESPACE,
-                "-l",
-                "kage.dev/sealing-key=true",
-            ])
-            .output();
+        let _ = self.0.delete_sealing_keys();
     }
 }
 
@@ -43,15 +32,7 @@ async fn kms_wrapped_keys_unseal_normally_and_survive_the_kms_going_down() {
     let ns = cluster.namespace("e2e-kms").await;
     let dir = tempfile::tempdir().unwrap();
     let _cleanup = DropKeys(&cluster);
-    run_ok(cluster.kubectl().args([
-        "delete",
-        "secret",
-        "-n",
-        CONTROLLER_NAMESPACE,
-        "-l",
-        "kage.dev/sealing-key=true",
-    ]))
-    .unwrap();
+    cluster.delete_sealing_keys().unwrap();
 
     let token_file = dir.path().join("bao-token");
     std::fs::write(&token_file, &bao.token).unwrap();

@@ -5,9 +5,8 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Namespace;
 use kage_api::SealedSecret;
-use kage_e2e::{CONTROLLER_NAMESPACE, Cluster, run_ok, wait_until};
+use kage_e2e::{CONTROLLER_NAMESPACE, Cluster, run_ok, secret_manifest, wait_until};
 use kube::Api;
-use serde_json::json;
 
 fn keygen(cluster: &Cluster, path: &std::path::Path) -> String {
     let out = run_ok(cluster.kage().args(["keygen", "-o"]).arg(path)).unwrap();
@@ -30,35 +29,13 @@ async fn disaster_drill_keys_lost_and_restored_from_backup_without_resealing() {
 
     let recovery = keygen(&cluster, &dir.path().join("recovery.key"));
     let backup_recipient = keygen(&cluster, &dir.path().join("backup.key"));
-    let manifests: Vec<String> = (0..N)
+    let manifests: Vec<_> = (0..N)
         .map(|i| {
-            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": format!("s{i}"), "namespace": ns.name},
-                "stringData": {"password": format!("drill-secret-{i}")}})
-            .to_string()
+            let password = format!("drill-secret-{i}");
+            secret_manifest(&format!("s{i}"), &ns.name, &[("password", &password)])
         })
         .collect();
-    let input = dir.path().join("all.json");
-    std::fs::write(&input, manifests.join("\n")).unwrap();
-    let sealed = dir.path().join("all.yaml");
-    run_ok(
-        cluster
-            .kage()
-            .arg("seal")
-            .arg("-f")
-            .arg(&input)
-            .args(["--recovery", &recovery, "-w"])
-            .arg(&sealed),
-    )
-    .unwrap();
-    run_ok(
-        cluster
-            .kubectl()
-            .arg("apply")
-            .arg("--server-side")
-            .arg("-f")
-            .arg(&sealed),
-    )
-    .unwrap();
+    let sealed = cluster.seal_and_apply_all(&manifests, dir.path(), &["--recovery", &recovery]);
     let api: Api<SealedSecret> = Api::namespaced(cluster.client.clone(), &ns.name);
     wait_until(Duration::from_secs(120), "all Ready", || async {
         Ok(kage_e2e::count_ready(&api, "True", "Unsealed").await? == N)
@@ -197,21 +174,11 @@ async fn compromise_drill_rotate_reseal_retire_refuses_values_left_on_the_old_ke
     let repo = dir.path().join("repo");
     std::fs::create_dir_all(&repo).unwrap();
     let seal = |name: &str, file: &std::path::Path| {
-        let input = dir.path().join(format!("{name}.json"));
-        let manifest = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": ns.name},
-            "stringData": {"token": "t0ps3cret"}});
-        std::fs::write(&input, manifest.to_string()).unwrap();
-        run_ok(
-            cluster
-                .kage()
-                .arg("seal")
-                .arg("-f")
-                .arg(&input)
-                .arg("-w")
-                .arg(file),
-        )
-        .unwrap();
-        run_ok(cluster.kubectl().arg("apply").arg("-f").arg(file)).unwrap();
+        cluster.seal_and_apply(
+            &secret_manifest(name, &ns.name, &[("token", "t0ps3cret")]),
+            file,
+            &[],
+        );
     };
     let kept = repo.join("app.yaml");
     let stale = dir.path().join("forgotten.yaml");

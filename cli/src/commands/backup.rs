@@ -38,13 +38,13 @@ struct BackedUpKey {
     fingerprint: String,
     created_at: String,
     state: String,
-    /// The identity; empty for a key_secret::KMS-wrapped key, which is backed up wrapped.
+    /// The identity; empty for a KMS-wrapped key, which is backed up wrapped.
     #[serde(default)]
     identity: String,
-    /// The key_secret::KMS-wrapped identity (restoring it still needs the key_secret::KMS).
+    /// The KMS-wrapped identity (restoring it still needs the KMS).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     wrapped_identity: Option<String>,
-    /// Which key_secret::KMS wraps it.
+    /// Which KMS wraps it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     kms: Option<String>,
 }
@@ -167,56 +167,43 @@ fn armor(encryptor: age::Encryptor, plain: &[u8]) -> std::io::Result<Vec<u8>> {
 
 fn backed_up_key(secret: &Secret) -> anyhow::Result<BackedUpKey> {
     let name = secret.metadata.name.clone().unwrap_or_default();
-    let annotations = secret.metadata.annotations.clone().unwrap_or_default();
-    let data = secret.data.clone().unwrap_or_default();
-    if let (None, Some(wrapped)) = (
-        data.get(key_secret::IDENTITY),
-        data.get(key_secret::WRAPPED_IDENTITY),
-    ) {
-        return Ok(BackedUpKey {
-            fingerprint: annotations
-                .get(key_secret::FINGERPRINT)
-                .cloned()
-                .unwrap_or_default(),
-            created_at: annotations
-                .get(key_secret::CREATED_AT)
-                .cloned()
-                .unwrap_or_default(),
-            state: annotations
-                .get(key_secret::STATE)
-                .cloned()
-                .unwrap_or_else(|| "active".into()),
-            identity: String::new(),
-            wrapped_identity: Some(String::from_utf8_lossy(&wrapped.0).into_owned()),
-            kms: annotations.get(key_secret::KMS).cloned(),
-            name,
-        });
-    }
-    let bytes = data
-        .get(key_secret::IDENTITY)
-        .with_context(|| format!("key Secret {name} has no identity"))?;
-    let identity = Zeroizing::new(
-        String::from_utf8(bytes.0.clone())
-            .map_err(|_| anyhow!("key Secret {name} holds no valid identity"))?,
-    );
-    let parsed: Identity = identity
-        .parse()
-        .map_err(|_| anyhow!("key Secret {name} holds no valid identity"))?;
-    Ok(BackedUpKey {
-        fingerprint: parsed.fingerprint().to_string(),
-        created_at: annotations
-            .get(key_secret::CREATED_AT)
+    let annotation = |key: &str| {
+        secret
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(key))
             .cloned()
-            .unwrap_or_default(),
-        state: annotations
-            .get(key_secret::STATE)
-            .cloned()
-            .unwrap_or_else(|| "active".into()),
-        identity: identity.to_string(),
+    };
+    let data = |key: &str| secret.data.as_ref().and_then(|d| d.get(key));
+    let mut key = BackedUpKey {
+        fingerprint: annotation(key_secret::FINGERPRINT).unwrap_or_default(),
+        created_at: annotation(key_secret::CREATED_AT).unwrap_or_default(),
+        state: annotation(key_secret::STATE).unwrap_or_else(|| "active".into()),
+        identity: String::new(),
         wrapped_identity: None,
         kms: None,
         name,
-    })
+    };
+    match (
+        data(key_secret::IDENTITY),
+        data(key_secret::WRAPPED_IDENTITY),
+    ) {
+        (None, Some(wrapped)) => {
+            key.wrapped_identity = Some(String::from_utf8_lossy(&wrapped.0).into_owned());
+            key.kms = annotation(key_secret::KMS);
+        }
+        (Some(bytes), _) => {
+            let invalid = || anyhow!("key Secret {} holds no valid identity", key.name);
+            let identity =
+                Zeroizing::new(String::from_utf8(bytes.0.clone()).map_err(|_| invalid())?);
+            let parsed: Identity = identity.parse().map_err(|_| invalid())?;
+            key.fingerprint = parsed.fingerprint().to_string();
+            key.identity = identity.to_string();
+        }
+        (None, None) => anyhow::bail!("key Secret {} has no identity", key.name),
+    }
+    Ok(key)
 }
 
 fn read_backup(

@@ -109,7 +109,7 @@ fn check_file(file: &Path) -> (usize, Vec<String>) {
         let values = match sealed_values(&sealed) {
             Ok(v) => v,
             Err(e) => {
-                problems.push(format!("SealedSecret {who}: {}", chain(&e)));
+                problems.push(format!("SealedSecret {who}: {}", kage_api::error_chain(&e)));
                 continue;
             }
         };
@@ -133,17 +133,6 @@ fn check_file(file: &Path) -> (usize, Vec<String>) {
 
 fn looks_like_kage(file: &Path) -> bool {
     std::fs::read_to_string(file).is_ok_and(|t| t.contains("SealedSecret"))
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 /// Asks the controller whether it can unseal every SealedSecret of `file`.

@@ -40,3 +40,15 @@ pub const KEYS_JSON_KEY: &str = "keys.json";
 pub const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
 /// Most SealedSecrets in one verify or reseal request to the controller.
 pub const MAX_OBJECTS_PER_REQUEST: usize = 1000;
+
+/// An error and its sources, on one line.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
