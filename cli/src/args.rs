@@ -59,7 +59,8 @@ pub enum KeyCommand {
     Fetch(FetchArgs),
     /// List the cluster's keys: fingerprint, created, state.
     List(ClusterOnly),
-    /// Ask the controller to create a new sealing key now.
+    /// Ask the controller to create a new sealing key now (needs `patch` on the
+    /// kage-key-rotation ConfigMap in the controller namespace: admins only).
     Rotate(ClusterOnly),
     /// Export every cluster key, encrypted to recipients or a passphrase (admins only).
     Backup(BackupArgs),

@@ -110,7 +110,7 @@ pub async fn call_controller(
         None => {
             let (client, _) = connect(args).await?;
             let uri = format!(
-                "/api/v1/namespaces/{}/services/{}:http/proxy{path}",
+                "/api/v1/namespaces/{}/services/{}:api/proxy{path}",
                 args.controller_namespace, args.controller_name
             );
             (client, uri)

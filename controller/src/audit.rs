@@ -38,3 +38,8 @@ pub fn keys_changed(active: &[Fingerprint], retired: &[Fingerprint]) {
     let retired: Vec<String> = retired.iter().map(ToString::to_string).collect();
     tracing::info!(target: TARGET, action = "key.reload", actor = "controller", active = ?active, retired = ?retired, result = "ok");
 }
+
+/// An admin's rotation request (the rotation-request ConfigMap) was answered.
+pub fn rotation_request(request: &str, result: &str) {
+    tracing::info!(target: TARGET, action = "key.rotate", actor = "rotation-request", request, result);
+}

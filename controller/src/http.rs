@@ -1,20 +1,31 @@
-//! The controller's HTTP endpoints.
+//! The controller's HTTP endpoints, on two ports.
 //!
-//! - `/healthz`: the process serves; `/readyz`: keys are loaded (503 with the reason before).
-//! - `/metrics`: Prometheus text.
+//! Health and metrics (`--http-addr`): `/healthz`, `/readyz` (keys loaded; 503 with the reason
+//! before), `/metrics` (Prometheus text). For probes and Prometheus only.
+//!
+//! The API (`--api-addr`), reached through the API server's service proxy:
 //! - `GET /v1/keys`: public keys with fingerprint, creation time and state.
 //! - `POST /v1/verify`: can these SealedSecrets be opened here? Yes or no and why, per key.
 //! - `POST /v1/reseal`: the same SealedSecrets re-encrypted to the current key, each value with
 //!   its original binding (scope never widens); templates are never rendered.
-//! - `POST /v1/rotate`: create a new sealing key now.
 //!
-//! Clients normally come through the API server's service proxy, so cluster RBAC
-//! (`services/proxy` on this Service) decides who may call. Every `/v1` request body is capped
-//! at [`MAX_REQUEST_BYTES`] (413 beyond), each client gets [`RATE_PER_SECOND`] requests per
-//! second with bursts of [`RATE_BURST`] (429 beyond), and a request gets [`REQUEST_TIMEOUT`].
+//! Nothing here changes keys: rotation is asked for through a ConfigMap under RBAC
+//! ([`crate::rotation`]). Reaching the port authorizes nothing else either: every answer is
+//! either public or says only whether this cluster can open what the caller already holds.
+//!
+//! Budgets: a body of at most [`MAX_REQUEST_BYTES`] with at most [`MAX_VALUES_PER_REQUEST`]
+//! values (413 beyond); [`RATE_PER_SECOND`] requests per second per client with bursts of
+//! [`RATE_BURST`] (429 beyond); crypto on [`MAX_CONCURRENT_CRYPTO`] blocking threads, never on
+//! the async workers that run reconciles, waiting at most [`CRYPTO_QUEUE_WAIT`] (503 beyond);
+//! [`REQUEST_TIMEOUT`] per request; headers within [`HEADER_READ_TIMEOUT`] (also the idle limit
+//! of a kept-alive connection); at most [`MAX_API_CONNECTIONS`] connections at once.
+//!
+//! The client (rate limit key, audit `actor`) is the peer address; only when the peer is a
+//! trusted proxy (`--trusted-proxy`, the API servers) is it the last `X-Forwarded-For` entry,
+//! the one that proxy appended. Earlier entries are written by the client and never read.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -32,12 +43,13 @@ use kage_api::manifest::read_documents;
 use kage_core::{Location, Recipient, SealedValue, seal};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tokio::sync::Semaphore;
 
 use crate::audit;
-use crate::keys::{KeyStore, Keys};
+use crate::keys::{Keys, SharedKeys};
 use crate::metrics::{HttpLabels, Metrics};
 
-pub use kage_api::{MAX_OBJECTS_PER_REQUEST, MAX_REQUEST_BYTES};
+pub use kage_api::{MAX_OBJECTS_PER_REQUEST, MAX_REQUEST_BYTES, MAX_VALUES_PER_REQUEST};
 /// Sustained requests per second per client.
 pub const RATE_PER_SECOND: f64 = 10.0;
 /// Requests a client may make at once before the rate applies.
@@ -46,6 +58,18 @@ pub const RATE_BURST: f64 = 20.0;
 pub const MAX_TRACKED_CLIENTS: usize = 10_000;
 /// Time one request may take.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Requests whose values are being opened at once; the others wait. One thread leaves the
+/// other cores to reconciles.
+pub const MAX_CONCURRENT_CRYPTO: usize = 1;
+/// How long a request waits for its turn at the crypto before a 503.
+pub const CRYPTO_QUEUE_WAIT: Duration = Duration::from_secs(10);
+/// Time a client has to send a request's headers, and the longest a kept-alive connection may
+/// sit idle.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// Connections the API port holds at once; one more is closed at once.
+pub const MAX_API_CONNECTIONS: usize = 64;
+/// Connections the health and metrics port holds at once.
+pub const MAX_HEALTH_CONNECTIONS: usize = 16;
 
 /// What the endpoints need.
 #[derive(Clone)]
@@ -55,53 +79,153 @@ pub struct AppState {
     /// Why the controller is not ready, when it is not.
     pub not_ready_reason: Arc<RwLock<String>>,
     /// The sealing keys.
-    pub keys: Arc<RwLock<Keys>>,
+    pub keys: Arc<SharedKeys>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
-    /// For `/v1/rotate`.
-    pub store: Arc<KeyStore>,
+    trusted_proxies: Arc<Vec<Cidr>>,
     limiter: Arc<RateLimiter>,
+    crypto: Arc<Semaphore>,
 }
 
 impl AppState {
-    /// State for the endpoints.
-    pub fn new(keys: Arc<RwLock<Keys>>, metrics: Arc<Metrics>, store: Arc<KeyStore>) -> Self {
+    /// State for the endpoints; `trusted_proxies` may name the client in `X-Forwarded-For`.
+    pub fn new(keys: Arc<SharedKeys>, metrics: Arc<Metrics>, trusted_proxies: Vec<Cidr>) -> Self {
         AppState {
             ready: Arc::new(AtomicBool::new(false)),
             not_ready_reason: Arc::new(RwLock::new("sealing keys not loaded yet".to_owned())),
             keys,
             metrics,
-            store,
+            trusted_proxies: Arc::new(trusted_proxies),
             limiter: Arc::new(RateLimiter::default()),
+            crypto: Arc::new(Semaphore::new(MAX_CONCURRENT_CRYPTO)),
         }
     }
 }
 
-/// Serves the endpoints on `addr` until the task is dropped.
-pub async fn serve(addr: SocketAddr, state: AppState) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    tracing::info!(addr = %listener.local_addr()?, "serving HTTP");
-    axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .await
+/// An address range, `10.0.0.0/8` or `fd00::/8` (a bare address is a range of one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cidr {
+    network: IpAddr,
+    prefix: u8,
 }
 
-/// The routes.
-pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .route("/v1/keys", get(keys))
-        .route("/v1/verify", post(verify))
-        .route("/v1/reseal", post(reseal))
-        .route("/v1/rotate", post(rotate))
-        .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
-        .layer(middleware::from_fn_with_state(state.clone(), rate_limit));
+impl std::str::FromStr for Cidr {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let bad = || format!("{text:?} is not an address range like 10.0.0.0/8");
+        let (address, prefix) = text.split_once('/').unwrap_or((text, ""));
+        let network: IpAddr = address.parse().map_err(|_| bad())?;
+        let max = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = if prefix.is_empty() {
+            max
+        } else {
+            prefix.parse().map_err(|_| bad())?
+        };
+        if prefix > max {
+            return Err(bad());
+        }
+        Ok(Cidr { network, prefix })
+    }
+}
+
+impl Cidr {
+    /// Whether `ip` lies in the range.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        fn bits(ip: IpAddr) -> (u128, u32) {
+            match ip {
+                IpAddr::V4(v4) => (u128::from(u32::from(v4)) << 96, 32),
+                IpAddr::V6(v6) => (u128::from(v6), 128),
+            }
+        }
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        let ((net, width), (addr, addr_width)) = (bits(self.network), bits(ip));
+        if width != addr_width {
+            return false;
+        }
+        let mask = u128::MAX
+            .checked_shl(128 - u32::from(self.prefix))
+            .unwrap_or(0);
+        net & mask == addr & mask
+    }
+}
+
+/// Serves `router` on `addr`, at most `max_connections` at once, until the task is dropped.
+pub async fn serve(
+    addr: SocketAddr,
+    router: Router,
+    max_connections: usize,
+) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!(addr = %listener.local_addr()?, "serving HTTP");
+    serve_on(listener, router, max_connections).await
+}
+
+/// Serves `router` on a bound listener, at most `max_connections` at once.
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    max_connections: usize,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let connections = Arc::new(Semaphore::new(max_connections));
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::warn!(error = %e, "accepting a connection");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = connections.clone().try_acquire_owned() else {
+            drop(stream);
+            continue;
+        };
+        let service = hyper::service::service_fn({
+            let router = router.clone();
+            move |mut request: hyper::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(ConnectInfo(peer));
+                let mut router = router.clone();
+                async move {
+                    use tower::Service;
+                    router.call(request.map(axum::body::Body::new)).await
+                }
+            }
+        });
+        tokio::spawn(async move {
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+            drop(permit);
+        });
+    }
+}
+
+/// The health and metrics routes.
+pub fn health_router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .merge(api)
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+/// The API routes.
+pub fn api_router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/keys", get(keys))
+        .route("/v1/verify", post(verify))
+        .route("/v1/reseal", post(reseal))
+        .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
+        .layer(middleware::from_fn_with_state(state.clone(), rate_limit))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
@@ -111,7 +235,7 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
     let route = request.uri().path().to_owned();
     let response = match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
         Ok(response) => response,
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "request timed out").into_response(),
+        Err(_) => error(StatusCode::SERVICE_UNAVAILABLE, "request timed out"),
     };
     let known = [
         "/healthz",
@@ -120,7 +244,6 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
         "/v1/keys",
         "/v1/verify",
         "/v1/reseal",
-        "/v1/rotate",
     ];
     let route = if known.contains(&route.as_str()) {
         route
@@ -138,20 +261,26 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
     response
 }
 
-/// The client a request comes from: the first `X-Forwarded-For` entry (set by the API
-/// server's proxy) and the peer address.
-fn client_of(headers: &HeaderMap, peer: Option<SocketAddr>) -> String {
-    let forwarded = headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
+/// The client a request comes from, as a trusted party says: the peer address, or, from a
+/// trusted proxy, the last `X-Forwarded-For` entry (the one that proxy appended).
+fn client_of(headers: &HeaderMap, peer: Option<SocketAddr>, trusted: &[Cidr]) -> String {
+    let Some(peer) = peer.map(|p| p.ip()) else {
+        return "unknown".to_owned();
+    };
+    if !trusted.iter().any(|c| c.contains(peer)) {
+        return peer.to_string();
+    }
+    let appended = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
         .map(str::trim)
-        .unwrap_or("");
-    let peer = peer.map(|p| p.ip().to_string()).unwrap_or_default();
-    if forwarded.is_empty() {
-        peer
-    } else {
-        format!("{forwarded} via {peer}")
+        .filter(|v| !v.is_empty())
+        .next_back();
+    match appended {
+        Some(client) => format!("{client} via {peer}"),
+        None => peer.to_string(),
     }
 }
 
@@ -160,13 +289,12 @@ async fn rate_limit(State(state): State<AppState>, request: Request, next: Next)
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
-    let client = client_of(request.headers(), peer);
+    let client = client_of(request.headers(), peer, &state.trusted_proxies);
     if !state.limiter.allow(&client) {
-        return (
+        return error(
             StatusCode::TOO_MANY_REQUESTS,
             "rate limit exceeded; retry later",
-        )
-            .into_response();
+        );
     }
     next.run(request).await
 }
@@ -225,29 +353,64 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 async fn keys(State(state): State<AppState>) -> Json<Value> {
-    Json(json!({"keys": state.keys.read().expect("key lock").describe()}))
+    Json(json!({"keys": state.keys.snapshot().describe()}))
 }
 
-fn bad_request(message: impl std::fmt::Display) -> Response {
-    (
-        StatusCode::BAD_REQUEST,
-        Json(json!({"error": message.to_string()})),
-    )
-        .into_response()
+/// An error answer: `{"error": message}`.
+fn error(code: StatusCode, message: impl std::fmt::Display) -> Response {
+    (code, Json(json!({"error": message.to_string()}))).into_response()
 }
 
-/// Reads the SealedSecrets of a request body (YAML or JSON, one or several).
-fn read_request(body: &Bytes) -> Result<Vec<SealedSecret>, String> {
-    let text = std::str::from_utf8(body).map_err(|_| "body is not UTF-8".to_owned())?;
-    let docs = read_documents(text).map_err(|e| e.to_string())?;
+/// Reads the SealedSecrets of a request body (YAML or JSON, one or several), within the
+/// request's budget of objects and values.
+fn read_request(body: &Bytes) -> Result<Vec<SealedSecret>, Response> {
+    let text = std::str::from_utf8(body)
+        .map_err(|_| error(StatusCode::BAD_REQUEST, "body is not UTF-8"))?;
+    let docs = read_documents(text).map_err(|e| error(StatusCode::BAD_REQUEST, e))?;
     if docs.len() > MAX_OBJECTS_PER_REQUEST {
-        return Err(format!(
-            "more than {MAX_OBJECTS_PER_REQUEST} objects in one request"
+        return Err(error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("more than {MAX_OBJECTS_PER_REQUEST} objects in one request"),
         ));
     }
-    docs.iter()
-        .map(|d| sealed_secret_from_document(d).map_err(|e| e.to_string()))
-        .collect()
+    let objects = docs
+        .iter()
+        .map(|d| sealed_secret_from_document(d).map_err(|e| error(StatusCode::BAD_REQUEST, e)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let values: usize = objects.iter().map(|o| o.spec.encrypted_data.len()).sum();
+    if values > MAX_VALUES_PER_REQUEST {
+        return Err(error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("{values} values in one request, more than {MAX_VALUES_PER_REQUEST}: split it"),
+        ));
+    }
+    Ok(objects)
+}
+
+/// Runs `work` with a snapshot of the keys on a blocking thread, once one of the
+/// [`MAX_CONCURRENT_CRYPTO`] slots is free (503 after [`CRYPTO_QUEUE_WAIT`]).
+async fn with_crypto<T: Send + 'static>(
+    state: &AppState,
+    work: impl FnOnce(&Keys) -> T + Send + 'static,
+) -> Result<T, Response> {
+    let busy = || {
+        error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the controller is busy; retry later",
+        )
+    };
+    let permit = tokio::time::timeout(CRYPTO_QUEUE_WAIT, state.crypto.clone().acquire_owned())
+        .await
+        .map_err(|_| busy())?
+        .map_err(|_| busy())?;
+    let keys = state.keys.snapshot();
+    tokio::task::spawn_blocking(move || {
+        let out = work(&keys);
+        drop(permit);
+        out
+    })
+    .await
+    .map_err(|_| error(StatusCode::INTERNAL_SERVER_ERROR, "the request failed"))
 }
 
 /// The result of opening one value here, without keeping what it holds.
@@ -276,19 +439,25 @@ async fn verify(
 ) -> Response {
     let objects = match read_request(&body) {
         Ok(o) => o,
-        Err(e) => return bad_request(e),
+        Err(refused) => return refused,
     };
-    let client = client_of(&headers, Some(peer));
-    let keys = state.keys.read().expect("key lock");
+    let client = client_of(&headers, Some(peer), &state.trusted_proxies);
+    match with_crypto(&state, move |keys| verify_all(keys, &objects, &client)).await {
+        Ok(answer) => Json(answer).into_response(),
+        Err(refused) => refused,
+    }
+}
+
+fn verify_all(keys: &Keys, objects: &[SealedSecret], client: &str) -> Value {
     let mut results = Vec::new();
-    for sealed in &objects {
+    for sealed in objects {
         let mut all_ok = !sealed.spec.encrypted_data.is_empty();
         let mut fingerprints = Vec::new();
         let per_key: Vec<Value> = sealed
             .spec
             .encrypted_data
             .iter()
-            .map(|(key, text)| match check_value(&keys, sealed, key, text) {
+            .map(|(key, text)| match check_value(keys, sealed, key, text) {
                 Ok(value) => {
                     fingerprints.extend(
                         value
@@ -308,7 +477,7 @@ async fn verify(
         let result = if all_ok { "ok" } else { "refused" };
         audit::request(
             "verify",
-            &client,
+            client,
             sealed.namespace_or_empty(),
             sealed.name_or_empty(),
             &fingerprints,
@@ -321,7 +490,7 @@ async fn verify(
             "keys": per_key,
         }));
     }
-    Json(json!({"results": results})).into_response()
+    json!({"results": results})
 }
 
 /// Query of `/v1/reseal`.
@@ -343,7 +512,7 @@ async fn reseal(
 ) -> Response {
     let objects = match read_request(&body) {
         Ok(o) => o,
-        Err(e) => return bad_request(e),
+        Err(refused) => return refused,
     };
     let keep: Vec<Recipient> = match query
         .keep
@@ -353,12 +522,27 @@ async fn reseal(
         .collect()
     {
         Ok(k) => k,
-        Err(e) => return bad_request(format!("keep: {e}")),
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("keep: {e}")),
     };
-    let client = client_of(&headers, Some(peer));
-    let keys = state.keys.read().expect("key lock");
+    let client = client_of(&headers, Some(peer), &state.trusted_proxies);
+    match with_crypto(&state, move |keys| {
+        reseal_all(keys, objects, &keep, &client)
+    })
+    .await
+    {
+        Ok(Ok(answer)) => Json(answer).into_response(),
+        Ok(Err(refused)) | Err(refused) => refused,
+    }
+}
+
+fn reseal_all(
+    keys: &Keys,
+    objects: Vec<SealedSecret>,
+    keep: &[Recipient],
+    client: &str,
+) -> Result<Value, Response> {
     let Some(current) = keys.current().map(|k| k.identity.recipient().clone()) else {
-        return (StatusCode::SERVICE_UNAVAILABLE, "no active key").into_response();
+        return Err(error(StatusCode::SERVICE_UNAVAILABLE, "no active key"));
     };
     let mut out = Vec::new();
     for mut sealed in objects {
@@ -369,14 +553,12 @@ async fn reseal(
         let mut resealed = Vec::new();
         for (key, text) in &sealed.spec.encrypted_data {
             let here = Location::new(&namespace, &name, key);
-            let value = match SealedValue::from_base64(text) {
-                Ok(v) => v,
-                Err(e) => return refuse(&client, &namespace, &name, key, &e.to_string()),
-            };
-            let plain = match keys.ring.open(&value, &here) {
-                Ok(p) => p,
-                Err(e) => return refuse(&client, &namespace, &name, key, &e.to_string()),
-            };
+            let refuse = |reason: &str| refuse(client, &namespace, &name, key, reason);
+            let value = SealedValue::from_base64(text).map_err(|e| refuse(&e.to_string()))?;
+            let plain = keys
+                .ring
+                .open(&value, &here)
+                .map_err(|e| refuse(&e.to_string()))?;
             let mut recipients = vec![current.clone()];
             recipients.extend(
                 keep.iter()
@@ -385,15 +567,14 @@ async fn reseal(
             );
             recipients.dedup_by_key(|r| r.fingerprint());
             // The binding comes from the authenticated value, never from the request.
-            match seal(plain.as_bytes(), value.binding(), &recipients) {
-                Ok(v) => resealed.push((key.clone(), v.to_base64())),
-                Err(e) => return refuse(&client, &namespace, &name, key, &e.to_string()),
-            }
+            let v = seal(plain.as_bytes(), value.binding(), &recipients)
+                .map_err(|e| refuse(&e.to_string()))?;
+            resealed.push((key.clone(), v.to_base64()));
         }
         sealed.spec.encrypted_data.extend(resealed);
         audit::request(
             "reseal",
-            &client,
+            client,
             &namespace,
             &name,
             &[current.fingerprint()],
@@ -401,7 +582,7 @@ async fn reseal(
         );
         out.push(sealed_secret_to_document(&sealed));
     }
-    Json(json!({"objects": out})).into_response()
+    Ok(json!({"objects": out}))
 }
 
 fn refuse(client: &str, namespace: &str, name: &str, key: &str, reason: &str) -> Response {
@@ -413,20 +594,10 @@ fn refuse(client: &str, namespace: &str, name: &str, key: &str, reason: &str) ->
         .into_response()
 }
 
-async fn rotate(State(state): State<AppState>) -> Response {
-    match state.store.rotate().await {
-        Ok(()) => (StatusCode::ACCEPTED, Json(json!({"rotated": true}))).into_response(),
-        Err(e) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            Json(json!({"error": format!("{e}")})),
-        )
-            .into_response(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     #[test]
     fn a_client_gets_its_burst_then_is_limited_while_others_are_not() {
@@ -434,5 +605,130 @@ mod tests {
         let allowed = (0..100).filter(|_| limiter.allow("a")).count();
         assert_eq!(allowed, RATE_BURST as usize);
         assert!(limiter.allow("b"));
+    }
+
+    #[test]
+    fn only_a_trusted_proxy_names_the_client_and_only_by_its_own_entry() {
+        let peer: SocketAddr = "10.1.0.5:4000".parse().unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-forwarded-for",
+            "system:admin, 192.0.2.7".parse().unwrap(),
+        );
+        assert_eq!(client_of(&headers, Some(peer), &[]), "10.1.0.5");
+        let proxies = ["10.1.0.0/16".parse().unwrap()];
+        assert_eq!(
+            client_of(&headers, Some(peer), &proxies),
+            "192.0.2.7 via 10.1.0.5"
+        );
+        let elsewhere = ["10.2.0.0/16".parse().unwrap()];
+        assert_eq!(client_of(&headers, Some(peer), &elsewhere), "10.1.0.5");
+    }
+
+    #[test]
+    fn address_ranges_parse_and_match() {
+        let net: Cidr = "10.213.0.0/16".parse().unwrap();
+        assert!(net.contains("10.213.4.1".parse().unwrap()));
+        assert!(!net.contains("10.214.0.1".parse().unwrap()));
+        assert!(net.contains("::ffff:10.213.0.9".parse().unwrap()));
+        let one: Cidr = "127.0.0.1".parse().unwrap();
+        assert!(one.contains("127.0.0.1".parse().unwrap()));
+        assert!(!one.contains("127.0.0.2".parse().unwrap()));
+        let all: Cidr = "0.0.0.0/0".parse().unwrap();
+        assert!(all.contains("8.8.8.8".parse().unwrap()));
+        assert!(!all.contains("::1".parse().unwrap()));
+        for bad in ["10.0.0.0/33", "10.0.0/8", "x", "::/129"] {
+            assert!(bad.parse::<Cidr>().is_err(), "{bad}");
+        }
+    }
+
+    async fn api_server() -> SocketAddr {
+        let state = AppState::new(Default::default(), Default::default(), Vec::new());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(serve_on(listener, api_router(state), MAX_API_CONNECTIONS));
+        addr
+    }
+
+    async fn request(addr: SocketAddr, head: &str, body: &[u8]) -> String {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream.write_all(head.as_bytes()).await.unwrap();
+        stream.write_all(body).await.unwrap();
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer).await;
+        answer
+    }
+
+    #[tokio::test]
+    async fn no_route_changes_keys() {
+        let addr = api_server().await;
+        let answer = request(
+            addr,
+            "POST /v1/rotate HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            b"",
+        )
+        .await;
+        assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+    }
+
+    #[tokio::test]
+    async fn a_request_beyond_the_value_budget_is_refused_before_any_crypto() {
+        let addr = api_server().await;
+        let values: String = (0..=MAX_VALUES_PER_REQUEST)
+            .map(|i| format!("    k{i}: x\n"))
+            .collect();
+        let body = format!(
+            "apiVersion: kage.dev/v1alpha1\nkind: SealedSecret\nmetadata: {{name: a, namespace: b}}\nspec:\n  encryptedData:\n{values}"
+        );
+        let head = format!(
+            "POST /v1/verify HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        let answer = request(addr, &head, body.as_bytes()).await;
+        assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+        assert!(
+            answer.contains(&format!("more than {MAX_VALUES_PER_REQUEST}")),
+            "{answer}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_client_that_never_finishes_its_headers_is_cut_off() {
+        let addr = api_server().await;
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream
+            .write_all(b"GET /v1/keys HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
+        let started = Instant::now();
+        let mut rest = Vec::new();
+        let read =
+            tokio::time::timeout(HEADER_READ_TIMEOUT * 3, stream.read_to_end(&mut rest)).await;
+        assert!(
+            read.is_ok(),
+            "the connection was still open after {:?}",
+            HEADER_READ_TIMEOUT * 3
+        );
+        assert!(started.elapsed() >= HEADER_READ_TIMEOUT - Duration::from_millis(100));
+    }
+
+    #[tokio::test]
+    async fn connections_beyond_the_cap_are_closed_at_once_and_served_again_when_others_leave() {
+        let addr = api_server().await;
+        let mut held = Vec::new();
+        for _ in 0..MAX_API_CONNECTIONS {
+            held.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+        }
+        // Let the server accept them all.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let ask = "GET /v1/keys HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+        let started = Instant::now();
+        let refused = request(addr, ask, b"").await;
+        assert_eq!(refused, "", "served beyond the cap");
+        assert!(started.elapsed() < HEADER_READ_TIMEOUT);
+        held.clear();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let served = request(addr, ask, b"").await;
+        assert!(served.starts_with("HTTP/1.1 200"), "{served}");
     }
 }

@@ -2,6 +2,8 @@
 //! `kage-public-keys` ConfigMap.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
@@ -16,6 +18,16 @@ use zeroize::{Zeroize, Zeroizing};
 
 use crate::FIELD_MANAGER;
 use crate::kms::Kms;
+
+/// Most keys that are not retired; a rotation beyond it is refused (retire old keys first).
+pub const MAX_ACTIVE_KEYS: usize = 50;
+/// Most keys created in any hour, by schedule or on request.
+pub const MAX_ROTATIONS_PER_HOUR: usize = 20;
+/// Least time between two key creations.
+pub const MIN_ROTATION_INTERVAL: Duration = Duration::from_secs(10);
+/// How far in the future a key's creation time may lie (clocks differ); beyond, the key
+/// Secret is refused: a future date would make it current for years.
+pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
 
 /// Whether a key is still used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -64,6 +76,27 @@ pub enum KeyError {
     /// The KMS failed.
     #[error(transparent)]
     Kms(#[from] crate::kms::KmsError),
+    /// A rotation was asked for beyond a limit.
+    #[error("rotation refused: {0}")]
+    RotationRefused(String),
+}
+
+/// Why a labelled Secret is not taken as a sealing key: it was not written by the controller
+/// (or `kage key restore`) as one.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Untrusted {
+    /// Not of kage's key Secret type.
+    #[error("its type is not {}", key_secret::SECRET_TYPE)]
+    Type,
+    /// Owned by another object (a Secret written for a SealedSecret is).
+    #[error("it has ownerReferences")]
+    Owned,
+    /// Its data was written by another field manager.
+    #[error("its data was not written by the {FIELD_MANAGER} field manager")]
+    Writer,
+    /// Created after now (beyond [`MAX_CLOCK_SKEW`]).
+    #[error("its creation time {0} lies in the future")]
+    Future(jiff::Timestamp),
 }
 
 /// One sealing key as stored.
@@ -79,6 +112,56 @@ pub struct SealingKey {
     pub state: KeyState,
     /// Whether `kage key backup` has saved it.
     pub backed_up: bool,
+}
+
+/// Whether a labelled Secret may be loaded as a sealing key, and if so when it was created.
+pub fn check_key_secret(
+    secret: &Secret,
+    now: jiff::Timestamp,
+) -> Result<jiff::Timestamp, Untrusted> {
+    if secret.type_.as_deref() != Some(key_secret::SECRET_TYPE) {
+        return Err(Untrusted::Type);
+    }
+    if secret
+        .metadata
+        .owner_references
+        .as_ref()
+        .is_some_and(|o| !o.is_empty())
+    {
+        return Err(Untrusted::Owned);
+    }
+    let data_writers: Vec<&str> = secret
+        .metadata
+        .managed_fields
+        .iter()
+        .flatten()
+        .filter(|m| {
+            m.fields_v1
+                .as_ref()
+                .is_some_and(|f| f.0.get("f:data").is_some())
+        })
+        .map(|m| m.manager.as_deref().unwrap_or(""))
+        .collect();
+    if data_writers.is_empty() || data_writers.iter().any(|m| *m != FIELD_MANAGER) {
+        return Err(Untrusted::Writer);
+    }
+    let created = created_at(secret);
+    let skew = jiff::SignedDuration::try_from(MAX_CLOCK_SKEW).expect("small duration");
+    if created > now + skew {
+        return Err(Untrusted::Future(created));
+    }
+    Ok(created)
+}
+
+fn created_at(secret: &Secret) -> jiff::Timestamp {
+    secret
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(key_secret::CREATED_AT))
+        .and_then(|t| t.parse().ok())
+        .or_else(|| secret.metadata.creation_timestamp.as_ref().map(|t| t.0))
+        .unwrap_or_default()
 }
 
 impl SealingKey {
@@ -133,6 +216,41 @@ impl Keys {
             if sealed_to.iter().any(|f| self.is_retired(f)))
     }
 
+    /// Whether one more key may be created at `now`: at most [`MAX_ACTIVE_KEYS`] not retired,
+    /// [`MAX_ROTATIONS_PER_HOUR`] created in the last hour, none in the last
+    /// [`MIN_ROTATION_INTERVAL`].
+    pub fn may_rotate(&self, now: jiff::Timestamp) -> Result<(), String> {
+        let active = self
+            .all
+            .iter()
+            .filter(|k| k.state == KeyState::Active)
+            .count();
+        if active >= MAX_ACTIVE_KEYS {
+            return Err(format!(
+                "{active} keys are active, the most allowed is {MAX_ACTIVE_KEYS}: retire old keys first (`kage key retire`)"
+            ));
+        }
+        let since = |k: &SealingKey| now.duration_since(k.created);
+        let hour = jiff::SignedDuration::from_hours(1);
+        let last_hour = self.all.iter().filter(|k| since(k) < hour).count();
+        if last_hour >= MAX_ROTATIONS_PER_HOUR {
+            return Err(format!(
+                "{last_hour} keys were created in the last hour, the most allowed is {MAX_ROTATIONS_PER_HOUR}"
+            ));
+        }
+        let interval = jiff::SignedDuration::try_from(MIN_ROTATION_INTERVAL).expect("small");
+        if let Some(newest) = self.all.iter().map(since).min()
+            && newest < interval
+        {
+            return Err(format!(
+                "the newest key is {}s old; keys are created at least {}s apart",
+                newest.as_secs().max(0),
+                MIN_ROTATION_INTERVAL.as_secs()
+            ));
+        }
+        Ok(())
+    }
+
     /// JSON description of every key (public parts only).
     pub fn describe(&self) -> Vec<serde_json::Value> {
         let current = self.current().map(|k| k.identity.fingerprint());
@@ -153,8 +271,26 @@ impl Keys {
     }
 }
 
+/// The keys in use, shared by reconciles, the HTTP API and the key watcher. Readers take a
+/// snapshot, so no lock is held while values are opened.
+#[derive(Debug, Default)]
+pub struct SharedKeys(RwLock<Arc<Keys>>);
+
+impl SharedKeys {
+    /// The keys as they are now.
+    pub fn snapshot(&self) -> Arc<Keys> {
+        self.0.read().expect("key lock").clone()
+    }
+
+    /// Puts `keys` in place for every later snapshot.
+    pub fn replace(&self, keys: Keys) {
+        *self.0.write().expect("key lock") = Arc::new(keys);
+    }
+}
+
 /// Access to the key Secrets and the public-keys ConfigMap of one controller namespace.
 pub struct KeyStore {
+    client: Client,
     secrets: Api<Secret>,
     config_maps: Api<ConfigMap>,
     namespace: String,
@@ -166,10 +302,21 @@ impl KeyStore {
     pub fn new(client: Client, namespace: &str, kms: Option<Box<dyn Kms>>) -> Self {
         KeyStore {
             secrets: Api::namespaced(client.clone(), namespace),
-            config_maps: Api::namespaced(client, namespace),
+            config_maps: Api::namespaced(client.clone(), namespace),
+            client,
             namespace: namespace.to_owned(),
             kms,
         }
+    }
+
+    /// The API client the store uses.
+    pub fn client(&self) -> Client {
+        self.client.clone()
+    }
+
+    /// The controller namespace.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
     }
 
     fn api_error(&self, action: &'static str) -> impl FnOnce(kube::Error) -> KeyError + '_ {
@@ -181,18 +328,28 @@ impl KeyStore {
     }
 
     /// Every key, oldest first.
+    /// A labelled Secret that the controller did not write as a key is skipped with a warning:
+    /// anyone able to create a Secret here must not be able to add a key, nor to stop the
+    /// others from loading.
     pub async fn load(&self) -> Result<Vec<SealingKey>, KeyError> {
         let list = self
             .secrets
             .list(&ListParams::default().labels(&format!("{SEALING_KEY_LABEL}=true")))
             .await
             .map_err(self.api_error("list"))?;
+        let now = jiff::Timestamp::now();
         let mut keys = Vec::new();
         for mut secret in list.items {
             let name = secret.metadata.name.clone().unwrap_or_default();
-            let key = self.read_key(&name, &secret).await;
+            let key = match check_key_secret(&secret, now) {
+                Ok(created) => self.read_key(&name, &secret, created).await.map(Some),
+                Err(why) => {
+                    tracing::warn!(secret = %name, reason = %why, "ignoring a labelled Secret that is not a sealing key written by kage");
+                    Ok(None)
+                }
+            };
             wipe_secret(&mut secret);
-            keys.push(key?);
+            keys.extend(key?);
         }
         keys.sort_by(|a, b| a.created.cmp(&b.created).then(a.name.cmp(&b.name)));
         Ok(keys)
@@ -245,36 +402,25 @@ impl KeyStore {
         }
     }
 
-    /// Creates the next key (one past the highest number); it becomes the current key.
-    pub async fn rotate(&self) -> Result<(), KeyError> {
-        let next = self
-            .load()
-            .await?
-            .iter()
-            .map(SealingKey::number)
-            .max()
-            .unwrap_or(0)
-            + 1;
+    /// Creates the next key (one past the highest number), which becomes the current key,
+    /// unless [`Keys::may_rotate`] refuses. Returns the new key's Secret name.
+    pub async fn rotate(&self) -> Result<String, KeyError> {
+        let keys = Keys::new(self.load().await?);
+        keys.may_rotate(jiff::Timestamp::now())
+            .map_err(KeyError::RotationRefused)?;
+        let next = keys.all.iter().map(SealingKey::number).max().unwrap_or(0) + 1;
         self.create_key(next).await?;
-        Ok(())
+        Ok(format!("{}{next}", key_secret::NAME_PREFIX))
     }
 
     /// Publishes the public keys (the current one is the one to seal to) in the ConfigMap.
     pub async fn publish(&self, keys: &Keys) -> Result<(), KeyError> {
-        let entries = keys.describe();
-        let current = keys
-            .current()
-            .map(|k| k.identity.recipient().to_string())
-            .unwrap_or_default();
         let config_map = json!({
             "apiVersion": "v1",
             "kind": "ConfigMap",
             "metadata": {"name": PUBLIC_KEYS_CONFIGMAP, "namespace": self.namespace,
                 "labels": {"app.kubernetes.io/name": "kage", "app.kubernetes.io/component": "public-keys"}},
-            "data": {
-                CURRENT_RECIPIENT_KEY: current,
-                KEYS_JSON_KEY: serde_json::to_string_pretty(&entries).expect("json"),
-            },
+            "data": published_data(keys),
         });
         self.config_maps
             .patch(
@@ -286,11 +432,39 @@ impl KeyStore {
             .map_err(self.api_error("publish"))?;
         Ok(())
     }
+
+    /// The public-keys ConfigMap as it stands now, if it exists.
+    pub async fn published(&self) -> Result<Option<ConfigMap>, KeyError> {
+        self.config_maps
+            .get_opt(PUBLIC_KEYS_CONFIGMAP)
+            .await
+            .map_err(self.api_error("read published"))
+    }
+}
+
+/// The data of the public-keys ConfigMap for `keys`.
+pub fn published_data(keys: &Keys) -> BTreeMap<String, String> {
+    let current = keys
+        .current()
+        .map(|k| k.identity.recipient().to_string())
+        .unwrap_or_default();
+    BTreeMap::from([
+        (CURRENT_RECIPIENT_KEY.to_owned(), current),
+        (
+            KEYS_JSON_KEY.to_owned(),
+            serde_json::to_string_pretty(&keys.describe()).expect("json"),
+        ),
+    ])
 }
 
 impl KeyStore {
     /// Reads one key Secret, unwrapping it with the KMS when it is wrapped.
-    async fn read_key(&self, name: &str, secret: &Secret) -> Result<SealingKey, KeyError> {
+    async fn read_key(
+        &self,
+        name: &str,
+        secret: &Secret,
+        created: jiff::Timestamp,
+    ) -> Result<SealingKey, KeyError> {
         let invalid = || KeyError::Invalid(name.to_owned());
         let data = secret.data.as_ref().ok_or_else(invalid)?;
         let text = match (
@@ -315,22 +489,19 @@ impl KeyStore {
             }
             (None, None) => return Err(invalid()),
         };
-        parse_key(name, secret, &text)
+        parse_key(name, secret, &text, created)
     }
 }
 
-fn parse_key(name: &str, secret: &Secret, text: &[u8]) -> Result<SealingKey, KeyError> {
+fn parse_key(
+    name: &str,
+    secret: &Secret,
+    text: &[u8],
+    created: jiff::Timestamp,
+) -> Result<SealingKey, KeyError> {
     let invalid = || KeyError::Invalid(name.to_owned());
     let text = std::str::from_utf8(text).map_err(|_| invalid())?;
     let identity: Identity = text.parse().map_err(|_| invalid())?;
-    let created = secret
-        .metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(key_secret::CREATED_AT))
-        .and_then(|t| t.parse().ok())
-        .or_else(|| secret.metadata.creation_timestamp.as_ref().map(|t| t.0))
-        .unwrap_or_default();
     let state = match secret
         .metadata
         .annotations
@@ -402,6 +573,118 @@ pub(crate) mod tests {
             state,
             backed_up: false,
         }
+    }
+
+    fn labelled(type_: &str, manager: &str, created: &str) -> Secret {
+        serde_json::from_value(json!({
+            "metadata": {
+                "name": "kage-key-9",
+                "annotations": {key_secret::CREATED_AT: created},
+                "managedFields": [
+                    {"manager": manager, "operation": "Update", "apiVersion": "v1",
+                     "fieldsType": "FieldsV1", "fieldsV1": {"f:data": {".": {}, "f:identity": {}}}},
+                    {"manager": "kubectl-annotate", "operation": "Update", "apiVersion": "v1",
+                     "fieldsType": "FieldsV1", "fieldsV1": {"f:metadata": {"f:annotations": {}}}},
+                ],
+            },
+            "type": type_,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn only_key_secrets_the_controller_wrote_and_dated_now_or_before_are_loaded() {
+        let now: jiff::Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let good = labelled(
+            key_secret::SECRET_TYPE,
+            FIELD_MANAGER,
+            "2025-12-31T00:00:00Z",
+        );
+        assert_eq!(
+            check_key_secret(&good, now),
+            Ok("2025-12-31T00:00:00Z".parse().unwrap())
+        );
+        let within_skew = labelled(
+            key_secret::SECRET_TYPE,
+            FIELD_MANAGER,
+            "2026-01-01T00:04:00Z",
+        );
+        assert!(check_key_secret(&within_skew, now).is_ok());
+
+        let opaque = labelled("Opaque", FIELD_MANAGER, "2025-12-31T00:00:00Z");
+        assert_eq!(check_key_secret(&opaque, now), Err(Untrusted::Type));
+        let by_hand = labelled(
+            key_secret::SECRET_TYPE,
+            "kubectl-create",
+            "2025-12-31T00:00:00Z",
+        );
+        assert_eq!(check_key_secret(&by_hand, now), Err(Untrusted::Writer));
+        let mut no_fields = good.clone();
+        no_fields.metadata.managed_fields = None;
+        assert_eq!(check_key_secret(&no_fields, now), Err(Untrusted::Writer));
+        let mut owned = good.clone();
+        owned.metadata.owner_references = Some(vec![Default::default()]);
+        assert_eq!(check_key_secret(&owned, now), Err(Untrusted::Owned));
+        let future = labelled(
+            key_secret::SECRET_TYPE,
+            FIELD_MANAGER,
+            "2099-01-01T00:00:00Z",
+        );
+        assert!(matches!(
+            check_key_secret(&future, now),
+            Err(Untrusted::Future(_))
+        ));
+    }
+
+    #[test]
+    fn rotation_is_refused_beyond_each_limit() {
+        let now = jiff::Timestamp::now();
+        let aged = |hours: i64, state| SealingKey {
+            created: now - jiff::SignedDuration::from_hours(hours),
+            ..key(Identity::generate(), state)
+        };
+        let old: Vec<_> = (0..MAX_ACTIVE_KEYS as i64)
+            .map(|i| aged(24 + i, KeyState::Active))
+            .collect();
+        assert!(
+            Keys::new(old[..MAX_ACTIVE_KEYS - 1].to_vec())
+                .may_rotate(now)
+                .is_ok()
+        );
+        let full = Keys::new(old.clone());
+        assert!(full.may_rotate(now).unwrap_err().contains("retire"));
+        let mut some_retired = old;
+        some_retired[0].state = KeyState::Retired;
+        assert!(Keys::new(some_retired).may_rotate(now).is_ok());
+
+        let recent = |minutes: i64| SealingKey {
+            created: now - jiff::SignedDuration::from_mins(minutes),
+            ..key(Identity::generate(), KeyState::Retired)
+        };
+        let busy_hour: Vec<_> = (1..=MAX_ROTATIONS_PER_HOUR as i64)
+            .map(|m| recent(m * 2))
+            .collect();
+        assert!(Keys::new(busy_hour[1..].to_vec()).may_rotate(now).is_ok());
+        assert!(
+            Keys::new(busy_hour)
+                .may_rotate(now)
+                .unwrap_err()
+                .contains("last hour")
+        );
+
+        let just_now = SealingKey {
+            created: now
+                - jiff::SignedDuration::from_secs(MIN_ROTATION_INTERVAL.as_secs() as i64 - 1),
+            ..key(Identity::generate(), KeyState::Active)
+        };
+        assert!(
+            Keys::new(vec![just_now.clone()])
+                .may_rotate(now)
+                .unwrap_err()
+                .contains("apart")
+        );
+        let a_bit_later = now + jiff::SignedDuration::from_secs(2);
+        assert!(Keys::new(vec![just_now]).may_rotate(a_bit_later).is_ok());
     }
 
     #[test]

@@ -8,10 +8,13 @@ pub mod kms;
 pub mod leader;
 pub mod metrics;
 pub mod owned;
+pub mod policy;
+pub mod public_keys;
 pub mod reconcile;
+pub mod rotation;
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
@@ -29,7 +32,7 @@ use kube::runtime::{Controller, PredicateConfig, WatchStreamExt, predicates, ref
 use kube::{Api, Client, CustomResourceExt};
 use tokio::sync::watch;
 
-use crate::keys::{KeyState, KeyStore, Keys};
+use crate::keys::{KeyState, KeyStore, Keys, SharedKeys};
 use crate::metrics::{Metrics, StateLabel};
 
 /// Wait between attempts to load the keys at start.
@@ -38,7 +41,7 @@ const KEY_LOAD_RETRY: Duration = Duration::from_secs(5);
 pub use kage_api::error_chain;
 
 /// The one field manager every write of the controller uses.
-pub const FIELD_MANAGER: &str = "kage-controller";
+pub const FIELD_MANAGER: &str = kage_api::CONTROLLER_FIELD_MANAGER;
 
 /// kage-controller: unseals SealedSecrets into native Secrets.
 #[derive(Debug, Parser)]
@@ -68,9 +71,21 @@ pub struct RunArgs {
     /// Only watch SealedSecrets in this namespace (default: all namespaces).
     #[arg(long, env = "KAGE_WATCH_NAMESPACE")]
     pub watch_namespace: Option<String>,
-    /// Address of the health endpoints.
+    /// Address of the health and metrics endpoints (`/healthz`, `/readyz`, `/metrics`).
     #[arg(long, env = "KAGE_HTTP_ADDR", default_value = "0.0.0.0:8080")]
     pub http_addr: std::net::SocketAddr,
+    /// Address of the API (`/v1/keys`, `/v1/verify`, `/v1/reseal`), reached through the API
+    /// server's service proxy.
+    #[arg(long, env = "KAGE_API_ADDR", default_value = "0.0.0.0:8081")]
+    pub api_addr: std::net::SocketAddr,
+    /// Address ranges (CIDR) of proxies whose last `X-Forwarded-For` entry names the client
+    /// (the API servers). From anyone else the header is ignored: the client is the peer.
+    #[arg(long, env = "KAGE_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxy: Vec<http::Cidr>,
+    /// Secret types a SealedSecret's template may ask for besides the default set (see
+    /// docs/operations.md); repeat or separate with commas.
+    #[arg(long, env = "KAGE_ALLOW_SECRET_TYPES", value_delimiter = ',')]
+    pub allow_secret_type: Vec<String>,
     /// Log format.
     #[arg(long, env = "KAGE_LOG_FORMAT", default_value = "json", value_parser = ["json", "text"])]
     pub log_format: String,
@@ -92,8 +107,20 @@ pub struct RunArgs {
     pub key_rotation_period: Duration,
 }
 
-/// Parses `30d`, `12h`, `90m`, `45s` or `0`.
+/// Parses `30d`, `12h`, `90m`, `45s` or `0`; a period shorter than
+/// [`keys::MIN_ROTATION_INTERVAL`] is refused.
 fn parse_period(text: &str) -> Result<Duration, String> {
+    let period = parse_duration(text)?;
+    if !period.is_zero() && period < keys::MIN_ROTATION_INTERVAL {
+        return Err(format!(
+            "{text:?}: keys are created at least {}s apart",
+            keys::MIN_ROTATION_INTERVAL.as_secs()
+        ));
+    }
+    Ok(period)
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
     if text == "0" {
         return Ok(Duration::ZERO);
     }
@@ -162,15 +189,24 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .instance
         .clone()
         .unwrap_or_else(|| format!("{}-{}", args.name, std::process::id()));
-    let keys = Arc::new(RwLock::new(Keys::default()));
+    let keys = Arc::new(SharedKeys::default());
     let kms = args
         .kms
         .as_deref()
         .map(|url| kms::from_url(url, args.kms_token_file.as_ref()))
         .transpose()?;
     let store = Arc::new(KeyStore::new(client.clone(), &args.namespace, kms));
-    let state = http::AppState::new(keys.clone(), metrics.clone(), store.clone());
-    let http = tokio::spawn(http::serve(args.http_addr, state.clone()));
+    let state = http::AppState::new(keys.clone(), metrics.clone(), args.trusted_proxy.clone());
+    let health = tokio::spawn(http::serve(
+        args.http_addr,
+        http::health_router(state.clone()),
+        http::MAX_HEALTH_CONNECTIONS,
+    ));
+    let api = tokio::spawn(http::serve(
+        args.api_addr,
+        http::api_router(state.clone()),
+        http::MAX_API_CONNECTIONS,
+    ));
 
     let sealed_secrets: Api<SealedSecret> = match &args.watch_namespace {
         Some(ns) => Api::namespaced(client.clone(), ns),
@@ -255,7 +291,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .release()
         .await;
     tracing::info!("shut down");
-    http.abort();
+    health.abort();
+    api.abort();
     Ok(())
 }
 
@@ -293,25 +330,15 @@ async fn lead(
     recorder: Recorder,
     metrics: Arc<Metrics>,
     store: Arc<KeyStore>,
-    keys: Arc<RwLock<Keys>>,
-    mut publish: watch::Receiver<u64>,
+    keys: Arc<SharedKeys>,
+    publish: watch::Receiver<u64>,
     keys_changed: Option<futures::channel::mpsc::UnboundedReceiver<()>>,
 ) {
-    let publisher = {
-        let (store, keys) = (store.clone(), keys.clone());
-        async move {
-            loop {
-                let snapshot = Keys::new(keys.read().expect("key lock").all.clone());
-                if let Err(e) = store.publish(&snapshot).await {
-                    tracing::warn!(error = %e, "cannot publish the public keys");
-                }
-                if publish.changed().await.is_err() {
-                    return;
-                }
-            }
-        }
-    };
-    let rotation = rotate_on_schedule(store, keys.clone(), args.key_rotation_period);
+    let publisher =
+        public_keys::publish_and_guard(store.clone(), keys.clone(), publish, recorder.clone());
+    let schedule =
+        rotation::rotate_on_schedule(store.clone(), keys.clone(), args.key_rotation_period);
+    let requests = rotation::serve_rotation_requests(store, recorder.clone());
 
     let secrets: Api<PartialObjectMeta<Secret>> = match &args.watch_namespace {
         Some(ns) => Api::namespaced(client.clone(), ns),
@@ -323,6 +350,7 @@ async fn lead(
         recorder,
         metrics,
         owned_secrets: Default::default(),
+        policy: policy::TemplatePolicy::new(&args.namespace, &args.allow_secret_type),
     });
     // Only Secrets kage wrote, and only their metadata: values never sit in a cache here.
     let owned = {
@@ -365,42 +393,11 @@ async fn lead(
     let reconciling = controller
         .run(reconcile::reconcile, reconcile::error_policy, ctx)
         .for_each(|_| std::future::ready(()));
-    tokio::join!(publisher, rotation, reconciling);
-}
-
-/// Creates a new key once the newest active key is `period` old (never when zero). The due
-/// time comes from the newest key's creation time, so restarts neither hurry nor delay it.
-async fn rotate_on_schedule(store: Arc<KeyStore>, keys: Arc<RwLock<Keys>>, period: Duration) {
-    if period.is_zero() {
-        return;
-    }
-    loop {
-        let newest = keys.read().expect("key lock").current().map(|k| k.created);
-        let wait = match newest {
-            Some(created) => {
-                let age = jiff::Timestamp::now()
-                    .duration_since(created)
-                    .unsigned_abs();
-                period.saturating_sub(age)
-            }
-            None => Duration::ZERO,
-        };
-        if wait.is_zero() {
-            match store.rotate().await {
-                Ok(()) => tracing::info!("rotated the sealing key"),
-                Err(e) => tracing::warn!(error = %e, "cannot rotate the sealing key"),
-            }
-            // The key watcher installs the new key; give it a moment before looking again.
-            tokio::time::sleep(Duration::from_secs(5)).await;
-        } else {
-            // Wake up at least every minute: keys may change under us.
-            tokio::time::sleep(wait.min(Duration::from_secs(60))).await;
-        }
-    }
+    tokio::join!(publisher, schedule, requests, reconciling);
 }
 
 /// Replaces the keys in use and updates the key metrics.
-fn install_keys(keys: &RwLock<Keys>, metrics: &Metrics, loaded: Vec<keys::SealingKey>) {
+fn install_keys(keys: &SharedKeys, metrics: &Metrics, loaded: Vec<keys::SealingKey>) {
     let new = Keys::new(loaded);
     for state in [KeyState::Active, KeyState::Retired] {
         let count = new.all.iter().filter(|k| k.state == state).count();
@@ -425,7 +422,7 @@ fn install_keys(keys: &RwLock<Keys>, metrics: &Metrics, loaded: Vec<keys::Sealin
             .collect()
     };
     audit::keys_changed(&by_state(KeyState::Active), &by_state(KeyState::Retired));
-    *keys.write().expect("key lock") = new;
+    keys.replace(new);
 }
 
 /// Watches the key Secrets; on every change reloads them, asks the leader to publish, and
@@ -434,7 +431,7 @@ async fn watch_keys(
     client: Client,
     namespace: String,
     store: Arc<KeyStore>,
-    keys: Arc<RwLock<Keys>>,
+    keys: Arc<SharedKeys>,
     metrics: Arc<Metrics>,
     changed: futures::channel::mpsc::UnboundedSender<()>,
     publish: watch::Sender<u64>,
@@ -512,18 +509,49 @@ mod tests {
         );
         assert_eq!(super::parse_period("45s"), Ok(Duration::from_secs(45)));
         assert_eq!(super::parse_period("0"), Ok(Duration::ZERO));
-        for bad in ["", "d", "30", "30w", "-1d", "1.5h"] {
+        for bad in ["", "d", "30", "30w", "-1d", "1.5h", "9s"] {
             assert!(super::parse_period(bad).is_err(), "{bad:?}");
         }
+        assert_eq!(super::parse_period("10s"), Ok(Duration::from_secs(10)));
     }
 
     #[test]
     fn the_shipped_crd_matches_the_rust_type() {
-        let shipped = include_str!("../../deploy/crd.yaml");
+        let shipped = include_str!("../../deploy/base/crd.yaml");
         assert_eq!(
             shipped,
             super::crd_yaml(),
-            "deploy/crd.yaml is stale: run `cargo run -p kage-controller -- crd > deploy/crd.yaml`"
+            "deploy/base/crd.yaml is stale: run `cargo run -p kage-controller -- crd > deploy/base/crd.yaml`"
         );
+    }
+
+    #[test]
+    fn the_image_recipe_is_locked_pinned_and_keeps_secrets_out_of_the_context() {
+        let dockerfile = include_str!("../../deploy/Dockerfile");
+        let froms: Vec<&str> = dockerfile
+            .lines()
+            .filter(|l| l.starts_with("FROM "))
+            .collect();
+        assert_eq!(froms.len(), 2);
+        for from in froms {
+            let image = from.split_whitespace().nth(1).unwrap();
+            let digest = image.split_once("@sha256:").map(|(_, d)| d).unwrap_or("");
+            assert!(
+                digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit()),
+                "base image not pinned by digest: {from}"
+            );
+        }
+        let builds: Vec<&str> = dockerfile
+            .lines()
+            .filter(|l| l.contains("cargo build"))
+            .collect();
+        assert!(!builds.is_empty() && builds.iter().all(|l| l.contains("--locked")));
+        let ignored: Vec<&str> = include_str!("../../.dockerignore")
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .collect();
+        for must in ["target/", "**/*.key", "**/*kubeconfig*", ".git/"] {
+            assert!(ignored.contains(&must), ".dockerignore lacks {must}");
+        }
     }
 }

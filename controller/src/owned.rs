@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, RwLock};
 
 use k8s_openapi::api::core::v1::Secret;
-use kage_api::{MANAGED_ANNOTATION, SOURCE_DIGEST_ANNOTATION};
+use kage_api::{ADOPT_ANNOTATION, SOURCE_DIGEST_ANNOTATION};
 use kube::ResourceExt;
 use kube::core::PartialObjectMeta;
 use kube::runtime::watcher;
@@ -18,14 +18,16 @@ use tokio::sync::watch;
 /// What a reconcile reads of an existing Secret.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SecretFacts {
+    /// Its uid.
+    pub uid: Option<String>,
     /// Its resourceVersion.
     pub resource_version: Option<String>,
     /// The uids of its owners.
     pub owner_uids: Vec<String>,
     /// The digest of the source it was made from (kage's annotation).
     pub source_digest: Option<String>,
-    /// Marked `kage.dev/managed: "true"`: kage may take it over.
-    pub adoptable: bool,
+    /// The uid of the one SealedSecret that may take it over (`kage.dev/adopt`).
+    pub adopt_by: Option<String>,
 }
 
 impl SecretFacts {
@@ -33,6 +35,7 @@ impl SecretFacts {
     pub fn of(secret: &PartialObjectMeta<Secret>) -> Self {
         let annotations = secret.annotations();
         SecretFacts {
+            uid: secret.metadata.uid.clone(),
             resource_version: secret.metadata.resource_version.clone(),
             owner_uids: secret
                 .owner_references()
@@ -40,9 +43,7 @@ impl SecretFacts {
                 .map(|o| o.uid.clone())
                 .collect(),
             source_digest: annotations.get(SOURCE_DIGEST_ANNOTATION).cloned(),
-            adoptable: annotations
-                .get(MANAGED_ANNOTATION)
-                .is_some_and(|v| v == "true"),
+            adopt_by: annotations.get(ADOPT_ANNOTATION).cloned(),
         }
     }
 }
@@ -181,7 +182,7 @@ mod tests {
         let a = owned.get("ns", "a").unwrap();
         assert_eq!(a.resource_version.as_deref(), Some("2"));
         assert_eq!(a.source_digest.as_deref(), Some("d1"));
-        assert!(!a.adoptable);
+        assert_eq!(a.adopt_by, None);
     }
 
     #[test]

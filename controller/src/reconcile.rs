@@ -6,25 +6,26 @@
 //! the Secret's resourceVersion, so a resync costs one metadata read and no decryption.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kage_api::convert::{ConvertError, sealed_values, unseal};
-use kage_api::{MANAGED_ANNOTATION, SEALED_SECRET_LABEL, SOURCE_DIGEST_ANNOTATION, SealedSecret};
+use kage_api::{ADOPT_ANNOTATION, SEALED_SECRET_LABEL, SOURCE_DIGEST_ANNOTATION, SealedSecret};
 use kage_core::{OpenError, SealedValue};
-use kube::api::{DeleteParams, GetParams, Patch, PatchParams};
+use kube::api::{DeleteParams, GetParams, Patch, PatchParams, PostParams, Preconditions};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::keys::{Keys, wipe_secret};
+use crate::keys::{Keys, SharedKeys, wipe_secret};
 use crate::metrics::{Metrics, ReasonLabel, ResultLabel};
 use crate::owned::{OwnedSecrets, SecretFacts};
+use crate::policy::{Refusal, TemplatePolicy};
 use crate::{FIELD_MANAGER, audit};
 
 /// How often an unchanged SealedSecret is looked at again.
@@ -41,7 +42,7 @@ pub struct Context {
     /// API client (the controller's ServiceAccount).
     pub client: Client,
     /// Sealing keys (shared with the HTTP endpoints and the key watcher).
-    pub keys: Arc<RwLock<Keys>>,
+    pub keys: Arc<SharedKeys>,
     /// Publishes Events.
     pub recorder: Recorder,
     /// Metrics.
@@ -49,6 +50,8 @@ pub struct Context {
     /// The Secrets kage wrote, kept by a watch: an existing Secret is looked up here, not
     /// fetched.
     pub owned_secrets: OwnedSecrets,
+    /// What a SealedSecret may make the controller write.
+    pub policy: TemplatePolicy,
 }
 
 /// Why a SealedSecret could not be turned into its Secret. Messages never contain a value.
@@ -68,9 +71,17 @@ pub enum Error {
     Tampered(String),
     /// A Secret of that name exists and belongs to someone else.
     #[error(
-        "Secret {0} already exists and is not managed by kage; annotate it {MANAGED_ANNOTATION}=\"true\" to let kage take it over"
+        "Secret {name} already exists and is not managed by kage; to let this SealedSecret take it over, annotate it {ADOPT_ANNOTATION}={uid}"
     )]
-    NotOwned(String),
+    NotOwned {
+        /// The Secret.
+        name: String,
+        /// The SealedSecret's uid, the value that adoption needs.
+        uid: String,
+    },
+    /// The SealedSecret asks for a Secret the controller does not write for anyone.
+    #[error(transparent)]
+    Refused(Refusal),
     /// The API server refused the Secret built from the template.
     #[error("the Secret built from spec.template is invalid: {0}")]
     InvalidTemplate(String),
@@ -93,7 +104,9 @@ impl Error {
             Error::NoKey(_) => "NoMatchingKey",
             Error::KeyRetired(_) => "KeyRetired",
             Error::Tampered(_) => "InvalidSealedValue",
-            Error::NotOwned(_) => "SecretNotOwned",
+            Error::NotOwned { .. } => "SecretNotOwned",
+            Error::Refused(Refusal::ControllerNamespace(_)) => "NamespaceRefused",
+            Error::Refused(_) => "TemplateRefused",
             Error::InvalidTemplate(_) => "InvalidTemplate",
             Error::Api { .. } => "ApiError",
         }
@@ -301,10 +314,12 @@ fn source_digest(sealed: &SealedSecret) -> String {
 
 /// Returns the resourceVersion of the Secret as it now stands.
 async fn sync(sealed: &SealedSecret, ctx: &Context) -> Result<Option<String>, Error> {
+    // Refused before any value is opened or anything is written.
+    ctx.policy.check(sealed).map_err(Error::Refused)?;
     let namespace = sealed.namespace_or_empty();
     let name = sealed.name_or_empty();
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
-    let (digest, openable) = digest_and_openable(sealed, &ctx.keys.read().expect("key lock"));
+    let (digest, openable) = digest_and_openable(sealed, &ctx.keys.snapshot());
     // Every Secret kage wrote is in the index. One that is not may still exist without our
     // label (someone else's, or one marked for adoption): ask the API server's cache.
     // Reconciling before the index is filled would fetch every Secret; the controller keeps
@@ -313,37 +328,31 @@ async fn sync(sealed: &SealedSecret, ctx: &Context) -> Result<Option<String>, Er
     let _ = tokio::time::timeout(OWNED_SECRETS_WAIT, ctx.owned_secrets.wait_until_ready()).await;
     let existing = match ctx.owned_secrets.get(namespace, name) {
         Some(facts) => Some(facts),
-        None => secrets
-            .get_metadata_opt_with(name, &GetParams::any())
-            .await
-            .map_err(Error::api("reading the Secret"))?
-            .map(|meta| SecretFacts::of(&meta)),
+        None => read_facts(&secrets, name, GetParams::any()).await?,
     };
-    if let Some(facts) = existing {
-        let owned = facts
-            .owner_uids
-            .iter()
-            .any(|uid| Some(uid) == sealed.metadata.uid.as_ref());
-        if !owned && !facts.adoptable {
-            return Err(Error::NotOwned(name.to_owned()));
-        }
+    let target = Target::of(sealed, existing)?;
+    if let Target::Existing(facts) = &target {
         let last_written = sealed
             .status
             .as_ref()
             .and_then(|s| s.secret_resource_version.as_ref());
+        let owned = facts
+            .owner_uids
+            .iter()
+            .any(|u| Some(u) == sealed.metadata.uid.as_ref());
         if owned
             && openable
             && facts.source_digest.as_ref() == Some(&digest)
             && facts.resource_version.as_ref() == last_written
         {
-            return Ok(facts.resource_version);
+            return Ok(facts.resource_version.clone());
         }
     }
 
     let sealed = &*with_values(sealed, ctx).await?;
     let digest = source_digest(sealed);
     let (secret, used) = {
-        let keys = ctx.keys.read().expect("key lock");
+        let keys = ctx.keys.snapshot();
         let secret = unseal(sealed, &keys.ring);
         if let Err(e) = &secret {
             audit::unseal(namespace, name, &[], &crate::error_chain(e));
@@ -396,7 +405,14 @@ async fn sync(sealed: &SealedSecret, ctx: &Context) -> Result<Option<String>, Er
     if let Some(immutable) = template.immutable {
         body["immutable"] = json!(immutable);
     }
-    let result = apply(&secrets, name, &body).await;
+    let mut result = write(&secrets, name, &mut body, &target).await;
+    // The index was behind (or someone wrote in between): look again at the live Secret, check
+    // it is still ours to write, and try once more on its version.
+    if matches!(&result, Err(Error::Api { source: kube::Error::Api(s), .. }) if s.code == 409) {
+        let fresh = read_facts(&secrets, name, GetParams::default()).await?;
+        let target = Target::of(sealed, fresh)?;
+        result = write(&secrets, name, &mut body, &target).await;
+    }
     kage_api::manifest::wipe(&mut body);
     if let Ok(Some(version)) = &result {
         ctx.owned_secrets
@@ -405,25 +421,110 @@ async fn sync(sealed: &SealedSecret, ctx: &Context) -> Result<Option<String>, Er
     result
 }
 
-async fn apply(
+async fn read_facts(
     secrets: &Api<Secret>,
     name: &str,
-    body: &serde_json::Value,
-) -> Result<Option<String>, Error> {
-    let params = PatchParams::apply(FIELD_MANAGER).force();
-    let mut attempt = secrets.patch(name, &params, &Patch::Apply(body)).await;
-    // Type and immutable data cannot change in place: replace the Secret.
-    if let Err(kube::Error::Api(status)) = &attempt
-        && status.code == 422
-        && status.message.contains("immutable")
-    {
-        secrets
-            .delete(name, &DeleteParams::default())
-            .await
-            .map_err(Error::api("replacing an immutable Secret"))?;
-        attempt = secrets.patch(name, &params, &Patch::Apply(body)).await;
+    params: GetParams,
+) -> Result<Option<SecretFacts>, Error> {
+    Ok(secrets
+        .get_metadata_opt_with(name, &params)
+        .await
+        .map_err(Error::api("reading the Secret"))?
+        .map(|meta| SecretFacts::of(&meta)))
+}
+
+/// The Secret a reconcile writes: a new one, or one that exists and may be written (it is
+/// owned by this SealedSecret, or marked for adoption by exactly this SealedSecret's uid).
+enum Target {
+    New,
+    Existing(SecretFacts),
+}
+
+impl Target {
+    fn of(sealed: &SealedSecret, existing: Option<SecretFacts>) -> Result<Self, Error> {
+        let Some(facts) = existing else {
+            return Ok(Target::New);
+        };
+        let uid = sealed.metadata.uid.clone().unwrap_or_default();
+        let owned = facts.owner_uids.contains(&uid);
+        let adopting = !uid.is_empty() && facts.adopt_by.as_ref() == Some(&uid);
+        if owned || adopting {
+            Ok(Target::Existing(facts))
+        } else {
+            Err(Error::NotOwned {
+                name: sealed.name_or_empty().to_owned(),
+                uid,
+            })
+        }
     }
+}
+
+/// Writes the Secret: created when absent (failing if one appeared meanwhile), else applied
+/// on the exact uid and resourceVersion that were checked. Returns its new resourceVersion.
+async fn write(
+    secrets: &Api<Secret>,
+    name: &str,
+    body: &mut serde_json::Value,
+    target: &Target,
+) -> Result<Option<String>, Error> {
+    let facts = match target {
+        Target::New => return create(secrets, body).await,
+        Target::Existing(facts) => facts,
+    };
+    body["metadata"]["uid"] = json!(facts.uid);
+    body["metadata"]["resourceVersion"] = json!(facts.resource_version);
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    let attempt = secrets.patch(name, &params, &Patch::Apply(&*body)).await;
+    strip_preconditions(body);
     match attempt {
+        Ok(mut written) => {
+            let version = remove_stale_keys(secrets, name, body, &written).await;
+            wipe_secret(&mut written);
+            version
+        }
+        // Type and immutable data cannot change in place: replace the Secret, deleting exactly
+        // the version that was checked.
+        Err(kube::Error::Api(status))
+            if status.code == 422 && status.message.contains("immutable") =>
+        {
+            let precondition = DeleteParams {
+                preconditions: Some(Preconditions {
+                    uid: facts.uid.clone(),
+                    resource_version: facts.resource_version.clone(),
+                }),
+                ..DeleteParams::default()
+            };
+            secrets
+                .delete(name, &precondition)
+                .await
+                .map_err(Error::api("replacing an immutable Secret"))?;
+            create(secrets, body).await
+        }
+        Err(kube::Error::Api(status)) if status.code == 422 => {
+            Err(Error::InvalidTemplate(status.message))
+        }
+        Err(e) => Err(Error::api("writing the Secret")(e)),
+    }
+}
+
+fn strip_preconditions(body: &mut serde_json::Value) {
+    if let Some(metadata) = body["metadata"].as_object_mut() {
+        metadata.remove("uid");
+        metadata.remove("resourceVersion");
+    }
+}
+
+/// Creates the Secret; fails (409) if a Secret of that name appeared since it was looked up.
+async fn create(secrets: &Api<Secret>, body: &serde_json::Value) -> Result<Option<String>, Error> {
+    let mut secret: Secret = serde_json::from_value(body.clone())
+        .map_err(|e| Error::InvalidTemplate(format!("cannot build the Secret: {e}")))?;
+    let params = PostParams {
+        field_manager: Some(FIELD_MANAGER.to_owned()),
+        ..PostParams::default()
+    };
+    let created = secrets.create(&params, &secret).await;
+    wipe_secret(&mut secret);
+    match created {
         Ok(mut written) => {
             wipe_secret(&mut written);
             Ok(written.metadata.resource_version)
@@ -431,8 +532,46 @@ async fn apply(
         Err(kube::Error::Api(status)) if status.code == 422 => {
             Err(Error::InvalidTemplate(status.message))
         }
-        Err(e) => Err(Error::api("writing the Secret")(e)),
+        Err(e) => Err(Error::api("creating the Secret")(e)),
     }
+}
+
+/// Data keys the applied body no longer has but the Secret still holds (left by its creation,
+/// which server-side apply does not own, or added by hand) are removed, on the version just
+/// written. Returns the Secret's resourceVersion.
+async fn remove_stale_keys(
+    secrets: &Api<Secret>,
+    name: &str,
+    body: &serde_json::Value,
+    written: &Secret,
+) -> Result<Option<String>, Error> {
+    let version = written.metadata.resource_version.clone();
+    let stale: Vec<&String> = written
+        .data
+        .iter()
+        .flatten()
+        .map(|(k, _)| k)
+        .filter(|k| body["data"].get(k.as_str()).is_none())
+        .collect();
+    if stale.is_empty() {
+        return Ok(version);
+    }
+    // A merge patch carrying the resourceVersion is refused if the Secret changed meanwhile.
+    let removals: serde_json::Map<String, serde_json::Value> = stale
+        .iter()
+        .map(|k| ((*k).clone(), serde_json::Value::Null))
+        .collect();
+    let patch = json!({"metadata": {"resourceVersion": version}, "data": removals});
+    let params = PatchParams {
+        field_manager: Some(FIELD_MANAGER.to_owned()),
+        ..PatchParams::default()
+    };
+    let mut patched = secrets
+        .patch(name, &params, &Patch::Merge(&patch))
+        .await
+        .map_err(Error::api("removing stale keys from the Secret"))?;
+    wipe_secret(&mut patched);
+    Ok(patched.metadata.resource_version)
 }
 
 /// Writes observedGeneration, the Ready condition and the Secret's resourceVersion when any of
@@ -540,7 +679,13 @@ mod tests {
             Error::NoKey(String::new()).reason(),
             Error::KeyRetired(String::new()).reason(),
             Error::Tampered(String::new()).reason(),
-            Error::NotOwned(String::new()).reason(),
+            Error::NotOwned {
+                name: String::new(),
+                uid: String::new(),
+            }
+            .reason(),
+            Error::Refused(Refusal::ControllerNamespace(String::new())).reason(),
+            Error::Refused(Refusal::SecretType(String::new(), String::new())).reason(),
             Error::InvalidTemplate(String::new()).reason(),
         ];
         let unique: std::collections::HashSet<_> = reasons.iter().collect();

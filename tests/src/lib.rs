@@ -278,14 +278,18 @@ impl Cluster {
         dir: &Path,
         extra: &[&str],
     ) -> Result<ControllerProcess> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
+        let free_port = || -> Result<u16> {
+            Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+                .local_addr()?
+                .port())
+        };
+        let (port, health_port) = (free_port()?, free_port()?);
         let log_path = dir.join(format!("controller-{port}.log"));
         let log = std::fs::File::create(&log_path)?;
         let child = Command::new(binary("kage-controller"))
             .arg("run")
-            .args(["--http-addr", &format!("127.0.0.1:{port}")])
+            .args(["--api-addr", &format!("127.0.0.1:{port}")])
+            .args(["--http-addr", &format!("127.0.0.1:{health_port}")])
             .args(extra)
             .env("KUBECONFIG", kubeconfig)
             .env("RUST_LOG", "info,kage_controller=debug")
@@ -296,6 +300,7 @@ impl Cluster {
             child,
             log_path,
             addr: format!("127.0.0.1:{port}"),
+            health_addr: format!("127.0.0.1:{health_port}"),
         })
     }
 }
@@ -305,8 +310,10 @@ pub struct ControllerProcess {
     child: std::process::Child,
     /// Where its output goes.
     pub log_path: PathBuf,
-    /// Its HTTP address (`ip:port`).
+    /// Its API address (`ip:port`): `/v1/...`.
     pub addr: String,
+    /// Its health and metrics address (`ip:port`).
+    pub health_addr: String,
 }
 
 impl ControllerProcess {
@@ -371,12 +378,12 @@ impl ControllerProcess {
     /// leader publishes; a fresh key is not sealable before that).
     pub async fn wait_leading(&mut self, cluster: &Cluster) -> Result<()> {
         self.wait_ready().await?;
-        let addr = self.addr.clone();
+        let (addr, health) = (self.addr.clone(), self.health_addr.clone());
         wait_until(
             Duration::from_secs(60),
             "the controller to lead and publish its key",
             || async {
-                let (_, metrics) = http_get(&addr, "/metrics")?;
+                let (_, metrics) = http_get(&health, "/metrics")?;
                 let (_, keys) = http_get(&addr, "/v1/keys")?;
                 let keys: serde_json::Value = serde_json::from_str(&keys)?;
                 let current = keys["keys"]
@@ -395,7 +402,7 @@ impl ControllerProcess {
 
     /// Waits until `/readyz` answers 200.
     pub async fn wait_ready(&mut self) -> Result<()> {
-        let addr = self.addr.clone();
+        let addr = self.health_addr.clone();
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
             if self.exited() {
@@ -478,8 +485,10 @@ pub struct PodNetwork {
 /// Name of the stand-in Pod and of the EndpointSlice.
 const POD_NAME: &str = "kage-controller-e2e";
 
-/// Port the controller listens on inside its pod network (the Service's target port).
-pub const POD_HTTP_PORT: u16 = 8080;
+/// Port of the controller's API inside its pod network (the Service's target port).
+pub const POD_API_PORT: u16 = 8081;
+/// Port of the controller's health and metrics endpoints inside its pod network.
+pub const POD_HEALTH_PORT: u16 = 8080;
 
 fn ip(args: &[&str]) -> Result<()> {
     run_ok(Command::new("ip").args(args)).map(|_| ())
@@ -544,7 +553,7 @@ impl PodNetwork {
             "addressType": "IPv4",
             "endpoints": [{"addresses": [pod_ip], "conditions": {"ready": true},
                 "targetRef": {"kind": "Pod", "name": POD_NAME, "namespace": CONTROLLER_NAMESPACE}}],
-            "ports": [{"name": "http", "port": POD_HTTP_PORT, "protocol": "TCP"}]});
+            "ports": [{"name": "api", "port": POD_API_PORT, "protocol": "TCP"}]});
         let endpoints =
             serde_json::json!({"apiVersion": "v1", "kind": "List", "items": [pod, slice]});
         let file = tempfile::NamedTempFile::new()?;
@@ -597,7 +606,10 @@ impl PodNetwork {
             .args(["netns", "exec", &self.netns])
             .arg(binary("kage-controller"))
             .arg("run")
-            .args(["--http-addr", &format!("{}:{POD_HTTP_PORT}", self.pod_ip)])
+            .args(["--api-addr", &format!("{}:{POD_API_PORT}", self.pod_ip)])
+            .args(["--http-addr", &format!("{}:{POD_HEALTH_PORT}", self.pod_ip)])
+            // The API server's proxy reaches the pod from the host end of the veth.
+            .args(["--trusted-proxy", &self.host_ip])
             .args(extra)
             .env("KUBECONFIG", inside)
             .env("RUST_LOG", "info,kage_controller=debug")
@@ -607,7 +619,8 @@ impl PodNetwork {
         Ok(ControllerProcess {
             child,
             log_path,
-            addr: format!("{}:{POD_HTTP_PORT}", self.pod_ip),
+            addr: format!("{}:{POD_API_PORT}", self.pod_ip),
+            health_addr: format!("{}:{POD_HEALTH_PORT}", self.pod_ip),
         })
     }
 }
@@ -800,6 +813,23 @@ impl Cluster {
     pub fn seal_and_apply(&self, manifest: &serde_json::Value, file: &Path, extra: &[&str]) {
         self.seal(manifest, file, extra);
         run_ok(self.kubectl().arg("apply").arg("-f").arg(file)).expect("kubectl apply");
+    }
+
+    /// `kage key rotate` as admin; a refusal because the newest key is too young (a key the
+    /// controller made at its start) is waited out.
+    pub async fn rotate_key(&self) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let out = self.kage().args(["key", "rotate"]).output()?;
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            if out.status.success() {
+                return Ok(());
+            }
+            if !stderr.contains("apart") || Instant::now() > deadline {
+                bail!("kage key rotate failed: {stderr}");
+            }
+            tokio::time::sleep(Duration::from_secs(3)).await;
+        }
     }
 
     /// Deletes every sealing key Secret of the controller (the next controller creates one).

@@ -112,7 +112,7 @@ async fn kms_wrapped_keys_unseal_normally_and_survive_the_kms_going_down() {
     // The KMS is down at start: the controller is not ready, says why, and keeps running.
     let mut second = cluster.start_controller(dir.path(), &args).await.unwrap();
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let (code, body) = http_get(&second.addr, "/readyz").unwrap();
+    let (code, body) = http_get(&second.health_addr, "/readyz").unwrap();
     assert_eq!(code, 503);
     assert!(body.contains("KMS") && body.contains(&kms_url), "{body}");
     assert!(

@@ -154,12 +154,7 @@ async fn reseal_moves_a_directory_to_the_newest_key_keeping_scopes_and_other_doc
         .unwrap();
 
     let old = cluster.current_key().await;
-    run_ok(
-        cluster
-            .kage()
-            .args(["key", "rotate", "--controller-url", &ctl.url()]),
-    )
-    .unwrap();
+    cluster.rotate_key().await.unwrap();
     wait_until(
         Duration::from_secs(30),
         "the rotated key to be published",
@@ -463,11 +458,14 @@ async fn metrics_and_audit_records_match_what_happened_and_hold_no_plaintext() {
             .unwrap_or_else(|| panic!("no series {series} in\n{text}"))
     };
     let keys_served = "kage_http_requests_total{route=\"/v1/keys\",code=\"200\"}";
-    let before = sample(&http_get(&ctl.addr, "/metrics").unwrap().1, keys_served);
+    let before = sample(
+        &http_get(&ctl.health_addr, "/metrics").unwrap().1,
+        keys_served,
+    );
     let (code, _) = http_get(&ctl.addr, "/v1/keys").unwrap();
     assert_eq!(code, 200);
 
-    let (code, text) = http_get(&ctl.addr, "/metrics").unwrap();
+    let (code, text) = http_get(&ctl.health_addr, "/metrics").unwrap();
     assert_eq!(code, 200);
     let value = |series: &str| sample(&text, series);
     // Every sample line is `name{labels} value`.
@@ -556,7 +554,7 @@ async fn oversized_bodies_get_413_floods_get_429_and_others_are_still_served() {
     .unwrap();
     assert_eq!(code, 200, "another client is still served");
     assert_eq!(
-        http_get(&ctl.addr, "/healthz").unwrap().0,
+        http_get(&ctl.health_addr, "/healthz").unwrap().0,
         200,
         "probes are never limited"
     );
@@ -610,7 +608,7 @@ async fn the_cli_reaches_the_controller_through_the_service_proxy_and_rbac_decid
     );
 
     let old = cluster.current_key().await;
-    run_ok(cluster.kage().args(["key", "rotate"])).unwrap();
+    cluster.rotate_key().await.unwrap();
     wait_until(Duration::from_secs(30), "the rotated key", || async {
         Ok(cluster.current_key().await != old)
     })

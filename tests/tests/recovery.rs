@@ -70,12 +70,12 @@ async fn disaster_drill_keys_lost_and_restored_from_backup_without_resealing() {
         std::fs::metadata(&backup).unwrap().permissions().mode() & 0o777,
         0o600
     );
-    let (_, metrics) = kage_e2e::http_get(&ctl.addr, "/metrics").unwrap();
+    let (_, metrics) = kage_e2e::http_get(&ctl.health_addr, "/metrics").unwrap();
     wait_until(
         Duration::from_secs(20),
         "the backup to be noticed",
         || async {
-            let (_, metrics) = kage_e2e::http_get(&ctl.addr, "/metrics")?;
+            let (_, metrics) = kage_e2e::http_get(&ctl.health_addr, "/metrics")?;
             Ok(metrics.contains("kage_newest_key_backed_up 1"))
         },
     )
@@ -193,12 +193,7 @@ async fn compromise_drill_rotate_reseal_retire_refuses_values_left_on_the_old_ke
     let old_key: kage_core::Recipient = cluster.current_key().await.parse().unwrap();
 
     // 1. Rotate. 2. Reseal the repository. 3. Retire the old key.
-    run_ok(
-        cluster
-            .kage()
-            .args(["key", "rotate", "--controller-url", &ctl.url()]),
-    )
-    .unwrap();
+    cluster.rotate_key().await.unwrap();
     wait_until(Duration::from_secs(30), "the new key", || async {
         Ok(cluster.current_key().await != old_key.to_string())
     })

@@ -341,7 +341,13 @@ pub fn restore(args: RestoreArgs) -> Outcome {
                     ByteString(key.identity.as_bytes().to_vec()),
                 )]),
             });
-            let result = api.create(&PostParams::default(), &secret).await;
+            // The controller loads only key data written under its field manager: a restore
+            // writes as the controller would.
+            let params = PostParams {
+                field_manager: Some(kage_api::CONTROLLER_FIELD_MANAGER.to_owned()),
+                ..PostParams::default()
+            };
+            let result = api.create(&params, &secret).await;
             if let Some(data) = secret.data.as_mut() {
                 data.values_mut().for_each(|v| v.0.zeroize());
             }

@@ -2,11 +2,18 @@
 
 use std::path::Path;
 
-use anyhow::{Context, anyhow};
+use anyhow::{Context, anyhow, bail};
+use k8s_openapi::api::core::v1::ConfigMap;
+use kage_api::{
+    ROTATION_HANDLED_ANNOTATION, ROTATION_REQUEST_CONFIGMAP, ROTATION_REQUEST_KEY,
+    ROTATION_RESULT_ANNOTATION,
+};
 use kage_core::Fingerprint;
+use kube::Api;
+use kube::api::{Patch, PatchParams};
 
 use crate::args::{ClusterOnly, FetchArgs, KeyCommand};
-use crate::cluster::{block_on, call_controller, connect, fetch_keys};
+use crate::cluster::{block_on, connect, fetch_keys};
 use crate::{Failure, Outcome, config, files};
 
 pub fn run(command: KeyCommand) -> Outcome {
@@ -45,15 +52,66 @@ fn list(args: ClusterOnly) -> Outcome {
     super::print(&out)
 }
 
+/// How long `kage key rotate` waits for the controller's answer.
+const ROTATION_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Writes a new request id into the rotation-request ConfigMap (RBAC decides who may), then
+/// waits for the controller to answer it.
 fn rotate(args: ClusterOnly) -> Outcome {
-    block_on(call_controller(
-        &args.cluster,
-        "POST",
-        "/v1/rotate",
-        Vec::new(),
-    ))?;
-    eprintln!("rotation requested: the new key is published in a few seconds (`kage key list`)");
-    Ok(())
+    let ns = args.cluster.controller_namespace.clone();
+    // Unique, not secret: it only tells this request from the last one.
+    let request = format!(
+        "{}-{}",
+        jiff::Timestamp::now().as_nanosecond(),
+        std::process::id()
+    );
+    let result = block_on(async {
+        let (client, _) = connect(&args.cluster).await?;
+        let api: Api<ConfigMap> = Api::namespaced(client, &ns);
+        let map = serde_json::json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": ROTATION_REQUEST_CONFIGMAP, "namespace": ns},
+            "data": {ROTATION_REQUEST_KEY: request},
+        });
+        api.patch(
+            ROTATION_REQUEST_CONFIGMAP,
+            &PatchParams::apply("kage").force(),
+            &Patch::Apply(&map),
+        )
+        .await
+        .map_err(|e| match e {
+            kube::Error::Api(status) if status.code == 403 => anyhow!(
+                "forbidden: rotating needs `patch` on ConfigMap {ns}/{ROTATION_REQUEST_CONFIGMAP} (the kage-key-admin Role): {}",
+                status.message
+            ),
+            other => anyhow!(other).context(format!("writing the rotation request into {ns}/{ROTATION_REQUEST_CONFIGMAP}")),
+        })?;
+        eprintln!("rotation requested ({request}); waiting for the controller");
+        let deadline = std::time::Instant::now() + ROTATION_WAIT;
+        loop {
+            let map = api.get(ROTATION_REQUEST_CONFIGMAP).await?;
+            let annotations = map.metadata.annotations.unwrap_or_default();
+            let result = annotations.get(ROTATION_RESULT_ANNOTATION);
+            if annotations.get(ROTATION_HANDLED_ANNOTATION) == Some(&request)
+                && let Some(result) = result.filter(|r| *r != "in progress")
+            {
+                return Ok(result.clone());
+            }
+            if std::time::Instant::now() > deadline {
+                bail!(
+                    "the controller has not answered rotation request {request} within {}s: is it running (`kage status`)?",
+                    ROTATION_WAIT.as_secs()
+                );
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+    })?;
+    if result.starts_with("rotated") {
+        eprintln!("{result}; it is published in a few seconds (`kage key list`)");
+        Ok(())
+    } else {
+        Err(Failure::Other(anyhow!("the controller answered: {result}")))
+    }
 }
 
 fn fetch(args: FetchArgs) -> Outcome {

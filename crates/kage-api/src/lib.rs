@@ -17,8 +17,12 @@ pub use manifest::{Document, ManifestError, OutputFormat};
 pub const DOMAIN: &str = "kage.dev";
 /// Annotation on a SealedSecret: when its values were last sealed (RFC 3339).
 pub const SEALED_AT_ANNOTATION: &str = "kage.dev/sealed-at";
-/// Annotation on an existing Secret that lets the controller take it over.
-pub const MANAGED_ANNOTATION: &str = "kage.dev/managed";
+/// Annotation on an existing Secret that lets one SealedSecret take it over: its value must be
+/// that SealedSecret's uid, so no other object of the same name (now or later) can.
+pub const ADOPT_ANNOTATION: &str = "kage.dev/adopt";
+/// The one field manager every write of the controller uses; key Secrets are loaded only when
+/// their data was written under it.
+pub const CONTROLLER_FIELD_MANAGER: &str = "kage-controller";
 /// Label on every Secret the controller writes (value: the SealedSecret's name); the
 /// controller watches only Secrets with this label.
 pub const SEALED_SECRET_LABEL: &str = "kage.dev/sealed-secret";
@@ -40,6 +44,20 @@ pub const KEYS_JSON_KEY: &str = "keys.json";
 pub const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
 /// Most SealedSecrets in one verify or reseal request to the controller.
 pub const MAX_OBJECTS_PER_REQUEST: usize = 1000;
+/// Most sealed values in one verify or reseal request: the crypto budget of one request
+/// (about 60 ms of X25519 on one core).
+pub const MAX_VALUES_PER_REQUEST: usize = 1000;
+/// ConfigMap in the controller's namespace through which admins ask for a key rotation: RBAC
+/// on this object, not reachability of a port, decides who may rotate.
+pub const ROTATION_REQUEST_CONFIGMAP: &str = "kage-key-rotation";
+/// Key of [`ROTATION_REQUEST_CONFIGMAP`]: an opaque id, new for each request.
+pub const ROTATION_REQUEST_KEY: &str = "request";
+/// Annotation the controller sets on [`ROTATION_REQUEST_CONFIGMAP`]: the last request it
+/// handled (each request rotates at most once).
+pub const ROTATION_HANDLED_ANNOTATION: &str = "kage.dev/handled-request";
+/// Annotation the controller sets on [`ROTATION_REQUEST_CONFIGMAP`]: what became of that
+/// request (`rotated: ...` or `refused: ...`).
+pub const ROTATION_RESULT_ANNOTATION: &str = "kage.dev/rotation-result";
 
 /// An error and its sources, on one line.
 pub fn error_chain(e: &dyn std::error::Error) -> String {

@@ -1,0 +1,189 @@
+//! What a SealedSecret may make the controller write. The controller may write Secrets in
+//! every namespace it watches; whoever may create a SealedSecret must not borrow that right to
+//! write a Secret they could not write themselves, or one that other software trusts more than
+//! an ordinary Secret.
+
+use kage_api::{DOMAIN, SealedSecret};
+
+/// Secret types a template may ask for without a controller flag: the types of ordinary
+/// credentials. Everything else (`kubernetes.io/service-account-token`,
+/// `bootstrap.kubernetes.io/token`, `kage.dev/sealing-key`, custom types) needs
+/// `--allow-secret-type`.
+pub const DEFAULT_SECRET_TYPES: &[&str] = &[
+    "Opaque",
+    "kubernetes.io/basic-auth",
+    "kubernetes.io/ssh-auth",
+    "kubernetes.io/tls",
+    "kubernetes.io/dockerconfigjson",
+    "kubernetes.io/dockercfg",
+];
+
+/// Label and annotation keys a template may never set, besides every `kage.dev/` key: they
+/// make other software trust a Secret (a ServiceAccount token, an Argo CD cluster or
+/// repository credential).
+pub const REFUSED_METADATA_KEYS: &[&str] = &[
+    "kubernetes.io/service-account.name",
+    "kubernetes.io/service-account.uid",
+    "argocd.argoproj.io/secret-type",
+];
+
+/// Why a SealedSecret is refused before anything is opened or written.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// It lives in the controller's own namespace, next to the sealing keys.
+    #[error(
+        "SealedSecrets in the controller's namespace {0} are refused: the sealing keys live there"
+    )]
+    ControllerNamespace(String),
+    /// Its template asks for a Secret type outside the allowed set.
+    #[error(
+        "spec.template.type {0:?} is not allowed: the controller allows {1}; an admin can allow more with --allow-secret-type"
+    )]
+    SecretType(String, String),
+    /// Its template sets a label or annotation kage reserves or others trust.
+    #[error("spec.template.metadata.{0} {1:?} is reserved and may not be set by a template")]
+    ReservedKey(&'static str, String),
+}
+
+/// The rules one controller applies.
+#[derive(Debug, Clone)]
+pub struct TemplatePolicy {
+    controller_namespace: String,
+    allowed_types: Vec<String>,
+}
+
+impl TemplatePolicy {
+    /// The default types plus `extra_types`, for a controller in `controller_namespace`.
+    pub fn new(controller_namespace: &str, extra_types: &[String]) -> Self {
+        let mut allowed_types: Vec<String> = DEFAULT_SECRET_TYPES
+            .iter()
+            .map(|t| (*t).to_owned())
+            .collect();
+        allowed_types.extend(extra_types.iter().filter(|t| !t.is_empty()).cloned());
+        TemplatePolicy {
+            controller_namespace: controller_namespace.to_owned(),
+            allowed_types,
+        }
+    }
+
+    /// Whether the controller may write the Secret `sealed` describes.
+    pub fn check(&self, sealed: &SealedSecret) -> Result<(), Refusal> {
+        if sealed.namespace_or_empty() == self.controller_namespace {
+            return Err(Refusal::ControllerNamespace(
+                self.controller_namespace.clone(),
+            ));
+        }
+        let Some(template) = &sealed.spec.template else {
+            return Ok(());
+        };
+        let type_ = template.type_.as_deref().unwrap_or("Opaque");
+        if !self.allowed_types.iter().any(|t| t == type_) {
+            return Err(Refusal::SecretType(
+                type_.to_owned(),
+                self.allowed_types.join(", "),
+            ));
+        }
+        if let Some(metadata) = &template.metadata {
+            for (field, keys) in [
+                ("labels", &metadata.labels),
+                ("annotations", &metadata.annotations),
+            ] {
+                if let Some(key) = keys.keys().find(|k| is_reserved(k)) {
+                    return Err(Refusal::ReservedKey(field, key.clone()));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn is_reserved(key: &str) -> bool {
+    let prefix = key.split_once('/').map(|(p, _)| p);
+    prefix.is_some_and(|p| p == DOMAIN || p.ends_with(&format!(".{DOMAIN}")))
+        || REFUSED_METADATA_KEYS.contains(&key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kage_api::crd::TemplateMetadata;
+    use kage_api::{SealedSecretSpec, SecretTemplate};
+
+    fn sealed(namespace: &str, template: Option<SecretTemplate>) -> SealedSecret {
+        let mut s = SealedSecret::new(
+            "x",
+            SealedSecretSpec {
+                template,
+                ..Default::default()
+            },
+        );
+        s.metadata.namespace = Some(namespace.to_owned());
+        s
+    }
+
+    fn with_type(type_: &str) -> Option<SecretTemplate> {
+        Some(SecretTemplate {
+            type_: Some(type_.to_owned()),
+            ..Default::default()
+        })
+    }
+
+    fn with_label(key: &str) -> Option<SecretTemplate> {
+        Some(SecretTemplate {
+            metadata: Some(TemplateMetadata {
+                labels: [(key.to_owned(), "x".to_owned())].into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn ordinary_secrets_pass_and_privileged_ones_are_refused() {
+        let policy = TemplatePolicy::new("kage-system", &[]);
+        assert_eq!(policy.check(&sealed("app", None)), Ok(()));
+        for ok in DEFAULT_SECRET_TYPES {
+            assert_eq!(policy.check(&sealed("app", with_type(ok))), Ok(()));
+        }
+        assert_eq!(policy.check(&sealed("app", with_label("team"))), Ok(()));
+        assert!(matches!(
+            policy.check(&sealed("kage-system", None)),
+            Err(Refusal::ControllerNamespace(_))
+        ));
+        for refused in [
+            "kubernetes.io/service-account-token",
+            "bootstrap.kubernetes.io/token",
+            "kage.dev/sealing-key",
+            "helm.sh/release.v1",
+        ] {
+            assert!(matches!(
+                policy.check(&sealed("app", with_type(refused))),
+                Err(Refusal::SecretType(..))
+            ));
+        }
+        for reserved in [
+            "kage.dev/sealing-key",
+            "kage.dev/anything",
+            "sub.kage.dev/x",
+            "argocd.argoproj.io/secret-type",
+        ] {
+            assert!(matches!(
+                policy.check(&sealed("app", with_label(reserved))),
+                Err(Refusal::ReservedKey("labels", _))
+            ));
+        }
+        assert_eq!(
+            policy.check(&sealed("app", with_label("notkage.dev/x"))),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn a_flag_allows_more_types() {
+        let policy = TemplatePolicy::new("kage-system", &["helm.sh/release.v1".to_owned()]);
+        assert_eq!(
+            policy.check(&sealed("app", with_type("helm.sh/release.v1"))),
+            Ok(())
+        );
+    }
+}

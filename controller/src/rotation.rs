@@ -1,0 +1,161 @@
+//! Creating sealing keys: on a schedule, and when an admin asks for it by writing the
+//! rotation-request ConfigMap (`kage key rotate`). Who may ask is decided by Kubernetes RBAC on
+//! that object; no HTTP request can create a key. Both paths go through the same limits
+//! ([`Keys::may_rotate`](crate::keys::Keys::may_rotate)).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kage_api::{
+    ROTATION_HANDLED_ANNOTATION, ROTATION_REQUEST_CONFIGMAP, ROTATION_REQUEST_KEY,
+    ROTATION_RESULT_ANNOTATION,
+};
+use kube::api::{Patch, PatchParams};
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Resource, ResourceExt};
+use serde_json::json;
+
+use crate::keys::{KeyError, KeyStore, SharedKeys};
+
+/// How long the schedule waits after a key creation (or a refusal) before looking again.
+const AFTER_ROTATION: Duration = Duration::from_secs(5);
+
+/// Creates a new key once the newest active key is `period` old (never when zero). The due
+/// time comes from the newest key's creation time, so restarts neither hurry nor delay it.
+pub async fn rotate_on_schedule(store: Arc<KeyStore>, keys: Arc<SharedKeys>, period: Duration) {
+    if period.is_zero() {
+        return;
+    }
+    loop {
+        let newest = keys.snapshot().current().map(|k| k.created);
+        let wait = match newest {
+            // A creation time ahead of this clock counts as age zero, never as a large age.
+            Some(created) => {
+                let age = jiff::Timestamp::now().duration_since(created);
+                period.saturating_sub(Duration::try_from(age).unwrap_or(Duration::ZERO))
+            }
+            None => Duration::ZERO,
+        };
+        if wait.is_zero() {
+            match store.rotate().await {
+                Ok(name) => tracing::info!(secret = %name, "rotated the sealing key"),
+                Err(e) => tracing::warn!(error = %e, "cannot rotate the sealing key"),
+            }
+            // The key watcher installs the new key; give it a moment before looking again.
+            tokio::time::sleep(AFTER_ROTATION).await;
+        } else {
+            // Wake up at least every minute: keys may change under us.
+            tokio::time::sleep(wait.min(Duration::from_secs(60))).await;
+        }
+    }
+}
+
+/// Watches the rotation-request ConfigMap and answers each new request once: a new key, or a
+/// refusal (limits) written back on the ConfigMap and as a Warning Event.
+pub async fn serve_rotation_requests(store: Arc<KeyStore>, recorder: Recorder) {
+    let api: Api<ConfigMap> = Api::namespaced(store.client(), store.namespace());
+    let config =
+        watcher::Config::default().fields(&format!("metadata.name={ROTATION_REQUEST_CONFIGMAP}"));
+    let mut events = watcher(api.clone(), config)
+        .default_backoff()
+        .applied_objects()
+        .boxed();
+    while let Some(event) = events.next().await {
+        match event {
+            Ok(request) => answer(&api, &store, &recorder, &request).await,
+            Err(e) => tracing::warn!(error = %e, "watching the rotation request"),
+        }
+    }
+}
+
+async fn answer(api: &Api<ConfigMap>, store: &KeyStore, recorder: &Recorder, map: &ConfigMap) {
+    let request = map
+        .data
+        .as_ref()
+        .and_then(|d| d.get(ROTATION_REQUEST_KEY))
+        .filter(|r| !r.is_empty());
+    let Some(request) = request else { return };
+    if map.annotations().get(ROTATION_HANDLED_ANNOTATION) == Some(request) {
+        return;
+    }
+    // Mark the request handled first, on the version just read: a request is acted on at most
+    // once, even by two leaders in a row or a restart halfway.
+    let claim = json!({"metadata": {
+        "resourceVersion": map.resource_version(),
+        "annotations": {ROTATION_HANDLED_ANNOTATION: request, ROTATION_RESULT_ANNOTATION: "in progress"},
+    }});
+    if let Err(e) = api
+        .patch(
+            ROTATION_REQUEST_CONFIGMAP,
+            &patch_params(),
+            &Patch::Merge(&claim),
+        )
+        .await
+    {
+        tracing::info!(error = %e, "rotation request changed or already claimed");
+        return;
+    }
+    let (result, event) = match store.rotate().await {
+        Ok(name) => (
+            format!("rotated: new key {name}"),
+            (
+                EventType::Normal,
+                "Rotated",
+                format!("rotation request {request}: created key {name}"),
+            ),
+        ),
+        Err(KeyError::RotationRefused(why)) => (
+            format!("refused: {why}"),
+            (
+                EventType::Warning,
+                "RotationRefused",
+                format!("rotation request {request} refused: {why}"),
+            ),
+        ),
+        Err(e) => (
+            format!("failed: {}", crate::error_chain(&e)),
+            (
+                EventType::Warning,
+                "RotationFailed",
+                format!(
+                    "rotation request {request} failed: {}",
+                    crate::error_chain(&e)
+                ),
+            ),
+        ),
+    };
+    tracing::info!(request = %request, result = %result, "rotation request");
+    crate::audit::rotation_request(request, &result);
+    let done = json!({"metadata": {"annotations": {ROTATION_RESULT_ANNOTATION: result}}});
+    if let Err(e) = api
+        .patch(
+            ROTATION_REQUEST_CONFIGMAP,
+            &patch_params(),
+            &Patch::Merge(&done),
+        )
+        .await
+    {
+        tracing::warn!(error = %e, "cannot record the rotation result");
+    }
+    let (type_, reason, note) = event;
+    let event = Event {
+        type_,
+        reason: reason.to_owned(),
+        note: Some(note),
+        action: "Rotate".to_owned(),
+        secondary: None,
+    };
+    if let Err(e) = recorder.publish(&event, &map.object_ref(&())).await {
+        tracing::warn!(error = %e, "cannot publish event");
+    }
+}
+
+fn patch_params() -> PatchParams {
+    PatchParams {
+        field_manager: Some(crate::FIELD_MANAGER.to_owned()),
+        ..PatchParams::default()
+    }
+}

@@ -1,0 +1,424 @@
+//! The controller's trust boundaries, tried as an attacker would: each test states what the
+//! attacker tries and asserts that it fails.
+
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kage_api::SealedSecret;
+use kage_e2e::{CONTROLLER_NAMESPACE, Cluster, http_request, run_ok, secret_manifest, wait_until};
+use kube::Api;
+use kube::api::ListParams;
+use serde_json::json;
+
+async fn key_names(cluster: &Cluster) -> Vec<String> {
+    let mut names: Vec<String> =
+        Api::<Secret>::namespaced(cluster.client.clone(), CONTROLLER_NAMESPACE)
+            .list_metadata(&ListParams::default().labels("kage.dev/sealing-key=true"))
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter_map(|s| s.metadata.name)
+            .collect();
+    names.sort();
+    names
+}
+
+/// Polls for `period` and fails as soon as the published current key is `attacker`.
+async fn current_key_never_becomes(cluster: &Cluster, attacker: &str, period: Duration) {
+    let deadline = std::time::Instant::now() + period;
+    while std::time::Instant::now() < deadline {
+        assert_ne!(
+            cluster.current_key().await,
+            attacker,
+            "the attacker's key became the cluster's current key"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+fn keygen(cluster: &Cluster, dir: &std::path::Path) -> (String, String) {
+    let path = dir.join(format!("attacker-{}.key", kage_e2e::random_suffix()));
+    let out = run_ok(cluster.kage().args(["keygen", "-o"]).arg(&path)).unwrap();
+    let recipient = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let identity = std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY-"))
+        .unwrap()
+        .to_owned();
+    (identity, recipient)
+}
+
+async fn wait_reason(api: &Api<SealedSecret>, name: &str, reason: &str) -> SealedSecret {
+    let found = wait_until(Duration::from_secs(30), reason, || async {
+        let s = api.get(name).await?;
+        Ok(s.ready_condition()
+            .is_some_and(|c| c.status == "False" && c.reason == reason))
+    })
+    .await;
+    let last = api.get(name).await.expect("read the SealedSecret");
+    found.unwrap_or_else(|e| panic!("{e:#}: status {:?}", last.status));
+    last
+}
+
+#[tokio::test]
+async fn posting_rotate_to_the_controller_port_creates_no_key() {
+    let Some((cluster, _guard)) = kage_e2e::cluster_with_kage().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let ctl = cluster
+        .start_leading_controller(
+            dir.path(),
+            &[
+                "--watch-namespace",
+                "kube-public",
+                "--key-rotation-period",
+                "0",
+            ],
+        )
+        .await
+        .unwrap();
+    let before = key_names(&cluster).await;
+    for _ in 0..5 {
+        let _ = http_request(&ctl.addr, "POST", "/v1/rotate", &[], b"");
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        key_names(&cluster).await,
+        before,
+        "reaching the port must not be enough to create keys"
+    );
+}
+
+#[tokio::test]
+async fn a_sealed_secret_in_the_controller_namespace_cannot_plant_a_sealing_key() {
+    let Some((cluster, _guard)) = kage_e2e::cluster_with_kage().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let _ctl = cluster
+        .start_leading_controller(
+            dir.path(),
+            &[
+                "--watch-namespace",
+                CONTROLLER_NAMESPACE,
+                "--key-rotation-period",
+                "0",
+            ],
+        )
+        .await
+        .unwrap();
+    let (identity, attacker) = keygen(&cluster, dir.path());
+    let manifest = json!({
+        "apiVersion": "v1", "kind": "Secret", "type": "kage.dev/sealing-key",
+        "metadata": {"name": "planted-key", "namespace": CONTROLLER_NAMESPACE,
+            "labels": {"kage.dev/sealing-key": "true"},
+            "annotations": {"kage.dev/created-at": "2099-01-01T00:00:00Z"}},
+        "stringData": {"identity": identity},
+    });
+    let file = dir.path().join("planted.yaml");
+    cluster.seal_and_apply(&manifest, &file, &[]);
+    current_key_never_becomes(&cluster, &attacker, Duration::from_secs(10)).await;
+    let secrets: Api<Secret> = Api::namespaced(cluster.client.clone(), CONTROLLER_NAMESPACE);
+    assert!(
+        secrets.get_opt("planted-key").await.unwrap().is_none(),
+        "the controller wrote a Secret into its own namespace"
+    );
+    let _ = run_ok(cluster.kubectl().args([
+        "delete",
+        "sealedsecret",
+        "planted-key",
+        "-n",
+        CONTROLLER_NAMESPACE,
+        "--ignore-not-found",
+    ]));
+}
+
+#[tokio::test]
+async fn a_key_secret_dated_in_the_future_is_not_loaded() {
+    let Some((cluster, _guard)) = kage_e2e::cluster_with_kage().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let _ctl = cluster
+        .start_leading_controller(
+            dir.path(),
+            &[
+                "--watch-namespace",
+                "kube-public",
+                "--key-rotation-period",
+                "0",
+            ],
+        )
+        .await
+        .unwrap();
+    let (identity, attacker) = keygen(&cluster, dir.path());
+    // Written under the controller's own field manager: only the date is wrong.
+    let secret = json!({
+        "apiVersion": "v1", "kind": "Secret", "type": "kage.dev/sealing-key",
+        "metadata": {"name": "kage-key-2099", "namespace": CONTROLLER_NAMESPACE,
+            "labels": {"kage.dev/sealing-key": "true"},
+            "annotations": {"kage.dev/created-at": "2099-01-01T00:00:00Z"}},
+        "stringData": {"identity": identity},
+    });
+    let file = dir.path().join("future.json");
+    std::fs::write(&file, secret.to_string()).unwrap();
+    run_ok(
+        cluster
+            .kubectl()
+            .args(["create", "--field-manager", "kage-controller", "-f"])
+            .arg(&file),
+    )
+    .unwrap();
+    current_key_never_becomes(&cluster, &attacker, Duration::from_secs(8)).await;
+    run_ok(cluster.kubectl().args([
+        "delete",
+        "secret",
+        "kage-key-2099",
+        "-n",
+        CONTROLLER_NAMESPACE,
+    ]))
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_template_cannot_make_the_controller_write_privileged_secrets() {
+    let Some((cluster, _guard)) = kage_e2e::cluster_with_kage().await else {
+        return;
+    };
+    let ns = cluster.namespace("e2e-escalate").await;
+    let dir = tempfile::tempdir().unwrap();
+    let _ctl = cluster
+        .start_leading_controller(
+            dir.path(),
+            &["--watch-namespace", &ns.name, "--key-rotation-period", "0"],
+        )
+        .await
+        .unwrap();
+    let attempts = [
+        // A token for the namespace's default ServiceAccount.
+        json!({"apiVersion": "v1", "kind": "Secret",
+            "type": "kubernetes.io/service-account-token",
+            "metadata": {"name": "sa-token", "namespace": ns.name,
+                "annotations": {"kubernetes.io/service-account.name": "default"}},
+            "stringData": {"extra": "x"}}),
+        // A Secret that Argo CD would read as a cluster to deploy to.
+        json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "argo-cluster", "namespace": ns.name,
+                "labels": {"argocd.argoproj.io/secret-type": "cluster"}},
+            "stringData": {"server": "https://attacker.invalid"}}),
+        // kage's own labels.
+        json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "kage-label", "namespace": ns.name,
+                "labels": {"kage.dev/sealing-key": "true"}},
+            "stringData": {"identity": "x"}}),
+    ];
+    for manifest in &attempts {
+        let name = manifest["metadata"]["name"].as_str().unwrap();
+        cluster.seal_and_apply(manifest, &dir.path().join(format!("{name}.yaml")), &[]);
+    }
+    let api: Api<SealedSecret> = Api::namespaced(cluster.client.clone(), &ns.name);
+    let secrets: Api<Secret> = Api::namespaced(cluster.client.clone(), &ns.name);
+    for manifest in &attempts {
+        let name = manifest["metadata"]["name"].as_str().unwrap();
+        wait_reason(&api, name, "TemplateRefused").await;
+        assert!(
+            secrets.get_opt(name).await.unwrap().is_none(),
+            "Secret {name} was written from a refused template"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_secret_marked_managed_true_is_not_adopted_by_any_sealed_secret() {
+    let Some((cluster, _guard)) = kage_e2e::cluster_with_kage().await else {
+        return;
+    };
+    let ns = cluster.namespace("e2e-adopt").await;
+    let dir = tempfile::tempdir().unwrap();
+    let _ctl = cluster
+        .start_leading_controller(
+            dir.path(),
+            &["--watch-namespace", &ns.name, "--key-rotation-period", "0"],
+        )
+        .await
+        .unwrap();
+    run_ok(cluster.kubectl().args([
+        "create",
+        "secret",
+        "generic",
+        "app",
+        "-n",
+        &ns.name,
+        "--from-literal=k=original",
+    ]))
+    .unwrap();
+    run_ok(cluster.kubectl().args([
+        "annotate",
+        "secret",
+        "app",
+        "-n",
+        &ns.name,
+        "kage.dev/managed=true",
+    ]))
+    .unwrap();
+    cluster.seal_and_apply(
+        &secret_manifest("app", &ns.name, &[("k", "from-any-sealed-secret")]),
+        &dir.path().join("app.yaml"),
+        &[],
+    );
+    let api: Api<SealedSecret> = Api::namespaced(cluster.client.clone(), &ns.name);
+    let sealed = wait_reason(&api, "app", "SecretNotOwned").await;
+    let secrets: Api<Secret> = Api::namespaced(cluster.client.clone(), &ns.name);
+    let secret = secrets.get("app").await.unwrap();
+    assert_eq!(
+        secret.data.unwrap()["k"].0,
+        b"original",
+        "a blanket annotation let a SealedSecret take the Secret"
+    );
+
+    // Naming this very SealedSecret (its uid) lets it adopt.
+    let uid = sealed.metadata.uid.unwrap();
+    run_ok(cluster.kubectl().args([
+        "annotate",
+        "secret",
+        "app",
+        "-n",
+        &ns.name,
+        &format!("kage.dev/adopt={uid}"),
+    ]))
+    .unwrap();
+    wait_until(Duration::from_secs(40), "the adoption", || async {
+        let s = secrets.get("app").await?;
+        Ok(s.data.unwrap_or_default()["k"].0 == b"from-any-sealed-secret")
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn forged_forwarded_for_headers_neither_escape_the_rate_limit_nor_name_the_actor() {
+    let Some((cluster, _guard)) = kage_e2e::cluster_with_kage().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let ctl = cluster
+        .start_leading_controller(
+            dir.path(),
+            &[
+                "--watch-namespace",
+                "kube-public",
+                "--key-rotation-period",
+                "0",
+            ],
+        )
+        .await
+        .unwrap();
+    let codes: Vec<u16> = (0..80)
+        .map(|i| {
+            let forged = format!("10.9.{}.{}", i / 250, i % 250);
+            http_request(
+                &ctl.addr,
+                "GET",
+                "/v1/keys",
+                &[("x-forwarded-for", &forged)],
+                b"",
+            )
+            .unwrap()
+            .0
+        })
+        .collect();
+    assert!(
+        codes.contains(&429),
+        "a new X-Forwarded-For per request escaped the limit: {codes:?}"
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let body = "apiVersion: kage.dev/v1alpha1\nkind: SealedSecret\nmetadata: {name: x, namespace: kube-public}\nspec: {encryptedData: {}}\n";
+    http_request(
+        &ctl.addr,
+        "POST",
+        "/v1/verify",
+        &[("x-forwarded-for", "system:admin")],
+        body.as_bytes(),
+    )
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let audit: Vec<serde_json::Value> = ctl
+        .logs()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|r: &serde_json::Value| r["action"] == "verify")
+        .collect();
+    assert!(!audit.is_empty(), "no audit record for the verify");
+    for record in audit {
+        let actor = record["actor"].as_str().unwrap_or_default();
+        assert!(
+            !actor.contains("system:admin"),
+            "the client wrote its own audit identity: {actor}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_tampered_public_keys_config_map_is_put_back() {
+    let Some((cluster, _guard)) = kage_e2e::cluster_with_kage().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let _ctl = cluster
+        .start_leading_controller(
+            dir.path(),
+            &[
+                "--watch-namespace",
+                "kube-public",
+                "--key-rotation-period",
+                "0",
+            ],
+        )
+        .await
+        .unwrap();
+    let genuine = cluster.current_key().await;
+    let (_, attacker) = keygen(&cluster, dir.path());
+    let patch = json!({"data": {"recipient": attacker}});
+    run_ok(cluster.kubectl().args([
+        "patch",
+        "configmap",
+        "kage-public-keys",
+        "-n",
+        CONTROLLER_NAMESPACE,
+        "--type",
+        "merge",
+        "-p",
+        &patch.to_string(),
+    ]))
+    .unwrap();
+    wait_until(
+        Duration::from_secs(20),
+        "the genuine key to be put back",
+        || async { Ok(cluster.current_key().await == genuine) },
+    )
+    .await
+    .unwrap();
+    let maps: Api<ConfigMap> = Api::namespaced(cluster.client.clone(), CONTROLLER_NAMESPACE);
+    assert!(maps.get("kage-public-keys").await.is_ok());
+    let events = run_ok(cluster.kubectl().args([
+        "get",
+        "events.events.k8s.io",
+        "-n",
+        CONTROLLER_NAMESPACE,
+        "-o",
+        "json",
+    ]))
+    .unwrap();
+    let events: serde_json::Value = serde_json::from_slice(&events.stdout).unwrap();
+    assert!(
+        events["items"].as_array().unwrap().iter().any(|e| {
+            e["reason"] == "PublicKeysRestored"
+                && e["type"] == "Warning"
+                && e["regarding"]["name"] == "kage-public-keys"
+        }),
+        "no Warning Event for the tampered ConfigMap"
+    );
+}
