@@ -446,7 +446,7 @@ _kage__subcmd__help__subcmd__key_commands() {
     local commands; commands=(
 'fetch:Read the controller'\''s public keys through the kubeconfig and print the current one' \
 'list:List the cluster'\''s keys\: fingerprint, created, state' \
-'rotate:Ask the controller to create a new sealing key now' \
+'rotate:Ask the controller to create a new sealing key now (needs \`patch\` on the kage-key-rotation ConfigMap in the controller namespace\: admins only)' \
 'backup:Export every cluster key, encrypted to recipients or a passphrase (admins only)' \
 'restore:Put the keys of a backup back into the cluster; the controller picks them up live' \
 'retire:Stop using a key to unseal (after rotating and resealing)' \
@@ -523,7 +523,7 @@ _kage__subcmd__key_commands() {
     local commands; commands=(
 'fetch:Read the controller'\''s public keys through the kubeconfig and print the current one' \
 'list:List the cluster'\''s keys\: fingerprint, created, state' \
-'rotate:Ask the controller to create a new sealing key now' \
+'rotate:Ask the controller to create a new sealing key now (needs \`patch\` on the kage-key-rotation ConfigMap in the controller namespace\: admins only)' \
 'backup:Export every cluster key, encrypted to recipients or a passphrase (admins only)' \
 'restore:Put the keys of a backup back into the cluster; the controller picks them up live' \
 'retire:Stop using a key to unseal (after rotating and resealing)' \
@@ -546,7 +546,7 @@ _kage__subcmd__key__subcmd__help_commands() {
     local commands; commands=(
 'fetch:Read the controller'\''s public keys through the kubeconfig and print the current one' \
 'list:List the cluster'\''s keys\: fingerprint, created, state' \
-'rotate:Ask the controller to create a new sealing key now' \
+'rotate:Ask the controller to create a new sealing key now (needs \`patch\` on the kage-key-rotation ConfigMap in the controller namespace\: admins only)' \
 'backup:Export every cluster key, encrypted to recipients or a passphrase (admins only)' \
 'restore:Put the keys of a backup back into the cluster; the controller picks them up live' \
 'retire:Stop using a key to unseal (after rotating and resealing)' \
