@@ -235,7 +235,7 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
     let route = request.uri().path().to_owned();
     let response = match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
         Ok(response) => response,
-        Err(_) => error(StatusCode::SERVICE_UNAVAILABLE, "request timed out"),
+        Err(_) => error(StatusCode::SERVICE_UNAVAILABLE, "request timed out").into_response(),
     };
     let known = [
         "/healthz",
@@ -276,8 +276,7 @@ fn client_of(headers: &HeaderMap, peer: Option<SocketAddr>, trusted: &[Cidr]) ->
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .next_back();
+        .rfind(|v| !v.is_empty());
     match appended {
         Some(client) => format!("{client} via {peer}"),
         None => peer.to_string(),
@@ -294,7 +293,8 @@ async fn rate_limit(State(state): State<AppState>, request: Request, next: Next)
         return error(
             StatusCode::TOO_MANY_REQUESTS,
             "rate limit exceeded; retry later",
-        );
+        )
+        .into_response();
     }
     next.run(request).await
 }
@@ -356,14 +356,39 @@ async fn keys(State(state): State<AppState>) -> Json<Value> {
     Json(json!({"keys": state.keys.snapshot().describe()}))
 }
 
-/// An error answer: `{"error": message}`.
-fn error(code: StatusCode, message: impl std::fmt::Display) -> Response {
-    (code, Json(json!({"error": message.to_string()}))).into_response()
+/// A refused request. Every endpoint answers errors in one shape, a Kubernetes `Status`
+/// (`kind: Status`, `code`, `message`), which kube clients, kubectl and the service proxy
+/// already understand.
+#[derive(Debug)]
+pub struct Refused {
+    code: StatusCode,
+    message: String,
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        let body = json!({
+            "apiVersion": "v1",
+            "kind": "Status",
+            "status": "Failure",
+            "code": self.code.as_u16(),
+            "reason": self.code.canonical_reason().unwrap_or_default(),
+            "message": self.message,
+        });
+        (self.code, Json(body)).into_response()
+    }
+}
+
+fn error(code: StatusCode, message: impl std::fmt::Display) -> Refused {
+    Refused {
+        code,
+        message: message.to_string(),
+    }
 }
 
 /// Reads the SealedSecrets of a request body (YAML or JSON, one or several), within the
 /// request's budget of objects and values.
-fn read_request(body: &Bytes) -> Result<Vec<SealedSecret>, Response> {
+fn read_request(body: &Bytes) -> Result<Vec<SealedSecret>, Refused> {
     let text = std::str::from_utf8(body)
         .map_err(|_| error(StatusCode::BAD_REQUEST, "body is not UTF-8"))?;
     let docs = read_documents(text).map_err(|e| error(StatusCode::BAD_REQUEST, e))?;
@@ -392,7 +417,7 @@ fn read_request(body: &Bytes) -> Result<Vec<SealedSecret>, Response> {
 async fn with_crypto<T: Send + 'static>(
     state: &AppState,
     work: impl FnOnce(&Keys) -> T + Send + 'static,
-) -> Result<T, Response> {
+) -> Result<T, Refused> {
     let busy = || {
         error(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -439,12 +464,12 @@ async fn verify(
 ) -> Response {
     let objects = match read_request(&body) {
         Ok(o) => o,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     let client = client_of(&headers, Some(peer), &state.trusted_proxies);
     match with_crypto(&state, move |keys| verify_all(keys, &objects, &client)).await {
         Ok(answer) => Json(answer).into_response(),
-        Err(refused) => refused,
+        Err(refused) => refused.into_response(),
     }
 }
 
@@ -512,7 +537,7 @@ async fn reseal(
 ) -> Response {
     let objects = match read_request(&body) {
         Ok(o) => o,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     let keep: Vec<Recipient> = match query
         .keep
@@ -522,7 +547,7 @@ async fn reseal(
         .collect()
     {
         Ok(k) => k,
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("keep: {e}")),
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("keep: {e}")).into_response(),
     };
     let client = client_of(&headers, Some(peer), &state.trusted_proxies);
     match with_crypto(&state, move |keys| {
@@ -531,7 +556,7 @@ async fn reseal(
     .await
     {
         Ok(Ok(answer)) => Json(answer).into_response(),
-        Ok(Err(refused)) | Err(refused) => refused,
+        Ok(Err(refused)) | Err(refused) => refused.into_response(),
     }
 }
 
@@ -540,7 +565,7 @@ fn reseal_all(
     objects: Vec<SealedSecret>,
     keep: &[Recipient],
     client: &str,
-) -> Result<Value, Response> {
+) -> Result<Value, Refused> {
     let Some(current) = keys.current().map(|k| k.identity.recipient().clone()) else {
         return Err(error(StatusCode::SERVICE_UNAVAILABLE, "no active key"));
     };
@@ -585,13 +610,12 @@ fn reseal_all(
     Ok(json!({"objects": out}))
 }
 
-fn refuse(client: &str, namespace: &str, name: &str, key: &str, reason: &str) -> Response {
+fn refuse(client: &str, namespace: &str, name: &str, key: &str, reason: &str) -> Refused {
     audit::request("reseal", client, namespace, name, &[], "refused");
-    (
+    error(
         StatusCode::UNPROCESSABLE_ENTITY,
         format!("SealedSecret {namespace}/{name} key {key:?}: {reason}"),
     )
-        .into_response()
 }
 
 #[cfg(test)]

@@ -240,15 +240,14 @@ async fn a_secret_kage_does_not_own_is_left_alone_until_annotated() {
         &[],
     );
     wait_condition(&sealed, "shared", "False", "SecretNotOwned").await;
-    let message = sealed
-        .get("shared")
-        .await
-        .unwrap()
-        .ready_condition()
-        .unwrap()
-        .message
-        .clone();
-    assert!(message.contains("kage.dev/managed"), "{message}");
+    let object = sealed.get("shared").await.unwrap();
+    let message = object.ready_condition().unwrap().message.clone();
+    let uid = object.metadata.uid.unwrap();
+    let adopt = format!("kage.dev/adopt={uid}");
+    assert!(
+        message.contains(&adopt),
+        "the message says how to adopt: {message}"
+    );
     let after = secrets.get("shared").await.unwrap();
     assert_eq!(
         after.metadata.resource_version,
@@ -256,14 +255,11 @@ async fn a_secret_kage_does_not_own_is_left_alone_until_annotated() {
     );
     assert_eq!(data_of(&after, "k"), b"theirs");
 
-    run_ok(cluster.kubectl().args([
-        "annotate",
-        "secret",
-        "shared",
-        "-n",
-        &ns.name,
-        "kage.dev/managed=true",
-    ]))
+    run_ok(
+        cluster
+            .kubectl()
+            .args(["annotate", "secret", "shared", "-n", &ns.name, &adopt]),
+    )
     .unwrap();
     // The annotation is not on a watched object; the retry of the failed reconcile adopts it.
     wait_until(

@@ -512,8 +512,17 @@ async fn oversized_bodies_get_413_floods_get_429_and_others_are_still_served() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
+    // Loopback stands for the API server here: its X-Forwarded-For tells clients apart.
     let ctl = cluster
-        .start_leading_controller(dir.path(), &["--watch-namespace", "kube-public"])
+        .start_leading_controller(
+            dir.path(),
+            &[
+                "--watch-namespace",
+                "kube-public",
+                "--trusted-proxy",
+                "127.0.0.1",
+            ],
+        )
         .await
         .unwrap();
     let huge = vec![b'a'; 5 * 1024 * 1024];
@@ -606,6 +615,16 @@ async fn the_cli_reaches_the_controller_through_the_service_proxy_and_rbac_decid
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // The audit actor is what the API server's proxy appended (the CLI's address), named with
+    // the trusted hop it came through.
+    let actor = ctl
+        .logs()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|r| r["action"] == "verify")
+        .map(|r| r["actor"].as_str().unwrap_or_default().to_owned())
+        .expect("an audit record of the verify");
+    assert_eq!(actor, format!("127.0.0.1 via {}", network.host_ip));
 
     let old = cluster.current_key().await;
     cluster.rotate_key().await.unwrap();

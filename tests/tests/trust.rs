@@ -450,9 +450,16 @@ async fn rotation_needs_rbac_on_the_request_and_a_loop_of_requests_creates_one_k
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && stderr.contains("forbidden"), "{stderr}");
+    assert!(
+        !out.status.success() && stderr.contains("forbidden"),
+        "{stderr}"
+    );
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(key_names(&cluster).await, before, "a forbidden request made a key");
+    assert_eq!(
+        key_names(&cluster).await,
+        before,
+        "a forbidden request made a key"
+    );
 
     // An admin's first request rotates; requests right after it are refused, with an Event.
     cluster.rotate_key().await.unwrap();
@@ -466,7 +473,11 @@ async fn rotation_needs_rbac_on_the_request_and_a_loop_of_requests_creates_one_k
             "{stderr}"
         );
     }
-    assert_eq!(key_names(&cluster).await, after_one, "a refused request made a key");
+    assert_eq!(
+        key_names(&cluster).await,
+        after_one,
+        "a refused request made a key"
+    );
     let events = run_ok(cluster.kubectl().args([
         "get",
         "events.events.k8s.io",
@@ -527,13 +538,17 @@ async fn the_namespaced_install_unseals_its_namespace_and_cannot_touch_another()
         &[],
     );
     let api: Api<SealedSecret> = Api::namespaced(cluster.client.clone(), &ns.name);
-    wait_until(Duration::from_secs(40), "Ready in the watched namespace", || async {
-        Ok(api
-            .get("db")
-            .await?
-            .ready_condition()
-            .is_some_and(|c| c.status == "True"))
-    })
+    wait_until(
+        Duration::from_secs(40),
+        "Ready in the watched namespace",
+        || async {
+            Ok(api
+                .get("db")
+                .await?
+                .ready_condition()
+                .is_some_and(|c| c.status == "True"))
+        },
+    )
     .await
     .unwrap();
     // Its ServiceAccount has no rights elsewhere: the API server says so.
@@ -548,8 +563,15 @@ async fn the_namespaced_install_unseals_its_namespace_and_cannot_touch_another()
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "no");
     assert!(!ctl.exited());
     ctl.stop();
-    run_ok(cluster.kubectl().arg("delete").arg("-f").arg(&file).arg("--ignore-not-found"))
-        .ok();
+    run_ok(
+        cluster
+            .kubectl()
+            .arg("delete")
+            .arg("-f")
+            .arg(&file)
+            .arg("--ignore-not-found"),
+    )
+    .ok();
     // Put the shared install back for the next test.
     cluster.install().unwrap();
 }
@@ -572,7 +594,10 @@ async fn a_flood_of_maximal_verify_requests_does_not_stall_unsealing() {
     let values: Vec<(String, String)> = (0..kage_api::MAX_VALUES_PER_REQUEST)
         .map(|i| (format!("k{i}"), "flood".to_owned()))
         .collect();
-    let pairs: Vec<(&str, &str)> = values.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let pairs: Vec<(&str, &str)> = values
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     let big = dir.path().join("big.yaml");
     cluster.seal(&secret_manifest("big", &ns.name, &pairs), &big, &[]);
     let body = std::fs::read(&big).unwrap();
@@ -598,16 +623,23 @@ async fn a_flood_of_maximal_verify_requests_does_not_stall_unsealing() {
         .collect();
     cluster.seal_and_apply_all(&manifests, dir.path(), &[]);
     let api: Api<SealedSecret> = Api::namespaced(cluster.client.clone(), &ns.name);
-    let synced = wait_until(SYNC_UNDER_FLOOD, "20 SealedSecrets Ready under the flood", || async {
-        Ok(kage_e2e::count_ready(&api, "True", "Unsealed").await? == 20)
-    })
+    let synced = wait_until(
+        SYNC_UNDER_FLOOD,
+        "20 SealedSecrets Ready under the flood",
+        || async { Ok(kage_e2e::count_ready(&api, "True", "Unsealed").await? == 20) },
+    )
     .await;
     let elapsed = started.elapsed();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let served: usize = flooders.into_iter().map(|f| f.join().unwrap()).sum();
     synced.unwrap();
-    eprintln!("20 SealedSecrets Ready {elapsed:?} after they were applied, during a flood ({served} maximal verify requests answered)");
-    assert!(served > 0, "the flood was never served: the test proves nothing");
+    eprintln!(
+        "20 SealedSecrets Ready {elapsed:?} after they were applied, during a flood ({served} maximal verify requests answered)"
+    );
+    assert!(
+        served > 0,
+        "the flood was never served: the test proves nothing"
+    );
 }
 
 /// The bound documented in docs/operations.md for 20 SealedSecrets to unseal while the API is

@@ -162,7 +162,8 @@ impl FileJob {
 }
 
 /// Reseals every file through the controller, many files per request: files are batched up
-/// to [`kage_api::MAX_OBJECTS_PER_REQUEST`] objects and [`BATCH_BYTES`], never split, and
+/// to [`kage_api::MAX_OBJECTS_PER_REQUEST`] objects, [`kage_api::MAX_VALUES_PER_REQUEST`]
+/// values and [`BATCH_BYTES`], never split, and
 /// grouped by the recipients `.kage.yaml` keeps. When a batch is refused, its files are sent
 /// again one by one so that each error names its own file.
 fn reseal_through_controller(
@@ -170,11 +171,12 @@ fn reseal_through_controller(
     args: &ResealArgs,
     report: &mut impl FnMut(&Path, anyhow::Result<usize>),
 ) {
-    /// Files sent in one request, with their object count and body size.
+    /// Files sent in one request, with their object and value counts and body size.
     #[derive(Default)]
     struct Batch {
         jobs: Vec<FileJob>,
         objects: usize,
+        values: usize,
         bytes: usize,
     }
     let mut groups: std::collections::BTreeMap<String, Vec<Batch>> = Default::default();
@@ -190,9 +192,19 @@ fn reseal_through_controller(
         let keep: Vec<String> = job.configured.iter().map(ToString::to_string).collect();
         let batches = groups.entry(keep.join(",")).or_default();
         let objects = job.positions.len();
-        let bytes = manifest::write_documents(&job.sealed_documents(), OutputFormat::Yaml).len();
+        let sealed = job.sealed_documents();
+        let values: usize = sealed
+            .iter()
+            .filter_map(|d| {
+                d.pointer("/spec/encryptedData")?
+                    .as_object()
+                    .map(|m| m.len())
+            })
+            .sum();
+        let bytes = manifest::write_documents(&sealed, OutputFormat::Yaml).len();
         let fits = batches.last().is_some_and(|batch| {
             batch.objects + objects <= kage_api::MAX_OBJECTS_PER_REQUEST
+                && batch.values + values <= kage_api::MAX_VALUES_PER_REQUEST
                 && batch.bytes + bytes <= BATCH_BYTES
         });
         if !fits {
@@ -201,6 +213,7 @@ fn reseal_through_controller(
         let batch = batches.last_mut().expect("a batch");
         batch.jobs.push(job);
         batch.objects += objects;
+        batch.values += values;
         batch.bytes += bytes;
     }
     for (keep, batches) in groups {

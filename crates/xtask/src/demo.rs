@@ -64,7 +64,15 @@ pub fn demo() -> Result<()> {
     cluster.start_process(
         "kage-controller",
         &bin.join("kage-controller"),
-        &["run", "--http-addr", "127.0.0.1:0", "--log-format", "text"],
+        &[
+            "run",
+            "--http-addr",
+            "127.0.0.1:0",
+            "--api-addr",
+            "127.0.0.1:0",
+            "--log-format",
+            "text",
+        ],
         &[("KUBECONFIG", sa_kubeconfig.as_os_str())],
     )?;
 
