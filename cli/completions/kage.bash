@@ -695,7 +695,7 @@ _kage() {
             return 0
             ;;
         kage__subcmd__key__subcmd__restore)
-            opts="-i -h --identity --passphrase --kubeconfig --context --controller-namespace --controller-name --controller-url --help"
+            opts="-i -h --identity --passphrase --expect --yes --kubeconfig --context --controller-namespace --controller-name --controller-url --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -706,6 +706,10 @@ _kage() {
                     return 0
                     ;;
                 -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --expect)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -97,8 +97,8 @@ complete -c kage -n "__fish_kage_using_subcommand key; and not __fish_seen_subco
 complete -c kage -n "__fish_kage_using_subcommand key; and not __fish_seen_subcommand_from fetch list rotate backup restore retire help" -f -a "restore" -d 'Put the keys of a backup back into the cluster; the controller picks them up live'
 complete -c kage -n "__fish_kage_using_subcommand key; and not __fish_seen_subcommand_from fetch list rotate backup restore retire help" -f -a "retire" -d 'Stop using a key to unseal (after rotating and resealing)'
 complete -c kage -n "__fish_kage_using_subcommand key; and not __fish_seen_subcommand_from fetch list rotate backup restore retire help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from fetch" -l pin -d 'Refuse any current key whose fingerprint is not this one' -r
-complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from fetch" -l save -d 'Write the recipient into this .kage.yaml (the rule without a path, added if missing)' -r -F
+complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from fetch" -l pin -d 'Refuse any current key but this one (the whole `age1...` recipient: a short fingerprint could be matched by another key)' -r
+complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from fetch" -l save -d 'Write the recipient into this .kage.yaml: the rule without a path (added if missing), and every rule that names an older key of this cluster' -r -F
 complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from fetch" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
 complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from fetch" -l context -d 'Kubeconfig context to use' -r
 complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from fetch" -l controller-namespace -d 'Namespace of the kage controller' -r
@@ -127,12 +127,14 @@ complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcomman
 complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from backup" -l passphrase -d 'Encrypt the backup to the passphrase in $KAGE_PASSPHRASE instead'
 complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from backup" -s h -l help -d 'Print help'
 complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from restore" -s i -l identity -d 'Identity file that opens the backup (repeatable)' -r -F
+complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from restore" -l expect -d 'Restore only the keys with these fingerprints (repeatable); anyone holding the backup\'s public recipient can write a backup, so name the keys you expect' -r
 complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from restore" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
 complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from restore" -l context -d 'Kubeconfig context to use' -r
 complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from restore" -l controller-namespace -d 'Namespace of the kage controller' -r
 complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from restore" -l controller-name -d 'Name of the kage controller (Service and Deployment)' -r
 complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from restore" -l controller-url -d 'Reach the controller\'s HTTP API here instead of through the API server\'s service proxy' -r
 complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from restore" -l passphrase -d 'Open the backup with the passphrase in $KAGE_PASSPHRASE'
+complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from restore" -l yes -d 'Restore without asking (the keys are listed first either way)'
 complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from restore" -s h -l help -d 'Print help'
 complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from retire" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
 complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from retire" -l context -d 'Kubeconfig context to use' -r

@@ -146,8 +146,8 @@ _arguments "${_arguments_options[@]}" : \
         case $line[1] in
             (fetch)
 _arguments "${_arguments_options[@]}" : \
-'--pin=[Refuse any current key whose fingerprint is not this one]:FINGERPRINT:_default' \
-'--save=[Write the recipient into this .kage.yaml (the rule without a path, added if missing)]::FILE:_files' \
+'--pin=[Refuse any current key but this one (the whole \`age1...\` recipient\: a short fingerprint could be matched by another key)]:RECIPIENT:_default' \
+'--save=[Write the recipient into this .kage.yaml\: the rule without a path (added if missing), and every rule that names an older key of this cluster]::FILE:_files' \
 '--kubeconfig=[Path to the kubeconfig file (default\: \$KUBECONFIG, then ~/.kube/config)]:FILE:_files' \
 '--context=[Kubeconfig context to use]:NAME:_default' \
 '--controller-namespace=[Namespace of the kage controller]:NS:_default' \
@@ -199,12 +199,14 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 '*-i+[Identity file that opens the backup (repeatable)]:FILE:_files' \
 '*--identity=[Identity file that opens the backup (repeatable)]:FILE:_files' \
+'*--expect=[Restore only the keys with these fingerprints (repeatable); anyone holding the backup'\''s public recipient can write a backup, so name the keys you expect]:FINGERPRINT:_default' \
 '--kubeconfig=[Path to the kubeconfig file (default\: \$KUBECONFIG, then ~/.kube/config)]:FILE:_files' \
 '--context=[Kubeconfig context to use]:NAME:_default' \
 '--controller-namespace=[Namespace of the kage controller]:NS:_default' \
 '--controller-name=[Name of the kage controller (Service and Deployment)]:NAME:_default' \
 '--controller-url=[Reach the controller'\''s HTTP API here instead of through the API server'\''s service proxy]:URL:_default' \
 '--passphrase[Open the backup with the passphrase in \$KAGE_PASSPHRASE]' \
+'--yes[Restore without asking (the keys are listed first either way)]' \
 '-h[Print help]' \
 '--help[Print help]' \
 ':file -- The backup file:_files' \

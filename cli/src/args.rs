@@ -99,6 +99,13 @@ pub struct RestoreArgs {
     /// Open the backup with the passphrase in $KAGE_PASSPHRASE.
     #[arg(long)]
     pub passphrase: bool,
+    /// Restore only the keys with these fingerprints (repeatable); anyone holding the backup's
+    /// public recipient can write a backup, so name the keys you expect.
+    #[arg(long, value_name = "FINGERPRINT")]
+    pub expect: Vec<String>,
+    /// Restore without asking (the keys are listed first either way).
+    #[arg(long)]
+    pub yes: bool,
     /// Cluster selection.
     #[command(flatten)]
     pub cluster: ClusterArgs,
@@ -143,10 +150,12 @@ pub struct ResealArgs {
 /// `kage key fetch`.
 #[derive(Debug, Args)]
 pub struct FetchArgs {
-    /// Refuse any current key whose fingerprint is not this one.
-    #[arg(long, value_name = "FINGERPRINT")]
+    /// Refuse any current key but this one (the whole `age1...` recipient: a short fingerprint
+    /// could be matched by another key).
+    #[arg(long, value_name = "RECIPIENT")]
     pub pin: Option<String>,
-    /// Write the recipient into this .kage.yaml (the rule without a path, added if missing).
+    /// Write the recipient into this .kage.yaml: the rule without a path (added if missing),
+    /// and every rule that names an older key of this cluster.
     #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = ".kage.yaml")]
     pub save: Option<PathBuf>,
     /// Cluster selection.

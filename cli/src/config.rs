@@ -1,7 +1,10 @@
 //! `.kage.yaml` (who to seal to, by path) and the kubeconfig's default namespace.
 //!
 //! `.kage.yaml` is found by walking up from the sealed file's own folder (not the working
-//! directory), so a repository seals the same way wherever the command is run from:
+//! directory), so a repository seals the same way wherever the command is run from. The walk
+//! stops at the repository root (the folder holding `.git`); outside a repository only the
+//! file's own folder is read. A `.kage.yaml` above the repository (a shared `/tmp`, a home
+//! folder) is never trusted: it could add an attacker's recipient.
 //!
 //! ```yaml
 //! rules:
@@ -48,19 +51,59 @@ pub struct Rule {
 /// What a matching rule says.
 #[derive(Debug, Default)]
 pub struct Resolved {
-    /// Cluster and recovery recipients together.
-    pub recipients: Vec<Recipient>,
+    /// The cluster recipients alone.
+    pub cluster: Vec<Recipient>,
     /// The recovery recipients alone.
     pub recovery: Vec<Recipient>,
     /// The default scope, if the rule sets one.
     pub scope: Option<Scope>,
+    /// Which file and rule said it; `None` when no rule matched.
+    pub source: Option<Source>,
 }
 
-/// Finds `.kage.yaml` upward from `start` (a folder) and returns the rule matching `target`.
+impl Resolved {
+    /// Cluster and recovery recipients together.
+    pub fn recipients(&self) -> Vec<Recipient> {
+        self.cluster.iter().chain(&self.recovery).cloned().collect()
+    }
+}
+
+/// The rule a recipient list came from.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// The `.kage.yaml` file.
+    pub file: PathBuf,
+    /// The rule's position in it, from 1.
+    pub rule: usize,
+    /// The rule's `path` glob.
+    pub path: Option<String>,
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} rule {}", self.file.display(), self.rule)?;
+        match &self.path {
+            Some(glob) => write!(f, " (path {glob:?})"),
+            None => write!(f, " (every file)"),
+        }
+    }
+}
+
+/// The folders whose `.kage.yaml` may apply to a file in `start`, nearest first: up to the
+/// repository root (the folder holding `.git`), or `start` alone outside a repository.
+fn trusted_folders(start: &Path) -> Vec<&Path> {
+    match start.ancestors().position(|dir| dir.join(".git").exists()) {
+        Some(root) => start.ancestors().take(root + 1).collect(),
+        None => vec![start],
+    }
+}
+
+/// Finds `.kage.yaml` upward from `start` (a folder), never past the repository root, and
+/// returns the rule matching `target`.
 pub fn resolve(start: &Path, target: Option<&Path>) -> anyhow::Result<Resolved> {
     let start = std::path::absolute(start)?;
-    let Some(config_path) = start
-        .ancestors()
+    let Some(config_path) = trusted_folders(&start)
+        .into_iter()
         .map(|dir| dir.join(CONFIG_FILE))
         .find(|p| p.is_file())
     else {
@@ -75,7 +118,7 @@ pub fn resolve(start: &Path, target: Option<&Path>) -> anyhow::Result<Resolved> 
         .map(std::path::absolute)
         .transpose()?
         .and_then(|t| t.strip_prefix(base).ok().map(Path::to_path_buf));
-    for rule in &config.rules {
+    for (index, rule) in config.rules.iter().enumerate() {
         let matches = match (&rule.path, &relative) {
             (None, _) => true,
             (Some(glob), Some(rel)) => globset::Glob::new(glob)
@@ -96,8 +139,7 @@ pub fn resolve(start: &Path, target: Option<&Path>) -> anyhow::Result<Resolved> 
                 .collect::<anyhow::Result<Vec<_>>>()
         };
         let recovery = parse(&rule.recovery)?;
-        let mut recipients = parse(&rule.recipients)?;
-        recipients.extend(recovery.iter().cloned());
+        let cluster = parse(&rule.recipients)?;
         let scope = rule
             .scope
             .as_deref()
@@ -105,12 +147,52 @@ pub fn resolve(start: &Path, target: Option<&Path>) -> anyhow::Result<Resolved> 
             .transpose()
             .with_context(|| format!("{}", config_path.display()))?;
         return Ok(Resolved {
-            recipients,
+            cluster,
             recovery,
             scope,
+            source: Some(Source {
+                file: config_path.clone(),
+                rule: index + 1,
+                path: rule.path.clone(),
+            }),
         });
     }
     Ok(Resolved::default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RULE: &str =
+        "rules:\n  - recovery: [age1aq67e64y7hhm8rncj6sfqt47cgyrpvk85yhn0adtfkmwed7wqpss3lne0f]\n";
+
+    #[test]
+    fn a_config_above_the_repository_root_never_applies() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join(CONFIG_FILE), RULE).unwrap();
+        let repo = outside.path().join("repo");
+        std::fs::create_dir_all(repo.join(".git")).unwrap();
+        std::fs::create_dir_all(repo.join("apps")).unwrap();
+        let resolved = resolve(&repo.join("apps"), None).unwrap();
+        assert!(resolved.source.is_none() && resolved.recovery.is_empty());
+
+        std::fs::write(repo.join(CONFIG_FILE), RULE).unwrap();
+        let resolved = resolve(&repo.join("apps"), None).unwrap();
+        let source = resolved.source.unwrap();
+        assert_eq!(source.file, repo.join(CONFIG_FILE));
+        assert_eq!((source.rule, resolved.recovery.len()), (1, 1));
+    }
+
+    #[test]
+    fn outside_a_repository_only_the_files_own_folder_applies() {
+        let top = tempfile::tempdir().unwrap();
+        std::fs::write(top.path().join(CONFIG_FILE), RULE).unwrap();
+        let below = top.path().join("below");
+        std::fs::create_dir_all(&below).unwrap();
+        assert!(resolve(&below, None).unwrap().source.is_none());
+        assert!(resolve(top.path(), None).unwrap().source.is_some());
+    }
 }
 
 /// The namespace of the kubeconfig's current (or given) context, as kubectl picks it.

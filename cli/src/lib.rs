@@ -14,6 +14,7 @@ mod cluster;
 mod commands;
 mod config;
 mod files;
+mod recipients;
 
 use std::process::ExitCode;
 

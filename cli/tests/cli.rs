@@ -527,6 +527,85 @@ fn no_recipients_is_an_error_with_a_hint() {
 }
 
 #[test]
+fn a_kage_yaml_above_the_repository_adds_no_recipient_and_the_one_used_is_named() {
+    let d = Dir::new();
+    let attacker = d
+        .cmd()
+        .args(["keygen", "-o", "attacker.key"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let attacker = String::from_utf8(attacker).unwrap().trim().to_owned();
+    // A shared folder above the repository holds a rule adding the attacker.
+    d.write(
+        ".kage.yaml",
+        &format!(
+            "rules:\n  - recipients: [{}]\n    recovery: [{attacker}]\n    scope: cluster-wide\n",
+            d.recipient
+        ),
+    );
+    d.write("repo/.git/HEAD", "");
+    d.write("repo/app/.keep", "");
+    d.cmd()
+        .args([
+            "seal",
+            "--name",
+            "db",
+            "-n",
+            "prod",
+            "--from-literal",
+            "k=v",
+            "-w",
+            "repo/app/s.yaml",
+        ])
+        .assert()
+        .code(3)
+        .stderr(contains("no recipients"));
+    // The repository's own rule applies, and seal says which file, rule and keys.
+    d.write(
+        "repo/.kage.yaml",
+        &format!("rules:\n  - recipients: [{}]\n", d.recipient),
+    );
+    let fingerprint = d
+        .recipient
+        .parse::<kage_core::Recipient>()
+        .unwrap()
+        .fingerprint()
+        .to_string();
+    d.cmd()
+        .args([
+            "seal",
+            "--name",
+            "db",
+            "-n",
+            "prod",
+            "--from-literal",
+            "k=v",
+            "-w",
+            "repo/app/s.yaml",
+        ])
+        .assert()
+        .success()
+        .stderr(
+            contains("repo/.kage.yaml rule 1")
+                .and(contains(format!("{fingerprint} (cluster)")))
+                .and(contains("recovery").not()),
+        );
+    let attacker_fp = attacker
+        .parse::<kage_core::Recipient>()
+        .unwrap()
+        .fingerprint()
+        .to_string();
+    d.cmd()
+        .args(["inspect", "-f", "repo/app/s.yaml"])
+        .assert()
+        .success()
+        .stdout(contains(attacker_fp).not().and(contains("scope strict")));
+}
+
+#[test]
 fn kage_yaml_is_found_from_the_sealed_files_own_folder() {
     let d = Dir::new();
     d.write(
@@ -536,6 +615,7 @@ fn kage_yaml_is_found_from_the_sealed_files_own_folder() {
             d.recipient
         ),
     );
+    d.write("repo/.git/HEAD", "");
     d.write("repo/prod/app/.keep", "");
     // Run from elsewhere: the rule applies because of where the output file lives.
     d.cmd()
@@ -773,6 +853,7 @@ fn recovery_recipients_are_reported_enforced_and_open_values_alone() {
         "repo/.kage.yaml",
         &format!("rules:\n  - path: \"with/**\"\n    recipients: [{}]\n    recovery: [{recovery}]\n  - recipients: [{}]\n    recovery: [{recovery}]\n", d.recipient, d.recipient),
     );
+    d.write("repo/.git/HEAD", "");
     d.write("repo/with/.keep", "");
     d.write("repo/without/.keep", "");
     d.cmd()
@@ -845,4 +926,81 @@ fn recovery_recipients_are_reported_enforced_and_open_values_alone() {
         .stdout
         .clone();
     assert_eq!(secret_json(&out)["data"]["k"], b64(SECRET.as_bytes()));
+}
+
+/// A backup anyone holding the backup recipient could write: age does not say who wrote it.
+fn forged_backup(d: &Dir, created_at: &str) -> String {
+    use std::io::Write;
+    let out = d
+        .cmd()
+        .args(["keygen", "-o", "backup.key"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let recipient: age::x25519::Recipient = String::from_utf8(out).unwrap().trim().parse().unwrap();
+    let attacker = std::fs::read_to_string(d.path("id.txt"))
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY-"))
+        .unwrap()
+        .to_owned();
+    let bundle = serde_json::json!({
+        "apiVersion": "kage.dev/v1alpha1", "kind": "KeyBackup", "namespace": "kage-system",
+        "createdAt": "2026-01-01T00:00:00Z",
+        "keys": [{"name": "kage-key-1", "fingerprint": "0000000000000000", "createdAt": created_at,
+                  "state": "active", "identity": attacker}],
+    });
+    let encryptor =
+        age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
+            .unwrap();
+    let mut armored = Vec::new();
+    let writer =
+        age::armor::ArmoredWriter::wrap_output(&mut armored, age::armor::Format::AsciiArmor)
+            .unwrap();
+    let mut w = encryptor.wrap_output(writer).unwrap();
+    w.write_all(bundle.to_string().as_bytes()).unwrap();
+    w.finish().unwrap().finish().unwrap();
+    d.write("forged.age", std::str::from_utf8(&armored).unwrap());
+    "forged.age".to_owned()
+}
+
+#[test]
+fn a_forged_backup_dated_in_the_future_is_refused_before_the_cluster_is_touched() {
+    let d = Dir::new();
+    let file = forged_backup(&d, "2099-01-01T00:00:00Z");
+    d.cmd()
+        .args(["key", "restore", &file, "-i", "backup.key", "--yes"])
+        .assert()
+        .code(3)
+        .stderr(contains("in the future"));
+}
+
+#[test]
+fn a_restore_lists_the_keys_and_needs_a_yes_and_expect_names_them() {
+    let d = Dir::new();
+    let file = forged_backup(&d, "2026-01-01T00:00:00Z");
+    d.cmd()
+        .args(["key", "restore", &file, "-i", "backup.key"])
+        .assert()
+        .code(3)
+        .stderr(
+            contains("0000000000000000  created 2026-01-01T00:00:00Z  active")
+                .and(contains("--yes")),
+        );
+    d.cmd()
+        .args([
+            "key",
+            "restore",
+            &file,
+            "-i",
+            "backup.key",
+            "--yes",
+            "--expect",
+            "1111111111111111",
+        ])
+        .assert()
+        .code(3)
+        .stderr(contains("no such key"));
 }

@@ -57,20 +57,29 @@ async fn fetch_seal_and_apply_gives_the_exact_secret_and_ready() {
     let fetched = run_ok(cluster.kage().args(["key", "fetch"])).unwrap();
     let recipient = String::from_utf8(fetched.stdout).unwrap().trim().to_owned();
     assert!(recipient.starts_with("age1"));
-    let listing = String::from_utf8(fetched.stderr).unwrap();
-    let fingerprint = listing
-        .lines()
-        .find(|l| l.trim_end().ends_with("current"))
-        .and_then(|l| l.split_whitespace().next())
-        .unwrap()
-        .to_owned();
-    run_ok(cluster.kage().args(["key", "fetch", "--pin", &fingerprint])).unwrap();
+    run_ok(cluster.kage().args(["key", "fetch", "--pin", &recipient])).unwrap();
+    let other = "age1aq67e64y7hhm8rncj6sfqt47cgyrpvk85yhn0adtfkmwed7wqpss3lne0f";
     let wrong_pin = cluster
         .kage()
-        .args(["key", "fetch", "--pin", "0000000000000000"])
+        .args(["key", "fetch", "--pin", other])
         .output()
         .unwrap();
     assert_eq!(wrong_pin.status.code(), Some(4));
+    let short_pin = cluster
+        .kage()
+        .args([
+            "key",
+            "fetch",
+            "--pin",
+            &kage_core::Recipient::fingerprint(&recipient.parse().unwrap()).to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        short_pin.status.code(),
+        Some(3),
+        "a fingerprint is not a pin"
+    );
 
     let manifest = json!({
         "apiVersion": "v1", "kind": "Secret",

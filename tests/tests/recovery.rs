@@ -117,7 +117,7 @@ async fn disaster_drill_keys_lost_and_restored_from_backup_without_resealing() {
     run_ok(
         cluster
             .kage()
-            .args(["key", "restore", "-i"])
+            .args(["key", "restore", "--yes", "-i"])
             .arg(dir.path().join("backup.key"))
             .arg(&backup),
     )

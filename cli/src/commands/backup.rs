@@ -257,10 +257,81 @@ fn read_backup(
     Ok(bundle)
 }
 
+/// Checks every key of a backup before anything is written: a creation time that parses and
+/// is not in the future (a future date would make a forged key current for years), a known
+/// state; with `expect`, keeps only the keys listed and fails if one is missing.
+fn vet(bundle: &mut Bundle, expect: &[String]) -> anyhow::Result<()> {
+    let now = jiff::Timestamp::now();
+    for key in &bundle.keys {
+        let created: jiff::Timestamp = key.created_at.parse().map_err(|_| {
+            anyhow!(
+                "key {} in the backup has no valid creation time",
+                key.fingerprint
+            )
+        })?;
+        if created > now + MAX_CLOCK_SKEW {
+            bail!(
+                "key {} in the backup claims to be created at {created}, in the future: refusing the backup (it may be forged)",
+                key.fingerprint
+            );
+        }
+        if !matches!(key.state.as_str(), "active" | "retired") {
+            bail!(
+                "key {} in the backup has an unknown state {:?}",
+                key.fingerprint,
+                key.state
+            );
+        }
+    }
+    if !expect.is_empty() {
+        for fingerprint in expect {
+            if !bundle.keys.iter().any(|k| &k.fingerprint == fingerprint) {
+                bail!("--expect {fingerprint}: no such key in the backup");
+            }
+        }
+        bundle.keys.retain(|k| expect.contains(&k.fingerprint));
+    }
+    Ok(())
+}
+
+/// Lists the keys about to be restored and asks for `yes` unless `--yes` was given.
+fn confirm(bundle: &Bundle, yes: bool) -> Outcome {
+    eprintln!("the backup holds {} key(s) to restore:", bundle.keys.len());
+    for key in &bundle.keys {
+        eprintln!(
+            "  {}  created {}  {}",
+            key.fingerprint, key.created_at, key.state
+        );
+    }
+    if yes {
+        return Ok(());
+    }
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        return Err(Failure::Input(anyhow!(
+            "not restoring without confirmation: check the keys above and pass --yes (or run in a terminal)"
+        )));
+    }
+    eprint!("restore these keys into the cluster? type yes: ");
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .context("reading the answer")?;
+    if answer.trim() != "yes" {
+        return Err(Failure::Other(anyhow!("restore cancelled")));
+    }
+    Ok(())
+}
+
+/// How far in the future a key's creation time may lie before it is refused.
+const MAX_CLOCK_SKEW: jiff::SignedDuration = jiff::SignedDuration::from_mins(5);
+
 /// `kage key restore`.
 pub fn restore(args: RestoreArgs) -> Outcome {
-    let bundle =
+    let mut bundle =
         read_backup(&args.file, &args.identities, args.passphrase).map_err(Failure::Input)?;
+    vet(&mut bundle, &args.expect).map_err(Failure::Input)?;
+    confirm(&bundle, args.yes)?;
     for key in bundle.keys.iter().filter(|k| k.wrapped_identity.is_none()) {
         let id: Identity = key.identity.parse().map_err(|_| {
             Failure::Input(anyhow!(

@@ -8,12 +8,12 @@ use kage_api::{
     ROTATION_HANDLED_ANNOTATION, ROTATION_REQUEST_CONFIGMAP, ROTATION_REQUEST_KEY,
     ROTATION_RESULT_ANNOTATION,
 };
-use kage_core::Fingerprint;
+use kage_core::{Fingerprint, Recipient};
 use kube::Api;
 use kube::api::{Patch, PatchParams};
 
 use crate::args::{ClusterOnly, FetchArgs, KeyCommand};
-use crate::cluster::{block_on, connect, fetch_keys};
+use crate::cluster::{PublicKeys, block_on, connect, fetch_keys};
 use crate::{Failure, Outcome, config, files};
 
 pub fn run(command: KeyCommand) -> Outcome {
@@ -119,7 +119,12 @@ fn fetch(args: FetchArgs) -> Outcome {
         .pin
         .as_deref()
         .map(|p| {
-            p.parse::<Fingerprint>()
+            if p.parse::<Fingerprint>().is_ok() {
+                return Err(Failure::Input(anyhow!(
+                    "--pin takes the whole age1... recipient, not its fingerprint (a fingerprint is too short to pin a key)"
+                )));
+            }
+            p.parse::<Recipient>()
                 .map_err(|e| Failure::Input(anyhow!("--pin: {e}")))
         })
         .transpose()?;
@@ -129,11 +134,12 @@ fn fetch(args: FetchArgs) -> Outcome {
     })?;
     let current = &keys.current;
     if let Some(pin) = pin
-        && current.fingerprint() != pin
+        && *current != pin
     {
         return Err(Failure::Unseal(anyhow!(
-            "the cluster's current key is {}, not the pinned {pin}: refusing it (the key was rotated, or this is not the cluster you think)",
-            current.fingerprint()
+            "the cluster's current key is {}, not the pinned {}: refusing it (the key was rotated, or this is not the cluster you think)",
+            current.fingerprint(),
+            pin.fingerprint()
         )));
     }
     for key in &keys.keys {
@@ -148,14 +154,16 @@ fn fetch(args: FetchArgs) -> Outcome {
         );
     }
     if let Some(path) = &args.save {
-        save(path, &current.to_string())?;
+        save(path, &keys)?;
         eprintln!("saved {} to {}", current.fingerprint(), path.display());
     }
     super::print(&format!("{current}\n"))
 }
 
-/// Puts `recipient` into the path-less rule of `.kage.yaml`, adding the rule (or the file).
-fn save(path: &Path, recipient: &str) -> Outcome {
+/// Puts the cluster's current key into the path-less rule of `.kage.yaml` (adding the rule, or
+/// the file), and in place of every older key of this cluster that any rule names.
+fn save(path: &Path, keys: &PublicKeys) -> Outcome {
+    let recipient = keys.current.to_string();
     let mut doc: serde_json::Value = match std::fs::read_to_string(path) {
         Ok(text) => serde_saphyr::from_str(&text)
             .map_err(|e| Failure::Input(anyhow!("{}: {e}", path.display())))?,
@@ -169,6 +177,18 @@ fn save(path: &Path, recipient: &str) -> Outcome {
     let rules = doc["rules"]
         .as_array_mut()
         .ok_or_else(|| Failure::Input(anyhow!("{}: `rules` is not a list", path.display())))?;
+    let older = |r: &serde_json::Value| {
+        r.as_str()
+            .is_some_and(|r| r != recipient && keys.keys.iter().any(|k| k.recipient == r))
+    };
+    for rule in rules.iter_mut() {
+        if let Some(list) = rule.get_mut("recipients").and_then(|l| l.as_array_mut())
+            && list.iter().any(older)
+        {
+            list.retain(|r| !older(r) && r.as_str() != Some(recipient.as_str()));
+            list.insert(0, serde_json::json!(recipient));
+        }
+    }
     match rules.iter_mut().find(|r| r.get("path").is_none()) {
         Some(rule) => rule["recipients"] = serde_json::json!([recipient]),
         None => rules.push(serde_json::json!({"recipients": [recipient]})),

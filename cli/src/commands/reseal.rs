@@ -14,7 +14,8 @@ use kage_core::{Identity, KeyRing, Location, Recipient, seal};
 use zeroize::Zeroizing;
 
 use crate::args::ResealArgs;
-use crate::cluster::{block_on, call_controller, connect, fetch_keys};
+use crate::cluster::{PublicKeys, block_on, call_controller};
+use crate::recipients::{self, Origin};
 use crate::{Failure, Outcome, config, files};
 
 /// Request bodies sent to the controller are kept under this size: half its limit
@@ -45,6 +46,7 @@ pub fn run(args: ResealArgs) -> Outcome {
             eprintln!("{}: {e:#} (file left unchanged)", file.display());
         }
     };
+    let published = recipients::published_keys(&args.cluster);
     match &ring {
         Some(ring) => {
             for file in &all {
@@ -53,7 +55,8 @@ pub fn run(args: ResealArgs) -> Outcome {
                         let fresh = reseal_offline(
                             &job.sealed_documents(),
                             ring,
-                            &recipients_for(&args, &job.configured)?,
+                            &recipients_for(&args, &job.configured, published.as_ref())?,
+                            published.as_ref(),
                         )?;
                         job.write(fresh)
                     }
@@ -62,7 +65,7 @@ pub fn run(args: ResealArgs) -> Outcome {
                 report(file, outcome);
             }
         }
-        None => reseal_through_controller(&all, &args, &mut report),
+        None => reseal_through_controller(&all, &args, published.as_ref(), &mut report),
     }
     eprintln!("resealed {resealed} SealedSecret(s); {failed} file(s) failed");
     if failed > 0 {
@@ -97,8 +100,8 @@ struct FileJob {
     docs: Vec<Document>,
     /// Where the SealedSecret documents are among `docs`.
     positions: Vec<usize>,
-    /// Recipients `.kage.yaml` names for this file.
-    configured: Vec<Recipient>,
+    /// What `.kage.yaml` says for this file.
+    configured: config::Resolved,
 }
 
 impl FileJob {
@@ -119,7 +122,7 @@ impl FileJob {
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
-        let configured = config::resolve(start, Some(file))?.recipients;
+        let configured = config::resolve(start, Some(file))?;
         Ok(Some(FileJob {
             path: file.to_owned(),
             docs,
@@ -169,6 +172,7 @@ impl FileJob {
 fn reseal_through_controller(
     all: &[std::path::PathBuf],
     args: &ResealArgs,
+    published: Option<&PublicKeys>,
     report: &mut impl FnMut(&Path, anyhow::Result<usize>),
 ) {
     /// Files sent in one request, with their object and value counts and body size.
@@ -189,7 +193,14 @@ fn reseal_through_controller(
                 continue;
             }
         };
-        let keep: Vec<String> = job.configured.iter().map(ToString::to_string).collect();
+        // Only recovery recipients are kept: every cluster key but the current one is dropped
+        // (after a compromise, an old key is the stolen one).
+        let keep: Vec<String> = job
+            .configured
+            .recovery
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         let batches = groups.entry(keep.join(",")).or_default();
         let objects = job.positions.len();
         let sealed = job.sealed_documents();
@@ -216,10 +227,19 @@ fn reseal_through_controller(
         batch.values += values;
         batch.bytes += bytes;
     }
+    let current = published.map(|k| &k.current);
     for (keep, batches) in groups {
+        let keep: Vec<Recipient> = keep
+            .split(',')
+            .filter(|r| !r.is_empty())
+            .filter_map(|r| r.parse().ok())
+            .collect();
+        let mut list: Vec<Recipient> = current.into_iter().cloned().collect();
+        list.extend(keep.iter().cloned());
+        recipients::announce(&Origin::Controller, &list, &keep);
         for Batch { jobs: batch, .. } in batches {
             let docs: Vec<Document> = batch.iter().flat_map(FileJob::sealed_documents).collect();
-            match reseal_in_cluster(&docs, &args.cluster, &keep) {
+            match reseal_in_cluster(&docs, &args.cluster, &keep, current) {
                 Ok(mut fresh) if fresh.len() == docs.len() => {
                     for job in batch {
                         let rest = fresh.split_off(job.positions.len());
@@ -230,9 +250,13 @@ fn reseal_through_controller(
                 Ok(_) | Err(_) if batch.len() > 1 => {
                     for job in batch {
                         let path = job.path.clone();
-                        let outcome =
-                            reseal_in_cluster(&job.sealed_documents(), &args.cluster, &keep)
-                                .and_then(|fresh| job.write(fresh));
+                        let outcome = reseal_in_cluster(
+                            &job.sealed_documents(),
+                            &args.cluster,
+                            &keep,
+                            current,
+                        )
+                        .and_then(|fresh| job.write(fresh));
                         report(&path, outcome);
                     }
                 }
@@ -247,34 +271,42 @@ fn reseal_through_controller(
     }
 }
 
-fn recipients_for(args: &ResealArgs, configured: &[Recipient]) -> anyhow::Result<Vec<Recipient>> {
-    if !args.recipients.is_empty() {
-        return args
+/// The recipients of an offline reseal: `-r`, else the `.kage.yaml` rule, else the cluster's
+/// current key; checked against the cluster's keys when they can be read.
+fn recipients_for(
+    args: &ResealArgs,
+    configured: &config::Resolved,
+    published: Option<&PublicKeys>,
+) -> anyhow::Result<Vec<Recipient>> {
+    let (list, origin) = if !args.recipients.is_empty() {
+        let list = args
             .recipients
             .iter()
             .map(|r| r.parse().map_err(|e| anyhow!("-r: {e}")))
-            .collect();
+            .collect::<anyhow::Result<Vec<Recipient>>>()?;
+        (list, Origin::Flags)
+    } else if let Some(source) = &configured.source {
+        (configured.recipients(), Origin::Config(source.clone()))
+    } else {
+        let keys = published.context(
+            "no recipients: pass -r, add a .kage.yaml rule, or make the cluster reachable",
+        )?;
+        (vec![keys.current.clone()], Origin::Cluster)
+    };
+    if let Some(keys) = published {
+        recipients::check_against_cluster(&list, keys)?;
     }
-    if !configured.is_empty() {
-        return Ok(configured.to_vec());
-    }
-    // Fetched once for the whole run, not once per file.
-    static CLUSTER_KEY: std::sync::OnceLock<Recipient> = std::sync::OnceLock::new();
-    if let Some(key) = CLUSTER_KEY.get() {
-        return Ok(vec![key.clone()]);
-    }
-    let keys = block_on(async {
-        let (client, _) = connect(&args.cluster).await?;
-        fetch_keys(client, &args.cluster).await
-    })
-    .context("no recipients: pass -r, add a .kage.yaml rule, or make the cluster reachable")?;
-    Ok(vec![CLUSTER_KEY.get_or_init(|| keys.current).clone()])
+    recipients::announce(&origin, &list, &configured.recovery);
+    Ok(list)
 }
 
+/// Reseals with identities held here. A recipient that could not open a value before is
+/// named on stderr: a reseal should move values to new cluster keys, not to new people.
 fn reseal_offline(
     sealed: &[Document],
     ring: &KeyRing,
     recipients: &[Recipient],
+    published: Option<&PublicKeys>,
 ) -> anyhow::Result<Vec<Document>> {
     sealed
         .iter()
@@ -288,6 +320,16 @@ fn reseal_offline(
                 let plain = ring
                     .open(&value, &Location::new(&ns, &name, &key))
                     .with_context(|| format!("SealedSecret {ns}/{name} key {key:?}"))?;
+                for added in recipients
+                    .iter()
+                    .filter(|r| !value.recipients().contains(&r.fingerprint()))
+                    .filter(|r| !published.is_some_and(|k| recipients::is_cluster_key(k, r)))
+                {
+                    eprintln!(
+                        "warning: SealedSecret {ns}/{name} key {key:?}: adds recipient {} that could not open it before",
+                        added.fingerprint()
+                    );
+                }
                 let fresh = seal(plain.as_bytes(), value.binding(), recipients)?;
                 object.spec.encrypted_data.insert(key, fresh.to_base64());
             }
@@ -296,20 +338,89 @@ fn reseal_offline(
         .collect()
 }
 
-/// Reseals documents through the controller's `/v1/reseal`; `keep` is a comma-separated list
-/// of recipients that keep access to values they could already open.
+/// Reseals documents through the controller's `/v1/reseal`, keeping `keep` (recovery
+/// recipients) on values they could already open. The answer is checked before it is used: a
+/// controller, or anyone between it and here, may only have replaced each value's recipients
+/// by the current cluster key and `keep`, with the same binding.
 fn reseal_in_cluster(
     sealed: &[Document],
     cluster: &crate::args::ClusterArgs,
-    keep: &str,
+    keep: &[Recipient],
+    current: Option<&Recipient>,
 ) -> anyhow::Result<Vec<Document>> {
     let body = manifest::write_documents(sealed, OutputFormat::Yaml);
-    let path = format!("/v1/reseal?keep={keep}");
+    let keep_query: Vec<String> = keep.iter().map(ToString::to_string).collect();
+    let path = format!("/v1/reseal?keep={}", keep_query.join(","));
     let answer = block_on(call_controller(cluster, "POST", &path, body.into_bytes()))?;
     let answer: serde_json::Value =
         serde_json::from_str(&answer).context("reading the controller's answer")?;
-    answer["objects"]
+    let fresh = answer["objects"]
         .as_array()
         .cloned()
-        .ok_or_else(|| anyhow!("the controller's answer has no objects"))
+        .ok_or_else(|| anyhow!("the controller's answer has no objects"))?;
+    check_answer(sealed, &fresh, keep, current)
+        .context("refusing the controller's answer: it is not a reseal of what was sent")?;
+    Ok(fresh)
+}
+
+/// Whether `fresh` is `sent` with only its values re-encrypted, each to the current cluster
+/// key (when known; else to one key besides `keep`) and to members of `keep`, binding unchanged.
+fn check_answer(
+    sent: &[Document],
+    fresh: &[Document],
+    keep: &[Recipient],
+    current: Option<&Recipient>,
+) -> anyhow::Result<()> {
+    if sent.len() != fresh.len() {
+        anyhow::bail!("{} objects sent, {} returned", sent.len(), fresh.len());
+    }
+    let kept: Vec<kage_core::Fingerprint> = keep.iter().map(Recipient::fingerprint).collect();
+    for (before, after) in sent.iter().zip(fresh) {
+        let (old, new) = (
+            sealed_secret_from_document(before)?,
+            sealed_secret_from_document(after)?,
+        );
+        let label = format!("{}/{}", old.namespace_or_empty(), old.name_or_empty());
+        let without_values = |doc: &Document| {
+            let mut doc = doc.clone();
+            if let Some(spec) = doc.get_mut("spec").and_then(|s| s.as_object_mut()) {
+                spec.remove("encryptedData");
+            }
+            doc
+        };
+        if without_values(before) != without_values(after) {
+            anyhow::bail!("SealedSecret {label}: fields other than the values changed");
+        }
+        let (old_values, new_values) = (sealed_values(&old)?, sealed_values(&new)?);
+        let names = |v: &[(String, kage_core::SealedValue)]| -> Vec<String> {
+            v.iter().map(|(k, _)| k.clone()).collect()
+        };
+        if names(&old_values) != names(&new_values) {
+            anyhow::bail!("SealedSecret {label}: the set of keys changed");
+        }
+        for ((key, was), (_, now)) in old_values.iter().zip(&new_values) {
+            if was.binding() != now.binding() {
+                anyhow::bail!("SealedSecret {label} key {key:?}: the binding changed");
+            }
+            let strangers: Vec<_> = now
+                .recipients()
+                .iter()
+                .filter(|f| !kept.contains(f))
+                .collect();
+            let ok = match current {
+                Some(current) => {
+                    strangers.iter().all(|f| **f == current.fingerprint())
+                        && now.recipients().contains(&current.fingerprint())
+                }
+                None => strangers.len() <= 1,
+            };
+            if !ok {
+                anyhow::bail!(
+                    "SealedSecret {label} key {key:?}: sealed to {} recipients besides the cluster key and the recovery keys",
+                    strangers.len()
+                );
+            }
+        }
+    }
+    Ok(())
 }

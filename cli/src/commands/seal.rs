@@ -15,6 +15,7 @@ use kage_core::value::MAX_VALUE_BYTES;
 use kage_core::{Location, Plaintext, Recipient, Scope, SealedValue};
 
 use crate::args::SealArgs;
+use crate::recipients::{self, Origin};
 use crate::{Failure, Outcome, config, files};
 
 pub fn run(args: SealArgs) -> Outcome {
@@ -30,7 +31,7 @@ pub fn run(args: SealArgs) -> Outcome {
         .filter(|p| !p.as_os_str().is_empty())
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     let resolved = config::resolve(&start, target).map_err(Failure::Input)?;
-    let recipients = recipients(&args, &resolved.recipients)?;
+    let recipients = recipients(&args, &resolved)?;
 
     if let Some(path) = &args.merge_into {
         let [input] = inputs.as_mut_slice() else {
@@ -162,7 +163,9 @@ fn read_value_file(path: &Path) -> anyhow::Result<Plaintext> {
 }
 
 /// Recipients from -r/-R, else .kage.yaml; --recovery is always added.
-fn recipients(args: &SealArgs, from_config: &[Recipient]) -> Result<Vec<Recipient>, Failure> {
+/// The recipients: from flags, else from the `.kage.yaml` rule, else the cluster's current key;
+/// said on stderr, and checked against the cluster's published keys when they can be read.
+fn recipients(args: &SealArgs, resolved: &config::Resolved) -> Result<Vec<Recipient>, Failure> {
     let parse = |s: &str, from: &str| {
         s.parse::<Recipient>()
             .map_err(|e| Failure::Input(anyhow!("{from}: {e}")))
@@ -180,29 +183,41 @@ fn recipients(args: &SealArgs, from_config: &[Recipient]) -> Result<Vec<Recipien
             }
         }
     }
-    if list.is_empty() {
-        list.extend(from_config.iter().cloned());
+    let mut recovery = Vec::new();
+    let mut origin = Origin::Flags;
+    if list.is_empty()
+        && let Some(source) = &resolved.source
+    {
+        list.extend(resolved.recipients());
+        recovery.extend(resolved.recovery.iter().cloned());
+        origin = Origin::Config(source.clone());
     }
+    let published = recipients::published_keys(&args.cluster);
     if list.is_empty() {
         // Last resort: the cluster's current key, read through the kubeconfig.
-        let fetched = crate::cluster::block_on(async {
-            let (client, _) = crate::cluster::connect(&args.cluster).await?;
-            crate::cluster::fetch_keys(client, &args.cluster).await
-        });
-        match fetched {
-            Ok(keys) => list.push(keys.current),
-            Err(e) => {
+        match &published {
+            Some(keys) => {
+                list.push(keys.current.clone());
+                origin = Origin::Cluster;
+            }
+            None => {
                 return Err(Failure::Input(anyhow!(
-                    "no recipients: none given with -r/-R, no .kage.yaml rule matches, and the cluster's key could not be fetched: {e:#}"
+                    "no recipients: none given with -r/-R, no .kage.yaml rule matches, and the cluster's key could not be fetched"
                 )));
             }
         }
     }
     for r in &args.recovery {
-        list.push(parse(r, "--recovery")?);
+        let r = parse(r, "--recovery")?;
+        recovery.push(r.clone());
+        list.push(r);
     }
     let mut seen = std::collections::HashSet::new();
-    list.retain(|r| seen.insert(r.fingerprint()));
+    list.retain(|r| seen.insert(r.to_string()));
+    if let Some(keys) = &published {
+        recipients::check_against_cluster(&list, keys).map_err(Failure::Input)?;
+    }
+    recipients::announce(&origin, &list, &recovery);
     Ok(list)
 }
 

@@ -1,0 +1,110 @@
+//! Who a value is sealed to, said out loud and checked against the cluster's published keys:
+//! a recipient that is a cluster key no longer current draws a warning, a retired one is
+//! refused (after a compromise it is the stolen key).
+
+use std::time::Duration;
+
+use anyhow::anyhow;
+use kage_core::Recipient;
+
+use crate::args::ClusterArgs;
+use crate::cluster::{PublicKeys, block_on, connect, fetch_keys};
+use crate::config::Source;
+
+/// How long `seal`, `reseal` and `validate` wait for the cluster's public keys before going on
+/// without them (offline work must not hang).
+pub const KEYS_WAIT: Duration = Duration::from_secs(3);
+
+/// The cluster's published keys, if the kubeconfig reaches them within [`KEYS_WAIT`].
+pub fn published_keys(cluster: &ClusterArgs) -> Option<PublicKeys> {
+    block_on(async {
+        tokio::time::timeout(KEYS_WAIT, async {
+            let (client, _) = connect(cluster).await?;
+            fetch_keys(client, cluster).await
+        })
+        .await
+        .map_err(|_| anyhow!("timed out"))?
+    })
+    .ok()
+}
+
+/// What a published key says of `recipient`: `None` when it is not a cluster key.
+fn cluster_state(keys: &PublicKeys, recipient: &Recipient) -> Option<(bool, String)> {
+    let text = recipient.to_string();
+    keys.keys.iter().find(|k| k.recipient == text).map(|k| {
+        let current = k.current.unwrap_or(keys.current == *recipient);
+        (
+            current,
+            k.state.clone().unwrap_or_else(|| "active".to_owned()),
+        )
+    })
+}
+
+/// Refuses a retired cluster key among `recipients` and warns about one that is active but
+/// not current. Recipients the cluster does not know (recovery keys, other clusters) pass.
+pub fn check_against_cluster(recipients: &[Recipient], keys: &PublicKeys) -> anyhow::Result<()> {
+    for recipient in recipients {
+        match cluster_state(keys, recipient) {
+            Some((_, state)) if state == "retired" => {
+                anyhow::bail!(
+                    "recipient {} is a retired key of this cluster: refusing to seal to it (update .kage.yaml with `kage key fetch --save`)",
+                    recipient.fingerprint()
+                );
+            }
+            Some((false, _)) => eprintln!(
+                "warning: recipient {} is an old key of this cluster, not its current key {}: run `kage key fetch --save`",
+                recipient.fingerprint(),
+                keys.current.fingerprint()
+            ),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Whether `recipient` is one of the cluster's keys, current or not.
+pub fn is_cluster_key(keys: &PublicKeys, recipient: &Recipient) -> bool {
+    cluster_state(keys, recipient).is_some()
+}
+
+/// Says on stderr where the recipients came from and who they are.
+pub fn announce(origin: &Origin, recipients: &[Recipient], recovery: &[Recipient]) {
+    let list: Vec<String> = recipients
+        .iter()
+        .map(|r| {
+            let role = if recovery.contains(r) {
+                "recovery"
+            } else {
+                "cluster"
+            };
+            format!("{} ({role})", r.fingerprint())
+        })
+        .collect();
+    eprintln!("sealing to {} [{origin}]", list.join(", "));
+}
+
+/// Where a list of recipients came from.
+pub enum Origin {
+    /// `-r`/`-R`/`--recovery` flags.
+    Flags,
+    /// A `.kage.yaml` rule.
+    Config(Source),
+    /// The cluster's current key.
+    Cluster,
+    /// The controller's current key, plus the recovery recipients kept.
+    Controller,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Flags => write!(f, "from the command line"),
+            Origin::Config(source) => write!(f, "from {source}"),
+            Origin::Cluster => write!(f, "the cluster's current key"),
+            Origin::Controller => write!(
+                f,
+                "through the controller: its current key, and the recovery keys of .kage.yaml"
+            ),
+        }
+    }
+}
