@@ -160,41 +160,6 @@ pub fn resolve(start: &Path, target: Option<&Path>) -> anyhow::Result<Resolved> 
     Ok(Resolved::default())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const RULE: &str =
-        "rules:\n  - recovery: [age1aq67e64y7hhm8rncj6sfqt47cgyrpvk85yhn0adtfkmwed7wqpss3lne0f]\n";
-
-    #[test]
-    fn a_config_above_the_repository_root_never_applies() {
-        let outside = tempfile::tempdir().unwrap();
-        std::fs::write(outside.path().join(CONFIG_FILE), RULE).unwrap();
-        let repo = outside.path().join("repo");
-        std::fs::create_dir_all(repo.join(".git")).unwrap();
-        std::fs::create_dir_all(repo.join("apps")).unwrap();
-        let resolved = resolve(&repo.join("apps"), None).unwrap();
-        assert!(resolved.source.is_none() && resolved.recovery.is_empty());
-
-        std::fs::write(repo.join(CONFIG_FILE), RULE).unwrap();
-        let resolved = resolve(&repo.join("apps"), None).unwrap();
-        let source = resolved.source.unwrap();
-        assert_eq!(source.file, repo.join(CONFIG_FILE));
-        assert_eq!((source.rule, resolved.recovery.len()), (1, 1));
-    }
-
-    #[test]
-    fn outside_a_repository_only_the_files_own_folder_applies() {
-        let top = tempfile::tempdir().unwrap();
-        std::fs::write(top.path().join(CONFIG_FILE), RULE).unwrap();
-        let below = top.path().join("below");
-        std::fs::create_dir_all(&below).unwrap();
-        assert!(resolve(&below, None).unwrap().source.is_none());
-        assert!(resolve(top.path(), None).unwrap().source.is_some());
-    }
-}
-
 /// The namespace of the kubeconfig's current (or given) context, as kubectl picks it.
 pub fn kubeconfig_namespace(
     kubeconfig: Option<&Path>,
@@ -232,5 +197,40 @@ pub fn kubeconfig_namespace(
         Some(c) => Ok(c["context"]["namespace"].as_str().map(str::to_owned)),
         None if context.is_some() => bail!("context {current:?} not found in the kubeconfig"),
         None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RULE: &str =
+        "rules:\n  - recovery: [age1aq67e64y7hhm8rncj6sfqt47cgyrpvk85yhn0adtfkmwed7wqpss3lne0f]\n";
+
+    #[test]
+    fn a_config_above_the_repository_root_never_applies() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join(CONFIG_FILE), RULE).unwrap();
+        let repo = outside.path().join("repo");
+        std::fs::create_dir_all(repo.join(".git")).unwrap();
+        std::fs::create_dir_all(repo.join("apps")).unwrap();
+        let resolved = resolve(&repo.join("apps"), None).unwrap();
+        assert!(resolved.source.is_none() && resolved.recovery.is_empty());
+
+        std::fs::write(repo.join(CONFIG_FILE), RULE).unwrap();
+        let resolved = resolve(&repo.join("apps"), None).unwrap();
+        let source = resolved.source.unwrap();
+        assert_eq!(source.file, repo.join(CONFIG_FILE));
+        assert_eq!((source.rule, resolved.recovery.len()), (1, 1));
+    }
+
+    #[test]
+    fn outside_a_repository_only_the_files_own_folder_applies() {
+        let top = tempfile::tempdir().unwrap();
+        std::fs::write(top.path().join(CONFIG_FILE), RULE).unwrap();
+        let below = top.path().join("below");
+        std::fs::create_dir_all(&below).unwrap();
+        assert!(resolve(&below, None).unwrap().source.is_none());
+        assert!(resolve(top.path(), None).unwrap().source.is_some());
     }
 }
