@@ -3,10 +3,11 @@
 
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kage_api::SealedSecret;
 use kage_e2e::{CONTROLLER_NAMESPACE, Cluster, run_ok, secret_manifest, wait_until};
 use kube::Api;
+use kube::api::ListParams;
 
 fn keygen(cluster: &Cluster, path: &std::path::Path) -> String {
     let out = run_ok(cluster.kage().args(["keygen", "-o"]).arg(path)).unwrap();
@@ -171,8 +172,23 @@ async fn compromise_drill_rotate_reseal_retire_refuses_values_left_on_the_old_ke
         )
         .await
         .unwrap();
+    // A repository whose .kage.yaml pins the cluster key K1 (`kage key fetch --save`) and a
+    // recovery key, as the runbook finds it.
     let repo = dir.path().join("repo");
-    std::fs::create_dir_all(&repo).unwrap();
+    std::fs::create_dir_all(repo.join(".git")).unwrap();
+    run_ok(
+        cluster
+            .kage()
+            .current_dir(&repo)
+            .args(["key", "fetch", "--save"]),
+    )
+    .unwrap();
+    let recovery = keygen(&cluster, &dir.path().join("recovery.key"));
+    let config = repo.join(".kage.yaml");
+    let mut rules: serde_json::Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+    rules["rules"][0]["recovery"] = serde_json::json!([recovery]);
+    std::fs::write(&config, rules.to_string()).unwrap();
     let seal = |name: &str, file: &std::path::Path| {
         cluster.seal_and_apply(
             &secret_manifest(name, &ns.name, &[("token", "t0ps3cret")]),
@@ -191,6 +207,41 @@ async fn compromise_drill_rotate_reseal_retire_refuses_values_left_on_the_old_ke
     .await
     .unwrap();
     let old_key: kage_core::Recipient = cluster.current_key().await.parse().unwrap();
+
+    // The attacker copies K1 out of its key Secret; today it opens the repository.
+    let stolen = dir.path().join("stolen.key");
+    let key_secrets = Api::<Secret>::namespaced(cluster.client.clone(), CONTROLLER_NAMESPACE)
+        .list(&ListParams::default().labels("kage.dev/sealing-key=true"))
+        .await
+        .unwrap();
+    let k1 = key_secrets
+        .items
+        .iter()
+        .find(|s| {
+            s.metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get("kage.dev/fingerprint"))
+                == Some(&old_key.fingerprint().to_string())
+        })
+        .expect("K1's Secret");
+    std::fs::write(&stolen, &k1.data.as_ref().unwrap()["identity"].0).unwrap();
+    let opens = |file: &std::path::Path| {
+        cluster
+            .kage()
+            .args(["unseal", "-i"])
+            .arg(&stolen)
+            .arg("-f")
+            .arg(file)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    assert!(
+        opens(&kept),
+        "the stolen key should open the repository before the drill"
+    );
 
     // 1. Rotate. 2. Reseal the repository. 3. Retire the old key.
     cluster.rotate_key().await.unwrap();
@@ -248,6 +299,56 @@ async fn compromise_drill_rotate_reseal_retire_refuses_values_left_on_the_old_ke
         .unwrap();
     assert_eq!(out.status.code(), Some(5));
     assert!(String::from_utf8_lossy(&out.stderr).contains("retired"));
+    // 6. New credentials: while .kage.yaml still names the retired K1, sealing is refused;
+    // `kage key fetch --save` moves the rule to the current key.
+    let fresh = repo.join("new-credentials.yaml");
+    let input = dir.path().join("new-credentials.json");
+    std::fs::write(
+        &input,
+        secret_manifest("new-credentials", &ns.name, &[("token", "n3w")]).to_string(),
+    )
+    .unwrap();
+    let refused = cluster
+        .kage()
+        .args(["seal", "-f"])
+        .arg(&input)
+        .arg("-w")
+        .arg(&fresh)
+        .output()
+        .unwrap();
+    assert!(!refused.status.success(), "sealed to a retired key");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("retired"));
+    run_ok(
+        cluster
+            .kage()
+            .current_dir(&repo)
+            .args(["key", "fetch", "--save"]),
+    )
+    .unwrap();
+    seal("new-credentials", &fresh);
+
+    // The end of the drill: the stolen key opens nothing in the repository, and the cluster
+    // unseals everything in it.
+    for entry in std::fs::read_dir(&repo).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yaml") && !path.ends_with(".kage.yaml") {
+            assert!(
+                !opens(&path),
+                "the stolen key still opens {}",
+                path.display()
+            );
+        }
+    }
+    for name in ["app", "new-credentials"] {
+        wait_until(Duration::from_secs(30), "Ready after the drill", || async {
+            let s = api.get(name).await?;
+            Ok(s.ready_condition().is_some_and(|c| c.status == "True")
+                && s.status.as_ref().and_then(|st| st.observed_generation) == s.metadata.generation)
+        })
+        .await
+        .unwrap();
+    }
+
     // Retiring the last active key is refused: retire every other active key, then try.
     let current = cluster
         .current_key()
