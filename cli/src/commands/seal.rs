@@ -48,6 +48,7 @@ pub fn run(args: SealArgs) -> Outcome {
         .map(Into::into)
         .or(resolved.scope)
         .unwrap_or_default();
+    warn_if_wide(scope);
     let default_namespace = default_namespace(&args)?;
     let mut docs = Vec::new();
     for input in &inputs {
@@ -148,7 +149,9 @@ fn input_from_flags(args: &SealArgs) -> anyhow::Result<SecretInput> {
 
 fn read_value_file(path: &Path) -> anyhow::Result<Plaintext> {
     let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let mut bytes = Vec::new();
+    // Sized up front: a growing buffer would leave copies of the value in freed memory.
+    let size = file.metadata().map_or(0, |m| m.len() as usize);
+    let mut bytes = Vec::with_capacity(size.min(MAX_VALUE_BYTES + 1));
     file.take(MAX_VALUE_BYTES as u64 + 1)
         .read_to_end(&mut bytes)
         .with_context(|| format!("reading {}", path.display()))?;
@@ -219,6 +222,15 @@ fn recipients(args: &SealArgs, resolved: &config::Resolved) -> Result<Vec<Recipi
     }
     recipients::announce(&origin, &list, &recovery);
     Ok(list)
+}
+
+/// A cluster-wide value opens in any namespace under the same key name: say so every time.
+fn warn_if_wide(scope: Scope) {
+    if scope == Scope::ClusterWide {
+        eprintln!(
+            "warning: scope cluster-wide: whoever can create a SealedSecret in any namespace can unseal these values there (under the same key name)"
+        );
+    }
 }
 
 fn default_namespace(args: &SealArgs) -> Result<String, Failure> {
@@ -343,6 +355,7 @@ fn merge_into(
         .or(config_scope)
         .or_else(|| existing.first().copied())
         .unwrap_or_default();
+    warn_if_wide(scope);
     merge_values(&mut sealed, input, scope, recipients).map_err(|e| Failure::Input(e.into()))?;
     stamp(&mut sealed);
     docs[at] = sealed_secret_to_document(&sealed);

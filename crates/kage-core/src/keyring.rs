@@ -103,7 +103,9 @@ impl KeyRing {
         let reader = decryptor
             .decrypt(std::iter::once(&opener as _))
             .map_err(|_| OpenError::Tampered)?;
-        read_payload(reader, value.binding()).ok_or(OpenError::Tampered)
+        // The payload is never longer than the ciphertext: one buffer of that size, no regrowth
+        // leaving copies of the plaintext behind.
+        read_payload(reader, value.binding(), value.age_bytes().len()).ok_or(OpenError::Tampered)
     }
 }
 

@@ -169,10 +169,12 @@ impl Identity {
     pub fn to_secret_string(&self) -> Zeroizing<String> {
         let hrp = Hrp::parse_unchecked(IDENTITY_HRP);
         let bytes = Zeroizing::new(self.secret.to_bytes());
-        let encoded = Zeroizing::new(
+        let mut encoded = Zeroizing::new(
             bech32::encode::<Bech32>(hrp, bytes.as_slice()).expect("32 bytes always encode"),
         );
-        Zeroizing::new(encoded.to_uppercase())
+        // In place: an upper-cased copy would be a second, unwiped copy of the key.
+        encoded.make_ascii_uppercase();
+        encoded
     }
 
     pub(crate) fn diffie_hellman(&self, their_public: &PublicKey) -> x25519_dalek::SharedSecret {
@@ -195,7 +197,8 @@ impl FromStr for Identity {
 
     fn from_str(s: &str) -> Result<Self, KeyError> {
         let s = s.trim();
-        if s != s.to_uppercase() {
+        // Checked without making an (unwiped) upper-case copy of the key.
+        if s.bytes().any(|b| b.is_ascii_lowercase()) {
             return Err(KeyError::NotAnIdentity);
         }
         let (hrp, data) = bech32::decode(s).map_err(|_| KeyError::NotAnIdentity)?;
@@ -266,5 +269,37 @@ mod tests {
         assert_eq!("age1xyz".parse::<Recipient>(), Err(KeyError::NotARecipient));
         assert!("AGE-SECRET-KEY-1QQQ".parse::<Identity>().is_err());
         assert!("zz".parse::<Fingerprint>().is_err());
+    }
+}
+
+#[cfg(test)]
+mod parse_tests {
+    use super::*;
+
+    #[test]
+    fn a_private_key_is_never_taken_for_a_recipient_in_any_case() {
+        let identity = Identity::generate();
+        let secret = identity.to_secret_string();
+        assert!(secret.parse::<Recipient>().is_err());
+        assert!(secret.to_lowercase().parse::<Recipient>().is_err());
+        assert!(
+            secret.to_lowercase().parse::<Identity>().is_err(),
+            "identities are upper case"
+        );
+        assert!(secret.parse::<Identity>().is_ok());
+    }
+
+    #[test]
+    fn fingerprints_are_exactly_sixteen_hex_digits() {
+        assert!("0123456789abcdef".parse::<Fingerprint>().is_ok());
+        for bad in [
+            "0123456789abcdef01",
+            "0123456789abcde",
+            "+1+2+3+4+5+6+7+8",
+            "0123456789abcdeg",
+            "",
+        ] {
+            assert!(bad.parse::<Fingerprint>().is_err(), "{bad}");
+        }
     }
 }

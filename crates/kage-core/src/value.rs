@@ -152,7 +152,8 @@ fn read_header(age: &[u8]) -> Result<Vec<Stanza>, FormatError> {
     let mut stanzas = Vec::new();
     let mut grease = 0;
     while !rest.starts_with(b"---") {
-        if stanzas.len() > MAX_RECIPIENTS + 1 || grease > 1 {
+        // One kage stanza and at most MAX_RECIPIENTS X25519 stanzas are read; one more refuses.
+        if stanzas.len() > MAX_RECIPIENTS || grease > 1 {
             return Err(FormatError::BadKageStanza("too many stanzas"));
         }
         let (next, stanza) =
@@ -259,13 +260,170 @@ pub fn seal(
 
 /// Reads the payload of an opened value: the binding line, then the value. `None` when the
 /// binding line is missing or differs from `binding`, or the value is too large.
-pub(crate) fn read_payload(reader: impl Read, binding: &Binding) -> Option<Plaintext> {
+pub(crate) fn read_payload(
+    reader: impl Read,
+    binding: &Binding,
+    size_hint: usize,
+) -> Option<Plaintext> {
     let header = payload_header(binding);
     let limit = (header.len() + MAX_VALUE_BYTES + 1) as u64;
-    let mut payload = zeroize::Zeroizing::new(Vec::new());
+    let capacity = size_hint.min(limit as usize + 1);
+    let mut payload = zeroize::Zeroizing::new(Vec::with_capacity(capacity));
     reader.take(limit).read_to_end(&mut payload).ok()?;
     if payload.len() as u64 >= limit || !payload.starts_with(header.as_bytes()) {
         return None;
     }
     Some(Plaintext::from(&payload[header.len()..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Identity, KeyRing, Location, OpenError, Scope};
+
+    fn binding(key: &str) -> Binding {
+        Binding::new(Scope::Strict, &Location::new("ns", "db", key)).unwrap()
+    }
+
+    /// An age header of `stanzas` (tag and arguments; X25519 stanzas get a 32-byte body),
+    /// closed by a MAC line; parsing never gets as far as checking the MAC.
+    fn header(stanzas: &[(&str, Vec<String>)]) -> Vec<u8> {
+        let mut text = String::from("age-encryption.org/v1\n");
+        for (tag, args) in stanzas {
+            text.push_str(&format!("-> {tag}"));
+            for arg in args {
+                text.push_str(&format!(" {arg}"));
+            }
+            text.push('\n');
+            if *tag == X25519_TAG {
+                text.push_str(&STANDARD_NO_PAD.encode([7u8; 32]));
+            }
+            text.push('\n');
+        }
+        text.push_str(&format!("--- {}\n", STANDARD_NO_PAD.encode([0u8; 32])));
+        text.into_bytes()
+    }
+
+    fn x25519() -> (&'static str, Vec<String>) {
+        (X25519_TAG, vec![STANDARD_NO_PAD.encode([9u8; 32])])
+    }
+
+    fn kage(fingerprints: usize) -> (&'static str, Vec<String>) {
+        let mut args: Vec<String> = binding("k").words().map(str::to_owned).to_vec();
+        args.extend((0..fingerprints).map(|i| format!("{i:016x}")));
+        (FORMAT_TAG, args)
+    }
+
+    fn with_recipients(n: usize) -> Vec<(&'static str, Vec<String>)> {
+        let mut stanzas: Vec<_> = (0..n).map(|_| x25519()).collect();
+        stanzas.push(kage(n));
+        stanzas
+    }
+
+    #[test]
+    fn a_payload_bound_elsewhere_is_refused_even_under_a_valid_header() {
+        let identity = Identity::generate();
+        let recipients = [identity.recipient().clone()];
+        let (claimed, inside) = (binding("password"), binding("other"));
+        let sealer = Sealer {
+            recipients: &recipients,
+            binding: &claimed,
+        };
+        let encryptor = age::Encryptor::with_recipients(std::iter::once(&sealer as _)).unwrap();
+        let mut age = Vec::new();
+        let mut writer = encryptor.wrap_output(&mut age).unwrap();
+        writer
+            .write_all(payload_header(&inside).as_bytes())
+            .unwrap();
+        writer.write_all(b"hunter2").unwrap();
+        writer.finish().unwrap();
+        let value = SealedValue::from_age_bytes(age).expect("a well-formed header");
+        assert_eq!(value.binding(), &claimed);
+        let ring = KeyRing::new([identity]);
+        let opened = ring.open(&value, &Location::new("ns", "db", "password"));
+        assert!(matches!(opened, Err(OpenError::Tampered)), "{opened:?}");
+    }
+
+    #[test]
+    fn the_recipient_limit_holds_at_its_edge() {
+        assert!(SealedValue::from_age_bytes(header(&with_recipients(MAX_RECIPIENTS))).is_ok());
+        assert!(matches!(
+            SealedValue::from_age_bytes(header(&with_recipients(MAX_RECIPIENTS + 1))),
+            Err(FormatError::BadKageStanza("too many stanzas"))
+        ));
+        let ids: Vec<Recipient> = (0..=MAX_RECIPIENTS)
+            .map(|_| Identity::generate().recipient().clone())
+            .collect();
+        assert!(seal(b"v", &binding("k"), &ids[..MAX_RECIPIENTS]).is_ok());
+        assert!(matches!(
+            seal(b"v", &binding("k"), &ids),
+            Err(SealError::TooManyRecipients(n)) if n == MAX_RECIPIENTS + 1
+        ));
+    }
+
+    #[test]
+    fn at_most_one_grease_stanza_is_skipped() {
+        let mut one = with_recipients(1);
+        one.insert(0, ("x-grease", vec!["a".to_owned()]));
+        assert!(SealedValue::from_age_bytes(header(&one)).is_ok());
+        let mut two = one.clone();
+        two.insert(1, ("y-grease", vec!["b".to_owned()]));
+        assert!(SealedValue::from_age_bytes(header(&two)).is_err());
+    }
+
+    #[test]
+    fn a_short_kage_stanza_is_an_error_not_a_panic() {
+        for words in 0..5 {
+            let mut stanza = kage(0);
+            stanza.1.truncate(words);
+            let bytes = header(&[stanza]);
+            assert!(matches!(
+                SealedValue::from_age_bytes(bytes),
+                Err(FormatError::BadKageStanza(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn fingerprints_must_match_the_x25519_stanzas_one_for_one() {
+        let mut more = with_recipients(2);
+        more.pop();
+        more.push(kage(3));
+        assert!(SealedValue::from_age_bytes(header(&more)).is_err());
+        let mut fewer = with_recipients(2);
+        fewer.pop();
+        fewer.push(kage(1));
+        assert!(SealedValue::from_age_bytes(header(&fewer)).is_err());
+        assert!(SealedValue::from_age_bytes(header(&with_recipients(2))).is_ok());
+    }
+
+    #[test]
+    fn the_input_size_limit_holds_at_its_edge() {
+        let at = "A".repeat(MAX_SEALED_VALUE_CHARS);
+        assert!(!matches!(
+            SealedValue::from_base64(&at),
+            Err(FormatError::TooLarge(_))
+        ));
+        let over = "A".repeat(MAX_SEALED_VALUE_CHARS + 1);
+        assert!(matches!(
+            SealedValue::from_base64(&over),
+            Err(FormatError::TooLarge(n)) if n == MAX_SEALED_VALUE_CHARS + 1
+        ));
+        assert!(
+            seal(
+                &vec![0; MAX_VALUE_BYTES],
+                &binding("k"),
+                &[Identity::generate().recipient().clone()]
+            )
+            .is_ok()
+        );
+        assert!(matches!(
+            seal(
+                &vec![0; MAX_VALUE_BYTES + 1],
+                &binding("k"),
+                &[Identity::generate().recipient().clone()]
+            ),
+            Err(SealError::ValueTooLarge(_))
+        ));
+    }
 }
