@@ -39,7 +39,7 @@ complete -c kage -n "__fish_kage_needs_command" -f -a "help" -d 'Print this mess
 complete -c kage -n "__fish_kage_using_subcommand keygen" -s o -l output -d 'Write the identity to FILE (mode 0600; never overwrites) instead of stdout' -r -F
 complete -c kage -n "__fish_kage_using_subcommand keygen" -s h -l help -d 'Print help'
 complete -c kage -n "__fish_kage_using_subcommand seal" -s f -l filename -d 'Secret manifest to seal (YAML or JSON, several documents allowed); "-" is stdin. Read from stdin when no file and no --from-* flag is given' -r -F
-complete -c kage -n "__fish_kage_using_subcommand seal" -l from-literal -d 'A value given on the command line, as KEY=VALUE (repeatable)' -r
+complete -c kage -n "__fish_kage_using_subcommand seal" -l from-literal -d 'A value given on the command line, as KEY=VALUE (repeatable). A value on the command line shows in `ps` and shell history: use KEY=- to read it from stdin instead (asked for, without echo, when stdin is a terminal)' -r
 complete -c kage -n "__fish_kage_using_subcommand seal" -l from-file -d 'A value read from a file, as [KEY=]PATH; KEY defaults to the file name (repeatable)' -r
 complete -c kage -n "__fish_kage_using_subcommand seal" -l from-env-file -d 'Values read from an env file of KEY=VALUE lines (repeatable)' -r -F
 complete -c kage -n "__fish_kage_using_subcommand seal" -l name -d 'Name of the SealedSecret (and of the Secret it creates)' -r

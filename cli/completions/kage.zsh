@@ -40,7 +40,7 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 '-f+[Secret manifest to seal (YAML or JSON, several documents allowed); "-" is stdin. Read from stdin when no file and no --from-* flag is given]:FILE:_files' \
 '--filename=[Secret manifest to seal (YAML or JSON, several documents allowed); "-" is stdin. Read from stdin when no file and no --from-* flag is given]:FILE:_files' \
-'*--from-literal=[A value given on the command line, as KEY=VALUE (repeatable)]:KEY=VALUE:_default' \
+'*--from-literal=[A value given on the command line, as KEY=VALUE (repeatable). A value on the command line shows in \`ps\` and shell history\: use KEY=- to read it from stdin instead (asked for, without echo, when stdin is a terminal)]:KEY=VALUE:_default' \
 '*--from-file=[A value read from a file, as \[KEY=\]PATH; KEY defaults to the file name (repeatable)]:[KEY=]PATH:_default' \
 '*--from-env-file=[Values read from an env file of KEY=VALUE lines (repeatable)]:PATH:_files' \
 '--name=[Name of the SealedSecret (and of the Secret it creates)]:NAME:_default' \

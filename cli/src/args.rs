@@ -252,7 +252,9 @@ pub struct SealArgs {
     /// Read from stdin when no file and no --from-* flag is given.
     #[arg(short = 'f', long = "filename", value_name = "FILE")]
     pub file: Option<PathBuf>,
-    /// A value given on the command line, as KEY=VALUE (repeatable).
+    /// A value given on the command line, as KEY=VALUE (repeatable). A value on the command
+    /// line shows in `ps` and shell history: use KEY=- to read it from stdin instead (asked for,
+    /// without echo, when stdin is a terminal).
     #[arg(long, value_name = "KEY=VALUE")]
     pub from_literal: Vec<String>,
     /// A value read from a file, as [KEY=]PATH; KEY defaults to the file name (repeatable).

@@ -1004,3 +1004,45 @@ fn a_restore_lists_the_keys_and_needs_a_yes_and_expect_names_them() {
         .code(3)
         .stderr(contains("no such key"));
 }
+
+#[test]
+fn a_literal_can_come_from_stdin_so_it_never_shows_in_ps() {
+    let d = Dir::new();
+    d.cmd()
+        .args([
+            "seal",
+            "--name",
+            "db",
+            "-n",
+            "ns",
+            "-r",
+            &d.recipient,
+            "--from-literal",
+            "k=-",
+            "-w",
+            "s.yaml",
+        ])
+        .write_stdin(format!("{SECRET}\n"))
+        .assert()
+        .success();
+    let out = d.unseal("s.yaml").success().get_output().stdout.clone();
+    assert_eq!(secret_json(&out)["data"]["k"], b64(SECRET.as_bytes()));
+    d.cmd()
+        .args([
+            "seal",
+            "--name",
+            "db",
+            "-n",
+            "ns",
+            "-r",
+            &d.recipient,
+            "--from-literal",
+            "a=-",
+            "--from-literal",
+            "b=-",
+        ])
+        .write_stdin("x")
+        .assert()
+        .code(3)
+        .stderr(contains("only one value"));
+}

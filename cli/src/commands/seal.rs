@@ -109,11 +109,19 @@ fn input_from_flags(args: &SealArgs) -> anyhow::Result<SecretInput> {
         type_: args.type_.clone(),
         ..SecretInput::default()
     };
+    let mut stdin_used = false;
     for literal in &args.from_literal {
         let (key, value) = literal
             .split_once('=')
             .ok_or_else(|| anyhow!("--from-literal needs KEY=VALUE (got a value without '=')"))?;
-        input.insert(key, Plaintext::from(value.as_bytes()))?;
+        if value == "-" {
+            if std::mem::replace(&mut stdin_used, true) || args.file.is_some() {
+                bail!("only one value can come from stdin (--from-literal {key}=-)");
+            }
+            input.insert(key, value_from_stdin(key)?)?;
+        } else {
+            input.insert(key, Plaintext::from(value.as_bytes()))?;
+        }
     }
     for spec in &args.from_file {
         let (key, path) = match spec.split_once('=') {
@@ -145,6 +153,31 @@ fn input_from_flags(args: &SealArgs) -> anyhow::Result<SecretInput> {
         }
     }
     Ok(input)
+}
+
+/// The value of `--from-literal KEY=-`: asked for without echo on a terminal, else all of
+/// stdin (one trailing newline dropped, as `echo` adds one).
+fn value_from_stdin(key: &str) -> anyhow::Result<Plaintext> {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        let typed = zeroize::Zeroizing::new(
+            rpassword::prompt_password(format!("value of {key} (not shown): "))
+                .context("reading the value from the terminal")?,
+        );
+        return Ok(Plaintext::from(typed.as_bytes()));
+    }
+    let mut bytes = Vec::with_capacity(MAX_VALUE_BYTES + 1);
+    std::io::stdin()
+        .take(MAX_VALUE_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .context("reading the value from stdin")?;
+    if bytes.len() > MAX_VALUE_BYTES {
+        bail!("the value of {key} on stdin is larger than the limit of {MAX_VALUE_BYTES} bytes");
+    }
+    if bytes.last() == Some(&b'\n') {
+        bytes.pop();
+    }
+    Ok(Plaintext::new(bytes))
 }
 
 fn read_value_file(path: &Path) -> anyhow::Result<Plaintext> {
