@@ -318,7 +318,13 @@ async fn validate_cluster_tells_good_from_foreign_and_tampered_files() {
     assert!(validate(&good).status.success());
     let out = validate(&foreign);
     assert_eq!(out.status.code(), Some(5));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no key here can open"));
+    // Sealed to a key that is neither this cluster's nor a recovery recipient of the file's
+    // rule: flagged from keys.json before the controller is even asked.
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("neither a key of this cluster"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = validate(&tampered);
     assert_eq!(out.status.code(), Some(5));
     assert!(String::from_utf8_lossy(&out.stderr).contains("tampered"));

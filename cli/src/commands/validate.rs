@@ -7,6 +7,7 @@ use kage_api::manifest;
 use kage_core::{Location, Scope};
 
 use crate::args::ValidateArgs;
+use crate::cluster::PublicKeys;
 use crate::{Failure, Outcome, files};
 
 pub fn run(args: ValidateArgs) -> Outcome {
@@ -17,9 +18,15 @@ pub fn run(args: ValidateArgs) -> Outcome {
     };
     let mut checked = 0;
     let mut problems = 0;
+    let published = crate::recipients::published_keys(&args.cluster_args);
     for root in &paths {
         for file in files::manifest_files(root)? {
             let mut found = check_file(&file);
+            if let Some(keys) = &published {
+                found
+                    .1
+                    .extend(check_recipients(&file, keys, &args.recovery)?);
+            }
             if args.require_recovery {
                 found.1.extend(check_recovery(&file, &args.recovery)?);
             }
@@ -41,6 +48,61 @@ pub fn run(args: ValidateArgs) -> Outcome {
     } else {
         Ok(())
     }
+}
+
+/// Recipients of `file`'s values, held against the cluster's published keys: a retired cluster
+/// key is a problem (reseal), an older active one a warning, and a recipient that is neither a
+/// cluster key nor a recovery recipient of the file's rule is a problem (who is it?).
+fn check_recipients(
+    file: &Path,
+    keys: &PublicKeys,
+    flags: &[String],
+) -> Result<Vec<String>, Failure> {
+    let recovery = super::recovery_fingerprints(flags, Some(file))?;
+    let mut problems = Vec::new();
+    for (who, key, value) in values_of(file) {
+        for fingerprint in value.recipients() {
+            let text = fingerprint.to_string();
+            match keys.keys.iter().find(|k| k.fingerprint == text) {
+                Some(k) if k.state.as_deref() == Some("retired") => problems.push(format!(
+                    "SealedSecret {who}: key {key:?} is sealed to the retired cluster key {text}: reseal it"
+                )),
+                Some(k) if k.recipient != keys.current.to_string() => eprintln!(
+                    "{}: warning: SealedSecret {who}: key {key:?} is sealed to the older cluster key {text}: `kage reseal` moves it to the current key",
+                    file.display()
+                ),
+                Some(_) => {}
+                None if recovery.contains(fingerprint) => {}
+                None => problems.push(format!(
+                    "SealedSecret {who}: key {key:?} is sealed to {text}, which is neither a key of this cluster nor a recovery recipient of this file's .kage.yaml rule"
+                )),
+            }
+        }
+    }
+    Ok(problems)
+}
+
+/// Every sealed value of `file` that parses, with its object and key; nothing when the file
+/// cannot be read (other checks report that).
+fn values_of(file: &Path) -> Vec<(String, String, kage_core::SealedValue)> {
+    let Ok(docs) = files::read_input(Some(file)).and_then(|t| Ok(manifest::read_documents(&t)?))
+    else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for doc in docs
+        .iter()
+        .filter(|d| manifest::kind(d) == Some("SealedSecret"))
+    {
+        let Ok(sealed) = sealed_secret_from_document(doc) else {
+            continue;
+        };
+        let who = format!("{}/{}", sealed.namespace_or_empty(), sealed.name_or_empty());
+        for (key, value) in sealed_values(&sealed).unwrap_or_default() {
+            out.push((who.clone(), key, value));
+        }
+    }
+    out
 }
 
 /// Values of `file` that no recovery recipient can open.
