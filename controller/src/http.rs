@@ -83,6 +83,7 @@ pub struct AppState {
     /// Metrics.
     pub metrics: Arc<Metrics>,
     trusted_proxies: Arc<Vec<Cidr>>,
+    recovery: Arc<Vec<Recipient>>,
     limiter: Arc<RateLimiter>,
     crypto: Arc<Semaphore>,
 }
@@ -96,9 +97,18 @@ impl AppState {
             keys,
             metrics,
             trusted_proxies: Arc::new(trusted_proxies),
+            recovery: Arc::default(),
             limiter: Arc::new(RateLimiter::default()),
             crypto: Arc::new(Semaphore::new(MAX_CONCURRENT_CRYPTO)),
         }
+    }
+}
+
+impl AppState {
+    /// The recovery recipients `/v1/reseal` may keep.
+    pub fn with_recovery(mut self, recovery: Vec<Recipient>) -> Self {
+        self.recovery = Arc::new(recovery);
+        self
     }
 }
 
@@ -522,8 +532,9 @@ fn verify_all(keys: &Keys, objects: &[SealedSecret], client: &str) -> Value {
 #[derive(Deserialize)]
 struct ResealQuery {
     /// Comma-separated `age1...` recipients to keep besides the cluster's current key. Each
-    /// must already be able to open the value (its fingerprint is among the value's), so a
-    /// reseal can never give a value to someone new.
+    /// must be one of the controller's recovery recipients (compared whole) and already able to
+    /// open the value (its fingerprint is among the value's), so a reseal can never give a
+    /// value to someone new.
     #[serde(default)]
     keep: String,
 }
@@ -549,6 +560,16 @@ async fn reseal(
         Ok(k) => k,
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("keep: {e}")).into_response(),
     };
+    if let Some(stranger) = keep.iter().find(|r| !state.recovery.contains(r)) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "keep: {} is not a recovery recipient of this controller (--recovery-recipient)",
+                stranger.fingerprint()
+            ),
+        )
+        .into_response();
+    }
     let client = client_of(&headers, Some(peer), &state.trusted_proxies);
     match with_crypto(&state, move |keys| {
         reseal_all(keys, objects, &keep, &client)
@@ -681,6 +702,20 @@ mod tests {
         let mut answer = String::new();
         let _ = stream.read_to_string(&mut answer).await;
         answer
+    }
+
+    #[tokio::test]
+    async fn reseal_keeps_no_recipient_the_controller_was_not_told_of() {
+        let addr = api_server().await;
+        let stranger = kage_core::Identity::generate().recipient().to_string();
+        let body = "apiVersion: kage.dev/v1alpha1\nkind: SealedSecret\nmetadata: {name: a, namespace: b}\nspec: {encryptedData: {}}\n";
+        let head = format!(
+            "POST /v1/reseal?keep={stranger} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        let answer = request(addr, &head, body.as_bytes()).await;
+        assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+        assert!(answer.contains("not a recovery recipient"), "{answer}");
     }
 
     #[tokio::test]

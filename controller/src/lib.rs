@@ -82,6 +82,11 @@ pub struct RunArgs {
     /// (the API servers). From anyone else the header is ignored: the client is the peer.
     #[arg(long, env = "KAGE_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxy: Vec<http::Cidr>,
+    /// Offline recovery recipients (`age1...`) that `/v1/reseal` may keep on a value; any other
+    /// recipient a client asks to keep is refused. Compared whole: a short fingerprint could be
+    /// forged to match.
+    #[arg(long, env = "KAGE_RECOVERY_RECIPIENTS", value_delimiter = ',')]
+    pub recovery_recipient: Vec<kage_core::Recipient>,
     /// Secret types a SealedSecret's template may ask for besides the default set (see
     /// docs/operations.md); repeat or separate with commas.
     #[arg(long, env = "KAGE_ALLOW_SECRET_TYPES", value_delimiter = ',')]
@@ -196,7 +201,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .map(|url| kms::from_url(url, args.kms_token_file.as_ref()))
         .transpose()?;
     let store = Arc::new(KeyStore::new(client.clone(), &args.namespace, kms));
-    let state = http::AppState::new(keys.clone(), metrics.clone(), args.trusted_proxy.clone());
+    let state = http::AppState::new(keys.clone(), metrics.clone(), args.trusted_proxy.clone())
+        .with_recovery(args.recovery_recipient.clone());
     let health = tokio::spawn(http::serve(
         args.http_addr,
         http::health_router(state.clone()),

@@ -165,10 +165,19 @@ async fn compromise_drill_rotate_reseal_retire_refuses_values_left_on_the_old_ke
     };
     let ns = cluster.namespace("e2e-compromise").await;
     let dir = tempfile::tempdir().unwrap();
+    // The controller knows the organisation's recovery key: reseal may keep it, nothing else.
+    let recovery = keygen(&cluster, &dir.path().join("recovery.key"));
     let ctl = cluster
         .start_leading_controller(
             dir.path(),
-            &["--watch-namespace", &ns.name, "--key-rotation-period", "0"],
+            &[
+                "--watch-namespace",
+                &ns.name,
+                "--key-rotation-period",
+                "0",
+                "--recovery-recipient",
+                &recovery,
+            ],
         )
         .await
         .unwrap();
@@ -183,7 +192,6 @@ async fn compromise_drill_rotate_reseal_retire_refuses_values_left_on_the_old_ke
             .args(["key", "fetch", "--save"]),
     )
     .unwrap();
-    let recovery = keygen(&cluster, &dir.path().join("recovery.key"));
     let config = repo.join(".kage.yaml");
     let mut rules: serde_json::Value =
         serde_saphyr::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
