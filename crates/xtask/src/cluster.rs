@@ -126,27 +126,38 @@ impl Cluster {
         })?;
 
         let pki_path = |name: &str| pki_dir.join(name).display().to_string();
-        self.spawn(
-            &bins,
-            "kube-apiserver",
-            &[
-                &format!("--etcd-servers={etcd_url}"),
-                "--bind-address=127.0.0.1",
-                "--advertise-address=127.0.0.1",
-                &format!("--secure-port={api_port}"),
-                &format!("--tls-cert-file={}", pki_path("apiserver.crt")),
-                &format!("--tls-private-key-file={}", pki_path("apiserver.key")),
-                &format!("--client-ca-file={}", pki_path("ca.crt")),
-                &format!("--service-account-key-file={}", pki_path("sa.pub")),
-                &format!("--service-account-signing-key-file={}", pki_path("sa.key")),
-                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-                "--service-cluster-ip-range=10.0.0.0/24",
-                "--authorization-mode=RBAC",
-                "--allow-privileged=true",
-                "--endpoint-reconciler-type=none",
-                "--v=1",
-            ],
+        let encryption = write_encryption_config(&pki_dir)?;
+        let apiserver_args: Vec<String> = [
+            format!("--etcd-servers={etcd_url}"),
+            "--bind-address=127.0.0.1".to_owned(),
+            "--advertise-address=127.0.0.1".to_owned(),
+            format!("--secure-port={api_port}"),
+            format!("--tls-cert-file={}", pki_path("apiserver.crt")),
+            format!("--tls-private-key-file={}", pki_path("apiserver.key")),
+            format!("--client-ca-file={}", pki_path("ca.crt")),
+            format!("--service-account-key-file={}", pki_path("sa.pub")),
+            format!("--service-account-signing-key-file={}", pki_path("sa.key")),
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local".to_owned(),
+            "--service-cluster-ip-range=10.0.0.0/24".to_owned(),
+            "--authorization-mode=RBAC".to_owned(),
+            "--allow-privileged=true".to_owned(),
+            "--endpoint-reconciler-type=none".to_owned(),
+            // Secrets are stored encrypted (secretbox), as on a well-run cluster.
+            format!("--encryption-provider-config={}", encryption.display()),
+            "--v=1".to_owned(),
+        ]
+        .into();
+        // How the API server was started, for tests that start another one beside it.
+        std::fs::write(
+            self.dir.join("apiserver.json"),
+            serde_json::to_string_pretty(&serde_json::json!({
+                "binary": bins.join("kube-apiserver"),
+                "args": apiserver_args,
+                "etcd": etcd_url,
+            }))?,
         )?;
+        let args: Vec<&str> = apiserver_args.iter().map(String::as_str).collect();
+        self.spawn(&bins, "kube-apiserver", &args)?;
         self.write_kubeconfig(api_port, &pki)?;
         wait_for("kube-apiserver /readyz", || self.ready())?;
 
@@ -484,6 +495,24 @@ fn system_kubectl_minor() -> Option<u32> {
 }
 
 /// Puts kubectl (built, or the machine's when new enough) and age into `target/cluster/bin`.
+/// An `EncryptionConfiguration` encrypting Secrets with a fresh secretbox key; returns its path.
+fn write_encryption_config(dir: &Path) -> Result<PathBuf> {
+    use std::io::Read;
+    let mut key = [0u8; 32];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut key)?;
+    let config = serde_json::json!({
+        "apiVersion": "apiserver.config.k8s.io/v1",
+        "kind": "EncryptionConfiguration",
+        "resources": [{"resources": ["secrets"], "providers": [
+            {"secretbox": {"keys": [{"name": "local", "secret": STANDARD.encode(key)}]}},
+            {"identity": {}},
+        ]}],
+    });
+    let path = dir.join("encryption.json");
+    std::fs::write(&path, config.to_string())?;
+    Ok(path)
+}
+
 fn link_tools(bins: &Path, dir: &Path) -> Result<()> {
     let kubectl = if bins.join("kubectl").exists() {
         bins.join("kubectl")
