@@ -330,6 +330,17 @@ fn reseal_offline(
                         added.fingerprint()
                     );
                 }
+                let kept: Vec<_> = recipients.iter().map(Recipient::fingerprint).collect();
+                for dropped in value.recipients().iter().filter(|f| !kept.contains(f)) {
+                    let cluster_key = published.is_some_and(|k| {
+                        k.keys.iter().any(|p| p.fingerprint == dropped.to_string())
+                    });
+                    if !cluster_key {
+                        eprintln!(
+                            "warning: SealedSecret {ns}/{name} key {key:?}: drops recipient {dropped}, which is not a key of this cluster (a recovery key missing from .kage.yaml?)"
+                        );
+                    }
+                }
                 let fresh = seal(plain.as_bytes(), value.binding(), recipients)?;
                 object.spec.encrypted_data.insert(key, fresh.to_base64());
             }
@@ -423,4 +434,52 @@ fn check_answer(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kage_api::convert::{SecretInput, seal_secret};
+    use kage_core::{Identity, Plaintext, Scope};
+
+    fn sealed_to(recipients: &[Recipient]) -> Document {
+        let mut input = SecretInput::default();
+        input
+            .insert("password", Plaintext::from(&b"hunter2"[..]))
+            .unwrap();
+        sealed_secret_to_document(
+            &seal_secret(&input, "db", "prod", Scope::Strict, recipients).unwrap(),
+        )
+    }
+
+    #[test]
+    fn an_answer_is_accepted_only_as_a_reseal_of_what_was_sent() {
+        let (old, current, recovery, attacker) = (
+            Identity::generate(),
+            Identity::generate(),
+            Identity::generate(),
+            Identity::generate(),
+        );
+        let r = |i: &Identity| i.recipient().clone();
+        let sent = vec![sealed_to(&[r(&old), r(&recovery)])];
+        let keep = [r(&recovery)];
+        let honest = vec![sealed_to(&[r(&current), r(&recovery)])];
+        assert!(check_answer(&sent, &honest, &keep, Some(&r(&current))).is_ok());
+        assert!(check_answer(&sent, &honest, &keep, None).is_ok());
+
+        let extra = vec![sealed_to(&[r(&current), r(&recovery), r(&attacker)])];
+        assert!(check_answer(&sent, &extra, &keep, Some(&r(&current))).is_err());
+        assert!(check_answer(&sent, &extra, &keep, None).is_err());
+        let swapped = vec![sealed_to(&[r(&attacker), r(&recovery)])];
+        assert!(check_answer(&sent, &swapped, &keep, Some(&r(&current))).is_err());
+        assert!(check_answer(&sent, &[], &keep, None).is_err());
+
+        let mut templated = honest[0].clone();
+        templated["spec"]["template"] =
+            serde_json::json!({"type": "kubernetes.io/service-account-token"});
+        assert!(check_answer(&sent, &[templated], &keep, Some(&r(&current))).is_err());
+        let mut renamed = honest[0].clone();
+        renamed["metadata"]["name"] = serde_json::json!("other");
+        assert!(check_answer(&sent, &[renamed], &keep, Some(&r(&current))).is_err());
+    }
 }

@@ -235,6 +235,25 @@ mod tests {
     }
 
     #[test]
+    fn a_binding_says_what_it_pins_and_prints_it() {
+        let strict = Binding::new(Scope::Strict, &here()).unwrap();
+        assert_eq!(
+            (strict.namespace(), strict.name(), strict.key()),
+            (Some("prod"), Some("db"), "password")
+        );
+        assert_eq!(
+            strict.to_string(),
+            "strict (namespace=prod, name=db, key=password)"
+        );
+        let wide = Binding::new(Scope::NamespaceWide, &here()).unwrap();
+        assert_eq!((wide.namespace(), wide.name()), (Some("prod"), None));
+        let cluster = Binding::new(Scope::ClusterWide, &here()).unwrap();
+        assert_eq!((cluster.namespace(), cluster.name()), (None, None));
+        assert_eq!(cluster.to_string(), "cluster-wide (key=password)");
+        assert_eq!(Scope::NamespaceWide.to_string(), "namespace-wide");
+    }
+
+    #[test]
     fn each_scope_allows_exactly_what_it_pins() {
         let elsewhere = [
             (Location::new("dev", "db", "password"), "namespace"),

@@ -161,6 +161,25 @@ mod tests {
     }
 
     #[test]
+    fn a_ring_counts_finds_and_drops_its_keys() {
+        let (a, b) = (Identity::generate(), Identity::generate());
+        let mut ring = KeyRing::default();
+        assert!(ring.is_empty());
+        assert_eq!(ring.len(), 0);
+        ring.insert(a.clone());
+        ring.insert(b.clone());
+        assert!(!ring.is_empty());
+        assert_eq!(ring.len(), 2);
+        assert!(ring.contains(&a.fingerprint()));
+        assert!(!ring.contains(&Identity::generate().fingerprint()));
+        let removed = ring.remove(&a.fingerprint()).expect("a was in the ring");
+        assert_eq!(removed.fingerprint(), a.fingerprint());
+        assert!(!ring.contains(&a.fingerprint()));
+        assert_eq!(ring.fingerprints(), vec![b.fingerprint()]);
+        assert!(ring.remove(&a.fingerprint()).is_none());
+    }
+
+    #[test]
     fn a_ring_with_many_keys_opens_a_value_sealed_to_one_of_them() {
         let ids: Vec<Identity> = (0..20).map(|_| Identity::generate()).collect();
         let binding = Binding::new(Scope::Strict, &here()).unwrap();

@@ -31,6 +31,9 @@ enum Task {
     Test,
     /// kage end to end: local cluster, controller, seal the examples, apply, show the Secrets.
     Demo,
+    /// Mutation testing (cargo-mutants) of the security-critical files; fails below
+    /// MIN_MUTATION_SCORE and lists every mutant that survived.
+    Mutants,
     /// Benchmarks against the local control plane (see docs/benchmarks.md).
     Bench {
         #[command(subcommand)]
@@ -96,6 +99,7 @@ fn main() -> std::process::ExitCode {
         }
         Task::Test => test(),
         Task::Demo => demo::demo(),
+        Task::Mutants => mutants(),
         Task::Bench {
             what:
                 BenchTarget::Controller {
@@ -191,6 +195,74 @@ fn test() -> Result<()> {
         cluster.down()?;
     }
     e2e
+}
+
+/// The files where a surviving mutant would be a security bug: the value format, bindings,
+/// keys and the key ring.
+const MUTATED_FILES: [&str; 4] = [
+    "crates/kage-core/src/binding.rs",
+    "crates/kage-core/src/value.rs",
+    "crates/kage-core/src/keyring.rs",
+    "crates/kage-core/src/keys.rs",
+];
+/// Least share of viable mutants the tests must catch.
+const MIN_MUTATION_SCORE: f64 = 0.90;
+/// The cargo-mutants release the score was measured with.
+const CARGO_MUTANTS_VERSION: &str = "27.1.0";
+
+/// `cargo xtask mutants`: runs cargo-mutants (installed at the pinned version if missing) on
+/// [`MUTATED_FILES`] with kage-core's tests, then checks the score.
+fn mutants() -> Result<()> {
+    let installed = Command::new("cargo")
+        .args(["mutants", "--version"])
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(CARGO_MUTANTS_VERSION));
+    if !installed {
+        run(Command::new("cargo").args([
+            "install",
+            "cargo-mutants",
+            "--locked",
+            "--version",
+            CARGO_MUTANTS_VERSION,
+        ]))?;
+    }
+    let out = workspace_root().join("target/mutants");
+    let mut cmd = cargo();
+    cmd.args([
+        "mutants",
+        "-p",
+        "kage-core",
+        "--test-package",
+        "kage-core",
+        "-o",
+    ])
+    .arg(&out);
+    for file in MUTATED_FILES {
+        cmd.args(["-f", file]);
+    }
+    // cargo-mutants exits non-zero when a mutant survives; the score decides here.
+    let _ = cmd.status().context("running cargo mutants")?;
+    let outcomes: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("mutants.out/outcomes.json"))
+            .context("reading cargo-mutants' outcomes.json")?,
+    )?;
+    let count = |field: &str| outcomes[field].as_u64().unwrap_or(0);
+    let (caught, missed, timeout) = (count("caught"), count("missed"), count("timeout"));
+    let score = caught as f64 / (caught + missed + timeout).max(1) as f64;
+    let survivors = std::fs::read_to_string(out.join("mutants.out/missed.txt")).unwrap_or_default();
+    println!(
+        "mutation score {:.1} % ({caught} caught, {missed} missed, {timeout} timed out, {} unviable); survivors:\n{survivors}",
+        score * 100.0,
+        count("unviable")
+    );
+    if score < MIN_MUTATION_SCORE {
+        bail!(
+            "mutation score {:.1} % is below {:.0} %: add tests, or justify each survivor in docs/testing.md",
+            score * 100.0,
+            MIN_MUTATION_SCORE * 100.0
+        );
+    }
+    Ok(())
 }
 
 /// `cargo xtask bench controller`: release builds, the local control plane (or `$KUBECONFIG`),
