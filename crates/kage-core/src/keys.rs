@@ -290,6 +290,43 @@ mod parse_tests {
     }
 
     #[test]
+    fn an_identity_file_yields_every_key_and_skips_comments_and_blank_lines() {
+        let (a, b) = (Identity::generate(), Identity::generate());
+        let file = format!(
+            "# created: now\n# public key: {}\n{}\n\n   \n  {}  \n",
+            a.recipient(),
+            *a.to_secret_string(),
+            *b.to_secret_string()
+        );
+        let parsed = Identity::parse_file(&file).unwrap();
+        let fingerprints: Vec<_> = parsed.iter().map(Identity::fingerprint).collect();
+        assert_eq!(fingerprints, [a.fingerprint(), b.fingerprint()]);
+        assert!(
+            Identity::parse_file("# only a comment\n")
+                .unwrap()
+                .is_empty()
+        );
+        assert!(Identity::parse_file("not a key\n").is_err());
+    }
+
+    #[test]
+    fn debug_output_names_public_parts_only() {
+        let identity = Identity::generate();
+        let recipient = identity.recipient();
+        let fingerprint = recipient.fingerprint().to_string();
+        assert_eq!(
+            format!("{:?}", recipient.fingerprint()),
+            format!("Fingerprint({fingerprint})")
+        );
+        assert_eq!(
+            format!("{recipient:?}"),
+            format!("Recipient({recipient}, {fingerprint})")
+        );
+        let debug = format!("{identity:?}");
+        assert!(!debug.contains(&*identity.to_secret_string()));
+    }
+
+    #[test]
     fn fingerprints_are_exactly_sixteen_hex_digits() {
         assert!("0123456789abcdef".parse::<Fingerprint>().is_ok());
         for bad in [

@@ -323,25 +323,52 @@ mod tests {
     #[test]
     fn a_payload_bound_elsewhere_is_refused_even_under_a_valid_header() {
         let identity = Identity::generate();
-        let recipients = [identity.recipient().clone()];
         let (claimed, inside) = (binding("password"), binding("other"));
-        let sealer = Sealer {
-            recipients: &recipients,
-            binding: &claimed,
-        };
-        let encryptor = age::Encryptor::with_recipients(std::iter::once(&sealer as _)).unwrap();
-        let mut age = Vec::new();
-        let mut writer = encryptor.wrap_output(&mut age).unwrap();
-        writer
-            .write_all(payload_header(&inside).as_bytes())
-            .unwrap();
-        writer.write_all(b"hunter2").unwrap();
-        writer.finish().unwrap();
-        let value = SealedValue::from_age_bytes(age).expect("a well-formed header");
+        let inside = payload_header(&inside);
+        let value = with_payload(&identity, &claimed, &[inside.as_bytes(), b"hunter2"]);
         assert_eq!(value.binding(), &claimed);
         let ring = KeyRing::new([identity]);
         let opened = ring.open(&value, &Location::new("ns", "db", "password"));
         assert!(matches!(opened, Err(OpenError::Tampered)), "{opened:?}");
+    }
+
+    /// A value whose header is sound but whose payload is `payload` (binding line included).
+    fn with_payload(identity: &Identity, claimed: &Binding, payload: &[&[u8]]) -> SealedValue {
+        let recipients = [identity.recipient().clone()];
+        let sealer = Sealer {
+            recipients: &recipients,
+            binding: claimed,
+        };
+        let encryptor = age::Encryptor::with_recipients(std::iter::once(&sealer as _)).unwrap();
+        let mut age = Vec::new();
+        let mut writer = encryptor.wrap_output(&mut age).unwrap();
+        for part in payload {
+            writer.write_all(part).unwrap();
+        }
+        writer.finish().unwrap();
+        SealedValue::from_age_bytes(age).unwrap()
+    }
+
+    #[test]
+    fn a_payload_beyond_the_value_limit_is_refused_when_opened() {
+        assert_eq!(MAX_VALUE_BYTES, 1 << 20);
+        let identity = Identity::generate();
+        let b = binding("k");
+        let ring = KeyRing::new([identity.clone()]);
+        let here = Location::new("ns", "db", "k");
+        let header = payload_header(&b);
+        let at_limit = with_payload(
+            &identity,
+            &b,
+            &[header.as_bytes(), &vec![1; MAX_VALUE_BYTES]],
+        );
+        assert_eq!(ring.open(&at_limit, &here).unwrap().len(), MAX_VALUE_BYTES);
+        let over = with_payload(
+            &identity,
+            &b,
+            &[header.as_bytes(), &vec![1; MAX_VALUE_BYTES + 1]],
+        );
+        assert!(matches!(ring.open(&over, &here), Err(OpenError::Tampered)));
     }
 
     #[test]
@@ -399,6 +426,14 @@ mod tests {
 
     #[test]
     fn the_input_size_limit_holds_at_its_edge() {
+        // The largest value, sealed to the most recipients, fits under the limit, which stays
+        // the documented number.
+        assert_eq!(MAX_SEALED_VALUE_CHARS, 1_485_480);
+        let most: Vec<Recipient> = (0..MAX_RECIPIENTS)
+            .map(|_| Identity::generate().recipient().clone())
+            .collect();
+        let largest = seal(&vec![0xff; MAX_VALUE_BYTES], &binding("k"), &most).unwrap();
+        assert!(largest.to_base64().len() <= MAX_SEALED_VALUE_CHARS);
         let at = "A".repeat(MAX_SEALED_VALUE_CHARS);
         assert!(!matches!(
             SealedValue::from_base64(&at),
