@@ -57,6 +57,7 @@ pub fn run(args: SealArgs) -> Outcome {
         if args.raw {
             return seal_raw(input, &name, &namespace, scope, &recipients);
         }
+        warn_if_reserved(input);
         let mut sealed = seal_secret(input, &name, &namespace, scope, &recipients)
             .map_err(|e| Failure::Input(e.into()))?;
         stamp(&mut sealed);
@@ -255,6 +256,25 @@ fn recipients(args: &SealArgs, resolved: &config::Resolved) -> Result<Vec<Recipi
     }
     recipients::announce(&origin, &list, &recovery);
     Ok(list)
+}
+
+/// Labels and annotations under `kage.dev/` are kage's own: the controller refuses a template
+/// that sets them (`TemplateRefused`), so say so while sealing.
+fn warn_if_reserved(input: &SecretInput) {
+    let reserved = |k: &&String| {
+        k.split_once('/')
+            .is_some_and(|(p, _)| p == kage_api::DOMAIN || p.ends_with(".kage.dev"))
+    };
+    for key in input
+        .labels
+        .keys()
+        .chain(input.annotations.keys())
+        .filter(reserved)
+    {
+        eprintln!(
+            "warning: {key:?} is reserved for kage: the controller will refuse this SealedSecret's template"
+        );
+    }
 }
 
 /// A cluster-wide value opens in any namespace under the same key name: say so every time.
