@@ -378,14 +378,12 @@ async fn sync(sealed: &SealedSecret, ctx: &Context) -> Result<Option<String>, Er
     labels.insert(SEALED_SECRET_LABEL.to_owned(), name.to_owned());
     let mut annotations = metadata.annotations;
     annotations.insert(SOURCE_DIGEST_ANNOTATION.to_owned(), digest);
-    let data: BTreeMap<&String, String> = secret
+    let data: serde_json::Map<String, serde_json::Value> = secret
         .data
         .iter()
         .map(|(k, v)| {
-            (
-                k,
-                base64::engine::general_purpose::STANDARD.encode(v.as_bytes()),
-            )
+            let encoded = base64::engine::general_purpose::STANDARD.encode(v.as_bytes());
+            (k.clone(), serde_json::Value::String(encoded))
         })
         .collect();
     let mut body = json!({
@@ -399,9 +397,9 @@ async fn sync(sealed: &SealedSecret, ctx: &Context) -> Result<Option<String>, Er
             "ownerReferences": [sealed.controller_owner_ref(&()).expect("namespaced object")],
         },
         "type": template.type_.as_deref().unwrap_or("Opaque"),
-        "data": data,
     });
-    drop(data);
+    // Moved in, not copied by `json!`: the encoded values exist once, in `body`, wiped below.
+    body["data"] = serde_json::Value::Object(data);
     if let Some(immutable) = template.immutable {
         body["immutable"] = json!(immutable);
     }

@@ -393,8 +393,10 @@ impl SecretOutput {
             "kind": "Secret",
             "metadata": {"name": self.name, "namespace": self.namespace},
             "type": self.template.type_.as_deref().unwrap_or("Opaque"),
-            "data": data,
         });
+        // Moved in, not copied by `json!`: the encoded values exist once, in `doc`, which the
+        // caller wipes.
+        doc["data"] = Value::Object(data);
         if !metadata.labels.is_empty() {
             doc["metadata"]["labels"] = json!(metadata.labels);
         }
