@@ -50,6 +50,25 @@ fn keygen(cluster: &Cluster, dir: &std::path::Path) -> (String, String) {
     (identity, recipient)
 }
 
+/// Whether a Warning Event with `reason` about object `name` stands in the controller namespace.
+fn has_warning(cluster: &Cluster, reason: &str, name: &str) -> bool {
+    let events = run_ok(cluster.kubectl().args([
+        "get",
+        "events.events.k8s.io",
+        "-n",
+        CONTROLLER_NAMESPACE,
+        "-o",
+        "json",
+    ]))
+    .unwrap();
+    let events: serde_json::Value = serde_json::from_slice(&events.stdout).unwrap();
+    events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["reason"] == reason && e["type"] == "Warning" && e["regarding"]["name"] == name)
+}
+
 async fn wait_reason(api: &Api<SealedSecret>, name: &str, reason: &str) -> SealedSecret {
     let found = wait_until(Duration::from_secs(30), reason, || async {
         let s = api.get(name).await?;
@@ -403,22 +422,8 @@ async fn a_tampered_public_keys_config_map_is_put_back() {
     .unwrap();
     let maps: Api<ConfigMap> = Api::namespaced(cluster.client.clone(), CONTROLLER_NAMESPACE);
     assert!(maps.get("kage-public-keys").await.is_ok());
-    let events = run_ok(cluster.kubectl().args([
-        "get",
-        "events.events.k8s.io",
-        "-n",
-        CONTROLLER_NAMESPACE,
-        "-o",
-        "json",
-    ]))
-    .unwrap();
-    let events: serde_json::Value = serde_json::from_slice(&events.stdout).unwrap();
     assert!(
-        events["items"].as_array().unwrap().iter().any(|e| {
-            e["reason"] == "PublicKeysRestored"
-                && e["type"] == "Warning"
-                && e["regarding"]["name"] == "kage-public-keys"
-        }),
+        has_warning(&cluster, "PublicKeysRestored", "kage-public-keys"),
         "no Warning Event for the tampered ConfigMap"
     );
 }
@@ -478,22 +483,8 @@ async fn rotation_needs_rbac_on_the_request_and_a_loop_of_requests_creates_one_k
         after_one,
         "a refused request made a key"
     );
-    let events = run_ok(cluster.kubectl().args([
-        "get",
-        "events.events.k8s.io",
-        "-n",
-        CONTROLLER_NAMESPACE,
-        "-o",
-        "json",
-    ]))
-    .unwrap();
-    let events: serde_json::Value = serde_json::from_slice(&events.stdout).unwrap();
     assert!(
-        events["items"].as_array().unwrap().iter().any(|e| {
-            e["reason"] == "RotationRefused"
-                && e["type"] == "Warning"
-                && e["regarding"]["name"] == "kage-key-rotation"
-        }),
+        has_warning(&cluster, "RotationRefused", "kage-key-rotation"),
         "no Warning Event for the refused rotation"
     );
 }

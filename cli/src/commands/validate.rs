@@ -108,34 +108,22 @@ fn values_of(file: &Path) -> Vec<(String, String, kage_core::SealedValue)> {
 /// Values of `file` that no recovery recipient can open.
 fn check_recovery(file: &Path, flags: &[String]) -> Result<Vec<String>, Failure> {
     let recovery = super::recovery_fingerprints(flags, Some(file))?;
-    let Ok(docs) = files::read_input(Some(file)).and_then(|t| Ok(manifest::read_documents(&t)?))
-    else {
-        return Ok(Vec::new());
-    };
-    let mut problems = Vec::new();
-    for doc in docs
-        .iter()
-        .filter(|d| manifest::kind(d) == Some("SealedSecret"))
-    {
-        let Ok(sealed) = sealed_secret_from_document(doc) else {
-            continue;
-        };
-        let who = format!("{}/{}", sealed.namespace_or_empty(), sealed.name_or_empty());
-        if recovery.is_empty() {
-            problems.push(format!(
+    let values = values_of(file);
+    if recovery.is_empty() {
+        let mut objects: Vec<&String> = values.iter().map(|(who, _, _)| who).collect();
+        objects.dedup();
+        return Ok(objects
+            .into_iter()
+            .map(|who| format!(
                 "SealedSecret {who}: no recovery recipient is configured for this file (.kage.yaml `recovery:` or --recovery)"
-            ));
-            continue;
-        }
-        for (key, value) in sealed_values(&sealed).unwrap_or_default() {
-            if !value.recipients().iter().any(|f| recovery.contains(f)) {
-                problems.push(format!(
-                    "SealedSecret {who}: key {key:?} has no recovery recipient"
-                ));
-            }
-        }
+            ))
+            .collect());
     }
-    Ok(problems)
+    Ok(values
+        .iter()
+        .filter(|(_, _, value)| !value.recipients().iter().any(|f| recovery.contains(f)))
+        .map(|(who, key, _)| format!("SealedSecret {who}: key {key:?} has no recovery recipient"))
+        .collect())
 }
 
 /// SealedSecrets checked in `file`, and the problems found.
