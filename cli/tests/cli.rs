@@ -1046,3 +1046,74 @@ fn a_literal_can_come_from_stdin_so_it_never_shows_in_ps() {
         .code(3)
         .stderr(contains("only one value"));
 }
+
+#[test]
+fn offline_reseal_names_a_recipient_that_could_not_open_the_value_before() {
+    let d = Dir::new();
+    d.seal("s.yaml", "db", "ns", &["k=v"]);
+    let newcomer = d
+        .cmd()
+        .args(["keygen", "-o", "newcomer.key"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let newcomer = String::from_utf8(newcomer).unwrap().trim().to_owned();
+    let fingerprint = newcomer
+        .parse::<kage_core::Recipient>()
+        .unwrap()
+        .fingerprint()
+        .to_string();
+    d.cmd()
+        .args([
+            "reseal",
+            "s.yaml",
+            "-i",
+            "id.txt",
+            "-r",
+            &d.recipient,
+            "-r",
+            &newcomer,
+        ])
+        .assert()
+        .success()
+        .stderr(contains(format!("adds recipient {fingerprint}")));
+}
+
+#[test]
+fn sealing_cluster_wide_says_what_it_allows() {
+    let d = Dir::new();
+    d.cmd()
+        .args([
+            "seal",
+            "--name",
+            "db",
+            "-n",
+            "ns",
+            "-r",
+            &d.recipient,
+            "--from-literal",
+            "k=v",
+            "--scope",
+            "cluster-wide",
+        ])
+        .assert()
+        .success()
+        .stderr(contains("warning: scope cluster-wide"));
+    d.cmd()
+        .args([
+            "seal",
+            "--name",
+            "db",
+            "-n",
+            "ns",
+            "-r",
+            &d.recipient,
+            "--from-literal",
+            "k=v",
+        ])
+        .assert()
+        .success()
+        .stderr(contains("cluster-wide").not());
+}

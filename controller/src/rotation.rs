@@ -31,14 +31,9 @@ pub async fn rotate_on_schedule(store: Arc<KeyStore>, keys: Arc<SharedKeys>, per
     }
     loop {
         let newest = keys.snapshot().current().map(|k| k.created);
-        let wait = match newest {
-            // A creation time ahead of this clock counts as age zero, never as a large age.
-            Some(created) => {
-                let age = jiff::Timestamp::now().duration_since(created);
-                period.saturating_sub(Duration::try_from(age).unwrap_or(Duration::ZERO))
-            }
-            None => Duration::ZERO,
-        };
+        let wait = newest.map_or(Duration::ZERO, |created| {
+            due_in(period, created, jiff::Timestamp::now())
+        });
         if wait.is_zero() {
             match store.rotate().await {
                 Ok(name) => tracing::info!(secret = %name, "rotated the sealing key"),
@@ -51,6 +46,13 @@ pub async fn rotate_on_schedule(store: Arc<KeyStore>, keys: Arc<SharedKeys>, per
             tokio::time::sleep(wait.min(Duration::from_secs(60))).await;
         }
     }
+}
+
+/// How long until a key created at `created` is `period` old. A creation time ahead of `now`
+/// counts as age zero, never as a large age (which would rotate at once, again and again).
+fn due_in(period: Duration, created: jiff::Timestamp, now: jiff::Timestamp) -> Duration {
+    let age = Duration::try_from(now.duration_since(created)).unwrap_or(Duration::ZERO);
+    period.saturating_sub(age)
 }
 
 /// Watches the rotation-request ConfigMap and answers each new request once: a new key, or a
@@ -157,5 +159,22 @@ fn patch_params() -> PatchParams {
     PatchParams {
         field_manager: Some(crate::FIELD_MANAGER.to_owned()),
         ..PatchParams::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_dated_ahead_of_the_clock_is_not_overdue() {
+        let now = jiff::Timestamp::now();
+        let day = Duration::from_secs(86_400);
+        let ahead = now + jiff::SignedDuration::from_hours(24 * 365 * 70);
+        assert_eq!(due_in(day, ahead, now), day);
+        let hour_old = now - jiff::SignedDuration::from_hours(1);
+        assert_eq!(due_in(day, hour_old, now), day - Duration::from_secs(3600));
+        let old = now - jiff::SignedDuration::from_hours(48);
+        assert_eq!(due_in(day, old, now), Duration::ZERO);
     }
 }
