@@ -112,6 +112,13 @@ impl Error {
         }
     }
 
+    /// Whether only a change (to the object, its Secret or the keys) can mend this: the
+    /// controller will not succeed by retrying. Such an error is `Stalled=True`, which Flux's
+    /// kstatus reads as `Failed` at once; the others are `Reconciling=True` (`InProgress`).
+    pub fn is_stalled(&self) -> bool {
+        !matches!(self, Error::Api { .. })
+    }
+
     fn from_unseal(e: ConvertError, keys: &Keys) -> Self {
         let message = crate::error_chain(&e);
         match e {
@@ -180,7 +187,23 @@ pub async fn reconcile(sealed: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<A
         }
     }
     let first_unseal = sealed.ready_condition().is_none() && outcome.is_ok();
-    let transition = update_status(&sealed, &ctx, ready, reason, &message, secret_version).await?;
+    let progress = match &outcome {
+        Ok(_) => Progress::Done,
+        Err(e) if e.is_stalled() => Progress::Stalled,
+        Err(_) => Progress::Retrying,
+    };
+    let transition = update_status(
+        &sealed,
+        &ctx,
+        &Verdict {
+            ready,
+            reason,
+            message: &message,
+            progress,
+        },
+        secret_version,
+    )
+    .await?;
     if transition
         && let Err(e) = &outcome
         && !matches!(e, Error::Api { .. })
@@ -572,43 +595,98 @@ async fn remove_stale_keys(
     Ok(patched.metadata.resource_version)
 }
 
-/// Writes observedGeneration, the Ready condition and the Secret's resourceVersion when any of
+/// Where a SealedSecret stands after a reconcile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Progress {
+    /// Unsealed and written.
+    Done,
+    /// Failed in a way retrying cannot mend (`Stalled=True`).
+    Stalled,
+    /// Failed for now; the controller retries (`Reconciling=True`).
+    Retrying,
+}
+
+/// What a reconcile concluded, as conditions say it.
+struct Verdict<'a> {
+    ready: &'a str,
+    reason: &'a str,
+    message: &'a str,
+    progress: Progress,
+}
+
+impl Verdict<'_> {
+    /// `Ready`, `Reconciling` and `Stalled`, in the shape kstatus (Flux), `kubectl wait` and
+    /// Argo CD read: each present, `True` or `False`, with the same reason and message.
+    fn conditions(&self, generation: Option<i64>, previous: &[Condition]) -> Vec<Condition> {
+        let flag = |on: bool| if on { "True" } else { "False" };
+        [
+            ("Ready", self.ready),
+            ("Reconciling", flag(self.progress == Progress::Retrying)),
+            ("Stalled", flag(self.progress == Progress::Stalled)),
+        ]
+        .into_iter()
+        .map(|(type_, status)| {
+            let last_transition_time = match previous.iter().find(|c| c.type_ == type_) {
+                Some(c) if c.status == status => c.last_transition_time.clone(),
+                _ => Time(jiff::Timestamp::now()),
+            };
+            Condition {
+                type_: type_.to_owned(),
+                status: status.to_owned(),
+                reason: self.reason.to_owned(),
+                message: self.message.to_owned(),
+                observed_generation: generation,
+                last_transition_time,
+            }
+        })
+        .collect()
+    }
+}
+
+/// Writes observedGeneration, the conditions and the Secret's resourceVersion when any of
 /// them changed. Returns whether the Ready condition changed (an Event is due).
 async fn update_status(
     sealed: &SealedSecret,
     ctx: &Context,
-    ready: &str,
-    reason: &str,
-    message: &str,
+    verdict: &Verdict<'_>,
     secret_version: Option<String>,
 ) -> Result<bool, Error> {
     let generation = sealed.metadata.generation;
     let status = sealed.status.clone().unwrap_or_default();
-    let previous = sealed.ready_condition();
-    let same_condition =
-        previous.is_some_and(|c| c.status == ready && c.reason == reason && c.message == message);
-    if same_condition
+    let conditions = verdict.conditions(generation, &status.conditions);
+    let unchanged = |a: &Condition, b: &Condition| {
+        (
+            &a.type_,
+            &a.status,
+            &a.reason,
+            &a.message,
+            a.observed_generation,
+        ) == (
+            &b.type_,
+            &b.status,
+            &b.reason,
+            &b.message,
+            b.observed_generation,
+        )
+    };
+    let same_conditions = status.conditions.len() == conditions.len()
+        && status
+            .conditions
+            .iter()
+            .zip(&conditions)
+            .all(|(a, b)| unchanged(a, b));
+    if same_conditions
         && status.observed_generation == generation
         && status.secret_resource_version == secret_version
     {
         return Ok(false);
     }
-    let transition = !previous.is_some_and(|c| c.status == ready && c.reason == reason);
-    let last_transition_time = match previous {
-        Some(c) if c.status == ready => c.last_transition_time.clone(),
-        _ => Time(jiff::Timestamp::now()),
-    };
-    let condition = Condition {
-        type_: "Ready".to_owned(),
-        status: ready.to_owned(),
-        reason: reason.to_owned(),
-        message: message.to_owned(),
-        observed_generation: generation,
-        last_transition_time,
-    };
+    let transition = !sealed
+        .ready_condition()
+        .is_some_and(|c| c.status == verdict.ready && c.reason == verdict.reason);
     let patch = json!({"status": {
         "observedGeneration": generation,
-        "conditions": [condition],
+        "conditions": conditions,
         "secretResourceVersion": secret_version,
     }});
     Api::<SealedSecret>::namespaced(ctx.client.clone(), sealed.namespace_or_empty())
@@ -668,6 +746,72 @@ mod tests {
         let retired = Keys::new(vec![key(identity, KeyState::Retired)]);
         assert!(!digest_and_openable(&sealed, &retired).1);
         assert!(!digest_and_openable(&sealed, &Keys::default()).1);
+    }
+
+    #[test]
+    fn a_failure_retrying_cannot_mend_is_stalled_and_only_that() {
+        let permanent = [
+            Error::Binding(String::new()),
+            Error::NoKey(String::new()),
+            Error::KeyRetired(String::new()),
+            Error::Tampered(String::new()),
+            Error::InvalidTemplate(String::new()),
+            Error::NotOwned {
+                name: String::new(),
+                uid: String::new(),
+            },
+            Error::Refused(Refusal::ControllerNamespace(String::new())),
+        ];
+        assert!(permanent.iter().all(Error::is_stalled));
+        let transient = Error::api("reading")(kube::Error::LinesCodecMaxLineLengthExceeded);
+        assert!(!transient.is_stalled());
+
+        let verdict = |progress| Verdict {
+            ready: if progress == Progress::Done {
+                "True"
+            } else {
+                "False"
+            },
+            reason: "R",
+            message: "m",
+            progress,
+        };
+        let statuses = |progress| -> Vec<(String, String)> {
+            verdict(progress)
+                .conditions(Some(3), &[])
+                .into_iter()
+                .map(|c| (c.type_, c.status))
+                .collect()
+        };
+        let pairs = |list: [(&str, &str); 3]| -> Vec<(String, String)> {
+            list.iter()
+                .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+                .collect()
+        };
+        assert_eq!(
+            statuses(Progress::Done),
+            pairs([
+                ("Ready", "True"),
+                ("Reconciling", "False"),
+                ("Stalled", "False")
+            ])
+        );
+        assert_eq!(
+            statuses(Progress::Stalled),
+            pairs([
+                ("Ready", "False"),
+                ("Reconciling", "False"),
+                ("Stalled", "True")
+            ])
+        );
+        assert_eq!(
+            statuses(Progress::Retrying),
+            pairs([
+                ("Ready", "False"),
+                ("Reconciling", "True"),
+                ("Stalled", "False")
+            ])
+        );
     }
 
     #[test]

@@ -574,6 +574,12 @@ async fn without_rbac_for_secrets_the_controller_reports_instead_of_crashing() {
     );
     let api: Api<SealedSecret> = Api::namespaced(cluster.client.clone(), &ns.name);
     wait_condition(&api, "db", "False", "ApiError").await;
+    // Transient: Flux keeps waiting (InProgress), Argo CD shows it progressing with the reason.
+    if let Some(view) = kage_e2e::gitops_view(&api.get("db").await.unwrap()) {
+        assert_eq!(view.kstatus, "InProgress");
+        assert_eq!(view.argocd, "Progressing");
+        assert!(view.argocd_message.starts_with("ApiError: "), "{view:?}");
+    }
     let message = api
         .get("db")
         .await

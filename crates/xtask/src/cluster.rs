@@ -462,6 +462,30 @@ pub fn build_binaries() -> Result<PathBuf> {
     Ok(bin)
 }
 
+/// Builds (or finds in the cache) `kage-gitops` from `crates/xtask/gitops`: kstatus and
+/// gopher-lua, for the GitOps e2e tests. Returns the binary.
+pub fn build_gitops_tool() -> Result<PathBuf> {
+    let module = workspace_root().join("crates/xtask/gitops");
+    let mut hasher = Sha256::new();
+    for file in ["go.mod", "go.sum", "main.go"] {
+        let path = module.join(file);
+        hasher.update(std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?);
+    }
+    let digest = hasher.finalize();
+    let dir = cache_root().join("gitops").join(format!(
+        "{:02x}{:02x}{:02x}{:02x}",
+        digest[0], digest[1], digest[2], digest[3]
+    ));
+    let bin = dir.join("kage-gitops");
+    if !bin.exists() {
+        std::fs::create_dir_all(&dir)?;
+        let partial = dir.join(format!("kage-gitops.partial-{}", std::process::id()));
+        go_build(&module, &partial, &["."], "")?;
+        std::fs::rename(&partial, &bin)?;
+    }
+    Ok(bin)
+}
+
 fn go_build(module: &Path, output: &Path, packages: &[&str], ldflags: &str) -> Result<()> {
     let mut out = output.display().to_string();
     if output.is_dir() {

@@ -167,6 +167,7 @@ fn path_with(dir: &Path) -> std::ffi::OsString {
 /// stopped here (stopped even when tests fail).
 fn test() -> Result<()> {
     let bins = cluster::build_binaries()?;
+    let gitops = cluster::build_gitops_tool()?;
     // Default members only: the e2e package runs below, once a cluster is there.
     run(cargo().args(["test"]).env("KAGE_AGE_BIN", bins.join("age")))?;
 
@@ -189,6 +190,7 @@ fn test() -> Result<()> {
                     "KAGE_E2E_LOCAL_CLUSTER",
                     if external.is_none() { "1" } else { "" },
                 )
+                .env("KAGE_GITOPS_BIN", &gitops)
                 .env("PATH", path_with(&cluster.bin_dir())))
         });
     if external.is_none() {
