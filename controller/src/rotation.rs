@@ -100,38 +100,26 @@ async fn answer(api: &Api<ConfigMap>, store: &KeyStore, recorder: &Recorder, map
         tracing::info!(error = %e, "rotation request changed or already claimed");
         return;
     }
-    let (result, event) = match store.rotate().await {
+    let (type_, reason, result) = match store.rotate().await {
         Ok(name) => (
+            EventType::Normal,
+            "Rotated",
             format!("rotated: new key {name}"),
-            (
-                EventType::Normal,
-                "Rotated",
-                format!("rotation request {request}: created key {name}"),
-            ),
         ),
         Err(KeyError::RotationRefused(why)) => (
+            EventType::Warning,
+            "RotationRefused",
             format!("refused: {why}"),
-            (
-                EventType::Warning,
-                "RotationRefused",
-                format!("rotation request {request} refused: {why}"),
-            ),
         ),
         Err(e) => (
+            EventType::Warning,
+            "RotationFailed",
             format!("failed: {}", crate::error_chain(&e)),
-            (
-                EventType::Warning,
-                "RotationFailed",
-                format!(
-                    "rotation request {request} failed: {}",
-                    crate::error_chain(&e)
-                ),
-            ),
         ),
     };
     tracing::info!(request = %request, result = %result, "rotation request");
     crate::audit::rotation_request(request, &result);
-    let done = json!({"metadata": {"annotations": {ROTATION_RESULT_ANNOTATION: result}}});
+    let done = json!({"metadata": {"annotations": {ROTATION_RESULT_ANNOTATION: &result}}});
     if let Err(e) = api
         .patch(
             ROTATION_REQUEST_CONFIGMAP,
@@ -142,11 +130,10 @@ async fn answer(api: &Api<ConfigMap>, store: &KeyStore, recorder: &Recorder, map
     {
         tracing::warn!(error = %e, "cannot record the rotation result");
     }
-    let (type_, reason, note) = event;
     let event = Event {
         type_,
         reason: reason.to_owned(),
-        note: Some(note),
+        note: Some(format!("rotation request {request}: {result}")),
         action: "Rotate".to_owned(),
         secondary: None,
     };
