@@ -4,31 +4,13 @@
 
 use anyhow::{Context, anyhow};
 use k8s_openapi::api::core::v1::ConfigMap;
+use kage_api::wire::PublishedKey;
 use kage_api::{CURRENT_RECIPIENT_KEY, KEYS_JSON_KEY, PUBLIC_KEYS_CONFIGMAP};
 use kage_core::Recipient;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
-use serde::Deserialize;
 
 use crate::args::ClusterArgs;
-
-/// One public key as the controller publishes it.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PublishedKey {
-    /// Fingerprint.
-    pub fingerprint: String,
-    /// `age1...` recipient.
-    pub recipient: String,
-    /// Creation time.
-    pub created_at: String,
-    /// `active` or `retired`.
-    #[serde(default)]
-    pub state: Option<String>,
-    /// Whether new values are sealed to it.
-    #[serde(default)]
-    pub current: Option<bool>,
-}
 
 /// The controller's public keys.
 #[derive(Debug)]

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use anyhow::anyhow;
+use kage_api::wire::KeyState;
 use kage_core::Recipient;
 
 use crate::args::ClusterArgs;
@@ -29,15 +30,12 @@ pub fn published_keys(cluster: &ClusterArgs) -> Option<PublicKeys> {
 }
 
 /// What a published key says of `recipient`: `None` when it is not a cluster key.
-fn cluster_state(keys: &PublicKeys, recipient: &Recipient) -> Option<(bool, String)> {
+fn cluster_state(keys: &PublicKeys, recipient: &Recipient) -> Option<(bool, KeyState)> {
     let text = recipient.to_string();
-    keys.keys.iter().find(|k| k.recipient == text).map(|k| {
-        let current = k.current.unwrap_or(keys.current == *recipient);
-        (
-            current,
-            k.state.clone().unwrap_or_else(|| "active".to_owned()),
-        )
-    })
+    keys.keys
+        .iter()
+        .find(|k| k.recipient == text)
+        .map(|k| (keys.current == *recipient, k.state))
 }
 
 /// Refuses a retired cluster key among `recipients` and warns about one that is active but
@@ -45,7 +43,7 @@ fn cluster_state(keys: &PublicKeys, recipient: &Recipient) -> Option<(bool, Stri
 pub fn check_against_cluster(recipients: &[Recipient], keys: &PublicKeys) -> anyhow::Result<()> {
     for recipient in recipients {
         match cluster_state(keys, recipient) {
-            Some((_, state)) if state == "retired" => {
+            Some((_, KeyState::Retired)) => {
                 anyhow::bail!(
                     "recipient {} is a retired key of this cluster: refusing to seal to it (update .kage.yaml with `kage key fetch --save`)",
                     recipient.fingerprint()

@@ -40,9 +40,10 @@ use axum::{Json, Router};
 use kage_api::SealedSecret;
 use kage_api::convert::{sealed_secret_from_document, sealed_secret_to_document};
 use kage_api::manifest::read_documents;
+use kage_api::wire::{KeysAnswer, ResealAnswer, ValueVerdict, VerifyAnswer, VerifyResult};
 use kage_core::{Location, Recipient, SealedValue, seal};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::sync::Semaphore;
 
 use crate::audit;
@@ -362,8 +363,10 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     )
 }
 
-async fn keys(State(state): State<AppState>) -> Json<Value> {
-    Json(json!({"keys": state.keys.snapshot().describe()}))
+async fn keys(State(state): State<AppState>) -> Json<KeysAnswer> {
+    Json(KeysAnswer {
+        keys: state.keys.snapshot().describe(),
+    })
 }
 
 /// A refused request. Every endpoint answers errors in one shape, a Kubernetes `Status`
@@ -483,12 +486,11 @@ async fn verify(
     }
 }
 
-fn verify_all(keys: &Keys, objects: &[SealedSecret], client: &str) -> Value {
+fn verify_all(keys: &Keys, objects: &[SealedSecret], client: &str) -> VerifyAnswer {
     let mut results = Vec::new();
     for sealed in objects {
-        let mut all_ok = !sealed.spec.encrypted_data.is_empty();
         let mut fingerprints = Vec::new();
-        let per_key: Vec<Value> = sealed
+        let verdicts: Vec<ValueVerdict> = sealed
             .spec
             .encrypted_data
             .iter()
@@ -501,31 +503,36 @@ fn verify_all(keys: &Keys, objects: &[SealedSecret], client: &str) -> Value {
                             .copied()
                             .filter(|f| keys.ring.contains(f)),
                     );
-                    json!({"key": key, "ok": true})
+                    ValueVerdict {
+                        key: key.clone(),
+                        ok: true,
+                        reason: None,
+                    }
                 }
-                Err(reason) => {
-                    all_ok = false;
-                    json!({"key": key, "ok": false, "reason": reason})
-                }
+                Err(reason) => ValueVerdict {
+                    key: key.clone(),
+                    ok: false,
+                    reason: Some(reason),
+                },
             })
             .collect();
-        let result = if all_ok { "ok" } else { "refused" };
+        let ok = !verdicts.is_empty() && verdicts.iter().all(|v| v.ok);
         audit::request(
             "verify",
             client,
             sealed.namespace_or_empty(),
             sealed.name_or_empty(),
             &fingerprints,
-            result,
+            if ok { "ok" } else { "refused" },
         );
-        results.push(json!({
-            "namespace": sealed.namespace_or_empty(),
-            "name": sealed.name_or_empty(),
-            "ok": all_ok,
-            "keys": per_key,
-        }));
+        results.push(VerifyResult {
+            namespace: sealed.namespace_or_empty().to_owned(),
+            name: sealed.name_or_empty().to_owned(),
+            ok,
+            keys: verdicts,
+        });
     }
-    json!({"results": results})
+    VerifyAnswer { results }
 }
 
 /// Query of `/v1/reseal`.
@@ -586,7 +593,7 @@ fn reseal_all(
     objects: Vec<SealedSecret>,
     keep: &[Recipient],
     client: &str,
-) -> Result<Value, Refused> {
+) -> Result<ResealAnswer, Refused> {
     let Some(current) = keys.current().map(|k| k.identity.recipient().clone()) else {
         return Err(error(StatusCode::SERVICE_UNAVAILABLE, "no active key"));
     };
@@ -628,7 +635,7 @@ fn reseal_all(
         );
         out.push(sealed_secret_to_document(&sealed));
     }
-    Ok(json!({"objects": out}))
+    Ok(ResealAnswer { objects: out })
 }
 
 fn refuse(client: &str, namespace: &str, name: &str, key: &str, reason: &str) -> Refused {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kage_api::wire::PublishedKey;
 use kage_api::{
     CURRENT_RECIPIENT_KEY, KEYS_JSON_KEY, PUBLIC_KEYS_CONFIGMAP, SEALING_KEY_LABEL, key_secret,
 };
@@ -29,24 +30,7 @@ pub const MIN_ROTATION_INTERVAL: Duration = Duration::from_secs(10);
 /// Secret is refused: a future date would make it current for years.
 pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
 
-/// Whether a key is still used.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum KeyState {
-    /// Opens values; the newest active key seals new ones.
-    Active,
-    /// Kept for the record (and for restores), never used to open values.
-    Retired,
-}
-
-impl KeyState {
-    /// Name used in annotations, JSON and metrics.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            KeyState::Active => "active",
-            KeyState::Retired => "retired",
-        }
-    }
-}
+pub use kage_api::key_secret::KeyState;
 
 /// Why keys could not be loaded or stored. Never contains key material.
 #[derive(Debug, thiserror::Error)]
@@ -251,21 +235,19 @@ impl Keys {
         Ok(())
     }
 
-    /// JSON description of every key (public parts only).
-    pub fn describe(&self) -> Vec<serde_json::Value> {
+    /// Every key as it is published (public parts only).
+    pub fn describe(&self) -> Vec<PublishedKey> {
         let current = self.current().map(|k| k.identity.fingerprint());
         self.all
             .iter()
-            .map(|k| {
-                json!({
-                    "fingerprint": k.identity.fingerprint().to_string(),
-                    "recipient": k.identity.recipient().to_string(),
-                    "createdAt": k.created.to_string(),
-                    "state": k.state.as_str(),
-                    "current": Some(k.identity.fingerprint()) == current,
-                    "backedUp": k.backed_up,
-                    "secret": k.name,
-                })
+            .map(|k| PublishedKey {
+                fingerprint: k.identity.fingerprint().to_string(),
+                recipient: k.identity.recipient().to_string(),
+                created_at: k.created.to_string(),
+                state: k.state,
+                current: Some(k.identity.fingerprint()) == current,
+                backed_up: k.backed_up,
+                secret: k.name.clone(),
             })
             .collect()
     }
@@ -502,16 +484,14 @@ fn parse_key(
     let invalid = || KeyError::Invalid(name.to_owned());
     let text = std::str::from_utf8(text).map_err(|_| invalid())?;
     let identity: Identity = text.parse().map_err(|_| invalid())?;
-    let state = match secret
-        .metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(key_secret::STATE))
-        .map(String::as_str)
-    {
-        Some("retired") => KeyState::Retired,
-        _ => KeyState::Active,
-    };
+    let state = KeyState::from_annotation(
+        secret
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(key_secret::STATE))
+            .map(String::as_str),
+    );
     let backed_up = secret
         .metadata
         .annotations

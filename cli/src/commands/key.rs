@@ -37,15 +37,13 @@ fn list(args: ClusterOnly) -> Outcome {
         "FINGERPRINT", "RECIPIENT", "CREATED", "STATE"
     );
     for key in &keys.keys {
-        let current = key
-            .current
-            .unwrap_or(key.recipient == keys.current.to_string());
+        let current = key.recipient == keys.current.to_string();
         out.push_str(&format!(
             "{:<18} {:<64} {:<32} {:<8} {}\n",
             key.fingerprint,
             key.recipient,
             key.created_at,
-            key.state.as_deref().unwrap_or("active"),
+            key.state.as_str(),
             if current { "*" } else { "" }
         ));
     }

@@ -10,6 +10,7 @@ use std::path::Path;
 use anyhow::{Context, anyhow};
 use kage_api::convert::{sealed_secret_from_document, sealed_secret_to_document, sealed_values};
 use kage_api::manifest::{self, Document, OutputFormat};
+use kage_api::wire::ResealAnswer;
 use kage_core::{Identity, KeyRing, Location, Recipient, seal};
 use zeroize::Zeroizing;
 
@@ -363,12 +364,9 @@ fn reseal_in_cluster(
     let keep_query: Vec<String> = keep.iter().map(ToString::to_string).collect();
     let path = format!("/v1/reseal?keep={}", keep_query.join(","));
     let answer = block_on(call_controller(cluster, "POST", &path, body.into_bytes()))?;
-    let answer: serde_json::Value =
-        serde_json::from_str(&answer).context("reading the controller's answer")?;
-    let fresh = answer["objects"]
-        .as_array()
-        .cloned()
-        .ok_or_else(|| anyhow!("the controller's answer has no objects"))?;
+    let fresh = serde_json::from_str::<ResealAnswer>(&answer)
+        .context("reading the controller's answer")?
+        .objects;
     check_answer(sealed, &fresh, keep, current)
         .context("refusing the controller's answer: it is not a reseal of what was sent")?;
     Ok(fresh)

@@ -6,6 +6,9 @@ use kage_api::convert::{sealed_secret_from_document, sealed_values};
 use kage_api::manifest;
 use kage_core::{Location, Scope};
 
+use anyhow::Context;
+use kage_api::wire::VerifyAnswer;
+
 use crate::args::ValidateArgs;
 use crate::cluster::PublicKeys;
 use crate::{Failure, Outcome, files};
@@ -64,7 +67,7 @@ fn check_recipients(
         for fingerprint in value.recipients() {
             let text = fingerprint.to_string();
             match keys.keys.iter().find(|k| k.fingerprint == text) {
-                Some(k) if k.state.as_deref() == Some("retired") => problems.push(format!(
+                Some(k) if k.state == kage_api::wire::KeyState::Retired => problems.push(format!(
                     "SealedSecret {who}: key {key:?} is sealed to the retired cluster key {text}: reseal it"
                 )),
                 Some(k) if k.recipient != keys.current.to_string() => eprintln!(
@@ -202,27 +205,19 @@ fn check_with_cluster(
         "/v1/verify",
         body.into_bytes(),
     ))?;
-    let answer: serde_json::Value = serde_json::from_str(&answer)?;
+    let answer: VerifyAnswer =
+        serde_json::from_str(&answer).context("reading the controller's answer")?;
     let mut problems = Vec::new();
-    for result in answer["results"].as_array().into_iter().flatten() {
-        if result["ok"].as_bool() == Some(true) {
-            continue;
+    for result in answer.results.iter().filter(|r| !r.ok) {
+        let who = format!("{}/{}", result.namespace, result.name);
+        for verdict in result.keys.iter().filter(|v| !v.ok) {
+            problems.push(format!(
+                "SealedSecret {who}: key {:?} cannot be unsealed by the cluster: {}",
+                verdict.key,
+                verdict.reason.as_deref().unwrap_or("unknown reason")
+            ));
         }
-        let who = format!(
-            "{}/{}",
-            result["namespace"].as_str().unwrap_or(""),
-            result["name"].as_str().unwrap_or("")
-        );
-        for key in result["keys"].as_array().into_iter().flatten() {
-            if key["ok"].as_bool() != Some(true) {
-                problems.push(format!(
-                    "SealedSecret {who}: key {:?} cannot be unsealed by the cluster: {}",
-                    key["key"].as_str().unwrap_or(""),
-                    key["reason"].as_str().unwrap_or("unknown reason")
-                ));
-            }
-        }
-        if result["keys"].as_array().is_none_or(|k| k.is_empty()) {
+        if result.keys.is_empty() {
             problems.push(format!(
                 "SealedSecret {who}: nothing the cluster can unseal"
             ));

@@ -19,3 +19,34 @@ pub const STATE: &str = "kage.dev/key-state";
 pub const KMS: &str = "kage.dev/kms";
 /// Annotation set by `kage key backup` on the keys it saved.
 pub const BACKED_UP_AT: &str = "kage.dev/backed-up-at";
+
+/// Whether a key is still used. Written in the [`STATE`] annotation and in `keys.json`.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyState {
+    /// Opens values; the newest active key seals new ones.
+    #[default]
+    Active,
+    /// Kept for the record (and for restores), never used to open values.
+    Retired,
+}
+
+impl KeyState {
+    /// Name used in annotations, JSON and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyState::Active => "active",
+            KeyState::Retired => "retired",
+        }
+    }
+
+    /// The state an annotation value names; anything but `retired` is active.
+    pub fn from_annotation(value: Option<&str>) -> Self {
+        match value {
+            Some("retired") => KeyState::Retired,
+            _ => KeyState::Active,
+        }
+    }
+}

@@ -8,6 +8,7 @@ pub mod convert;
 pub mod crd;
 pub mod key_secret;
 pub mod manifest;
+pub mod wire;
 
 pub use convert::{ConvertError, SecretInput, SecretOutput};
 pub use crd::{SealedSecret, SealedSecretSpec, SealedSecretStatus, SecretTemplate};
