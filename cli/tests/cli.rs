@@ -27,6 +27,19 @@ impl Dir {
         Dir { dir, recipient }
     }
 
+    /// A new identity in `file`; returns its recipient.
+    fn keygen(&self, file: &str) -> String {
+        let out = self
+            .cmd()
+            .args(["keygen", "-o", file])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        String::from_utf8(out).unwrap().trim().to_owned()
+    }
+
     fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
@@ -329,15 +342,7 @@ fn scopes_allow_exactly_what_they_pin() {
 #[test]
 fn a_value_sealed_to_two_recipients_opens_with_either() {
     let d = Dir::new();
-    let second = d
-        .cmd()
-        .args(["keygen", "-o", "id2.txt"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let second = String::from_utf8(second).unwrap().trim().to_owned();
+    let second = d.keygen("id2.txt");
     d.cmd()
         .args([
             "seal",
@@ -364,15 +369,7 @@ fn a_value_sealed_to_two_recipients_opens_with_either() {
 #[test]
 fn inspect_needs_no_key_and_names_every_fingerprint() {
     let d = Dir::new();
-    let out = d
-        .cmd()
-        .args(["keygen", "-o", "id2.txt"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let second = String::from_utf8(out).unwrap().trim().to_owned();
+    let second = d.keygen("id2.txt");
     let fingerprints: Vec<String> = ["id.txt", "id2.txt"]
         .iter()
         .map(|f| {
@@ -529,15 +526,7 @@ fn no_recipients_is_an_error_with_a_hint() {
 #[test]
 fn a_kage_yaml_above_the_repository_adds_no_recipient_and_the_one_used_is_named() {
     let d = Dir::new();
-    let attacker = d
-        .cmd()
-        .args(["keygen", "-o", "attacker.key"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let attacker = String::from_utf8(attacker).unwrap().trim().to_owned();
+    let attacker = d.keygen("attacker.key");
     // A shared folder above the repository holds a rule adding the attacker.
     d.write(
         ".kage.yaml",
@@ -839,15 +828,7 @@ fn committed_completions_match_the_cli() {
 #[test]
 fn recovery_recipients_are_reported_enforced_and_open_values_alone() {
     let d = Dir::new();
-    let out = d
-        .cmd()
-        .args(["keygen", "-o", "recovery.key"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let recovery = String::from_utf8(out).unwrap().trim().to_owned();
+    let recovery = d.keygen("recovery.key");
     std::fs::create_dir_all(d.path("repo")).unwrap();
     d.write(
         "repo/.kage.yaml",
@@ -931,15 +912,7 @@ fn recovery_recipients_are_reported_enforced_and_open_values_alone() {
 /// A backup anyone holding the backup recipient could write: age does not say who wrote it.
 fn forged_backup(d: &Dir, created_at: &str) -> String {
     use std::io::Write;
-    let out = d
-        .cmd()
-        .args(["keygen", "-o", "backup.key"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let recipient: age::x25519::Recipient = String::from_utf8(out).unwrap().trim().parse().unwrap();
+    let recipient: age::x25519::Recipient = d.keygen("backup.key").parse().unwrap();
     let attacker = std::fs::read_to_string(d.path("id.txt"))
         .unwrap()
         .lines()
@@ -1051,15 +1024,7 @@ fn a_literal_can_come_from_stdin_so_it_never_shows_in_ps() {
 fn offline_reseal_names_a_recipient_that_could_not_open_the_value_before() {
     let d = Dir::new();
     d.seal("s.yaml", "db", "ns", &["k=v"]);
-    let newcomer = d
-        .cmd()
-        .args(["keygen", "-o", "newcomer.key"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let newcomer = String::from_utf8(newcomer).unwrap().trim().to_owned();
+    let newcomer = d.keygen("newcomer.key");
     let fingerprint = newcomer
         .parse::<kage_core::Recipient>()
         .unwrap()

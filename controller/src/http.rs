@@ -90,26 +90,24 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// State for the endpoints; `trusted_proxies` may name the client in `X-Forwarded-For`.
-    pub fn new(keys: Arc<SharedKeys>, metrics: Arc<Metrics>, trusted_proxies: Vec<Cidr>) -> Self {
+    /// State for the endpoints; `trusted_proxies` may name the client in `X-Forwarded-For`,
+    /// `recovery` are the recipients `/v1/reseal` may keep.
+    pub fn new(
+        keys: Arc<SharedKeys>,
+        metrics: Arc<Metrics>,
+        trusted_proxies: Vec<Cidr>,
+        recovery: Vec<Recipient>,
+    ) -> Self {
         AppState {
             ready: Arc::new(AtomicBool::new(false)),
             not_ready_reason: Arc::new(RwLock::new("sealing keys not loaded yet".to_owned())),
             keys,
             metrics,
             trusted_proxies: Arc::new(trusted_proxies),
-            recovery: Arc::default(),
+            recovery: Arc::new(recovery),
             limiter: Arc::new(RateLimiter::default()),
             crypto: Arc::new(Semaphore::new(MAX_CONCURRENT_CRYPTO)),
         }
-    }
-}
-
-impl AppState {
-    /// The recovery recipients `/v1/reseal` may keep.
-    pub fn with_recovery(mut self, recovery: Vec<Recipient>) -> Self {
-        self.recovery = Arc::new(recovery);
-        self
     }
 }
 
@@ -695,7 +693,12 @@ mod tests {
     }
 
     async fn api_server() -> SocketAddr {
-        let state = AppState::new(Default::default(), Default::default(), Vec::new());
+        let state = AppState::new(
+            Default::default(),
+            Default::default(),
+            Vec::new(),
+            Vec::new(),
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(serve_on(listener, api_router(state), MAX_API_CONNECTIONS));

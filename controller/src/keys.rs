@@ -26,9 +26,6 @@ pub const MAX_ACTIVE_KEYS: usize = 50;
 pub const MAX_ROTATIONS_PER_HOUR: usize = 20;
 /// Least time between two key creations.
 pub const MIN_ROTATION_INTERVAL: Duration = Duration::from_secs(10);
-/// How far in the future a key's creation time may lie (clocks differ); beyond, the key
-/// Secret is refused: a future date would make it current for years.
-pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
 
 pub use kage_api::key_secret::KeyState;
 
@@ -78,7 +75,7 @@ pub enum Untrusted {
     /// Its data was written by another field manager.
     #[error("its data was not written by the {FIELD_MANAGER} field manager")]
     Writer,
-    /// Created after now (beyond [`MAX_CLOCK_SKEW`]).
+    /// Created after now (beyond [`key_secret::MAX_CLOCK_SKEW`]).
     #[error("its creation time {0} lies in the future")]
     Future(jiff::Timestamp),
 }
@@ -130,7 +127,7 @@ pub fn check_key_secret(
         return Err(Untrusted::Writer);
     }
     let created = created_at(secret);
-    let skew = jiff::SignedDuration::try_from(MAX_CLOCK_SKEW).expect("small duration");
+    let skew = jiff::SignedDuration::try_from(key_secret::MAX_CLOCK_SKEW).expect("small");
     if created > now + skew {
         return Err(Untrusted::Future(created));
     }

@@ -201,8 +201,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .map(|url| kms::from_url(url, args.kms_token_file.as_ref()))
         .transpose()?;
     let store = Arc::new(KeyStore::new(client.clone(), &args.namespace, kms));
-    let state = http::AppState::new(keys.clone(), metrics.clone(), args.trusted_proxy.clone())
-        .with_recovery(args.recovery_recipient.clone());
+    let state = http::AppState::new(
+        keys.clone(),
+        metrics.clone(),
+        args.trusted_proxy.clone(),
+        args.recovery_recipient.clone(),
+    );
     let health = tokio::spawn(http::serve(
         args.http_addr,
         http::health_router(state.clone()),

@@ -3,7 +3,7 @@
 //! write a Secret they could not write themselves, or one that other software trusts more than
 //! an ordinary Secret.
 
-use kage_api::{DOMAIN, SealedSecret};
+use kage_api::SealedSecret;
 
 /// Secret types a template may ask for without a controller flag: the types of ordinary
 /// credentials. Everything else (`kubernetes.io/service-account-token`,
@@ -98,9 +98,7 @@ impl TemplatePolicy {
 }
 
 fn is_reserved(key: &str) -> bool {
-    let prefix = key.split_once('/').map(|(p, _)| p);
-    prefix.is_some_and(|p| p == DOMAIN || p.ends_with(&format!(".{DOMAIN}")))
-        || REFUSED_METADATA_KEYS.contains(&key)
+    kage_api::is_kage_key(key) || REFUSED_METADATA_KEYS.contains(&key)
 }
 
 #[cfg(test)]

@@ -271,6 +271,20 @@ impl Cluster {
         Ok(controller)
     }
 
+    /// Starts a leading controller that watches only `namespace` and never rotates on its
+    /// own schedule (the usual controller of a test).
+    pub async fn start_controller_for(
+        &self,
+        dir: &Path,
+        namespace: &str,
+    ) -> Result<ControllerProcess> {
+        self.start_leading_controller(
+            dir,
+            &["--watch-namespace", namespace, "--key-rotation-period", "0"],
+        )
+        .await
+    }
+
     /// Starts `kage-controller run` with the credentials of `kubeconfig`.
     pub fn start_controller_as(
         &self,

@@ -66,10 +66,7 @@ async fn secrets_kage_writes_are_encrypted_in_etcd_only_with_an_encryption_confi
     let ns = cluster.namespace("e2e-atrest").await;
     let dir = tempfile::tempdir().unwrap();
     let _ctl = cluster
-        .start_leading_controller(
-            dir.path(),
-            &["--watch-namespace", &ns.name, "--key-rotation-period", "0"],
-        )
+        .start_controller_for(dir.path(), &ns.name)
         .await
         .unwrap();
     cluster.seal_and_apply(

@@ -114,10 +114,7 @@ async fn reseal_moves_a_directory_to_the_newest_key_keeping_scopes_and_other_doc
     let ns = cluster.namespace("e2e-reseal").await;
     let dir = tempfile::tempdir().unwrap();
     let ctl = cluster
-        .start_leading_controller(
-            dir.path(),
-            &["--watch-namespace", &ns.name, "--key-rotation-period", "0"],
-        )
+        .start_controller_for(dir.path(), &ns.name)
         .await
         .unwrap();
     let repo = dir.path().join("repo");

@@ -14,6 +14,13 @@ fn keygen(cluster: &Cluster, path: &std::path::Path) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
+/// Whether `name` is Ready for the generation it is at.
+async fn ready_now(api: &Api<SealedSecret>, name: &str) -> anyhow::Result<bool> {
+    let s = api.get(name).await?;
+    Ok(s.ready_condition().is_some_and(|c| c.status == "True")
+        && s.status.as_ref().and_then(|st| st.observed_generation) == s.metadata.generation)
+}
+
 #[tokio::test]
 async fn disaster_drill_keys_lost_and_restored_from_backup_without_resealing() {
     const N: usize = 50;
@@ -185,13 +192,16 @@ async fn compromise_drill_rotate_reseal_retire_refuses_values_left_on_the_old_ke
     // recovery key, as the runbook finds it.
     let repo = dir.path().join("repo");
     std::fs::create_dir_all(repo.join(".git")).unwrap();
-    run_ok(
-        cluster
-            .kage()
-            .current_dir(&repo)
-            .args(["key", "fetch", "--save"]),
-    )
-    .unwrap();
+    let fetch_and_save = || {
+        run_ok(
+            cluster
+                .kage()
+                .current_dir(&repo)
+                .args(["key", "fetch", "--save"]),
+        )
+        .unwrap();
+    };
+    fetch_and_save();
     let config = repo.join(".kage.yaml");
     let mut rules: serde_json::Value =
         serde_saphyr::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
@@ -286,15 +296,9 @@ async fn compromise_drill_rotate_reseal_retire_refuses_values_left_on_the_old_ke
     )
     .await
     .unwrap();
-    wait_until(
-        Duration::from_secs(30),
-        "the resealed value Ready",
-        || async {
-            let s = api.get("app").await?;
-            Ok(s.ready_condition().is_some_and(|c| c.status == "True")
-                && s.status.as_ref().and_then(|st| st.observed_generation) == s.metadata.generation)
-        },
-    )
+    wait_until(Duration::from_secs(30), "the resealed value Ready", || {
+        ready_now(&api, "app")
+    })
     .await
     .unwrap();
     let out = cluster
@@ -326,13 +330,7 @@ async fn compromise_drill_rotate_reseal_retire_refuses_values_left_on_the_old_ke
         .unwrap();
     assert!(!refused.status.success(), "sealed to a retired key");
     assert!(String::from_utf8_lossy(&refused.stderr).contains("retired"));
-    run_ok(
-        cluster
-            .kage()
-            .current_dir(&repo)
-            .args(["key", "fetch", "--save"]),
-    )
-    .unwrap();
+    fetch_and_save();
     seal("new-credentials", &fresh);
 
     // The end of the drill: the stolen key opens nothing in the repository, and the cluster
@@ -348,10 +346,8 @@ async fn compromise_drill_rotate_reseal_retire_refuses_values_left_on_the_old_ke
         }
     }
     for name in ["app", "new-credentials"] {
-        wait_until(Duration::from_secs(30), "Ready after the drill", || async {
-            let s = api.get(name).await?;
-            Ok(s.ready_condition().is_some_and(|c| c.status == "True")
-                && s.status.as_ref().and_then(|st| st.observed_generation) == s.metadata.generation)
+        wait_until(Duration::from_secs(30), "Ready after the drill", || {
+            ready_now(&api, name)
         })
         .await
         .unwrap();

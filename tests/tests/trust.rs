@@ -88,15 +88,7 @@ async fn posting_rotate_to_the_controller_port_creates_no_key() {
     };
     let dir = tempfile::tempdir().unwrap();
     let ctl = cluster
-        .start_leading_controller(
-            dir.path(),
-            &[
-                "--watch-namespace",
-                "kube-public",
-                "--key-rotation-period",
-                "0",
-            ],
-        )
+        .start_controller_for(dir.path(), "kube-public")
         .await
         .unwrap();
     let before = key_names(&cluster).await;
@@ -118,15 +110,7 @@ async fn a_sealed_secret_in_the_controller_namespace_cannot_plant_a_sealing_key(
     };
     let dir = tempfile::tempdir().unwrap();
     let _ctl = cluster
-        .start_leading_controller(
-            dir.path(),
-            &[
-                "--watch-namespace",
-                CONTROLLER_NAMESPACE,
-                "--key-rotation-period",
-                "0",
-            ],
-        )
+        .start_controller_for(dir.path(), CONTROLLER_NAMESPACE)
         .await
         .unwrap();
     let (identity, attacker) = keygen(&cluster, dir.path());
@@ -162,15 +146,7 @@ async fn a_key_secret_dated_in_the_future_is_not_loaded() {
     };
     let dir = tempfile::tempdir().unwrap();
     let _ctl = cluster
-        .start_leading_controller(
-            dir.path(),
-            &[
-                "--watch-namespace",
-                "kube-public",
-                "--key-rotation-period",
-                "0",
-            ],
-        )
+        .start_controller_for(dir.path(), "kube-public")
         .await
         .unwrap();
     let (identity, attacker) = keygen(&cluster, dir.path());
@@ -210,10 +186,7 @@ async fn a_template_cannot_make_the_controller_write_privileged_secrets() {
     let ns = cluster.namespace("e2e-escalate").await;
     let dir = tempfile::tempdir().unwrap();
     let _ctl = cluster
-        .start_leading_controller(
-            dir.path(),
-            &["--watch-namespace", &ns.name, "--key-rotation-period", "0"],
-        )
+        .start_controller_for(dir.path(), &ns.name)
         .await
         .unwrap();
     let attempts = [
@@ -258,10 +231,7 @@ async fn a_secret_marked_managed_true_is_not_adopted_by_any_sealed_secret() {
     let ns = cluster.namespace("e2e-adopt").await;
     let dir = tempfile::tempdir().unwrap();
     let _ctl = cluster
-        .start_leading_controller(
-            dir.path(),
-            &["--watch-namespace", &ns.name, "--key-rotation-period", "0"],
-        )
+        .start_controller_for(dir.path(), &ns.name)
         .await
         .unwrap();
     run_ok(cluster.kubectl().args([
@@ -324,15 +294,7 @@ async fn forged_forwarded_for_headers_neither_escape_the_rate_limit_nor_name_the
     };
     let dir = tempfile::tempdir().unwrap();
     let ctl = cluster
-        .start_leading_controller(
-            dir.path(),
-            &[
-                "--watch-namespace",
-                "kube-public",
-                "--key-rotation-period",
-                "0",
-            ],
-        )
+        .start_controller_for(dir.path(), "kube-public")
         .await
         .unwrap();
     let codes: Vec<u16> = (0..80)
@@ -387,15 +349,7 @@ async fn a_tampered_public_keys_config_map_is_put_back() {
     };
     let dir = tempfile::tempdir().unwrap();
     let _ctl = cluster
-        .start_leading_controller(
-            dir.path(),
-            &[
-                "--watch-namespace",
-                "kube-public",
-                "--key-rotation-period",
-                "0",
-            ],
-        )
+        .start_controller_for(dir.path(), "kube-public")
         .await
         .unwrap();
     let genuine = cluster.current_key().await;
@@ -436,10 +390,7 @@ async fn rotation_needs_rbac_on_the_request_and_a_loop_of_requests_creates_one_k
     let ns = cluster.namespace("e2e-rotreq").await;
     let dir = tempfile::tempdir().unwrap();
     let _ctl = cluster
-        .start_leading_controller(
-            dir.path(),
-            &["--watch-namespace", &ns.name, "--key-rotation-period", "0"],
-        )
+        .start_controller_for(dir.path(), &ns.name)
         .await
         .unwrap();
     // Someone without rights in kage-system cannot ask.
@@ -575,10 +526,7 @@ async fn a_flood_of_maximal_verify_requests_does_not_stall_unsealing() {
     let ns = cluster.namespace("e2e-flood").await;
     let dir = tempfile::tempdir().unwrap();
     let ctl = cluster
-        .start_leading_controller(
-            dir.path(),
-            &["--watch-namespace", &ns.name, "--key-rotation-period", "0"],
-        )
+        .start_controller_for(dir.path(), &ns.name)
         .await
         .unwrap();
     // One maximal request: MAX_VALUES_PER_REQUEST real values (each costs an X25519).

@@ -262,6 +262,7 @@ fn read_backup(
 /// state; with `expect`, keeps only the keys listed and fails if one is missing.
 fn vet(bundle: &mut Bundle, expect: &[String]) -> anyhow::Result<()> {
     let now = jiff::Timestamp::now();
+    let skew = jiff::SignedDuration::try_from(key_secret::MAX_CLOCK_SKEW).expect("small");
     for key in &bundle.keys {
         let created: jiff::Timestamp = key.created_at.parse().map_err(|_| {
             anyhow!(
@@ -269,7 +270,7 @@ fn vet(bundle: &mut Bundle, expect: &[String]) -> anyhow::Result<()> {
                 key.fingerprint
             )
         })?;
-        if created > now + MAX_CLOCK_SKEW {
+        if created > now + skew {
             bail!(
                 "key {} in the backup claims to be created at {created}, in the future: refusing the backup (it may be forged)",
                 key.fingerprint
@@ -322,9 +323,6 @@ fn confirm(bundle: &Bundle, yes: bool) -> Outcome {
     }
     Ok(())
 }
-
-/// How far in the future a key's creation time may lie before it is refused.
-const MAX_CLOCK_SKEW: jiff::SignedDuration = jiff::SignedDuration::from_mins(5);
 
 /// `kage key restore`.
 pub fn restore(args: RestoreArgs) -> Outcome {

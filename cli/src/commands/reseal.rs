@@ -184,7 +184,9 @@ fn reseal_through_controller(
         values: usize,
         bytes: usize,
     }
-    let mut groups: std::collections::BTreeMap<String, Vec<Batch>> = Default::default();
+    // Files whose rules keep the same recovery recipients go in the same requests.
+    let mut groups: std::collections::BTreeMap<Vec<String>, (Vec<Recipient>, Vec<Batch>)> =
+        Default::default();
     for file in all {
         let job = match FileJob::read(file) {
             Ok(Some(job)) => job,
@@ -196,13 +198,11 @@ fn reseal_through_controller(
         };
         // Only recovery recipients are kept: every cluster key but the current one is dropped
         // (after a compromise, an old key is the stolen one).
-        let keep: Vec<String> = job
-            .configured
-            .recovery
-            .iter()
-            .map(ToString::to_string)
-            .collect();
-        let batches = groups.entry(keep.join(",")).or_default();
+        let keep = &job.configured.recovery;
+        let group_key: Vec<String> = keep.iter().map(ToString::to_string).collect();
+        let (_, batches) = groups
+            .entry(group_key)
+            .or_insert_with(|| (keep.clone(), Vec::new()));
         let objects = job.positions.len();
         let sealed = job.sealed_documents();
         let values: usize = sealed
@@ -229,12 +229,7 @@ fn reseal_through_controller(
         batch.bytes += bytes;
     }
     let current = published.map(|k| &k.current);
-    for (keep, batches) in groups {
-        let keep: Vec<Recipient> = keep
-            .split(',')
-            .filter(|r| !r.is_empty())
-            .filter_map(|r| r.parse().ok())
-            .collect();
+    for (keep, batches) in groups.into_values() {
         let mut list: Vec<Recipient> = current.into_iter().cloned().collect();
         list.extend(keep.iter().cloned());
         recipients::announce(&Origin::Controller, &list, &keep);

@@ -261,15 +261,11 @@ fn recipients(args: &SealArgs, resolved: &config::Resolved) -> Result<Vec<Recipi
 /// Labels and annotations under `kage.dev/` are kage's own: the controller refuses a template
 /// that sets them (`TemplateRefused`), so say so while sealing.
 fn warn_if_reserved(input: &SecretInput) {
-    let reserved = |k: &&String| {
-        k.split_once('/')
-            .is_some_and(|(p, _)| p == kage_api::DOMAIN || p.ends_with(".kage.dev"))
-    };
     for key in input
         .labels
         .keys()
         .chain(input.annotations.keys())
-        .filter(reserved)
+        .filter(|k| kage_api::is_kage_key(k))
     {
         eprintln!(
             "warning: {key:?} is reserved for kage: the controller will refuse this SealedSecret's template"

@@ -1,6 +1,11 @@
 //! The shape of a sealing-key Secret in the controller's namespace, shared by the controller
 //! (which writes and reads them) and `kage key backup|restore|retire`.
 
+/// How far in the future a key's creation time may lie (clocks differ); beyond, the key is
+/// refused, by the controller's loader and by `kage key restore`: a future date would make it
+/// the current key for years.
+pub const MAX_CLOCK_SKEW: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+
 /// Prefix of key Secret names; the suffix is the key's sequence number.
 pub const NAME_PREFIX: &str = "kage-key-";
 /// Secret type of key Secrets.

@@ -60,6 +60,17 @@ pub const ROTATION_HANDLED_ANNOTATION: &str = "kage.dev/handled-request";
 /// request (`rotated: ...` or `refused: ...`).
 pub const ROTATION_RESULT_ANNOTATION: &str = "kage.dev/rotation-result";
 
+/// Whether a label or annotation key belongs to kage (`kage.dev/...` or `*.kage.dev/...`): only
+/// kage writes them, never a SealedSecret's template.
+pub fn is_kage_key(key: &str) -> bool {
+    key.split_once('/').is_some_and(|(prefix, _)| {
+        prefix == DOMAIN
+            || prefix
+                .strip_suffix(DOMAIN)
+                .is_some_and(|p| p.ends_with('.'))
+    })
+}
+
 /// An error and its sources, on one line.
 pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
