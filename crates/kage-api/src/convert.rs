@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 
 use crate::crd::{SealedSecret, SealedSecretSpec, SecretTemplate, TemplateMetadata};
 use crate::manifest::{self, Document};
+use crate::template::{TemplateError, Templates};
 
 /// Largest total size of a Secret's values, in bytes (the API server's own limit).
 pub const MAX_SECRET_DATA_BYTES: usize = 1024 * 1024;
@@ -94,6 +95,9 @@ pub enum ConvertError {
         #[source]
         source: FormatError,
     },
+    /// The templates are refused (decided before any value is opened).
+    #[error(transparent)]
+    Template(#[from] TemplateError),
     /// A sealed value could not be opened.
     #[error("cannot unseal key {key:?}")]
     Open {
@@ -249,6 +253,7 @@ impl SecretInput {
             type_: self.type_.clone(),
             immutable: self.immutable,
             metadata,
+            ..SecretTemplate::default()
         };
         (template != SecretTemplate::default()).then_some(template)
     }
@@ -410,9 +415,11 @@ impl SecretOutput {
     }
 }
 
-/// Opens every value of a SealedSecret where it stands. All or nothing: the first value that
-/// cannot be opened is the error, naming its key.
+/// The Secret a SealedSecret stands for: every value opened where it stands, then the templates
+/// rendered. All or nothing: the templates are checked before any value is opened, and the
+/// first value that cannot be opened is the error, naming its key.
 pub fn unseal(sealed: &SealedSecret, ring: &KeyRing) -> Result<SecretOutput, ConvertError> {
+    let templates = Templates::check(sealed)?;
     let (namespace, name) = (sealed.namespace_or_empty(), sealed.name_or_empty());
     let mut data = BTreeMap::new();
     for (key, value) in sealed_values(sealed)? {
@@ -429,6 +436,6 @@ pub fn unseal(sealed: &SealedSecret, ring: &KeyRing) -> Result<SecretOutput, Con
         name: name.to_owned(),
         namespace: namespace.to_owned(),
         template: sealed.spec.template.clone().unwrap_or_default(),
-        data,
+        data: templates.render(data),
     })
 }

@@ -43,6 +43,14 @@ pub struct SecretTemplate {
     /// Labels and annotations of the Secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<TemplateMetadata>,
+    /// Data key to a template over this object's own values and quoted text, rendered by the
+    /// controller into the Secret (docs/templates.md).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub data: BTreeMap<String, String>,
+    /// Sealed keys not copied into the Secret: parts that only templates read, or values a
+    /// template of the same name replaces.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub omit: Vec<String>,
 }
 
 /// Labels and annotations copied onto the Secret.

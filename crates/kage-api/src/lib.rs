@@ -2,12 +2,14 @@
 //!
 //! [`crd`] defines the `SealedSecret` custom resource, [`convert`] turns Secrets into
 //! SealedSecrets and back, and [`manifest`] reads and writes multi-document YAML and JSON with
-//! limits that keep hostile input from hanging or crashing kage.
+//! limits that keep hostile input from hanging or crashing kage. [`template`] composes Secret
+//! values from sealed ones, in a language that cannot leak them.
 
 pub mod convert;
 pub mod crd;
 pub mod key_secret;
 pub mod manifest;
+pub mod template;
 pub mod wire;
 
 pub use convert::{ConvertError, SecretInput, SecretOutput};
