@@ -881,7 +881,7 @@ _kage() {
             return 0
             ;;
         kage__subcmd__seal)
-            opts="-f -n -r -R -w -o -h --filename --from-literal --from-file --from-env-file --name --namespace --type --scope --recipient --recipients-file --recovery --write --merge-into --raw --output --kubeconfig --context --controller-namespace --controller-name --controller-url --help"
+            opts="-f -n -r -R -w -o -h --filename --from-literal --from-file --from-env-file --name --namespace --type --scope --recipient --recipients-file --recovery --write --merge-into --template-file --raw --output --kubeconfig --context --controller-namespace --controller-name --controller-url --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -956,6 +956,10 @@ _kage() {
                     return 0
                     ;;
                 --merge-into)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --template-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

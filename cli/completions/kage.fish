@@ -53,6 +53,7 @@ complete -c kage -n "__fish_kage_using_subcommand seal" -s R -l recipients-file 
 complete -c kage -n "__fish_kage_using_subcommand seal" -l recovery -d 'Also seal to this offline recovery recipient (age1...; repeatable)' -r
 complete -c kage -n "__fish_kage_using_subcommand seal" -s w -l write -d 'Write the SealedSecret to FILE atomically instead of stdout' -r -F
 complete -c kage -n "__fish_kage_using_subcommand seal" -l merge-into -d 'Update the SealedSecret in FILE in place: reseal the keys given, keep every other value' -r -F
+complete -c kage -n "__fish_kage_using_subcommand seal" -l template-file -d 'Take spec.template from FILE (YAML or JSON: type, immutable, metadata, data, omit): its `data` composes values from the sealed ones (docs/templates.md). Checked before writing' -r -F
 complete -c kage -n "__fish_kage_using_subcommand seal" -s o -l output -d 'Output format' -r -f -a "yaml\t'YAML documents'
 json\t'JSON'"
 complete -c kage -n "__fish_kage_using_subcommand seal" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F

@@ -58,6 +58,7 @@ cluster-wide\:"Only the key must match"))' \
 '(--merge-into)-w+[Write the SealedSecret to FILE atomically instead of stdout]:FILE:_files' \
 '(--merge-into)--write=[Write the SealedSecret to FILE atomically instead of stdout]:FILE:_files' \
 '--merge-into=[Update the SealedSecret in FILE in place\: reseal the keys given, keep every other value]:FILE:_files' \
+'(--raw)--template-file=[Take spec.template from FILE (YAML or JSON\: type, immutable, metadata, data, omit)\: its \`data\` composes values from the sealed ones (docs/templates.md). Checked before writing]:FILE:_files' \
 '-o+[Output format]:FORMAT:((yaml\:"YAML documents"
 json\:"JSON"))' \
 '--output=[Output format]:FORMAT:((yaml\:"YAML documents"

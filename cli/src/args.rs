@@ -295,6 +295,10 @@ pub struct SealArgs {
     /// Update the SealedSecret in FILE in place: reseal the keys given, keep every other value.
     #[arg(long, value_name = "FILE")]
     pub merge_into: Option<PathBuf>,
+    /// Take spec.template from FILE (YAML or JSON: type, immutable, metadata, data, omit): its
+    /// `data` composes values from the sealed ones (docs/templates.md). Checked before writing.
+    #[arg(long, value_name = "FILE", conflicts_with = "raw")]
+    pub template_file: Option<PathBuf>,
     /// Print one sealed value only (for templates); takes exactly one --from-literal/--from-file.
     #[arg(long, conflicts_with_all = ["merge_into", "file"])]
     pub raw: bool,

@@ -46,7 +46,16 @@ pub type Outcome = Result<(), Failure>;
 
 /// Parses the command line, runs the command and maps the outcome to an exit code.
 pub fn run() -> ExitCode {
-    let cli = Cli::parse();
+    run_with(std::env::args_os())
+}
+
+/// [`run`] with the given command line (the program name first), in this process.
+pub fn run_with<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = Cli::parse_from(args);
     let (code, error) = match commands::run(cli) {
         Ok(()) => (0, None),
         Err(Failure::Input(e)) => (3, Some(e)),

@@ -81,6 +81,9 @@ pub struct Metrics {
     pub api_requests: Family<VerbLabel, Counter>,
     /// `kage_newest_key_backed_up`: 1 once `kage key backup` saved the current key; alert on 0.
     pub newest_key_backed_up: Gauge,
+    /// `kage_template_renders_total`: SealedSecrets whose templates this process rendered
+    /// (kept from [`kage_api::template::renders`], so a render anywhere in the process counts).
+    template_renders: Counter,
 }
 
 impl Default for Metrics {
@@ -98,6 +101,7 @@ impl Default for Metrics {
             leader: Gauge::default(),
             api_requests: Family::default(),
             newest_key_backed_up: Gauge::default(),
+            template_renders: Counter::default(),
         };
         registry.register("reconciles", "Reconciles by result", m.reconciles.clone());
         registry.register(
@@ -141,6 +145,11 @@ impl Default for Metrics {
             "1 if the current sealing key has been backed up with `kage key backup`",
             m.newest_key_backed_up.clone(),
         );
+        registry.register(
+            "template_renders",
+            "SealedSecrets whose spec.template.data this process rendered",
+            m.template_renders.clone(),
+        );
         *m.registry.lock().expect("registry lock") = registry;
         m
     }
@@ -169,6 +178,9 @@ impl Metrics {
     pub fn render(&self) -> String {
         let mut out = String::new();
         let registry = self.registry.lock().expect("registry lock");
+        let renders = kage_api::template::renders();
+        self.template_renders
+            .inc_by(renders.saturating_sub(self.template_renders.get()));
         prometheus_client::encoding::text::encode(&mut out, &registry).expect("write to String");
         out
     }

@@ -82,7 +82,8 @@ pub enum Error {
     /// The SealedSecret asks for a Secret the controller does not write for anyone.
     #[error(transparent)]
     Refused(Refusal),
-    /// The API server refused the Secret built from the template.
+    /// `spec.template.data` is refused (decided before any value is opened), or the API
+    /// server refused the Secret built from the template.
     #[error("the Secret built from spec.template is invalid: {0}")]
     InvalidTemplate(String),
     /// Any other API failure (including missing RBAC).
@@ -122,6 +123,7 @@ impl Error {
     fn from_unseal(e: ConvertError, keys: &Keys) -> Self {
         let message = crate::error_chain(&e);
         match e {
+            ConvertError::Template(_) => Error::InvalidTemplate(message),
             ConvertError::Open {
                 source: OpenError::Binding(_),
                 ..
@@ -521,9 +523,7 @@ async fn write(
                 .map_err(Error::api("replacing an immutable Secret"))?;
             create(secrets, body).await
         }
-        Err(kube::Error::Api(status)) if status.code == 422 => {
-            Err(Error::InvalidTemplate(status.message))
-        }
+        Err(kube::Error::Api(status)) if status.code == 422 => Err(refused_by_api(&status)),
         Err(e) => Err(Error::api("writing the Secret")(e)),
     }
 }
@@ -550,11 +550,32 @@ async fn create(secrets: &Api<Secret>, body: &serde_json::Value) -> Result<Optio
             wipe_secret(&mut written);
             Ok(written.metadata.resource_version)
         }
-        Err(kube::Error::Api(status)) if status.code == 422 => {
-            Err(Error::InvalidTemplate(status.message))
-        }
+        Err(kube::Error::Api(status)) if status.code == 422 => Err(refused_by_api(&status)),
         Err(e) => Err(Error::api("creating the Secret")(e)),
     }
+}
+
+/// The API server's refusal of a Secret, without what it says about `data`: its validation
+/// messages can quote a byte of a value ("invalid character 'h' ..." for a
+/// `.dockerconfigjson`), and this text becomes the status and an Event.
+fn refused_by_api(status: &kube::core::Status) -> Error {
+    let causes: Vec<String> = status
+        .details
+        .iter()
+        .flat_map(|d| &d.causes)
+        .map(|cause| {
+            if cause.field.starts_with("data") {
+                format!("{}: {}", cause.field, cause.reason)
+            } else {
+                format!("{}: {}", cause.field, cause.message)
+            }
+        })
+        .collect();
+    Error::InvalidTemplate(if causes.is_empty() {
+        format!("the API server refused it ({})", status.reason)
+    } else {
+        causes.join("; ")
+    })
 }
 
 /// Data keys the applied body no longer has but the Secret still holds (left by its creation,
@@ -811,6 +832,30 @@ mod tests {
                 ("Reconciling", "True"),
                 ("Stalled", "False")
             ])
+        );
+    }
+
+    #[test]
+    fn an_api_refusal_quotes_no_byte_of_a_value() {
+        let status: kube::core::Status = serde_json::from_value(json!({
+            "code": 422,
+            "reason": "Invalid",
+            "message": "Secret \"app\" is invalid: data[.dockerconfigjson]: Invalid value: \"<secret contents redacted>\": invalid character 'h' looking for beginning of value",
+            "details": {"causes": [
+                {"field": "data[.dockerconfigjson]", "reason": "FieldValueInvalid", "message": "Invalid value: \"<secret contents redacted>\": invalid character 'h' looking for beginning of value"},
+                {"field": "metadata.labels", "reason": "FieldValueInvalid", "message": "Invalid value: \"a b\": a valid label must be ..."},
+            ]},
+        }))
+        .unwrap();
+        let message = refused_by_api(&status).to_string();
+        assert!(!message.contains("'h'"), "{message}");
+        assert!(
+            message.contains("data[.dockerconfigjson]: FieldValueInvalid"),
+            "{message}"
+        );
+        assert!(
+            message.contains("metadata.labels: Invalid value: \"a b\""),
+            "{message}"
         );
     }
 

@@ -2,6 +2,7 @@
 
 use kage_api::SEALED_AT_ANNOTATION;
 use kage_api::convert::sealed_values;
+use kage_api::template::Templates;
 use serde_json::json;
 
 use crate::args::{Format, InspectArgs};
@@ -32,8 +33,19 @@ pub fn run(args: InspectArgs) -> Outcome {
                 })
             })
             .collect();
+        // Which values each template reads; a template that does not check is reported as such
+        // (`kage validate` says why).
+        let templates = match Templates::check(&sealed) {
+            Ok(t) if t.is_empty() => serde_json::Value::Null,
+            Ok(t) => json!({
+                "data": t.uses(),
+                "omit": t.omitted(),
+            }),
+            Err(e) => json!({"error": e.to_string()}),
+        };
         report.push(json!({
             "name": sealed.name_or_empty(),
+            "templates": templates,
             "namespace": sealed.namespace_or_empty(),
             "sealedAt": sealed_at,
             "type": sealed.spec.template.as_ref().and_then(|t| t.type_.clone()).unwrap_or_else(|| "Opaque".into()),
@@ -58,6 +70,38 @@ fn render(report: &[serde_json::Value]) -> String {
             obj["type"].as_str().unwrap_or(""),
             obj["sealedAt"].as_str().unwrap_or("unknown"),
         ));
+        let templates = &obj["templates"];
+        if let Some(error) = templates["error"].as_str() {
+            out.push_str(&format!("  templates: invalid: {error}\n"));
+        }
+        for (key, uses) in templates["data"].as_object().into_iter().flatten() {
+            let uses: Vec<&str> = uses
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|u| u.as_str())
+                .collect();
+            out.push_str(&format!(
+                "  {key}: templated from {}\n",
+                if uses.is_empty() {
+                    "text only".to_owned()
+                } else {
+                    uses.join(", ")
+                }
+            ));
+        }
+        let omitted: Vec<&str> = templates["omit"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|u| u.as_str())
+            .collect();
+        if !omitted.is_empty() {
+            out.push_str(&format!(
+                "  kept out of the Secret: {}\n",
+                omitted.join(", ")
+            ));
+        }
         for key in obj["keys"].as_array().into_iter().flatten() {
             let b = &key["binding"];
             let recipients: Vec<&str> = key["recipients"]

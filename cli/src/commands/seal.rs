@@ -10,7 +10,8 @@ use kage_api::convert::{
     sealed_secret_to_document,
 };
 use kage_api::manifest::{self, write_documents};
-use kage_api::{SEALED_AT_ANNOTATION, SealedSecret};
+use kage_api::template::Templates;
+use kage_api::{SEALED_AT_ANNOTATION, SealedSecret, SecretTemplate};
 use kage_core::value::MAX_VALUE_BYTES;
 use kage_core::{Location, Plaintext, Recipient, Scope, SealedValue};
 
@@ -31,6 +32,11 @@ pub fn run(args: SealArgs) -> Outcome {
         .filter(|p| !p.as_os_str().is_empty())
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     let resolved = config::resolve(&start, target).map_err(Failure::Input)?;
+    let template = args
+        .template_file
+        .as_deref()
+        .map(read_template_file)
+        .transpose()?;
     let recipients = recipients(&args, &resolved)?;
 
     if let Some(path) = &args.merge_into {
@@ -40,7 +46,14 @@ pub fn run(args: SealArgs) -> Outcome {
                 inputs.len()
             )));
         };
-        return merge_into(path, input, &args, resolved.scope, &recipients);
+        return merge_into(
+            path,
+            input,
+            &args,
+            resolved.scope,
+            &recipients,
+            template.as_ref(),
+        );
     }
 
     let scope: Scope = args
@@ -60,6 +73,7 @@ pub fn run(args: SealArgs) -> Outcome {
         warn_if_reserved(input);
         let mut sealed = seal_secret(input, &name, &namespace, scope, &recipients)
             .map_err(|e| Failure::Input(e.into()))?;
+        set_template(&mut sealed, template.as_ref())?;
         stamp(&mut sealed);
         docs.push(sealed_secret_to_document(&sealed));
     }
@@ -355,6 +369,7 @@ fn merge_into(
     args: &SealArgs,
     config_scope: Option<Scope>,
     recipients: &[Recipient],
+    template: Option<&SecretTemplate>,
 ) -> Outcome {
     let mut docs = super::read_documents(Some(path))?;
     let positions: Vec<usize> = docs
@@ -406,10 +421,68 @@ fn merge_into(
         .unwrap_or_default();
     warn_if_wide(scope);
     merge_values(&mut sealed, input, scope, recipients).map_err(|e| Failure::Input(e.into()))?;
+    set_template(&mut sealed, template)?;
     stamp(&mut sealed);
     docs[at] = sealed_secret_to_document(&sealed);
     let text = write_documents(&docs, detect_format(path));
     files::write_atomic(path, text.as_bytes(), None)?;
+    Ok(())
+}
+
+/// The fields a template file may set: those of `spec.template`.
+const TEMPLATE_FIELDS: &[&str] = &["type", "immutable", "metadata", "data", "omit"];
+
+/// Reads `spec.template` from a file; an unknown field is an error, not silently ignored.
+fn read_template_file(path: &Path) -> Result<SecretTemplate, Failure> {
+    let text = files::read_input(Some(path))?;
+    let doc: serde_json::Value = serde_saphyr::from_str(&text)
+        .with_context(|| format!("reading {}", path.display()))
+        .map_err(Failure::Input)?;
+    let fields = doc
+        .as_object()
+        .ok_or_else(|| Failure::Input(anyhow!("{} must hold a mapping", path.display())))?;
+    if let Some(unknown) = fields
+        .keys()
+        .find(|k| !TEMPLATE_FIELDS.contains(&k.as_str()))
+    {
+        return Err(Failure::Input(anyhow!(
+            "{}: unknown field {unknown:?}; a template has {}",
+            path.display(),
+            TEMPLATE_FIELDS.join(", ")
+        )));
+    }
+    serde_json::from_value(doc)
+        .with_context(|| format!("reading the template in {}", path.display()))
+        .map_err(Failure::Input)
+}
+
+/// Puts the fields the template file sets into the SealedSecret's template, then checks the
+/// templates as the controller will (every check that can fail does so here, offline).
+fn set_template(sealed: &mut SealedSecret, from_file: Option<&SecretTemplate>) -> Outcome {
+    if let Some(file) = from_file {
+        let template = sealed
+            .spec
+            .template
+            .get_or_insert_with(SecretTemplate::default);
+        if file.type_.is_some() {
+            template.type_.clone_from(&file.type_);
+        }
+        if file.immutable.is_some() {
+            template.immutable = file.immutable;
+        }
+        if file.metadata.is_some() {
+            template.metadata.clone_from(&file.metadata);
+        }
+        template.data.clone_from(&file.data);
+        template.omit.clone_from(&file.omit);
+    }
+    Templates::check(sealed).map_err(|e| {
+        Failure::Input(anyhow!(
+            "SealedSecret {}/{}: {e}",
+            sealed.namespace_or_empty(),
+            sealed.name_or_empty()
+        ))
+    })?;
     Ok(())
 }
 

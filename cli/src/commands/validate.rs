@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use kage_api::convert::{sealed_secret_from_document, sealed_values};
 use kage_api::manifest;
+use kage_api::template::Templates;
 use kage_core::{Location, Scope};
 
 use anyhow::Context;
@@ -166,6 +167,9 @@ fn check_file(file: &Path) -> (usize, Vec<String>) {
                 continue;
             }
         };
+        if let Err(e) = Templates::check(&sealed) {
+            problems.push(format!("SealedSecret {who}: {e}"));
+        }
         for (key, value) in values {
             let binding = value.binding();
             if sealed.metadata.namespace.is_none() && binding.scope() != Scope::ClusterWide {

@@ -1,0 +1,173 @@
+//! `spec.template.data` from the command line: sealed with `--template-file`, checked offline,
+//! shown by `inspect`, rendered by `unseal` and by nothing else.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use predicates::str::contains;
+
+const PASSWORD: &str = "p@ss:w/rd-never-printed";
+
+fn kage(dir: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("kage").unwrap();
+    cmd.current_dir(dir)
+        .env_remove("KUBECONFIG")
+        .env("HOME", dir);
+    cmd
+}
+
+/// A folder with an identity and `db.yaml` sealed from `template` (a template file's text).
+fn sealed_with(template: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = kage(dir.path())
+        .args(["keygen", "-o", "id.txt"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let recipient = String::from_utf8(out).unwrap().trim().to_owned();
+    std::fs::write(dir.path().join("template.yaml"), template).unwrap();
+    kage(dir.path())
+        .args(["seal", "--name", "db", "-n", "prod", "-r", &recipient])
+        .args(["--from-literal", "username=app"])
+        .args(["--from-literal", &format!("password={PASSWORD}")])
+        .args(["--template-file", "template.yaml", "-w", "db.yaml"])
+        .assert()
+        .success();
+    (dir, recipient)
+}
+
+const DATABASE: &str = r#"
+data:
+  DATABASE_URL: "postgres://{{ username | urlencode }}:{{ password | urlencode }}@db:5432/app"
+omit: [password]
+"#;
+
+#[test]
+fn a_template_file_composes_values_and_unseal_renders_the_exact_bytes() {
+    let (dir, _) = sealed_with(DATABASE);
+    let out = kage(dir.path())
+        .args(["unseal", "-i", "id.txt", "-f", "db.yaml", "-o", "json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let secret: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let data = secret["data"].as_object().unwrap();
+    let keys: Vec<&String> = data.keys().collect();
+    assert_eq!(keys, ["DATABASE_URL", "username"], "password is omitted");
+    use base64::Engine;
+    let url = base64::engine::general_purpose::STANDARD
+        .decode(data["DATABASE_URL"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(
+        url,
+        b"postgres://app:p%40ss%3Aw%2Frd-never-printed@db:5432/app"
+    );
+
+    kage(dir.path())
+        .args(["inspect", "-f", "db.yaml"])
+        .assert()
+        .success()
+        .stdout(contains("DATABASE_URL: templated from password, username"))
+        .stdout(contains("kept out of the Secret: password"));
+}
+
+#[test]
+fn validate_reports_unknown_values_and_functions_offline_and_shows_no_value() {
+    let (dir, _) = sealed_with(DATABASE);
+    let text = std::fs::read_to_string(dir.path().join("db.yaml")).unwrap();
+    let broken = text
+        .replace("{{ username | urlencode }}", "{{ usernme }}")
+        .replace("{{ password | urlencode }}", "{{ password | sha1 }}");
+    std::fs::write(dir.path().join("db.yaml"), broken).unwrap();
+    kage(dir.path())
+        .args(["validate", "db.yaml"])
+        .assert()
+        .code(5)
+        .stderr(contains(
+            "spec.template.data.DATABASE_URL: line 1: unknown value \"usernme\": this SealedSecret seals password, username",
+        ))
+        .stderr(contains(PASSWORD).not());
+    let text = std::fs::read_to_string(dir.path().join("db.yaml")).unwrap();
+    std::fs::write(
+        dir.path().join("db.yaml"),
+        text.replace("{{ usernme }}", "{{ username }}"),
+    )
+    .unwrap();
+    kage(dir.path())
+        .args(["validate", "db.yaml"])
+        .assert()
+        .code(5)
+        .stderr(contains("unknown function \"sha1\""));
+}
+
+#[test]
+fn seal_refuses_a_broken_template_file_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipient = {
+        let out = kage(dir.path())
+            .args(["keygen", "-o", "id.txt"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        String::from_utf8(out).unwrap().trim().to_owned()
+    };
+    for (template, expected) in [
+        ("dta:\n  x: y\n", "unknown field \"dta\""),
+        (
+            "data:\n  x: \"{% if password %}1{% endif %}\"\n",
+            "only {{ ... }} is allowed",
+        ),
+        (
+            "data:\n  password: \"{{ password }}\"\n",
+            "add \"password\" to spec.template.omit",
+        ),
+        ("omit: [nope]\n", "spec.template.omit names \"nope\""),
+    ] {
+        std::fs::write(dir.path().join("t.yaml"), template).unwrap();
+        kage(dir.path())
+            .args(["seal", "--name", "db", "-n", "prod", "-r", &recipient])
+            .args(["--from-literal", &format!("password={PASSWORD}")])
+            .args(["--template-file", "t.yaml", "-w", "out.yaml"])
+            .assert()
+            .code(3)
+            .stderr(contains(expected))
+            .stderr(contains(PASSWORD).not());
+        assert!(!dir.path().join("out.yaml").exists(), "{template}");
+    }
+}
+
+/// Only `unseal` renders: `inspect`, `validate` and `reseal` read the same file and leave the
+/// process's render count where it was. Run in this process, so the count is visible.
+#[test]
+fn inspect_validate_and_reseal_never_render_and_unseal_does() {
+    let (dir, recipient) = sealed_with(DATABASE);
+    let at = |name: &str| dir.path().join(name).display().to_string();
+    let none = at("no-kubeconfig");
+    let run = |args: &[&str]| {
+        let code = kage_cli::run_with(std::iter::once("kage").chain(args.iter().copied()));
+        assert_eq!(code, std::process::ExitCode::SUCCESS, "{args:?}");
+    };
+    let before = kage_api::template::renders();
+    run(&["inspect", "-f", &at("db.yaml")]);
+    run(&["validate", &at("db.yaml"), "--kubeconfig", &none]);
+    run(&[
+        "reseal",
+        &at("db.yaml"),
+        "-i",
+        &at("id.txt"),
+        "-r",
+        &recipient,
+        "--kubeconfig",
+        &none,
+    ]);
+    assert_eq!(kage_api::template::renders(), before);
+    run(&["unseal", "-i", &at("id.txt"), "-f", &at("db.yaml")]);
+    assert_eq!(kage_api::template::renders(), before + 1);
+}
