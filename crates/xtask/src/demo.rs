@@ -105,17 +105,20 @@ pub fn demo() -> Result<()> {
             .to_string_lossy()
             .into_owned();
         let sealed = out_dir.join(format!("sealed-{file_name}"));
-        step(&format!(
-            "kage seal -f examples/{file_name} -w target/demo/sealed-{file_name}"
-        ));
-        run(kage()
-            .arg("seal")
-            .arg("-f")
-            .arg(&example)
-            .arg("-r")
-            .arg(&recipient)
-            .arg("-w")
-            .arg(&sealed))?;
+        // `x.template.yaml` beside `x.yaml` composes the Secret's values (docs/templates.md).
+        let template = example.with_extension("template.yaml");
+        let mut seal = kage();
+        seal.arg("seal").arg("-f").arg(&example);
+        let mut shown = format!("kage seal -f examples/{file_name}");
+        if template.exists() {
+            seal.arg("--template-file").arg(&template);
+            shown.push_str(&format!(
+                " --template-file examples/{}",
+                template.file_name().unwrap_or_default().to_string_lossy()
+            ));
+        }
+        step(&format!("{shown} -w target/demo/sealed-{file_name}"));
+        run(seal.arg("-r").arg(&recipient).arg("-w").arg(&sealed))?;
         let namespace = namespace_of(&sealed)?;
         run(kubectl()
             .args(["create", "namespace", &namespace])
