@@ -9,7 +9,7 @@
 //! is checked by [`Templates::check`] from the public parts of the object, before any value is
 //! opened, and [`Templates::render`] cannot fail. So whoever may edit a SealedSecret but not
 //! read its Secret learns nothing about the values from whether the controller succeeds: the
-//! verdict is the same for every value of the same sealed length.
+//! verdict is the same for every value of the same length.
 //!
 //! Rendering happens in the controller's reconcile and in offline `kage unseal` only, never on
 //! an HTTP endpoint; [`renders`] counts renders so that tests and metrics can show it.
@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use kage_core::Plaintext;
+use kage_core::{Plaintext, SealedValue};
 use minijinja::machinery::ast;
 use minijinja::syntax::SyntaxConfig;
 use zeroize::{Zeroize, Zeroizing};
@@ -39,7 +39,7 @@ pub const MAX_TEMPLATE_DEPTH: usize = 16;
 /// Largest width `indent` accepts.
 pub const MAX_INDENT: usize = 32;
 /// Largest output one template may produce, in bytes, computed before rendering from the
-/// sealed lengths of the values it reads (the Secret as a whole is held to
+/// lengths of the values it reads (public: age does not hide them) (the Secret as a whole is held to
 /// [`MAX_SECRET_DATA_BYTES`] the same way).
 pub const MAX_TEMPLATE_OUTPUT_BYTES: usize = 512 * 1024;
 /// Name through which a template reads a value whose key is not a Jinja name:
@@ -74,7 +74,7 @@ pub fn renders() -> u64 {
 }
 
 /// Why a SealedSecret's templates are refused. Decided from the template text, the sealed keys
-/// and their sealed lengths only, never from a value, and naming no value.
+/// and the lengths of the values (public) only, never from a value, and naming no value.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TemplateError {
     /// More templated keys than [`MAX_TEMPLATED_KEYS`].
@@ -103,7 +103,7 @@ pub enum TemplateError {
     TypeNotTemplatable(String),
     /// The Secret could grow beyond [`MAX_SECRET_DATA_BYTES`].
     #[error(
-        "the Secret could reach {0} bytes with these templates (bound from the sealed lengths), more than the limit of {MAX_SECRET_DATA_BYTES}"
+        "the Secret could reach {0} bytes with these templates (bound from the lengths of the values), more than the limit of {MAX_SECRET_DATA_BYTES}"
     )]
     SecretTooLarge(usize),
 }
@@ -279,7 +279,7 @@ pub struct Templates {
 
 impl Templates {
     /// Checks the templates of `sealed` from what anyone reading the object sees: the template
-    /// text, the sealed keys, their sealed lengths and the Secret type. Nothing is opened.
+    /// text, the sealed keys, the lengths of the values and the Secret type. Nothing is opened.
     pub fn check(sealed: &SealedSecret) -> Result<Self, TemplateError> {
         let Some(template) = &sealed.spec.template else {
             return Ok(Templates::default());
@@ -304,11 +304,15 @@ impl Templates {
         if !TEMPLATABLE_TYPES.contains(&type_) {
             return Err(TemplateError::TypeNotTemplatable(type_.to_owned()));
         }
-        // An upper bound of each value's length, public to anyone who reads the object: the
-        // sealed form is longer than what it seals.
+        // Each value's length, public to anyone who reads the object (age does not hide it);
+        // a value that does not parse (and will not open) is bounded by its sealed form.
         let lengths: BTreeMap<String, usize> = sealed_keys
             .iter()
-            .map(|(k, v)| (k.clone(), v.len().div_ceil(4) * 3))
+            .map(|(k, text)| {
+                let len = SealedValue::from_base64(text)
+                    .map_or(text.len().div_ceil(4) * 3, |v| v.value_len());
+                (k.clone(), len)
+            })
             .collect();
         let mut outputs = BTreeMap::new();
         let mut total: usize = lengths
@@ -342,7 +346,7 @@ impl Templates {
             let bound = expr.bound(&lengths);
             if bound > MAX_TEMPLATE_OUTPUT_BYTES {
                 return Err(invalid(format!(
-                    "the output could reach {bound} bytes (bound from the sealed lengths of the values it reads), more than the limit of {MAX_TEMPLATE_OUTPUT_BYTES}"
+                    "the output could reach {bound} bytes (bound from the lengths of the values it reads), more than the limit of {MAX_TEMPLATE_OUTPUT_BYTES}"
                 )));
             }
             total = total.saturating_add(bound);
@@ -943,7 +947,8 @@ mod tests {
             .contains("at most 32")
         );
 
-        // Bounds come from the sealed length: 250 000 base64 characters hold at most 187 500 bytes.
+        // A value that does not parse is bounded by its sealed form: 250 000 base64 characters
+        // hold at most 187 500 bytes.
         let big = [("v", 250_000)];
         assert!(Templates::check(&object(&big, &[("o", "{{ v }}")], &["v"])).is_ok());
         assert!(
@@ -966,6 +971,29 @@ mod tests {
             .unwrap_err(),
             TemplateError::SecretTooLarge(187_500 * 6)
         );
+    }
+
+    #[test]
+    fn the_bound_uses_the_exact_length_of_each_value_and_nothing_else() {
+        use kage_core::{Identity, Location, Scope, seal};
+        let id = Identity::generate();
+        let sealed_with = |value: &[u8]| {
+            let binding =
+                kage_core::Binding::new(Scope::Strict, &Location::new("ns", "app", "v")).unwrap();
+            let text = seal(value, &binding, std::slice::from_ref(id.recipient()))
+                .unwrap()
+                .to_base64();
+            let mut o = object(&[], &[("o", "{{ v | urlencode }}")], &["v"]);
+            o.spec.encrypted_data.insert("v".into(), text);
+            Templates::check(&o).map(|_| ())
+        };
+        let edge = MAX_TEMPLATE_OUTPUT_BYTES / 3;
+        // Two values of one length, one with nothing to escape and one with everything: the
+        // same verdict, decided by the length alone.
+        assert!(sealed_with(&vec![b'a'; edge]).is_ok());
+        assert!(sealed_with(&vec![b'%'; edge]).is_ok());
+        assert!(sealed_with(&vec![b'a'; edge + 1]).is_err());
+        assert!(sealed_with(&vec![b'%'; edge + 1]).is_err());
     }
 
     proptest! {

@@ -136,6 +136,28 @@ impl SealedValue {
         &self.binding
     }
 
+    /// Length of the value inside, from the length of the payload (age does not hide
+    /// lengths, so anyone reading the sealed form knows it). A claim until the value is opened,
+    /// like the binding; 0 for a payload too short to hold anything.
+    pub fn value_len(&self) -> usize {
+        // The header ends with its MAC line, "--- <mac>\n"; the payload follows.
+        let Some(mac) = self.age.windows(4).position(|w| w == b"\n---") else {
+            return 0;
+        };
+        let Some(end) = self.age[mac + 1..].iter().position(|&b| b == b'\n') else {
+            return 0;
+        };
+        let payload = self.age.len() - (mac + 1 + end + 1);
+        // A 16-byte nonce, then chunks of up to 64 KiB of plaintext, each with a 16-byte tag.
+        const NONCE: usize = 16;
+        const TAG: usize = 16;
+        const CHUNK: usize = 64 * 1024;
+        let body = payload.saturating_sub(NONCE);
+        let chunks = body.div_ceil(CHUNK + TAG).max(1);
+        let plaintext = body.saturating_sub(chunks * TAG);
+        plaintext.saturating_sub(payload_header(&self.binding).len())
+    }
+
     /// Fingerprints of the keys that can open the value, in stanza order.
     pub fn recipients(&self) -> &[Fingerprint] {
         &self.recipients
@@ -283,6 +305,28 @@ mod tests {
 
     fn binding(key: &str) -> Binding {
         Binding::new(Scope::Strict, &Location::new("ns", "db", key)).unwrap()
+    }
+
+    #[test]
+    fn the_value_length_is_read_from_the_payload_whatever_the_header_holds() {
+        let ids = [Identity::generate(), Identity::generate()];
+        let recipients: Vec<_> = ids.iter().map(|i| i.recipient().clone()).collect();
+        let header_len = payload_header(&binding("k")).len();
+        let chunk = 64 * 1024;
+        for len in [
+            0,
+            1,
+            100,
+            chunk - header_len - 1,
+            chunk - header_len,
+            chunk,
+            3 * chunk + 7,
+        ] {
+            for n in 1..=2 {
+                let value = seal(&vec![b'x'; len], &binding("k"), &recipients[..n]).unwrap();
+                assert_eq!(value.value_len(), len, "{len} bytes to {n} recipient(s)");
+            }
+        }
     }
 
     /// An age header of `stanzas` (tag and arguments; X25519 stanzas get a 32-byte body),
