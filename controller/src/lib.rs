@@ -293,6 +293,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             _ = leading.wait_for(|leads| !*leads) => {
                 tracing::warn!(%identity, "lost the leader lease: stopped writing");
                 metrics.leader.set(0);
+                metrics.count_sealed_secrets_in(None);
             }
         }
     }
@@ -388,6 +389,7 @@ async fn lead(
     // Our own status writes do not change metadata.generation: filtering on it spares every
     // object a second, empty reconcile. Only a summary of each object is kept.
     let (reader, writer) = reflector::store();
+    ctx.metrics.count_sealed_secrets_in(Some(reader.clone()));
     let specs = watcher(sealed_secrets, watcher::Config::default())
         .default_backoff()
         .modify(reconcile::summarize)
@@ -424,6 +426,9 @@ fn install_keys(keys: &SharedKeys, metrics: &Metrics, loaded: Vec<keys::SealingK
             .as_secs();
         metrics.newest_key_age.set(age);
     }
+    metrics
+        .newest_key_backed_up
+        .set(i64::from(new.current().is_some_and(|k| k.backed_up)));
     let by_state = |state: KeyState| -> Vec<_> {
         new.all
             .iter()
@@ -523,6 +528,20 @@ mod tests {
             assert!(super::parse_period(bad).is_err(), "{bad:?}");
         }
         assert_eq!(super::parse_period("10s"), Ok(Duration::from_secs(10)));
+    }
+
+    #[test]
+    fn the_backed_up_gauge_follows_the_current_key() {
+        use crate::keys::tests::key;
+        use crate::keys::{KeyState, SharedKeys};
+        use crate::metrics::Metrics;
+        let (metrics, keys) = (Metrics::default(), SharedKeys::default());
+        let mut current = key(kage_core::Identity::generate(), KeyState::Active);
+        super::install_keys(&keys, &metrics, vec![current.clone()]);
+        assert_eq!(metrics.newest_key_backed_up.get(), 0);
+        current.backed_up = true;
+        super::install_keys(&keys, &metrics, vec![current]);
+        assert_eq!(metrics.newest_key_backed_up.get(), 1);
     }
 
     #[test]

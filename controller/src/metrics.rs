@@ -2,6 +2,9 @@
 
 use std::sync::Mutex;
 
+use kage_api::SealedSecret;
+use kube::runtime::reflector::Store;
+
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -71,8 +74,10 @@ pub struct Metrics {
     pub keys: Family<StateLabel, Gauge>,
     /// `kage_newest_key_age_seconds`.
     pub newest_key_age: Gauge,
-    /// `kage_sealedsecrets{ready}`.
-    pub sealed_secrets: Family<ReadyLabel, Gauge>,
+    /// `kage_sealedsecrets{ready}`: counted from the leader's store at each scrape.
+    sealed_secrets: Family<ReadyLabel, Gauge>,
+    /// The leader's store of SealedSecrets, while this replica leads.
+    sealed_secrets_store: Mutex<Option<Store<SealedSecret>>>,
     /// `kage_http_requests_total{route,code}`.
     pub http_requests: Family<HttpLabels, Counter>,
     /// `kage_leader` (1 on the replica holding the lease).
@@ -97,6 +102,7 @@ impl Default for Metrics {
             keys: Family::default(),
             newest_key_age: Gauge::default(),
             sealed_secrets: Family::default(),
+            sealed_secrets_store: Mutex::new(None),
             http_requests: Family::default(),
             leader: Gauge::default(),
             api_requests: Family::default(),
@@ -122,7 +128,7 @@ impl Default for Metrics {
         );
         registry.register(
             "sealedsecrets",
-            "SealedSecrets by Ready status",
+            "SealedSecrets by Ready status (on the leader)",
             m.sealed_secrets.clone(),
         );
         registry.register(
@@ -174,14 +180,131 @@ impl Metrics {
             .inc();
     }
 
+    /// Counts SealedSecrets by Ready status from `store` (the leader's), or not at all (`None`,
+    /// a follower: the series go away).
+    pub fn count_sealed_secrets_in(&self, store: Option<Store<SealedSecret>>) {
+        *self.sealed_secrets_store.lock().expect("store lock") = store;
+    }
+
+    fn count_sealed_secrets(&self) {
+        let Some(store) = &*self.sealed_secrets_store.lock().expect("store lock") else {
+            self.sealed_secrets.clear();
+            return;
+        };
+        let mut counts =
+            std::collections::BTreeMap::from([("True", 0), ("False", 0), ("Unknown", 0)]);
+        for sealed in store.state() {
+            let ready = match sealed.ready_condition().map(|c| c.status.as_str()) {
+                Some("True") => "True",
+                Some("False") => "False",
+                _ => "Unknown",
+            };
+            *counts.entry(ready).or_default() += 1;
+        }
+        for (ready, count) in counts {
+            self.sealed_secrets
+                .get_or_create(&ReadyLabel {
+                    ready: ready.to_owned(),
+                })
+                .set(count);
+        }
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         let mut out = String::new();
+        self.count_sealed_secrets();
         let registry = self.registry.lock().expect("registry lock");
         let renders = kage_api::template::renders();
         self.template_renders
             .inc_by(renders.saturating_sub(self.template_renders.get()));
         prometheus_client::encoding::text::encode(&mut out, &registry).expect("write to String");
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+    use kage_api::SealedSecretStatus;
+    use kube::runtime::{reflector, watcher};
+
+    /// The value of `series` in the exposition, parsed; `None` when only a comment names it.
+    fn sample(text: &str, series: &str) -> Option<f64> {
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| l.rsplit_once(' '))
+            .find(|(s, _)| *s == series)
+            .and_then(|(_, v)| v.parse().ok())
+    }
+
+    fn object(name: &str, ready: Option<&str>) -> SealedSecret {
+        let mut s = SealedSecret::new(name, Default::default());
+        s.metadata.namespace = Some("ns".into());
+        s.status = ready.map(|status| SealedSecretStatus {
+            conditions: vec![Condition {
+                type_: "Ready".into(),
+                status: status.into(),
+                reason: "R".into(),
+                message: String::new(),
+                observed_generation: None,
+                last_transition_time: Time(jiff::Timestamp::UNIX_EPOCH),
+            }],
+            ..Default::default()
+        });
+        s
+    }
+
+    #[test]
+    fn sealed_secrets_are_counted_by_ready_status_on_the_leader_only() {
+        let metrics = Metrics::default();
+        let (reader, mut writer) = reflector::store();
+        for (name, ready) in [
+            ("a", Some("True")),
+            ("b", Some("True")),
+            ("c", Some("False")),
+            ("d", None),
+        ] {
+            writer.apply_watcher_event(&watcher::Event::Apply(object(name, ready)));
+        }
+        metrics.count_sealed_secrets_in(Some(reader));
+        let text = metrics.render();
+        assert_eq!(
+            sample(&text, "kage_sealedsecrets{ready=\"True\"}"),
+            Some(2.0)
+        );
+        assert_eq!(
+            sample(&text, "kage_sealedsecrets{ready=\"False\"}"),
+            Some(1.0)
+        );
+        assert_eq!(
+            sample(&text, "kage_sealedsecrets{ready=\"Unknown\"}"),
+            Some(1.0)
+        );
+        // Rendering twice counts once.
+        assert_eq!(
+            sample(&metrics.render(), "kage_sealedsecrets{ready=\"True\"}"),
+            Some(2.0)
+        );
+        metrics.count_sealed_secrets_in(None);
+        assert_eq!(
+            sample(&metrics.render(), "kage_sealedsecrets{ready=\"True\"}"),
+            None
+        );
+    }
+
+    #[test]
+    fn the_backed_up_gauge_reads_as_a_sample_not_as_its_help_text() {
+        let metrics = Metrics::default();
+        let text = metrics.render();
+        // The HELP line starts with "kage_newest_key_backed_up 1 if ...": a text match would pass.
+        assert!(text.contains("kage_newest_key_backed_up 1"));
+        assert_eq!(sample(&text, "kage_newest_key_backed_up"), Some(0.0));
+        metrics.newest_key_backed_up.set(1);
+        assert_eq!(
+            sample(&metrics.render(), "kage_newest_key_backed_up"),
+            Some(1.0)
+        );
     }
 }

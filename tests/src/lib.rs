@@ -408,7 +408,8 @@ impl ControllerProcess {
                     .and_then(|k| k["recipient"].as_str())
                     .unwrap_or_default()
                     .to_owned();
-                Ok(metrics.contains("kage_leader 1") && cluster.current_key().await == current)
+                Ok(metric_samples(&metrics).get("kage_leader") == Some(&1.0)
+                    && cluster.current_key().await == current)
             },
         )
         .await

@@ -122,7 +122,10 @@ async fn fetch_seal_and_apply_gives_the_exact_secret_and_ready() {
     let status = run_ok(cluster.kage().args(["status", "-n", &ns.name])).unwrap();
     let status = String::from_utf8(status.stdout).unwrap();
     assert!(
-        status.contains("db") && status.contains("Unsealed"),
+        status.lines().any(|l| {
+            let columns: Vec<&str> = l.split_whitespace().collect();
+            columns.first() == Some(&"db") && columns.contains(&"Unsealed")
+        }),
         "{status}"
     );
     assert!(!ctl.logs().contains(PLAINTEXT));
@@ -337,12 +340,21 @@ async fn a_value_copied_from_another_namespace_is_refused_and_never_leaks() {
     ]))
     .unwrap();
     let events = String::from_utf8(events.stdout).unwrap();
+    let parsed: serde_json::Value = serde_json::from_str(&events).unwrap();
     assert!(
-        events.contains("BindingMismatch") && events.contains("Warning"),
+        parsed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["reason"] == "BindingMismatch"
+                && e["type"] == "Warning"
+                && e["regarding"]["name"] == "db"),
         "{events}"
     );
-    let status = serde_json::to_string(&api.get("db").await.unwrap().status).unwrap();
-    assert!(status.contains("namespace"), "{status}");
+    let copy = api.get("db").await.unwrap();
+    let ready = copy.ready_condition().unwrap();
+    assert!(ready.message.contains("namespace"), "{ready:?}");
+    let status = serde_json::to_string(&copy.status).unwrap();
     for (what, text) in [("logs", ctl.logs()), ("events", events), ("status", status)] {
         assert!(!text.contains(PLAINTEXT), "plaintext found in {what}");
         assert!(

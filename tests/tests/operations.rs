@@ -453,11 +453,9 @@ async fn metrics_and_audit_records_match_what_happened_and_hold_no_plaintext() {
     .await
     .unwrap();
     let sample = |text: &str, series: &str| -> f64 {
-        text.lines()
-            .filter(|l| !l.starts_with('#'))
-            .find(|l| l.starts_with(series))
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|v| v.parse().ok())
+        kage_e2e::metric_samples(text)
+            .get(series)
+            .copied()
             .unwrap_or_else(|| panic!("no series {series} in\n{text}"))
     };
     let keys_served = "kage_http_requests_total{route=\"/v1/keys\",code=\"200\"}";
@@ -492,6 +490,10 @@ async fn metrics_and_audit_records_match_what_happened_and_hold_no_plaintext() {
     assert!(value("kage_reconcile_duration_seconds_count") >= 4.0);
     assert_eq!(value(keys_served), before + 1.0);
     assert_eq!(value("kage_leader"), 1.0);
+    // Every SealedSecret the controller watches, by Ready status (other tests' namespaces may
+    // still hold some while they are deleted).
+    assert!(value("kage_sealedsecrets{ready=\"True\"}") >= 3.0);
+    assert!(value("kage_sealedsecrets{ready=\"False\"}") >= 1.0);
 
     let logs = ctl.logs();
     let audit: Vec<&str> = logs.lines().filter(|l| l.contains("kage::audit")).collect();
@@ -503,9 +505,17 @@ async fn metrics_and_audit_records_match_what_happened_and_hold_no_plaintext() {
             "no audit record for {name}"
         );
     }
-    assert!(audit.iter().any(|l| l.contains("\"action\":\"unseal\"")
-        && l.contains(&other.name)
-        && l.contains("namespace")));
+    // The refused copy is audited with the binding it failed (its result names the namespace).
+    assert!(
+        audit
+            .iter()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .any(|r| r["action"] == "unseal"
+                && r["namespace"] == other.name.as_str()
+                && r["result"]
+                    .as_str()
+                    .is_some_and(|res| res != "ok" && res.contains("namespace")))
+    );
     assert!(!logs.contains(PLAINTEXT), "plaintext in logs");
 }
 

@@ -84,7 +84,7 @@ async fn disaster_drill_keys_lost_and_restored_from_backup_without_resealing() {
         "the backup to be noticed",
         || async {
             let (_, metrics) = kage_e2e::http_get(&ctl.health_addr, "/metrics")?;
-            Ok(metrics.contains("kage_newest_key_backed_up 1"))
+            Ok(kage_e2e::metric_samples(&metrics).get("kage_newest_key_backed_up") == Some(&1.0))
         },
     )
     .await
