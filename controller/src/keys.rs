@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kage_api::key_secret::{KeyMaterial, KeyMeta, KeySecret};
 use kage_api::wire::PublishedKey;
 use kage_api::{
     CURRENT_RECIPIENT_KEY, KEYS_JSON_KEY, PUBLIC_KEYS_CONFIGMAP, SEALING_KEY_LABEL, key_secret,
@@ -15,7 +15,7 @@ use kage_core::{Identity, KeyRing};
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use serde_json::json;
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 use crate::FIELD_MANAGER;
 use crate::kms::Kms;
@@ -134,24 +134,18 @@ pub fn check_key_secret(
     Ok(created)
 }
 
+/// When the key was created: its annotation, else the Secret's creation time.
 fn created_at(secret: &Secret) -> jiff::Timestamp {
-    secret
-        .metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(key_secret::CREATED_AT))
-        .and_then(|t| t.parse().ok())
-        .or_else(|| secret.metadata.creation_timestamp.as_ref().map(|t| t.0))
+    KeyMeta::of(&secret.metadata)
+        .created_at
+        .parse()
         .unwrap_or_default()
 }
 
 impl SealingKey {
     /// Sequence number from the Secret name (`kage-key-N`), 0 for other names.
     pub fn number(&self) -> u64 {
-        self.name
-            .strip_prefix(key_secret::NAME_PREFIX)
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0)
+        key_secret::number(&self.name)
     }
 }
 
@@ -341,36 +335,34 @@ impl KeyStore {
         if !keys.is_empty() {
             return Ok(keys);
         }
-        self.create_key(1).await?;
+        self.create_key(&key_secret::name(1)).await?;
         self.load().await
     }
 
-    /// Creates key number `number` (`kage-key-N`). Returns `false` when that name already
-    /// exists: another replica got there first, and its key is as good.
-    pub async fn create_key(&self, number: u64) -> Result<bool, KeyError> {
+    /// Creates the key Secret `name`. Returns `false` when that name already exists: another
+    /// replica got there first, and its key is as good.
+    pub async fn create_key(&self, name: &str) -> Result<bool, KeyError> {
         let identity = Identity::generate();
-        let name = format!("{}{number}", key_secret::NAME_PREFIX);
-        let mut secret = key_secret(&name, &identity, jiff::Timestamp::now());
-        if let Some(kms) = &self.kms {
+        let fingerprint = identity.fingerprint();
+        let mut key = KeySecret::new(name, identity, jiff::Timestamp::now().to_string());
+        if let (Some(kms), KeyMaterial::Identity(identity)) = (&self.kms, &key.material) {
             let wrapped = kms.wrap(identity.to_secret_string().as_bytes()).await?;
-            secret.data = Some(BTreeMap::from([(
-                key_secret::WRAPPED_IDENTITY.to_owned(),
-                ByteString(wrapped.into_bytes()),
-            )]));
-            secret
-                .metadata
-                .annotations
-                .get_or_insert_with(BTreeMap::new)
-                .insert(key_secret::KMS.to_owned(), kms.id().to_owned());
+            key.material = KeyMaterial::Wrapped {
+                wrapped: Zeroizing::new(wrapped),
+                kms: Some(kms.id().to_owned()),
+            };
         }
+        let mut secret = key.build();
         let params = PostParams {
             field_manager: Some(FIELD_MANAGER.to_owned()),
             ..PostParams::default()
         };
-        match self.secrets.create(&params, &secret).await {
+        let created = self.secrets.create(&params, &secret).await;
+        wipe_secret(&mut secret);
+        match created {
             Ok(mut created) => {
                 wipe_secret(&mut created);
-                crate::audit::key_created(&name, &identity.fingerprint());
+                crate::audit::key_created(name, &fingerprint);
                 Ok(true)
             }
             Err(kube::Error::Api(status)) if status.code == 409 => {
@@ -387,9 +379,9 @@ impl KeyStore {
         let keys = Keys::new(self.load().await?);
         keys.may_rotate(jiff::Timestamp::now())
             .map_err(KeyError::RotationRefused)?;
-        let next = keys.all.iter().map(SealingKey::number).max().unwrap_or(0) + 1;
-        self.create_key(next).await?;
-        Ok(format!("{}{next}", key_secret::NAME_PREFIX))
+        let next = key_secret::next_name(keys.all.iter().map(|k| k.name.as_str()));
+        self.create_key(&next).await?;
+        Ok(next)
     }
 
     /// Publishes the public keys (the current one is the one to seal to) in the ConfigMap.
@@ -444,97 +436,35 @@ impl KeyStore {
         secret: &Secret,
         created: jiff::Timestamp,
     ) -> Result<SealingKey, KeyError> {
-        let invalid = || KeyError::Invalid(name.to_owned());
-        let data = secret.data.as_ref().ok_or_else(invalid)?;
-        let text = match (
-            data.get(key_secret::IDENTITY),
-            data.get(key_secret::WRAPPED_IDENTITY),
-        ) {
-            (Some(plain), _) => Zeroizing::new(plain.0.clone()),
-            (None, Some(wrapped)) => {
-                let wrapped = String::from_utf8(wrapped.0.clone()).map_err(|_| invalid())?;
-                let Some(kms) = &self.kms else {
-                    let named = secret
-                        .metadata
-                        .annotations
-                        .as_ref()
-                        .and_then(|a| a.get(key_secret::KMS));
+        let key = KeySecret::parse(secret).map_err(|_| KeyError::Invalid(name.to_owned()))?;
+        let identity = match key.material {
+            KeyMaterial::Identity(identity) => identity,
+            KeyMaterial::Wrapped { wrapped, kms } => {
+                let Some(client) = &self.kms else {
                     return Err(KeyError::NeedsKms {
                         secret: name.to_owned(),
-                        kms: named.cloned().unwrap_or_else(|| "(unknown)".to_owned()),
+                        kms: kms.unwrap_or_else(|| "(unknown)".to_owned()),
                     });
                 };
-                kms.unwrap(&wrapped).await?
+                let text = client.unwrap(&wrapped).await?;
+                let text =
+                    std::str::from_utf8(&text).map_err(|_| KeyError::Invalid(name.to_owned()))?;
+                text.trim()
+                    .parse()
+                    .map_err(|_| KeyError::Invalid(name.to_owned()))?
             }
-            (None, None) => return Err(invalid()),
         };
-        parse_key(name, secret, &text, created)
+        Ok(SealingKey {
+            name: name.to_owned(),
+            identity,
+            created,
+            state: key.meta.state,
+            backed_up: key.meta.backed_up_at.is_some(),
+        })
     }
 }
 
-fn parse_key(
-    name: &str,
-    secret: &Secret,
-    text: &[u8],
-    created: jiff::Timestamp,
-) -> Result<SealingKey, KeyError> {
-    let invalid = || KeyError::Invalid(name.to_owned());
-    let text = std::str::from_utf8(text).map_err(|_| invalid())?;
-    let identity: Identity = text.parse().map_err(|_| invalid())?;
-    let state = KeyState::from_annotation(
-        secret
-            .metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(key_secret::STATE))
-            .map(String::as_str),
-    );
-    let backed_up = secret
-        .metadata
-        .annotations
-        .as_ref()
-        .is_some_and(|a| a.contains_key(key_secret::BACKED_UP_AT));
-    Ok(SealingKey {
-        name: name.to_owned(),
-        identity,
-        created,
-        state,
-        backed_up,
-    })
-}
-
-fn key_secret(name: &str, identity: &Identity, created: jiff::Timestamp) -> Secret {
-    let mut data = BTreeMap::new();
-    data.insert(
-        key_secret::IDENTITY.to_owned(),
-        ByteString(identity.to_secret_string().as_bytes().to_vec()),
-    );
-    let mut secret: Secret = serde_json::from_value(json!({
-        "metadata": {
-            "name": name,
-            "labels": {SEALING_KEY_LABEL: "true", "app.kubernetes.io/name": "kage"},
-            "annotations": {
-                key_secret::CREATED_AT: created.to_string(),
-                key_secret::FINGERPRINT: identity.fingerprint().to_string(),
-                "kage.dev/recipient": identity.recipient().to_string(),
-            },
-        },
-        "type": key_secret::SECRET_TYPE,
-    }))
-    .expect("valid Secret");
-    secret.data = Some(data);
-    secret
-}
-
-/// Overwrites the values of a Secret read from or returned by the API.
-pub fn wipe_secret(secret: &mut Secret) {
-    if let Some(data) = secret.data.as_mut() {
-        data.values_mut().for_each(|v| v.0.zeroize());
-    }
-    if let Some(data) = secret.string_data.as_mut() {
-        data.values_mut().for_each(Zeroize::zeroize);
-    }
-}
+pub use kage_api::convert::wipe_secret;
 
 #[cfg(test)]
 pub(crate) mod tests {

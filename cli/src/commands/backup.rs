@@ -11,8 +11,9 @@ use std::io::{Read, Write};
 use std::path::Path;
 
 use anyhow::{Context, anyhow, bail};
-use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
+use kage_api::convert::wipe_secret;
+use kage_api::key_secret::{KeyMaterial, KeyMeta, KeySecret, KeyState};
 use kage_api::{SEALING_KEY_LABEL, key_secret};
 use kage_core::{Fingerprint, Identity};
 use kube::Api;
@@ -92,7 +93,7 @@ pub fn backup(args: BackupArgs) -> Outcome {
         )));
     }
     let ns = args.cluster.controller_namespace.clone();
-    let (bundle, names) = block_on(async {
+    let (bundle, versions) = block_on(async {
         let (client, _) = connect(&args.cluster).await?;
         let api: Api<Secret> = Api::namespaced(client, &ns);
         let list = api
@@ -102,14 +103,16 @@ pub fn backup(args: BackupArgs) -> Outcome {
                 format!("listing the key Secrets in {ns} (needs read access to Secrets there)")
             })?;
         let mut keys = Vec::new();
+        let mut versions = Vec::new();
         for mut secret in list.items {
             let key = backed_up_key(&secret);
-            if let Some(data) = secret.data.as_mut() {
-                data.values_mut().for_each(|v| v.0.zeroize());
-            }
+            wipe_secret(&mut secret);
             keys.push(key?);
+            versions.push((
+                secret.metadata.name.unwrap_or_default(),
+                secret.metadata.resource_version.unwrap_or_default(),
+            ));
         }
-        let names: Vec<String> = keys.iter().map(|k| k.name.clone()).collect();
         let bundle = Bundle {
             api_version: "kage.dev/v1".into(),
             kind: "KeyBackup".into(),
@@ -117,7 +120,7 @@ pub fn backup(args: BackupArgs) -> Outcome {
             created_at: jiff::Timestamp::now().to_string(),
             keys,
         };
-        Ok((bundle, names))
+        Ok((bundle, versions))
     })?;
     if bundle.keys.is_empty() {
         return Err(Failure::Other(anyhow!(
@@ -140,15 +143,21 @@ pub fn backup(args: BackupArgs) -> Outcome {
         fingerprints.join(", "),
         args.output.display()
     );
-    // Tell the controller (metric kage_newest_key_backed_up) that these keys are safe.
+    // Tell the controller (metric kage_newest_key_backed_up) that these keys are safe: each
+    // stamp applies only to the version that was saved (a key changed since is not marked).
     block_on(async {
         let (client, _) = connect(&args.cluster).await?;
         let api: Api<Secret> = Api::namespaced(client, &ns);
-        let stamp =
-            json!({"metadata": {"annotations": {key_secret::BACKED_UP_AT: bundle.created_at}}});
-        for name in &names {
-            api.patch(name, &PatchParams::default(), &Patch::Merge(&stamp))
-                .await?;
+        for (name, version) in &versions {
+            let stamp = json!({"metadata": {
+                "resourceVersion": version,
+                "annotations": {key_secret::BACKED_UP_AT: bundle.created_at},
+            }});
+            let mut stamped = api
+                .patch(name, &PatchParams::default(), &Patch::Merge(&stamp))
+                .await
+                .with_context(|| format!("marking {ns}/{name} as backed up (it changed since it was read: run the backup again)"))?;
+            wipe_secret(&mut stamped);
         }
         Ok(())
     })?;
@@ -166,44 +175,20 @@ fn armor(encryptor: age::Encryptor, plain: &[u8]) -> std::io::Result<Vec<u8>> {
 }
 
 fn backed_up_key(secret: &Secret) -> anyhow::Result<BackedUpKey> {
-    let name = secret.metadata.name.clone().unwrap_or_default();
-    let annotation = |key: &str| {
-        secret
-            .metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(key))
-            .cloned()
+    let key = KeySecret::parse(secret)?;
+    let (identity, wrapped_identity, kms) = match key.material {
+        KeyMaterial::Identity(identity) => (identity.to_secret_string().to_string(), None, None),
+        KeyMaterial::Wrapped { wrapped, kms } => (String::new(), Some(wrapped.to_string()), kms),
     };
-    let data = |key: &str| secret.data.as_ref().and_then(|d| d.get(key));
-    let mut key = BackedUpKey {
-        fingerprint: annotation(key_secret::FINGERPRINT).unwrap_or_default(),
-        created_at: annotation(key_secret::CREATED_AT).unwrap_or_default(),
-        state: annotation(key_secret::STATE).unwrap_or_else(|| "active".into()),
-        identity: String::new(),
-        wrapped_identity: None,
-        kms: None,
-        name,
-    };
-    match (
-        data(key_secret::IDENTITY),
-        data(key_secret::WRAPPED_IDENTITY),
-    ) {
-        (None, Some(wrapped)) => {
-            key.wrapped_identity = Some(String::from_utf8_lossy(&wrapped.0).into_owned());
-            key.kms = annotation(key_secret::KMS);
-        }
-        (Some(bytes), _) => {
-            let invalid = || anyhow!("key Secret {} holds no valid identity", key.name);
-            let identity =
-                Zeroizing::new(String::from_utf8(bytes.0.clone()).map_err(|_| invalid())?);
-            let parsed: Identity = identity.parse().map_err(|_| invalid())?;
-            key.fingerprint = parsed.fingerprint().to_string();
-            key.identity = identity.to_string();
-        }
-        (None, None) => anyhow::bail!("key Secret {} has no identity", key.name),
-    }
-    Ok(key)
+    Ok(BackedUpKey {
+        name: key.meta.name,
+        fingerprint: key.meta.fingerprint,
+        created_at: key.meta.created_at,
+        state: key.meta.state.as_str().to_owned(),
+        identity,
+        wrapped_identity,
+        kms,
+    })
 }
 
 fn read_backup(
@@ -353,21 +338,13 @@ pub fn restore(args: RestoreArgs) -> Outcome {
             .await
             .with_context(|| format!("listing the key Secrets in {ns}"))?;
         let mut present: BTreeMap<String, String> = BTreeMap::new();
-        let mut highest = 0u64;
         for mut s in existing.items {
-            let name = s.metadata.name.clone().unwrap_or_default();
-            highest = highest.max(
-                name.strip_prefix(key_secret::NAME_PREFIX)
-                    .and_then(|n| n.parse().ok())
-                    .unwrap_or(0),
-            );
-            let fp = backed_up_key(&s)
-                .map(|k| k.fingerprint.clone())
-                .unwrap_or_default();
-            if let Some(data) = s.data.as_mut() {
-                data.values_mut().for_each(|v| v.0.zeroize());
-            }
-            present.insert(name, fp);
+            let meta = KeyMeta::of(&s.metadata);
+            let fingerprint = KeySecret::parse(&s)
+                .map(|k| k.meta.fingerprint)
+                .unwrap_or(meta.fingerprint);
+            wipe_secret(&mut s);
+            present.insert(meta.name, fingerprint);
         }
         let mut restored = Vec::new();
         for key in &bundle.keys {
@@ -377,39 +354,32 @@ pub fn restore(args: RestoreArgs) -> Outcome {
             }
             // A new cluster may have made its own kage-key-1: never overwrite, take a new name.
             let name = if present.contains_key(&key.name) {
-                highest += 1;
-                format!("{}{highest}", key_secret::NAME_PREFIX)
+                key_secret::next_name(present.keys().map(String::as_str))
             } else {
                 key.name.clone()
             };
-            let mut secret: Secret = serde_json::from_value(json!({
-                "metadata": {
-                    "name": name,
-                    "labels": {SEALING_KEY_LABEL: "true", "app.kubernetes.io/name": "kage"},
-                    "annotations": {key_secret::CREATED_AT: key.created_at, key_secret::FINGERPRINT: key.fingerprint, key_secret::STATE: key.state,
-                        key_secret::BACKED_UP_AT: bundle.created_at, "kage.dev/restored-at": jiff::Timestamp::now().to_string()},
+            let material = match &key.wrapped_identity {
+                Some(wrapped) => KeyMaterial::Wrapped {
+                    wrapped: Zeroizing::new(wrapped.clone()),
+                    kms: key.kms.clone(),
                 },
-                "type": key_secret::SECRET_TYPE,
-            }))?;
-            secret.data = Some(match &key.wrapped_identity {
-                Some(wrapped) => {
-                    if let Some(kms) = &key.kms {
-                        secret
-                            .metadata
-                            .annotations
-                            .get_or_insert_with(BTreeMap::new)
-                            .insert(key_secret::KMS.to_owned(), kms.clone());
-                    }
-                    BTreeMap::from([(
-                        key_secret::WRAPPED_IDENTITY.to_owned(),
-                        ByteString(wrapped.as_bytes().to_vec()),
-                    )])
-                }
-                None => BTreeMap::from([(
-                    key_secret::IDENTITY.to_owned(),
-                    ByteString(key.identity.as_bytes().to_vec()),
-                )]),
-            });
+                // Checked before anything was written.
+                None => KeyMaterial::Identity(key.identity.parse().map_err(|_| {
+                    anyhow!("key {} in the backup is not a valid identity", key.name)
+                })?),
+            };
+            let mut secret = KeySecret {
+                meta: KeyMeta {
+                    name: name.clone(),
+                    fingerprint: key.fingerprint.clone(),
+                    created_at: key.created_at.clone(),
+                    state: KeyState::from_annotation(Some(&key.state)),
+                    backed_up_at: Some(bundle.created_at.clone()),
+                },
+                material,
+                restored_at: Some(jiff::Timestamp::now().to_string()),
+            }
+            .build();
             // The controller loads only key data written under its field manager: a restore
             // writes as the controller would.
             let params = PostParams {
@@ -417,13 +387,9 @@ pub fn restore(args: RestoreArgs) -> Outcome {
                 ..PostParams::default()
             };
             let result = api.create(&params, &secret).await;
-            if let Some(data) = secret.data.as_mut() {
-                data.values_mut().for_each(|v| v.0.zeroize());
-            }
+            wipe_secret(&mut secret);
             let mut created = result.with_context(|| format!("creating key Secret {ns}/{name}"))?;
-            if let Some(data) = created.data.as_mut() {
-                data.values_mut().for_each(|v| v.0.zeroize());
-            }
+            wipe_secret(&mut created);
             present.insert(name.clone(), key.fingerprint.clone());
             restored.push(format!("{} as {name}", key.fingerprint));
         }
@@ -452,43 +418,47 @@ pub fn retire(args: RetireArgs) -> Outcome {
             .list_metadata(&ListParams::default().labels(&format!("{SEALING_KEY_LABEL}=true")))
             .await
             .with_context(|| format!("listing the key Secrets in {ns}"))?;
-        let fingerprint_of = |m: &kube::core::PartialObjectMeta<Secret>| {
-            m.metadata
-                .annotations
-                .as_ref()
-                .and_then(|a| a.get(key_secret::FINGERPRINT))
-                .cloned()
-                .unwrap_or_default()
-        };
-        let state_of = |m: &kube::core::PartialObjectMeta<Secret>| {
-            m.metadata
-                .annotations
-                .as_ref()
-                .and_then(|a| a.get(key_secret::STATE))
-                .cloned()
-                .unwrap_or_else(|| "active".into())
-        };
-        let Some(found) = list
+        let keys: Vec<(KeyMeta, Option<String>)> = list
             .items
             .iter()
-            .find(|m| fingerprint_of(m) == target.to_string())
+            .map(|m| {
+                (
+                    KeyMeta::of(&m.metadata),
+                    m.metadata.resource_version.clone(),
+                )
+            })
+            .collect();
+        let Some((found, version)) = keys
+            .iter()
+            .find(|(k, _)| k.fingerprint == target.to_string())
         else {
             bail!("no key with fingerprint {target} in {ns} (see `kage key list`)");
         };
-        let others_active = list
-            .items
+        let others_active = keys
             .iter()
-            .filter(|m| fingerprint_of(m) != target.to_string() && state_of(m) == "active")
+            .filter(|(k, _)| k.fingerprint != target.to_string() && k.state == KeyState::Active)
             .count();
         if others_active == 0 {
             bail!(
                 "{target} is the only active key; rotate first (`kage key rotate`), then reseal and retire it"
             );
         }
-        let name = found.metadata.name.clone().unwrap_or_default();
-        let patch = json!({"metadata": {"annotations": {key_secret::STATE: "retired", "kage.dev/retired-at": jiff::Timestamp::now().to_string()}}});
-        api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await?;
+        let name = &found.name;
+        // Only the version that was checked: a key changed meanwhile is not retired blindly.
+        let patch = json!({"metadata": {
+            "resourceVersion": version,
+            "annotations": {
+                key_secret::STATE: KeyState::Retired.as_str(),
+                key_secret::RETIRED_AT: jiff::Timestamp::now().to_string(),
+            },
+        }});
+        let mut retired = api
+            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .with_context(|| {
+                format!("retiring {ns}/{name} (it changed since it was read: try again)")
+            })?;
+        wipe_secret(&mut retired);
         eprintln!("retired {target} ({ns}/{name}): values sealed only to it no longer open");
         Ok(())
     })?;

@@ -415,6 +415,17 @@ impl SecretOutput {
     }
 }
 
+/// Overwrites the values of a Secret read from or sent to the API, before it is dropped.
+pub fn wipe_secret(secret: &mut k8s_openapi::api::core::v1::Secret) {
+    use zeroize::Zeroize;
+    if let Some(data) = secret.data.as_mut() {
+        data.values_mut().for_each(|v| v.0.zeroize());
+    }
+    if let Some(data) = secret.string_data.as_mut() {
+        data.values_mut().for_each(Zeroize::zeroize);
+    }
+}
+
 /// The Secret a SealedSecret stands for: every value opened where it stands, then the templates
 /// rendered. All or nothing: the templates are checked before any value is opened, and the
 /// first value that cannot be opened is the error, naming its key.
