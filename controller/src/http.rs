@@ -47,8 +47,9 @@ use serde_json::json;
 use tokio::sync::Semaphore;
 
 use crate::audit;
-use crate::keys::{Keys, SharedKeys};
-use crate::metrics::{HttpLabels, Metrics};
+use crate::keys::Keys;
+use crate::metrics::HttpLabels;
+use crate::state::Shared;
 
 pub use kage_api::{MAX_OBJECTS_PER_REQUEST, MAX_REQUEST_BYTES, MAX_VALUES_PER_REQUEST};
 /// Sustained requests per second per client.
@@ -79,10 +80,8 @@ pub struct AppState {
     pub ready: Arc<AtomicBool>,
     /// Why the controller is not ready, when it is not.
     pub not_ready_reason: Arc<RwLock<String>>,
-    /// The sealing keys.
-    pub keys: Arc<SharedKeys>,
-    /// Metrics.
-    pub metrics: Arc<Metrics>,
+    /// Keys and metrics (shared with the reconciles and the key watcher).
+    pub shared: Shared,
     trusted_proxies: Arc<Vec<Cidr>>,
     recovery: Arc<Vec<Recipient>>,
     limiter: Arc<RateLimiter>,
@@ -92,17 +91,11 @@ pub struct AppState {
 impl AppState {
     /// State for the endpoints; `trusted_proxies` may name the client in `X-Forwarded-For`,
     /// `recovery` are the recipients `/v1/reseal` may keep.
-    pub fn new(
-        keys: Arc<SharedKeys>,
-        metrics: Arc<Metrics>,
-        trusted_proxies: Vec<Cidr>,
-        recovery: Vec<Recipient>,
-    ) -> Self {
+    pub fn new(shared: Shared, trusted_proxies: Vec<Cidr>, recovery: Vec<Recipient>) -> Self {
         AppState {
             ready: Arc::new(AtomicBool::new(false)),
             not_ready_reason: Arc::new(RwLock::new("sealing keys not loaded yet".to_owned())),
-            keys,
-            metrics,
+            shared,
             trusted_proxies: Arc::new(trusted_proxies),
             recovery: Arc::new(recovery),
             limiter: Arc::new(RateLimiter::default()),
@@ -260,6 +253,7 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
         "other".to_owned()
     };
     state
+        .shared
         .metrics
         .http_requests
         .get_or_create(&HttpLabels {
@@ -357,13 +351,13 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             "content-type",
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        state.metrics.render(),
+        state.shared.metrics.render(),
     )
 }
 
 async fn keys(State(state): State<AppState>) -> Json<KeysAnswer> {
     Json(KeysAnswer {
-        keys: state.keys.snapshot().describe(),
+        keys: state.shared.keys.snapshot().describe(),
     })
 }
 
@@ -439,7 +433,7 @@ async fn with_crypto<T: Send + 'static>(
         .await
         .map_err(|_| busy())?
         .map_err(|_| busy())?;
-    let keys = state.keys.snapshot();
+    let keys = state.shared.keys.snapshot();
     tokio::task::spawn_blocking(move || {
         let out = work(&keys);
         drop(permit);
@@ -693,12 +687,7 @@ mod tests {
     }
 
     async fn api_server() -> SocketAddr {
-        let state = AppState::new(
-            Default::default(),
-            Default::default(),
-            Vec::new(),
-            Vec::new(),
-        );
+        let state = AppState::new(Shared::offline(), Vec::new(), Vec::new());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(serve_on(listener, api_router(state), MAX_API_CONNECTIONS));

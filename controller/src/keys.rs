@@ -9,7 +9,8 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kage_api::key_secret::{KeyMaterial, KeyMeta, KeySecret};
 use kage_api::wire::PublishedKey;
 use kage_api::{
-    CURRENT_RECIPIENT_KEY, KEYS_JSON_KEY, PUBLIC_KEYS_CONFIGMAP, SEALING_KEY_LABEL, key_secret,
+    CONTROLLER_FIELD_MANAGER as FIELD_MANAGER, CURRENT_RECIPIENT_KEY, KEYS_JSON_KEY,
+    PUBLIC_KEYS_CONFIGMAP, SEALING_KEY_LABEL, key_secret,
 };
 use kage_core::{Identity, KeyRing};
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
@@ -17,7 +18,6 @@ use kube::{Api, Client};
 use serde_json::json;
 use zeroize::Zeroizing;
 
-use crate::FIELD_MANAGER;
 use crate::kms::Kms;
 
 /// Most keys that are not retired; a rotation beyond it is refused (retire old keys first).

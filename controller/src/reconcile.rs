@@ -13,20 +13,24 @@ use base64::Engine;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kage_api::convert::{ConvertError, sealed_values, unseal};
-use kage_api::{ADOPT_ANNOTATION, SEALED_SECRET_LABEL, SOURCE_DIGEST_ANNOTATION, SealedSecret};
+use kage_api::{
+    ADOPT_ANNOTATION, CONTROLLER_FIELD_MANAGER as FIELD_MANAGER, SEALED_SECRET_LABEL,
+    SOURCE_DIGEST_ANNOTATION, SealedSecret,
+};
 use kage_core::{OpenError, SealedValue};
 use kube::api::{DeleteParams, GetParams, Patch, PatchParams, PostParams, Preconditions};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder};
-use kube::{Api, Client, Resource, ResourceExt};
+use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::keys::{Keys, SharedKeys, wipe_secret};
-use crate::metrics::{Metrics, ReasonLabel, ResultLabel};
+use crate::audit;
+use crate::keys::{Keys, wipe_secret};
+use crate::metrics::{ReasonLabel, ResultLabel};
 use crate::owned::{OwnedSecrets, SecretFacts};
 use crate::policy::{Refusal, TemplatePolicy};
-use crate::{FIELD_MANAGER, audit};
+use crate::state::Shared;
 
 /// How often an unchanged SealedSecret is looked at again.
 pub const RESYNC_PERIOD: Duration = Duration::from_secs(30 * 60);
@@ -39,14 +43,10 @@ pub const OWNED_SECRETS_WAIT: Duration = Duration::from_secs(5);
 
 /// Everything a reconcile needs, built once.
 pub struct Context {
-    /// API client (the controller's ServiceAccount).
-    pub client: Client,
-    /// Sealing keys (shared with the HTTP endpoints and the key watcher).
-    pub keys: Arc<SharedKeys>,
+    /// Client, keys and metrics (shared with the endpoints and the key watcher).
+    pub shared: Shared,
     /// Publishes Events.
     pub recorder: Recorder,
-    /// Metrics.
-    pub metrics: Arc<Metrics>,
     /// The Secrets kage wrote, kept by a watch: an existing Secret is looked up here, not
     /// fetched.
     pub owned_secrets: OwnedSecrets,
@@ -121,7 +121,7 @@ impl Error {
     }
 
     fn from_unseal(e: ConvertError, keys: &Keys) -> Self {
-        let message = crate::error_chain(&e);
+        let message = kage_api::error_chain(&e);
         match e {
             ConvertError::Template(_) => Error::InvalidTemplate(message),
             ConvertError::Open {
@@ -148,14 +148,16 @@ impl Error {
 pub async fn reconcile(sealed: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Action, Error> {
     let started = Instant::now();
     let outcome = sync(&sealed, &ctx).await;
-    ctx.metrics
+    ctx.shared
+        .metrics
         .reconcile_duration
         .observe(started.elapsed().as_secs_f64());
     let result = match &outcome {
         Ok(_) => "ok",
         Err(e) => e.reason(),
     };
-    ctx.metrics
+    ctx.shared
+        .metrics
         .reconciles
         .get_or_create(&ResultLabel {
             result: result.to_owned(),
@@ -210,7 +212,8 @@ pub async fn reconcile(sealed: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<A
         && let Err(e) = &outcome
         && !matches!(e, Error::Api { .. })
     {
-        ctx.metrics
+        ctx.shared
+            .metrics
             .unseal_failures
             .get_or_create(&ReasonLabel {
                 reason: reason.to_owned(),
@@ -319,7 +322,7 @@ async fn with_values<'a>(
         return Ok(std::borrow::Cow::Borrowed(sealed));
     }
     let version = sealed.metadata.resource_version.as_deref().unwrap_or("0");
-    Api::<SealedSecret>::namespaced(ctx.client.clone(), sealed.namespace_or_empty())
+    Api::<SealedSecret>::namespaced(ctx.shared.client.clone(), sealed.namespace_or_empty())
         .get_with(sealed.name_or_empty(), &GetParams::at(version))
         .await
         .map(std::borrow::Cow::Owned)
@@ -343,8 +346,8 @@ async fn sync(sealed: &SealedSecret, ctx: &Context) -> Result<Option<String>, Er
     ctx.policy.check(sealed).map_err(Error::Refused)?;
     let namespace = sealed.namespace_or_empty();
     let name = sealed.name_or_empty();
-    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
-    let (digest, openable) = digest_and_openable(sealed, &ctx.keys.snapshot());
+    let secrets: Api<Secret> = Api::namespaced(ctx.shared.client.clone(), namespace);
+    let (digest, openable) = digest_and_openable(sealed, &ctx.shared.keys.snapshot());
     // Every Secret kage wrote is in the index. One that is not may still exist without our
     // label (someone else's, or one marked for adoption): ask the API server's cache.
     // Reconciling before the index is filled would fetch every Secret; the controller keeps
@@ -377,10 +380,10 @@ async fn sync(sealed: &SealedSecret, ctx: &Context) -> Result<Option<String>, Er
     let sealed = &*with_values(sealed, ctx).await?;
     let digest = source_digest(sealed);
     let (secret, used) = {
-        let keys = ctx.keys.snapshot();
+        let keys = ctx.shared.keys.snapshot();
         let secret = unseal(sealed, &keys.ring);
         if let Err(e) = &secret {
-            audit::unseal(namespace, name, &[], &crate::error_chain(e));
+            audit::unseal(namespace, name, &[], &kage_api::error_chain(e));
         }
         let secret = secret.map_err(|e| Error::from_unseal(e, &keys))?;
         let used: Vec<_> = sealed_values(sealed)
@@ -710,7 +713,7 @@ async fn update_status(
         "conditions": conditions,
         "secretResourceVersion": secret_version,
     }});
-    Api::<SealedSecret>::namespaced(ctx.client.clone(), sealed.namespace_or_empty())
+    Api::<SealedSecret>::namespaced(ctx.shared.client.clone(), sealed.namespace_or_empty())
         .patch_status(
             sealed.name_or_empty(),
             &PatchParams::default(),

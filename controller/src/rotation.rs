@@ -114,7 +114,7 @@ async fn answer(api: &Api<ConfigMap>, store: &KeyStore, recorder: &Recorder, map
         Err(e) => (
             EventType::Warning,
             "RotationFailed",
-            format!("failed: {}", crate::error_chain(&e)),
+            format!("failed: {}", kage_api::error_chain(&e)),
         ),
     };
     tracing::info!(request = %request, result = %result, "rotation request");
@@ -144,7 +144,7 @@ async fn answer(api: &Api<ConfigMap>, store: &KeyStore, recorder: &Recorder, map
 
 fn patch_params() -> PatchParams {
     PatchParams {
-        field_manager: Some(crate::FIELD_MANAGER.to_owned()),
+        field_manager: Some(kage_api::CONTROLLER_FIELD_MANAGER.to_owned()),
         ..PatchParams::default()
     }
 }

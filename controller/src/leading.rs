@@ -1,0 +1,99 @@
+//! What only the leader does: reconcile every SealedSecret, rotate keys, publish the public
+//! keys. Followers serve HTTP and keep their keys fresh.
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
+use kage_api::{SEALED_SECRET_LABEL, SealedSecret};
+use kube::Api;
+use kube::core::PartialObjectMeta;
+use kube::runtime::events::Recorder;
+use kube::runtime::{Controller, PredicateConfig, WatchStreamExt, predicates, reflector, watcher};
+use tokio::sync::watch;
+
+use crate::args::RunArgs;
+use crate::state::Shared;
+use crate::{policy, public_keys, reconcile, rotation};
+
+/// What only the leader does: reconcile, rotate, publish the public keys.
+pub async fn lead(
+    shared: &Shared,
+    args: &RunArgs,
+    recorder: Recorder,
+    publish: watch::Receiver<u64>,
+    keys_changed: Option<futures::channel::mpsc::UnboundedReceiver<()>>,
+) {
+    let publisher = public_keys::publish_and_guard(
+        shared.store.clone(),
+        shared.keys.clone(),
+        publish,
+        recorder.clone(),
+    );
+    let schedule = rotation::rotate_on_schedule(
+        shared.store.clone(),
+        shared.keys.clone(),
+        args.key_rotation_period,
+    );
+    let requests = rotation::serve_rotation_requests(shared.store.clone(), recorder.clone());
+
+    let (sealed_secrets, secrets) = match &args.watch_namespace {
+        Some(ns) => (
+            Api::<SealedSecret>::namespaced(shared.client.clone(), ns),
+            Api::<PartialObjectMeta<Secret>>::namespaced(shared.client.clone(), ns),
+        ),
+        None => (
+            Api::all(shared.client.clone()),
+            Api::all(shared.client.clone()),
+        ),
+    };
+    let ctx = Arc::new(reconcile::Context {
+        shared: shared.clone(),
+        recorder,
+        owned_secrets: Default::default(),
+        policy: policy::TemplatePolicy::new(&args.namespace, &args.allow_secret_type),
+    });
+    // Only Secrets kage wrote, and only their metadata: values never sit in a cache here.
+    let owned = {
+        let ctx = ctx.clone();
+        watcher(
+            secrets,
+            watcher::Config::default().labels(SEALED_SECRET_LABEL),
+        )
+        .default_backoff()
+        .filter_map(move |event| {
+            std::future::ready(match event {
+                Ok(event) => {
+                    let wake = ctx.owned_secrets.apply(&event);
+                    match event {
+                        watcher::Event::Apply(s)
+                        | watcher::Event::InitApply(s)
+                        | watcher::Event::Delete(s) => wake.then_some(Ok(s)),
+                        watcher::Event::Init | watcher::Event::InitDone => None,
+                    }
+                }
+                Err(e) => Some(Err(e)),
+            })
+        })
+    };
+    // Our own status writes do not change metadata.generation: filtering on it spares every
+    // object a second, empty reconcile. Only a summary of each object is kept.
+    let (reader, writer) = reflector::store();
+    shared.metrics.count_sealed_secrets_in(Some(reader.clone()));
+    let specs = watcher(sealed_secrets, watcher::Config::default())
+        .default_backoff()
+        .modify(reconcile::summarize)
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(predicates::generation, PredicateConfig::default());
+    let mut controller = Controller::for_stream(specs, reader)
+        .owns_stream(owned)
+        .with_config(kube::runtime::controller::Config::default().concurrency(args.concurrency));
+    if let Some(trigger) = keys_changed {
+        controller = controller.reconcile_all_on(trigger);
+    }
+    let reconciling = controller
+        .run(reconcile::reconcile, reconcile::error_policy, ctx)
+        .for_each(|_| std::future::ready(()));
+    tokio::join!(publisher, schedule, requests, reconciling);
+}
