@@ -9,10 +9,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use base64::Engine;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-use kage_api::convert::{ConvertError, sealed_values, unseal};
+use kage_api::convert::{ConvertError, unseal};
 use kage_api::{
     ADOPT_ANNOTATION, CONTROLLER_FIELD_MANAGER as FIELD_MANAGER, SEALED_SECRET_LABEL,
     SOURCE_DIGEST_ANNOTATION, SealedSecret,
@@ -247,69 +246,78 @@ pub fn error_policy(_sealed: Arc<SealedSecret>, _error: &Error, _ctx: Arc<Contex
 }
 
 /// Annotation set only on the controller's in-memory copy of a SealedSecret, never written to
-/// the API: the digest of its source, then, for each value, the fingerprints it is sealed to
-/// (`!` for a value that does not parse).
+/// the API: its [`Summary`] as JSON.
 const SUMMARY_ANNOTATION: &str = "kage.dev/controller-summary";
 
+/// What the controller keeps of a SealedSecret between reconciles instead of its values.
+#[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Summary {
+    /// Digest of everything the Secret is made from ([`source_digest`]).
+    digest: String,
+    /// Per value, the fingerprints of the keys it is sealed to; `None` for a value that does
+    /// not parse.
+    sealed_to: Vec<Option<Vec<String>>>,
+}
+
+impl Summary {
+    fn of(sealed: &SealedSecret) -> Self {
+        Summary {
+            digest: source_digest(sealed),
+            sealed_to: sealed
+                .spec
+                .encrypted_data
+                .values()
+                .map(|text| {
+                    SealedValue::from_base64(text)
+                        .ok()
+                        .map(|v| v.recipients().iter().map(ToString::to_string).collect())
+                })
+                .collect(),
+        }
+    }
+
+    /// The summary kept in `sealed`, if it is a summarized copy.
+    fn kept_in(sealed: &SealedSecret) -> Option<Self> {
+        let text = sealed
+            .metadata
+            .annotations
+            .as_ref()?
+            .get(SUMMARY_ANNOTATION)?;
+        serde_json::from_str(text).ok()
+    }
+
+    /// Whether every value names a key of `keys` that is active (a header check, no
+    /// decryption: a value whose keys were all retired must go through a full reconcile to
+    /// report it).
+    fn openable(&self, keys: &Keys) -> bool {
+        self.sealed_to.iter().all(|sealed_to| {
+            sealed_to.iter().flatten().any(|f| {
+                f.parse::<kage_core::Fingerprint>()
+                    .is_ok_and(|f| keys.ring.contains(&f))
+            })
+        })
+    }
+}
+
 /// Shrinks a SealedSecret to what the controller keeps between reconciles: name, uid,
-/// versions, template, status and a summary of the values (their digest and the keys they are
-/// sealed to). The sealed values themselves are dropped; a reconcile that must open them
-/// fetches the object. This keeps the controller's memory at a few hundred bytes per
-/// SealedSecret, however large its values.
+/// versions, template, status and its [`Summary`]. The sealed values themselves are dropped; a
+/// reconcile that must open them fetches the object. This keeps the controller's memory at a
+/// few hundred bytes per SealedSecret, however large its values.
 pub fn summarize(sealed: &mut SealedSecret) {
     let metadata = &mut sealed.metadata;
     metadata.managed_fields = None;
     metadata.labels = None;
     metadata.owner_references = None;
-    let mut summary = source_digest(sealed);
-    for text in sealed.spec.encrypted_data.values() {
-        summary.push(' ');
-        match SealedValue::from_base64(text) {
-            Ok(value) => {
-                let fingerprints: Vec<String> =
-                    value.recipients().iter().map(ToString::to_string).collect();
-                summary.push_str(&fingerprints.join(","));
-            }
-            Err(_) => summary.push('!'),
-        }
-    }
+    let summary = serde_json::to_string(&Summary::of(sealed)).unwrap_or_default();
     sealed.spec.encrypted_data = BTreeMap::new();
     sealed.metadata.annotations = Some([(SUMMARY_ANNOTATION.to_owned(), summary)].into());
 }
 
-fn summary_of(sealed: &SealedSecret) -> Option<&String> {
-    sealed
-        .metadata
-        .annotations
-        .as_ref()?
-        .get(SUMMARY_ANNOTATION)
-}
-
-/// The source digest of a SealedSecret, and whether every value still names an active key (a
-/// header check, no decryption: a value whose keys were all retired must go through a full
-/// reconcile to report it).
+/// The source digest of a SealedSecret, and whether every value still names an active key.
 fn digest_and_openable(sealed: &SealedSecret, keys: &Keys) -> (String, bool) {
-    match summary_of(sealed) {
-        Some(summary) => {
-            let mut parts = summary.split(' ');
-            let digest = parts.next().unwrap_or_default().to_owned();
-            let openable = parts.all(|sealed_to| {
-                sealed_to
-                    .split(',')
-                    .filter_map(|f| f.parse().ok())
-                    .any(|f| keys.ring.contains(&f))
-            });
-            (digest, openable)
-        }
-        None => {
-            let openable = sealed_values(sealed).is_ok_and(|values| {
-                values
-                    .iter()
-                    .all(|(_, v)| v.recipients().iter().any(|f| keys.ring.contains(f)))
-            });
-            (source_digest(sealed), openable)
-        }
-    }
+    let summary = Summary::kept_in(sealed).unwrap_or_else(|| Summary::of(sealed));
+    let openable = summary.openable(keys);
+    (summary.digest, openable)
 }
 
 /// The whole SealedSecret, values included, at least as new as `sealed` (fetched when the
@@ -318,7 +326,7 @@ async fn with_values<'a>(
     sealed: &'a SealedSecret,
     ctx: &Context,
 ) -> Result<std::borrow::Cow<'a, SealedSecret>, Error> {
-    if summary_of(sealed).is_none() {
+    if Summary::kept_in(sealed).is_none() {
         return Ok(std::borrow::Cow::Borrowed(sealed));
     }
     let version = sealed.metadata.resource_version.as_deref().unwrap_or("0");
@@ -379,58 +387,21 @@ async fn sync(sealed: &SealedSecret, ctx: &Context) -> Result<Option<String>, Er
 
     let sealed = &*with_values(sealed, ctx).await?;
     let digest = source_digest(sealed);
-    let (secret, used) = {
+    let secret = {
         let keys = ctx.shared.keys.snapshot();
         let secret = unseal(sealed, &keys.ring);
         if let Err(e) = &secret {
             audit::unseal(namespace, name, &[], &kage_api::error_chain(e));
         }
-        let secret = secret.map_err(|e| Error::from_unseal(e, &keys))?;
-        let used: Vec<_> = sealed_values(sealed)
-            .unwrap_or_default()
-            .iter()
-            .flat_map(|(_, v)| {
-                v.recipients()
-                    .iter()
-                    .copied()
-                    .filter(|f| keys.ring.contains(f))
-                    .take(1)
-            })
-            .collect();
-        (secret, used)
+        secret.map_err(|e| Error::from_unseal(e, &keys))?
     };
-    audit::unseal(namespace, name, &used, "ok");
-    let template = &secret.template;
-    let metadata = template.metadata.clone().unwrap_or_default();
-    let mut labels = metadata.labels;
-    labels.insert(SEALED_SECRET_LABEL.to_owned(), name.to_owned());
-    let mut annotations = metadata.annotations;
-    annotations.insert(SOURCE_DIGEST_ANNOTATION.to_owned(), digest);
-    let data: serde_json::Map<String, serde_json::Value> = secret
-        .data
-        .iter()
-        .map(|(k, v)| {
-            let encoded = base64::engine::general_purpose::STANDARD.encode(v.as_bytes());
-            (k.clone(), serde_json::Value::String(encoded))
-        })
-        .collect();
-    let mut body = json!({
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {
-            "name": name,
-            "namespace": namespace,
-            "labels": labels,
-            "annotations": annotations,
-            "ownerReferences": [sealed.controller_owner_ref(&()).expect("namespaced object")],
-        },
-        "type": template.type_.as_deref().unwrap_or("Opaque"),
-    });
-    // Moved in, not copied by `json!`: the encoded values exist once, in `body`, wiped below.
-    body["data"] = serde_json::Value::Object(data);
-    if let Some(immutable) = template.immutable {
-        body["immutable"] = json!(immutable);
-    }
+    audit::unseal(namespace, name, &secret.opened_with, "ok");
+    // The Secret as `kage unseal` prints it, plus what marks it as this SealedSecret's.
+    let mut body = secret.to_document();
+    body["metadata"]["labels"][SEALED_SECRET_LABEL] = json!(name);
+    body["metadata"]["annotations"][SOURCE_DIGEST_ANNOTATION] = json!(digest);
+    body["metadata"]["ownerReferences"] =
+        json!([sealed.controller_owner_ref(&()).expect("namespaced object")]);
     let mut result = write(&secrets, name, &mut body, &target).await;
     // The index was behind (or someone wrote in between): look again at the live Secret, check
     // it is still ours to write, and try once more on its version.

@@ -11,8 +11,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kage_core::{
-    Binding, BindingError, FormatError, KeyRing, Location, OpenError, Plaintext, Recipient, Scope,
-    SealError, SealedValue, seal,
+    Binding, BindingError, Fingerprint, FormatError, KeyRing, Location, OpenError, Plaintext,
+    Recipient, Scope, SealError, SealedValue, seal,
 };
 use serde_json::{Value, json};
 
@@ -380,8 +380,10 @@ pub struct SecretOutput {
     pub namespace: String,
     /// The template the Secret is shaped by.
     pub template: SecretTemplate,
-    /// The opened values.
+    /// The Secret's data: the opened values not omitted, and the rendered templates.
     pub data: BTreeMap<String, Plaintext>,
+    /// The key that opened each value (for the audit record).
+    pub opened_with: Vec<Fingerprint>,
 }
 
 impl SecretOutput {
@@ -433,6 +435,7 @@ pub fn unseal(sealed: &SealedSecret, ring: &KeyRing) -> Result<SecretOutput, Con
     let templates = Templates::check(sealed)?;
     let (namespace, name) = (sealed.namespace_or_empty(), sealed.name_or_empty());
     let mut data = BTreeMap::new();
+    let mut opened_with = Vec::new();
     for (key, value) in sealed_values(sealed)? {
         let location = Location::new(namespace, name, &key);
         let plain = ring
@@ -441,6 +444,14 @@ pub fn unseal(sealed: &SealedSecret, ring: &KeyRing) -> Result<SecretOutput, Con
                 key: key.clone(),
                 source,
             })?;
+        // The ring opens with the first recipient it holds.
+        opened_with.extend(
+            value
+                .recipients()
+                .iter()
+                .find(|f| ring.contains(f))
+                .copied(),
+        );
         data.insert(key, plain);
     }
     Ok(SecretOutput {
@@ -448,5 +459,6 @@ pub fn unseal(sealed: &SealedSecret, ring: &KeyRing) -> Result<SecretOutput, Con
         namespace: namespace.to_owned(),
         template: sealed.spec.template.clone().unwrap_or_default(),
         data: templates.render(data),
+        opened_with,
     })
 }
