@@ -11,6 +11,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
 
 use crate::args::ClusterArgs;
+use crate::mistake::Mistake;
 
 /// The controller's public keys.
 #[derive(Debug)]
@@ -55,8 +56,9 @@ pub async fn fetch_keys(client: Client, args: &ClusterArgs) -> anyhow::Result<Pu
     let map = Api::<ConfigMap>::namespaced(client, ns)
         .get(PUBLIC_KEYS_CONFIGMAP)
         .await
-        .with_context(|| {
-            format!("cannot read ConfigMap {ns}/{PUBLIC_KEYS_CONFIGMAP}: is the kage controller installed and running?")
+        .with_context(|| Mistake::NoController {
+            namespace: ns.clone(),
+            config_map: PUBLIC_KEYS_CONFIGMAP,
         })?;
     let data = map.data.unwrap_or_default();
     let current = data

@@ -14,6 +14,7 @@ mod cluster;
 mod commands;
 mod config;
 mod files;
+mod mistake;
 mod recipients;
 
 use std::process::ExitCode;
@@ -65,52 +66,9 @@ where
     };
     if let Some(e) = error {
         eprintln!("error: {e:#}");
-        if let Some(hint) = hint(&e) {
+        if let Some(hint) = mistake::hint(&e) {
             eprintln!("hint: {hint}");
         }
     }
     ExitCode::from(code)
-}
-
-/// A next step for the mistakes people make most.
-fn hint(e: &anyhow::Error) -> Option<&'static str> {
-    let text = format!("{e:#}");
-    let hints = [
-        (
-            "no recipients",
-            "pass -r age1..., add a rule to .kage.yaml (`kage key fetch --save`), or check that the cluster is reachable",
-        ),
-        (
-            "is the kage controller installed",
-            "install it with `kubectl apply -k deploy/`, or pass --controller-namespace",
-        ),
-        (
-            "no key here can open",
-            "pass the identity file of one of the fingerprints above with -i",
-        ),
-        (
-            "was found in namespace",
-            "a sealed value only opens where it was sealed: seal it again for this namespace",
-        ),
-        (
-            "was found in name",
-            "a strict value only opens in the SealedSecret it was sealed for: seal it again, or use --scope namespace-wide",
-        ),
-        (
-            "was found in key",
-            "values cannot be moved between keys: seal the value again under the new key",
-        ),
-        (
-            "tampered",
-            "the file was changed after sealing: take it from git history or seal the value again",
-        ),
-        (
-            "contradicts",
-            "drop -n, or change metadata.namespace in the input",
-        ),
-    ];
-    hints
-        .into_iter()
-        .find(|(needle, _)| text.contains(needle))
-        .map(|(_, hint)| hint)
 }

@@ -16,6 +16,7 @@ use zeroize::Zeroizing;
 
 use crate::args::ResealArgs;
 use crate::cluster::{PublicKeys, block_on, call_controller};
+use crate::mistake::Mistake;
 use crate::recipients::{self, Origin};
 use crate::{Failure, Outcome, config, files};
 
@@ -284,9 +285,9 @@ fn recipients_for(
     } else if let Some(source) = &configured.source {
         (configured.recipients(), Origin::Config(source.clone()))
     } else {
-        let keys = published.context(
-            "no recipients: pass -r, add a .kage.yaml rule, or make the cluster reachable",
-        )?;
+        let keys = published.ok_or(Mistake::NoRecipients {
+            tried: "pass -r, add a .kage.yaml rule, or make the cluster reachable",
+        })?;
         (vec![keys.current.clone()], Origin::Cluster)
     };
     if let Some(keys) = published {

@@ -16,6 +16,7 @@ use kage_core::value::MAX_VALUE_BYTES;
 use kage_core::{Location, Plaintext, Recipient, Scope, SealedValue};
 
 use crate::args::SealArgs;
+use crate::mistake::Mistake;
 use crate::recipients::{self, Origin};
 use crate::{Failure, Outcome, config, files};
 
@@ -252,9 +253,12 @@ fn recipients(args: &SealArgs, resolved: &config::Resolved) -> Result<Vec<Recipi
                 origin = Origin::Cluster;
             }
             None => {
-                return Err(Failure::Input(anyhow!(
-                    "no recipients: none given with -r/-R, no .kage.yaml rule matches, and the cluster's key could not be fetched"
-                )));
+                return Err(Failure::Input(
+                    Mistake::NoRecipients {
+                        tried: "none given with -r/-R, no .kage.yaml rule matches, and the cluster's key could not be fetched",
+                    }
+                    .into(),
+                ));
             }
         }
     }
@@ -310,9 +314,15 @@ fn default_namespace(args: &SealArgs) -> Result<String, Failure> {
 
 fn name_of(input: &SecretInput, args: &SealArgs) -> Result<String, Failure> {
     match (&input.name, &args.name) {
-        (Some(a), Some(b)) if a != b => Err(Failure::Input(anyhow!(
-            "--name {b:?} contradicts metadata.name {a:?} of the input"
-        ))),
+        (Some(a), Some(b)) if a != b => Err(Failure::Input(
+            Mistake::Contradicts {
+                flag: "--name",
+                given: b.clone(),
+                field: "metadata.name".to_owned(),
+                found: a.clone(),
+            }
+            .into(),
+        )),
         (Some(n), _) | (None, Some(n)) => Ok(n.clone()),
         (None, None) => Err(Failure::Input(kage_api::ConvertError::MissingName.into())),
     }
@@ -321,9 +331,15 @@ fn name_of(input: &SecretInput, args: &SealArgs) -> Result<String, Failure> {
 /// kubectl's order: the input's namespace, then -n, then the kubeconfig's, then "default".
 fn namespace_of(input: &SecretInput, args: &SealArgs, default: &str) -> Result<String, Failure> {
     match (&input.namespace, &args.namespace) {
-        (Some(a), Some(b)) if a != b => Err(Failure::Input(anyhow!(
-            "-n {b:?} contradicts metadata.namespace {a:?} of the input"
-        ))),
+        (Some(a), Some(b)) if a != b => Err(Failure::Input(
+            Mistake::Contradicts {
+                flag: "-n",
+                given: b.clone(),
+                field: "metadata.namespace".to_owned(),
+                found: a.clone(),
+            }
+            .into(),
+        )),
         (Some(ns), _) => Ok(ns.clone()),
         (None, _) => Ok(default.to_owned()),
     }
@@ -399,11 +415,15 @@ fn merge_into(
     if let Some(ns) = input.namespace.as_ref().or(args.namespace.as_ref())
         && ns != sealed.namespace_or_empty()
     {
-        return Err(Failure::Input(anyhow!(
-            "namespace {ns:?} contradicts namespace {:?} of {}",
-            sealed.namespace_or_empty(),
-            path.display()
-        )));
+        return Err(Failure::Input(
+            Mistake::Contradicts {
+                flag: "-n",
+                given: ns.clone(),
+                field: format!("metadata.namespace of {}", path.display()),
+                found: sealed.namespace_or_empty().to_owned(),
+            }
+            .into(),
+        ));
     }
     // Keep the scope the file already uses unless told otherwise.
     let existing: Vec<Scope> = sealed
