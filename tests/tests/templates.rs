@@ -240,7 +240,7 @@ async fn editing_templates_reveals_nothing_about_the_values() {
         .await
         .unwrap();
     let api: Api<SealedSecret> = Api::namespaced(cluster.client.clone(), &ns.name);
-    for (name, value) in [("probe-a", a), ("probe-b", b)] {
+    for (name, value) in [("value-one", a), ("value-two", b)] {
         let file = dir.path().join(format!("{name}.yaml"));
         cluster.seal_and_apply(
             &kage_e2e::secret_manifest(name, &ns.name, &[("password", value), ("user", "u")]),
@@ -265,7 +265,7 @@ async fn editing_templates_reveals_nothing_about_the_values() {
     ];
     for (i, probe) in probes.iter().enumerate() {
         let mut views = Vec::new();
-        for name in ["probe-a", "probe-b"] {
+        for name in ["value-one", "value-two"] {
             let before = counted(&ctl);
             let logs_before = log_lines(&ctl, name).len();
             // One write that replaces the whole template.
