@@ -3,6 +3,12 @@
 //! Needs `KAGE_AGE_BIN` (set by `cargo xtask test`, which builds `filippo.io/age`). Without it
 //! the test is skipped, except under CI where it fails.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
 use assert_cmd::Command;
 
 #[test]

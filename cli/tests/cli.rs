@@ -1,5 +1,11 @@
 //! The `kage` command as a user runs it: output, error messages with hints, exit codes.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;

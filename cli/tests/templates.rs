@@ -1,6 +1,12 @@
 //! `spec.template.data` from the command line: sealed with `--template-file`, checked offline,
 //! shown by `inspect`, rendered by `unseal` and by nothing else.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
 use std::path::Path;
 
 use assert_cmd::Command;

@@ -26,6 +26,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::PoisonError;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -310,7 +311,7 @@ struct RateLimiter {
 
 impl RateLimiter {
     fn allow(&self, client: &str) -> bool {
-        let mut buckets = self.buckets.lock().expect("limiter lock");
+        let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
         let now = Instant::now();
         if buckets.len() >= MAX_TRACKED_CLIENTS && !buckets.contains_key(client) {
             // Drop clients whose bucket has refilled completely: they lose nothing.
@@ -340,7 +341,11 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, String) {
     if state.ready.load(Ordering::Relaxed) {
         (StatusCode::OK, "ok".to_owned())
     } else {
-        let reason = state.not_ready_reason.read().expect("lock").clone();
+        let reason = state
+            .not_ready_reason
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         (StatusCode::SERVICE_UNAVAILABLE, reason)
     }
 }

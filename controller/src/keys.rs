@@ -2,6 +2,7 @@
 //! `kage-public-keys` ConfigMap.
 
 use std::collections::BTreeMap;
+use std::sync::PoisonError;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -127,7 +128,8 @@ pub fn check_key_secret(
         return Err(Untrusted::Writer);
     }
     let created = created_at(secret);
-    let skew = jiff::SignedDuration::try_from(key_secret::MAX_CLOCK_SKEW).expect("small");
+    let skew = jiff::SignedDuration::try_from(key_secret::MAX_CLOCK_SKEW)
+        .unwrap_or(jiff::SignedDuration::MAX);
     if created > now + skew {
         return Err(Untrusted::Future(created));
     }
@@ -213,7 +215,8 @@ impl Keys {
                 "{last_hour} keys were created in the last hour, the most allowed is {MAX_ROTATIONS_PER_HOUR}"
             ));
         }
-        let interval = jiff::SignedDuration::try_from(MIN_ROTATION_INTERVAL).expect("small");
+        let interval = jiff::SignedDuration::try_from(MIN_ROTATION_INTERVAL)
+            .unwrap_or(jiff::SignedDuration::MAX);
         if let Some(newest) = self.all.iter().map(since).min()
             && newest < interval
         {
@@ -252,12 +255,15 @@ pub struct SharedKeys(RwLock<Arc<Keys>>);
 impl SharedKeys {
     /// The keys as they are now.
     pub fn snapshot(&self) -> Arc<Keys> {
-        self.0.read().expect("key lock").clone()
+        self.0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Puts `keys` in place for every later snapshot.
     pub fn replace(&self, keys: Keys) {
-        *self.0.write().expect("key lock") = Arc::new(keys);
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(keys);
     }
 }
 
@@ -414,6 +420,10 @@ impl KeyStore {
 }
 
 /// The data of the public-keys ConfigMap for `keys`.
+#[allow(
+    clippy::expect_used,
+    reason = "the key descriptions are strings and numbers: they always serialise"
+)]
 pub fn published_data(keys: &Keys) -> BTreeMap<String, String> {
     let current = keys
         .current()

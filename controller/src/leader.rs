@@ -38,6 +38,7 @@ impl LeaderElection {
     }
 
     /// Tries once to take or renew the lease; `Ok(true)` when this replica holds it now.
+    #[allow(clippy::expect_used, reason = "the Lease literal has the Lease schema")]
     pub async fn try_acquire_or_renew(&self) -> Result<bool, kube::Error> {
         let now = jiff::Timestamp::now();
         let Some(mut lease) = self.api.get_opt(&self.name).await? else {

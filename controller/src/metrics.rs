@@ -1,6 +1,7 @@
 //! Prometheus metrics, served at `/metrics`.
 
 use std::sync::Mutex;
+use std::sync::PoisonError;
 
 use kage_api::SealedSecret;
 use kube::runtime::reflector::Store;
@@ -156,7 +157,7 @@ impl Default for Metrics {
             "SealedSecrets whose spec.template.data this process rendered",
             m.template_renders.clone(),
         );
-        *m.registry.lock().expect("registry lock") = registry;
+        *m.registry.lock().unwrap_or_else(PoisonError::into_inner) = registry;
         m
     }
 }
@@ -183,11 +184,18 @@ impl Metrics {
     /// Counts SealedSecrets by Ready status from `store` (the leader's), or not at all (`None`,
     /// a follower: the series go away).
     pub fn count_sealed_secrets_in(&self, store: Option<Store<SealedSecret>>) {
-        *self.sealed_secrets_store.lock().expect("store lock") = store;
+        *self
+            .sealed_secrets_store
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = store;
     }
 
     fn count_sealed_secrets(&self) {
-        let Some(store) = &*self.sealed_secrets_store.lock().expect("store lock") else {
+        let Some(store) = &*self
+            .sealed_secrets_store
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+        else {
             self.sealed_secrets.clear();
             return;
         };
@@ -211,10 +219,11 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition of every metric.
+    #[allow(clippy::expect_used, reason = "writing into a String cannot fail")]
     pub fn render(&self) -> String {
         let mut out = String::new();
         self.count_sealed_secrets();
-        let registry = self.registry.lock().expect("registry lock");
+        let registry = self.registry.lock().unwrap_or_else(PoisonError::into_inner);
         let renders = kage_api::template::renders();
         self.template_renders
             .inc_by(renders.saturating_sub(self.template_renders.get()));

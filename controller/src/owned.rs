@@ -6,6 +6,7 @@
 //! other Secrets.
 
 use std::collections::HashMap;
+use std::sync::PoisonError;
 use std::sync::{Mutex, RwLock};
 
 use k8s_openapi::api::core::v1::Secret;
@@ -82,7 +83,11 @@ impl OwnedSecrets {
     /// The facts of a Secret kage wrote, if it exists.
     pub fn get(&self, namespace: &str, name: &str) -> Option<SecretFacts> {
         let key = (namespace.to_owned(), name.to_owned());
-        self.known.read().expect("lock").get(&key).cloned()
+        self.known
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+            .cloned()
     }
 
     /// Waits until the first list has been applied.
@@ -93,7 +98,10 @@ impl OwnedSecrets {
     /// Remembers that this process wrote `version` of a Secret.
     pub fn record_write(&self, namespace: &str, name: &str, version: String) {
         let key = (namespace.to_owned(), name.to_owned());
-        self.own_writes.lock().expect("lock").insert(key, version);
+        self.own_writes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key, version);
     }
 
     /// Applies a watch event. Returns whether it should wake the Secret's owner: not for list
@@ -102,18 +110,31 @@ impl OwnedSecrets {
     pub fn apply(&self, event: &watcher::Event<PartialObjectMeta<Secret>>) -> bool {
         match event {
             watcher::Event::Init => {
-                *self.relisting.lock().expect("lock") = Some(HashMap::new());
+                *self
+                    .relisting
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = Some(HashMap::new());
                 false
             }
             watcher::Event::InitApply(secret) => {
-                if let Some(relisting) = self.relisting.lock().expect("lock").as_mut() {
+                if let Some(relisting) = self
+                    .relisting
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .as_mut()
+                {
                     relisting.insert(key_of(secret), SecretFacts::of(secret));
                 }
                 !self.is_echo(secret)
             }
             watcher::Event::InitDone => {
-                if let Some(listed) = self.relisting.lock().expect("lock").take() {
-                    *self.known.write().expect("lock") = listed;
+                if let Some(listed) = self
+                    .relisting
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .take()
+                {
+                    *self.known.write().unwrap_or_else(PoisonError::into_inner) = listed;
                 }
                 self.ready.send_replace(true);
                 false
@@ -122,12 +143,15 @@ impl OwnedSecrets {
                 let facts = SecretFacts::of(secret);
                 self.known
                     .write()
-                    .expect("lock")
+                    .unwrap_or_else(PoisonError::into_inner)
                     .insert(key_of(secret), facts);
                 !self.is_echo(secret)
             }
             watcher::Event::Delete(secret) => {
-                self.known.write().expect("lock").remove(&key_of(secret));
+                self.known
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(&key_of(secret));
                 true
             }
         }
@@ -135,7 +159,10 @@ impl OwnedSecrets {
 
     fn is_echo(&self, secret: &PartialObjectMeta<Secret>) -> bool {
         let key = key_of(secret);
-        let mut writes = self.own_writes.lock().expect("lock");
+        let mut writes = self
+            .own_writes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let echo = writes
             .get(&key)
             .is_some_and(|written| secret.metadata.resource_version.as_ref() == Some(written));

@@ -349,6 +349,10 @@ fn source_digest(sealed: &SealedSecret) -> String {
 }
 
 /// Returns the resourceVersion of the Secret as it now stands.
+#[allow(
+    clippy::expect_used,
+    reason = "a SealedSecret is namespaced, so it has an owner reference"
+)]
 async fn sync(sealed: &SealedSecret, ctx: &Context) -> Result<Option<String>, Error> {
     // Refused before any value is opened or anything is written.
     ctx.policy.check(sealed).map_err(Error::Refused)?;

@@ -2,6 +2,7 @@
 //! leader election that decides who reconciles.
 
 use std::sync::Arc;
+use std::sync::PoisonError;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -23,6 +24,10 @@ use crate::{http, kms, leader, leading};
 const KEY_LOAD_RETRY: Duration = Duration::from_secs(5);
 
 /// The CRD as YAML, generated from the Rust type.
+#[allow(
+    clippy::expect_used,
+    reason = "the CRD is generated from the Rust type and always serialises"
+)]
 pub fn crd_yaml() -> String {
     serde_saphyr::to_string(&SealedSecret::crd()).expect("CRD serialises")
 }
@@ -87,7 +92,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             Err(e) => {
                 let reason = format!("cannot load the sealing keys: {}", error_chain(&e));
                 tracing::error!("{reason}");
-                *state.not_ready_reason.write().expect("lock") = reason;
+                *state
+                    .not_ready_reason
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner) = reason;
                 tokio::time::sleep(KEY_LOAD_RETRY).await;
             }
         }
@@ -167,6 +175,10 @@ async fn api_client(metrics: Arc<Metrics>) -> anyhow::Result<Client> {
         .build())
 }
 
+#[allow(
+    clippy::expect_used,
+    reason = "a process can always install a SIGTERM handler at start; without one it could not stop cleanly"
+)]
 async fn shutdown_signal() {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .expect("SIGTERM handler");

@@ -5,6 +5,12 @@
 //! `$KUBECONFIG` the tests skip, unless `KAGE_E2E_REQUIRED=1` (set by `cargo xtask test`), in
 //! which case they fail.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

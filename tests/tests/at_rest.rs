@@ -2,6 +2,12 @@
 //! `EncryptionConfiguration`. Needs the local control plane (`cargo xtask test`), whose etcd is
 //! reachable and whose API server runs with a secretbox configuration.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
 use std::time::Duration;
 
 use base64::Engine;

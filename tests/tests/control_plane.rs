@@ -1,6 +1,12 @@
 //! The test cluster behaves like a real one: CRDs, garbage collection, namespace deletion and
 //! RBAC all work. If these fail, no other e2e result means anything.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};

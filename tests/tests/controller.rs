@@ -1,6 +1,12 @@
 //! kage-controller against a real API server, running as its own ServiceAccount with exactly
 //! the RBAC in `deploy/`, manifests applied with kubectl.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Secret;

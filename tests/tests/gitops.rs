@@ -4,6 +4,12 @@
 //! and broken objects. (`ApiError`, the transient reason, is read in
 //! `without_rbac_for_secrets_the_controller_reports_instead_of_crashing`.)
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;

@@ -1,6 +1,12 @@
 //! KMS-wrapped sealing keys with a real OpenBao server (Transit): the key Secret holds no
 //! identity, the controller unseals normally, and it behaves as it should when the KMS is down.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;

@@ -2,6 +2,12 @@
 //! audit records, and the HTTP API's limits. The CLI reaches the controller with
 //! `--controller-url` (the local control plane has no pod network).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
 use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::Lease;

@@ -1,6 +1,12 @@
 //! Never losing a secret: the disaster drill (keys lost, restored from a backup), recovery keys,
 //! and the compromise drill (rotate, reseal, retire).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Namespace, Secret};

@@ -2,6 +2,12 @@
 //! refused template shows no value, no endpoint renders, and editing templates reveals nothing
 //! about the values to whoever may edit a SealedSecret but not read its Secret.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;

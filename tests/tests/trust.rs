@@ -1,6 +1,12 @@
 //! The controller's trust boundaries, tried as an attacker would: each test states what the
 //! attacker tries and asserts that it fails.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};

@@ -1,5 +1,6 @@
 //! `kage inspect`: what a SealedSecret holds, without any key.
 
+use anyhow::Context;
 use kage_api::SEALED_AT_ANNOTATION;
 use kage_api::convert::sealed_values;
 use kage_api::template::Templates;
@@ -53,8 +54,10 @@ pub fn run(args: InspectArgs) -> Outcome {
         }));
     }
     let text = match args.format {
-        Some(Format::Json) => serde_json::to_string_pretty(&report).expect("json") + "\n",
-        Some(Format::Yaml) => serde_saphyr::to_string(&report).expect("yaml"),
+        Some(Format::Json) => {
+            serde_json::to_string_pretty(&report).context("encoding the report")? + "\n"
+        }
+        Some(Format::Yaml) => serde_saphyr::to_string(&report).context("encoding the report")?,
         None => render(&report),
     };
     super::print(&text)

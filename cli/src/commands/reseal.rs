@@ -223,11 +223,12 @@ fn reseal_through_controller(
         if !fits {
             batches.push(Batch::default());
         }
-        let batch = batches.last_mut().expect("a batch");
-        batch.jobs.push(job);
-        batch.objects += objects;
-        batch.values += values;
-        batch.bytes += bytes;
+        if let Some(batch) = batches.last_mut() {
+            batch.jobs.push(job);
+            batch.objects += objects;
+            batch.values += values;
+            batch.bytes += bytes;
+        }
     }
     let current = published.map(|k| &k.current);
     for (keep, batches) in groups.into_values() {
@@ -257,12 +258,13 @@ fn reseal_through_controller(
                         report(&path, outcome);
                     }
                 }
-                Ok(fresh) => {
-                    let job = batch.into_iter().next().expect("one file");
-                    let path = job.path.clone();
-                    report(&path, job.write(fresh));
+                // One file: its answer, or its error.
+                outcome => {
+                    if let Some(job) = batch.into_iter().next() {
+                        let path = job.path.clone();
+                        report(&path, outcome.and_then(|fresh| job.write(fresh)));
+                    }
                 }
-                Err(e) => report(&batch[0].path, Err(e)),
             }
         }
     }

@@ -355,6 +355,10 @@ pub fn sealed_secret_from_document(doc: &Document) -> Result<SealedSecret, Conve
 }
 
 /// A SealedSecret as a document without server-side fields or status.
+#[allow(
+    clippy::expect_used,
+    reason = "a SealedSecret is strings and maps: it always serialises to JSON"
+)]
 pub fn sealed_secret_to_document(sealed: &SealedSecret) -> Document {
     let mut clean = sealed.clone();
     clean.status = None;

@@ -174,6 +174,10 @@ pub fn kind(doc: &Document) -> Option<&str> {
 }
 
 /// Writes documents as multi-document YAML or as JSON.
+#[allow(
+    clippy::expect_used,
+    reason = "documents are JSON values, which always serialise"
+)]
 pub fn write_documents(docs: &[Document], format: OutputFormat) -> String {
     match format {
         OutputFormat::Yaml => {

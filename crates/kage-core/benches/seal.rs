@@ -2,6 +2,12 @@
 //! Targets (docs/benchmarks.md): open <= 1.3 x one Diffie-Hellman; seal <= 1.3 x (one key
 //! generation + one Diffie-Hellman).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use kage_core::{Binding, Identity, KeyRing, Location, Scope, seal};
 use std::hint::black_box;

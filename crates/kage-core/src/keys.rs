@@ -166,6 +166,10 @@ impl Identity {
     }
 
     /// The `AGE-SECRET-KEY-1...` string, in a buffer wiped on drop.
+    #[allow(
+        clippy::expect_used,
+        reason = "32 bytes under a fixed, valid prefix always encode"
+    )]
     pub fn to_secret_string(&self) -> Zeroizing<String> {
         let hrp = Hrp::parse_unchecked(IDENTITY_HRP);
         let bytes = Zeroizing::new(self.secret.to_bytes());

@@ -246,6 +246,10 @@ impl age::Recipient for Sealer<'_> {
 }
 
 /// Seals `value` for `binding` to every recipient (one age encryption, one stanza each).
+#[allow(
+    clippy::expect_used,
+    reason = "the sealer always yields stanzas and writing into a Vec cannot fail"
+)]
 pub fn seal(
     value: &[u8],
     binding: &Binding,

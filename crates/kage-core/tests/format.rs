@@ -1,5 +1,11 @@
 //! Properties of the sealed value format: round trips, bindings, tampering and parser safety.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
 use kage_core::value::MAX_VALUE_BYTES;
 use kage_core::{Binding, Identity, KeyRing, Location, OpenError, Scope, SealedValue, seal};
 use proptest::prelude::*;

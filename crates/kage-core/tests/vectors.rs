@@ -1,5 +1,11 @@
 //! The test vectors published in docs/format.md open (or are refused) exactly as documented.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
 use std::collections::HashMap;
 
 use kage_core::{Identity, KeyRing, Location, OpenError, SealedValue};

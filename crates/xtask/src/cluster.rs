@@ -351,7 +351,9 @@ fn free_ports<const N: usize>() -> Result<[u16; N]> {
         .iter()
         .map(|l| l.local_addr().map(|a| a.port()))
         .collect::<std::io::Result<_>>()?;
-    Ok(ports.try_into().expect("N ports"))
+    ports
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("could not choose {N} ports"))
 }
 
 /// Versions named in the control-plane go.mod.

@@ -14,6 +14,12 @@
 //! Progress is followed with watches, not lists, so that observing does not load the API
 //! server the controller is measured against.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
