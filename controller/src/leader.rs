@@ -53,7 +53,7 @@ impl LeaderElection {
                 },
             }))
             .expect("valid Lease");
-            return match self.api.create(&PostParams::default(), &lease).await {
+            return match self.api.create(&self.post_params(), &lease).await {
                 Ok(_) => Ok(true),
                 Err(kube::Error::Api(s)) if s.code == 409 => Ok(false),
                 Err(e) => Err(e),
@@ -81,7 +81,7 @@ impl LeaderElection {
         // replace() carries the resourceVersion read above: a concurrent writer makes it fail.
         match self
             .api
-            .replace(&self.name, &PostParams::default(), &lease)
+            .replace(&self.name, &self.post_params(), &lease)
             .await
         {
             Ok(_) => Ok(true),
@@ -90,15 +90,31 @@ impl LeaderElection {
         }
     }
 
+    /// Creates and replaces carry the controller's field manager, like its other writes.
+    fn post_params(&self) -> PostParams {
+        PostParams {
+            field_manager: Some(kage_api::CONTROLLER_FIELD_MANAGER.to_owned()),
+            ..PostParams::default()
+        }
+    }
+
     /// Hands the lease back (on shutdown) so that another replica takes over at once.
     pub async fn release(&self) {
-        let patch = json!({"spec": {"holderIdentity": null, "renewTime": null}});
         if let Ok(Some(lease)) = self.api.get_opt(&self.name).await
             && lease.spec.and_then(|s| s.holder_identity).as_deref() == Some(&self.identity)
         {
+            // Only the version that names this replica: a lease taken over meanwhile stays.
+            let patch = json!({
+                "metadata": {"resourceVersion": lease.metadata.resource_version},
+                "spec": {"holderIdentity": null, "renewTime": null},
+            });
+            let params = PatchParams {
+                field_manager: Some(kage_api::CONTROLLER_FIELD_MANAGER.to_owned()),
+                ..PatchParams::default()
+            };
             let _ = self
                 .api
-                .patch(&self.name, &PatchParams::default(), &Patch::Merge(&patch))
+                .patch(&self.name, &params, &Patch::Merge(&patch))
                 .await;
         }
     }

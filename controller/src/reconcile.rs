@@ -39,6 +39,25 @@ pub const RETRY_DELAY: Duration = Duration::from_secs(15);
 /// How long a reconcile waits for the first list of the owned Secrets before it asks the API
 /// server for its Secret instead.
 pub const OWNED_SECRETS_WAIT: Duration = Duration::from_secs(5);
+/// Longest wait for one API call of a reconcile; beyond it the reconcile fails (`ApiError`) and
+/// is retried, instead of holding one of the workers.
+pub const API_CALL_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// `call`, given at most [`API_CALL_TIMEOUT`]: the outer error is the timeout, the inner one the
+/// API's (which the caller may look into).
+async fn timed<T>(
+    action: &'static str,
+    call: impl std::future::Future<Output = Result<T, kube::Error>>,
+) -> Result<Result<T, kube::Error>, Error> {
+    tokio::time::timeout(API_CALL_TIMEOUT, call)
+        .await
+        .map_err(|_| Error::Api {
+            action,
+            source: kube::Error::Service(
+                format!("no answer within {}s", API_CALL_TIMEOUT.as_secs()).into(),
+            ),
+        })
+}
 
 /// Everything a reconcile needs, built once.
 pub struct Context {
@@ -233,8 +252,15 @@ pub async fn reconcile(sealed: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<A
             action: "Unseal".to_owned(),
             secondary: None,
         };
-        if let Err(e) = ctx.recorder.publish(&event, &sealed.object_ref(&())).await {
-            tracing::warn!(error = %e, "cannot publish event");
+        let published = timed(
+            "publishing an Event",
+            ctx.recorder.publish(&event, &sealed.object_ref(&())),
+        )
+        .await;
+        match published {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "cannot publish event"),
+            Err(e) => tracing::warn!(error = %e, "cannot publish event"),
         }
     }
     outcome.map(|_| Action::requeue(RESYNC_PERIOD))
@@ -330,11 +356,15 @@ async fn with_values<'a>(
         return Ok(std::borrow::Cow::Borrowed(sealed));
     }
     let version = sealed.metadata.resource_version.as_deref().unwrap_or("0");
-    Api::<SealedSecret>::namespaced(ctx.shared.client.clone(), sealed.namespace_or_empty())
-        .get_with(sealed.name_or_empty(), &GetParams::at(version))
-        .await
-        .map(std::borrow::Cow::Owned)
-        .map_err(Error::api("reading the SealedSecret"))
+    let api =
+        Api::<SealedSecret>::namespaced(ctx.shared.client.clone(), sealed.namespace_or_empty());
+    timed(
+        "reading the SealedSecret",
+        api.get_with(sealed.name_or_empty(), &GetParams::at(version)),
+    )
+    .await?
+    .map(std::borrow::Cow::Owned)
+    .map_err(Error::api("reading the SealedSecret"))
 }
 
 /// Digest of everything the Secret is made from.
@@ -427,11 +457,13 @@ async fn read_facts(
     name: &str,
     params: GetParams,
 ) -> Result<Option<SecretFacts>, Error> {
-    Ok(secrets
-        .get_metadata_opt_with(name, &params)
-        .await
-        .map_err(Error::api("reading the Secret"))?
-        .map(|meta| SecretFacts::of(&meta)))
+    Ok(timed(
+        "reading the Secret",
+        secrets.get_metadata_opt_with(name, &params),
+    )
+    .await?
+    .map_err(Error::api("reading the Secret"))?
+    .map(|meta| SecretFacts::of(&meta)))
 }
 
 /// The Secret a reconcile writes: a new one, or one that exists and may be written (it is
@@ -475,7 +507,19 @@ async fn write(
     body["metadata"]["uid"] = json!(facts.uid);
     body["metadata"]["resourceVersion"] = json!(facts.resource_version);
     let params = PatchParams::apply(FIELD_MANAGER).force();
-    let attempt = secrets.patch(name, &params, &Patch::Apply(&*body)).await;
+    let attempt = timed(
+        "writing the Secret",
+        secrets.patch(name, &params, &Patch::Apply(&*body)),
+    )
+    .await;
+    // A timeout is an error like any other, after the preconditions are taken off the body.
+    let attempt = match attempt {
+        Ok(attempt) => attempt,
+        Err(e) => {
+            strip_preconditions(body);
+            return Err(e);
+        }
+    };
     strip_preconditions(body);
     match attempt {
         Ok(mut written) => {
@@ -495,10 +539,12 @@ async fn write(
                 }),
                 ..DeleteParams::default()
             };
-            secrets
-                .delete(name, &precondition)
-                .await
-                .map_err(Error::api("replacing an immutable Secret"))?;
+            timed(
+                "replacing an immutable Secret",
+                secrets.delete(name, &precondition),
+            )
+            .await?
+            .map_err(Error::api("replacing an immutable Secret"))?;
             create(secrets, body).await
         }
         Err(kube::Error::Api(status)) if status.code == 422 => Err(refused_by_api(&status)),
@@ -521,7 +567,14 @@ async fn create(secrets: &Api<Secret>, body: &serde_json::Value) -> Result<Optio
         field_manager: Some(FIELD_MANAGER.to_owned()),
         ..PostParams::default()
     };
-    let created = secrets.create(&params, &secret).await;
+    let created = timed("creating the Secret", secrets.create(&params, &secret)).await;
+    let created = match created {
+        Ok(created) => created,
+        Err(e) => {
+            wipe_secret(&mut secret);
+            return Err(e);
+        }
+    };
     wipe_secret(&mut secret);
     match created {
         Ok(mut written) => {
@@ -586,10 +639,12 @@ async fn remove_stale_keys(
         field_manager: Some(FIELD_MANAGER.to_owned()),
         ..PatchParams::default()
     };
-    let mut patched = secrets
-        .patch(name, &params, &Patch::Merge(&patch))
-        .await
-        .map_err(Error::api("removing stale keys from the Secret"))?;
+    let mut patched = timed(
+        "removing stale keys from the Secret",
+        secrets.patch(name, &params, &Patch::Merge(&patch)),
+    )
+    .await?
+    .map_err(Error::api("removing stale keys from the Secret"))?;
     wipe_secret(&mut patched);
     Ok(patched.metadata.resource_version)
 }
@@ -683,19 +738,33 @@ async fn update_status(
     let transition = !sealed
         .ready_condition()
         .is_some_and(|c| c.status == verdict.ready && c.reason == verdict.reason);
-    let patch = json!({"status": {
+    // Applied under the controller's field manager, like the Secret: the status fields are
+    // the controller's, and one it no longer sets (no Secret version) goes away.
+    let mut status = json!({
         "observedGeneration": generation,
         "conditions": conditions,
-        "secretResourceVersion": secret_version,
-    }});
-    Api::<SealedSecret>::namespaced(ctx.shared.client.clone(), sealed.namespace_or_empty())
-        .patch_status(
+    });
+    if let Some(version) = secret_version {
+        status["secretResourceVersion"] = json!(version);
+    }
+    let patch = json!({
+        "apiVersion": "kage.dev/v1alpha1",
+        "kind": "SealedSecret",
+        "metadata": {"name": sealed.name_or_empty()},
+        "status": status,
+    });
+    let api =
+        Api::<SealedSecret>::namespaced(ctx.shared.client.clone(), sealed.namespace_or_empty());
+    timed(
+        "updating the SealedSecret status",
+        api.patch_status(
             sealed.name_or_empty(),
-            &PatchParams::default(),
-            &Patch::Merge(&patch),
-        )
-        .await
-        .map_err(Error::api("updating the SealedSecret status"))?;
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        ),
+    )
+    .await?
+    .map_err(Error::api("updating the SealedSecret status"))?;
     Ok(transition)
 }
 

@@ -130,7 +130,7 @@ async fn fetch_seal_and_apply_gives_the_exact_secret_and_ready() {
     assert!(
         status.lines().any(|l| {
             let columns: Vec<&str> = l.split_whitespace().collect();
-            columns.first() == Some(&"db") && columns.contains(&"Unsealed")
+            columns.get(1) == Some(&"db") && columns.get(3) == Some(&"Unsealed")
         }),
         "{status}"
     );
