@@ -43,13 +43,31 @@ static CONCURRENCY: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
 /// Longest wait for a cold sync before the bench gives up.
 const SYNC_TIMEOUT: Duration = Duration::from_secs(1800);
 
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+/// What to measure (`cargo xtask bench controller` passes these through).
+#[derive(Debug, clap::Parser)]
+#[command(name = "kage-bench")]
+struct Options {
+    /// SealedSecrets in the cold sync.
+    #[arg(long, default_value_t = 1000)]
+    objects: usize,
+    /// Values in each SealedSecret.
+    #[arg(long, default_value_t = 3)]
+    values: usize,
+    /// Unrelated Secrets in the same namespace.
+    #[arg(long, default_value_t = 0)]
+    unrelated: usize,
+    /// Changes per second in the steady state (0: no steady state).
+    #[arg(long, default_value_t = 0)]
+    changes_per_second: usize,
+    /// Length of the steady state, in seconds.
+    #[arg(long, default_value_t = 60)]
+    seconds: usize,
+    /// Files resealed through the controller (at most --objects).
+    #[arg(long, default_value_t = 0)]
+    reseal_files: usize,
+    /// Requests in flight while creating objects, and the controller's --concurrency.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
 }
 
 /// CPU seconds (user + system) of a process.
@@ -295,11 +313,15 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let objects = arg("--objects", 1000);
-    let values = arg("--values", 3);
-    let unrelated = arg("--unrelated", 0);
-    let rate = arg("--changes-per-second", 0);
-    let seconds = arg("--seconds", 60);
+    let options = <Options as clap::Parser>::parse();
+    let Options {
+        objects,
+        values,
+        unrelated,
+        changes_per_second: rate,
+        seconds,
+        ..
+    } = options;
     let Some((cluster, _guard)) = cluster_with_kage().await else {
         anyhow::bail!("no cluster: set KUBECONFIG or run `cargo xtask bench controller`");
     };
@@ -320,7 +342,7 @@ async fn main() -> anyhow::Result<()> {
     let ns = cluster.namespace("bench").await;
     let ceiling_ns = cluster.namespace("bench-ceiling").await;
     let dir = tempfile::tempdir()?;
-    let concurrency = arg("--concurrency", 8);
+    let concurrency = options.concurrency;
     CONCURRENCY.set(concurrency).expect("set once");
     let concurrency = concurrency.to_string();
     let watch_ns = [
@@ -454,7 +476,7 @@ async fn main() -> anyhow::Result<()> {
     let steady_rss = ctl.peak_rss_kib().unwrap_or(0);
 
     // 4. `kage reseal` of a directory through the controller: one file per SealedSecret.
-    let reseal_files = arg("--reseal-files", 0).min(objects);
+    let reseal_files = options.reseal_files.min(objects);
     let reseal_time = if reseal_files > 0 {
         let repo = dir.path().join("repo");
         std::fs::create_dir_all(&repo)?;
