@@ -10,10 +10,10 @@
 //! - 5: `kage validate` found problems
 
 mod args;
-mod cluster;
+mod client;
 mod commands;
-mod config;
 mod files;
+mod kage_yaml;
 mod mistake;
 mod recipients;
 

@@ -9,8 +9,8 @@ use kage_api::wire::KeyState;
 use kage_core::Recipient;
 
 use crate::args::ClusterArgs;
-use crate::cluster::{PublicKeys, block_on, connect, fetch_keys};
-use crate::config::Source;
+use crate::client::{PublicKeys, block_on, connect, fetch_keys};
+use crate::kage_yaml::Source;
 
 /// How long `seal`, `reseal` and `validate` wait for the cluster's public keys before going on
 /// without them (offline work must not hang).

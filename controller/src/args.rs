@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use kage_api::{DEFAULT_CONTROLLER_NAME, DEFAULT_CONTROLLER_NAMESPACE};
 
 use crate::http::Cidr;
-use crate::keys::MIN_ROTATION_INTERVAL;
+use crate::sealing_keys::MIN_ROTATION_INTERVAL;
 use crate::start;
 
 /// kage-controller: unseals SealedSecrets into native Secrets.

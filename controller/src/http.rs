@@ -48,8 +48,8 @@ use serde_json::json;
 use tokio::sync::Semaphore;
 
 use crate::audit;
-use crate::keys::Keys;
 use crate::metrics::HttpLabels;
+use crate::sealing_keys::KeySet;
 use crate::state::Shared;
 
 pub use kage_api::{MAX_OBJECTS_PER_REQUEST, MAX_REQUEST_BYTES, MAX_VALUES_PER_REQUEST};
@@ -426,7 +426,7 @@ fn read_request(body: &Bytes) -> Result<Vec<SealedSecret>, Refused> {
 /// [`MAX_CONCURRENT_CRYPTO`] slots is free (503 after [`CRYPTO_QUEUE_WAIT`]).
 async fn with_crypto<T: Send + 'static>(
     state: &AppState,
-    work: impl FnOnce(&Keys) -> T + Send + 'static,
+    work: impl FnOnce(&KeySet) -> T + Send + 'static,
 ) -> Result<T, Refused> {
     let busy = || {
         error(
@@ -450,7 +450,7 @@ async fn with_crypto<T: Send + 'static>(
 
 /// The result of opening one value here, without keeping what it holds.
 fn check_value(
-    keys: &Keys,
+    keys: &KeySet,
     sealed: &SealedSecret,
     key: &str,
     text: &str,
@@ -483,7 +483,7 @@ async fn verify(
     }
 }
 
-fn verify_all(keys: &Keys, objects: &[SealedSecret], client: &str) -> VerifyAnswer {
+fn verify_all(keys: &KeySet, objects: &[SealedSecret], client: &str) -> VerifyAnswer {
     let mut results = Vec::new();
     for sealed in objects {
         let mut fingerprints = Vec::new();
@@ -586,7 +586,7 @@ async fn reseal(
 }
 
 fn reseal_all(
-    keys: &Keys,
+    keys: &KeySet,
     objects: Vec<SealedSecret>,
     keep: &[Recipient],
     client: &str,

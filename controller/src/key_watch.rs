@@ -10,13 +10,13 @@ use kube::runtime::{WatchStreamExt, watcher};
 use tokio::sync::watch;
 
 use crate::audit;
-use crate::keys::{KeyState, Keys, SealingKey, SharedKeys};
 use crate::metrics::{Metrics, StateLabel};
+use crate::sealing_keys::{KeySet, KeyState, SealingKey, SharedKeySet};
 use crate::state::Shared;
 
 /// Replaces the keys in use and updates the key metrics.
-pub fn install_keys(keys: &SharedKeys, metrics: &Metrics, loaded: Vec<SealingKey>) {
-    let new = Keys::new(loaded);
+pub fn install_keys(keys: &SharedKeySet, metrics: &Metrics, loaded: Vec<SealingKey>) {
+    let new = KeySet::new(loaded);
     for state in [KeyState::Active, KeyState::Retired] {
         let count = new.all.iter().filter(|k| k.state == state).count();
         metrics
@@ -105,10 +105,10 @@ pub async fn watch_keys(
 mod tests {
     #[test]
     fn the_backed_up_gauge_follows_the_current_key() {
-        use crate::keys::tests::key;
-        use crate::keys::{KeyState, SharedKeys};
         use crate::metrics::Metrics;
-        let (metrics, keys) = (Metrics::default(), SharedKeys::default());
+        use crate::sealing_keys::tests::key;
+        use crate::sealing_keys::{KeyState, SharedKeySet};
+        let (metrics, keys) = (Metrics::default(), SharedKeySet::default());
         let mut current = key(kage_core::Identity::generate(), KeyState::Active);
         super::install_keys(&keys, &metrics, vec![current.clone()]);
         assert_eq!(metrics.newest_key_backed_up.get(), 0);

@@ -3,13 +3,12 @@
 //!
 //! [`args`] parses the command line, [`start`] starts the endpoints and the leader election,
 //! [`leading`] is the leader's work ([`reconcile`], [`rotation`], [`public_keys`]),
-//! [`key_watch`] keeps every replica's [`keys`] fresh, and [`state`] is what they share.
+//! [`key_watch`] keeps every replica's [`sealing_keys`] fresh, and [`state`] is what they share.
 
 pub mod args;
 pub mod audit;
 pub mod http;
 pub mod key_watch;
-pub mod keys;
 pub mod kms;
 pub mod leader;
 pub mod leading;
@@ -19,6 +18,7 @@ pub mod policy;
 pub mod public_keys;
 pub mod reconcile;
 pub mod rotation;
+pub mod sealing_keys;
 pub mod start;
 pub mod state;
 

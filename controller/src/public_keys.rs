@@ -12,13 +12,13 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Resource};
 use tokio::sync::watch;
 
-use crate::keys::{KeyStore, SharedKeys, published_data};
+use crate::sealing_keys::{KeyStore, SharedKeySet, published_data};
 
 /// Publishes the keys whenever `changed` ticks, and restores the ConfigMap whenever a watch
 /// shows it saying something else.
 pub async fn publish_and_guard(
     store: Arc<KeyStore>,
-    keys: Arc<SharedKeys>,
+    keys: Arc<SharedKeySet>,
     mut changed: watch::Receiver<u64>,
     recorder: Recorder,
 ) {
@@ -67,7 +67,7 @@ pub async fn publish_and_guard(
     }
 }
 
-async fn publish(store: &KeyStore, keys: &SharedKeys) {
+async fn publish(store: &KeyStore, keys: &SharedKeySet) {
     if let Err(e) = store.publish(&keys.snapshot()).await {
         tracing::warn!(error = %e, "cannot publish the public keys");
     }
@@ -75,7 +75,7 @@ async fn publish(store: &KeyStore, keys: &SharedKeys) {
 
 /// Whether every entry the controller publishes stands in `map` as published (entries others
 /// added are not read by kage and are left alone).
-fn says_what_keys_say(map: &ConfigMap, keys: &SharedKeys) -> bool {
+fn says_what_keys_say(map: &ConfigMap, keys: &SharedKeySet) -> bool {
     let data = map.data.clone().unwrap_or_default();
     published_data(&keys.snapshot())
         .iter()

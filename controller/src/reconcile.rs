@@ -25,10 +25,10 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::audit;
-use crate::keys::{Keys, wipe_secret};
 use crate::metrics::{ReasonLabel, ResultLabel};
 use crate::owned::{OwnedSecrets, SecretFacts};
 use crate::policy::{Refusal, TemplatePolicy};
+use crate::sealing_keys::{KeySet, wipe_secret};
 use crate::state::Shared;
 
 /// How often an unchanged SealedSecret is looked at again.
@@ -138,7 +138,7 @@ impl Error {
         !matches!(self, Error::Api { .. })
     }
 
-    fn from_unseal(e: ConvertError, keys: &Keys) -> Self {
+    fn from_unseal(e: ConvertError, keys: &KeySet) -> Self {
         let message = kage_api::error_chain(&e);
         match e {
             ConvertError::Template(_) => Error::InvalidTemplate(message),
@@ -315,7 +315,7 @@ impl Summary {
     /// Whether every value names a key of `keys` that is active (a header check, no
     /// decryption: a value whose keys were all retired must go through a full reconcile to
     /// report it).
-    fn openable(&self, keys: &Keys) -> bool {
+    fn openable(&self, keys: &KeySet) -> bool {
         self.sealed_to.iter().all(|sealed_to| {
             sealed_to.iter().flatten().any(|f| {
                 f.parse::<kage_core::Fingerprint>()
@@ -340,7 +340,7 @@ pub fn summarize(sealed: &mut SealedSecret) {
 }
 
 /// The source digest of a SealedSecret, and whether every value still names an active key.
-fn digest_and_openable(sealed: &SealedSecret, keys: &Keys) -> (String, bool) {
+fn digest_and_openable(sealed: &SealedSecret, keys: &KeySet) -> (String, bool) {
     let summary = Summary::kept_in(sealed).unwrap_or_else(|| Summary::of(sealed));
     let openable = summary.openable(keys);
     (summary.digest, openable)
@@ -785,8 +785,8 @@ mod tests {
 
     #[test]
     fn a_summary_keeps_the_digest_and_the_keys_but_no_value() {
-        use crate::keys::KeyState;
-        use crate::keys::tests::key;
+        use crate::sealing_keys::KeyState;
+        use crate::sealing_keys::tests::key;
         use kage_api::convert::{SecretInput, seal_secret};
         use kage_core::{Identity, Plaintext, Scope};
 
@@ -804,16 +804,16 @@ mod tests {
         )
         .unwrap();
         sealed.metadata.uid = Some("u-1".into());
-        let keys = Keys::new(vec![key(identity.clone(), KeyState::Active)]);
+        let keys = KeySet::new(vec![key(identity.clone(), KeyState::Active)]);
         let full = digest_and_openable(&sealed, &keys);
         assert!(full.1);
 
         summarize(&mut sealed);
         assert!(sealed.spec.encrypted_data.is_empty());
         assert_eq!(digest_and_openable(&sealed, &keys), full);
-        let retired = Keys::new(vec![key(identity, KeyState::Retired)]);
+        let retired = KeySet::new(vec![key(identity, KeyState::Retired)]);
         assert!(!digest_and_openable(&sealed, &retired).1);
-        assert!(!digest_and_openable(&sealed, &Keys::default()).1);
+        assert!(!digest_and_openable(&sealed, &KeySet::default()).1);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Creating sealing keys: on a schedule, and when an admin asks for it by writing the
 //! rotation-request ConfigMap (`kage key rotate`). Who may ask is decided by Kubernetes RBAC on
 //! that object; no HTTP request can create a key. Both paths go through the same limits
-//! ([`Keys::may_rotate`](crate::keys::Keys::may_rotate)).
+//! ([`KeySet::may_rotate`](crate::sealing_keys::KeySet::may_rotate)).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,14 +18,14 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
 
-use crate::keys::{KeyError, KeyStore, SharedKeys};
+use crate::sealing_keys::{KeyError, KeyStore, SharedKeySet};
 
 /// How long the schedule waits after a key creation (or a refusal) before looking again.
 const AFTER_ROTATION: Duration = Duration::from_secs(5);
 
 /// Creates a new key once the newest active key is `period` old (never when zero). The due
 /// time comes from the newest key's creation time, so restarts neither hurry nor delay it.
-pub async fn rotate_on_schedule(store: Arc<KeyStore>, keys: Arc<SharedKeys>, period: Duration) {
+pub async fn rotate_on_schedule(store: Arc<KeyStore>, keys: Arc<SharedKeySet>, period: Duration) {
     if period.is_zero() {
         return;
     }

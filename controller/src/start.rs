@@ -15,8 +15,8 @@ use tokio::sync::watch;
 
 use crate::args::RunArgs;
 use crate::key_watch::{install_keys, watch_keys};
-use crate::keys::{KeyStore, SharedKeys};
 use crate::metrics::Metrics;
+use crate::sealing_keys::{KeyStore, SharedKeySet};
 use crate::state::Shared;
 use crate::{http, kms, leader, leading};
 
@@ -60,7 +60,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let shared = Shared {
         store: Arc::new(KeyStore::new(client.clone(), &args.namespace, kms)),
         client: client.clone(),
-        keys: Arc::new(SharedKeys::default()),
+        keys: Arc::new(SharedKeySet::default()),
         metrics: metrics.clone(),
     };
     let state = http::AppState::new(

@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use kube::Client;
 
-use crate::keys::{KeyStore, SharedKeys};
 use crate::metrics::Metrics;
+use crate::sealing_keys::{KeyStore, SharedKeySet};
 
 /// The client, the keys, the key store and the metrics: one value, cloned into every task.
 #[derive(Clone)]
@@ -13,7 +13,7 @@ pub struct Shared {
     /// API client (the controller's ServiceAccount), counting its requests.
     pub client: Client,
     /// The sealing keys in use (a snapshot is taken per reconcile or request).
-    pub keys: Arc<SharedKeys>,
+    pub keys: Arc<SharedKeySet>,
     /// The key Secrets and the public-keys ConfigMap.
     pub store: Arc<KeyStore>,
     /// Metrics.

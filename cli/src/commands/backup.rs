@@ -23,7 +23,7 @@ use serde_json::json;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::args::{BackupArgs, RestoreArgs, RetireArgs};
-use crate::cluster::{block_on, connect};
+use crate::client::{block_on, connect};
 use crate::{Failure, Outcome, files};
 
 /// Environment variable holding the passphrase for `--passphrase`.

@@ -13,8 +13,8 @@ use kube::Api;
 use kube::api::{Patch, PatchParams};
 
 use crate::args::{ClusterOnly, FetchArgs, KeyCommand};
-use crate::cluster::{PublicKeys, block_on, connect, fetch_keys};
-use crate::{Failure, Outcome, config, files};
+use crate::client::{PublicKeys, block_on, connect, fetch_keys};
+use crate::{Failure, Outcome, files, kage_yaml};
 
 pub fn run(command: KeyCommand) -> Outcome {
     match command {
@@ -193,7 +193,7 @@ fn save(path: &Path, keys: &PublicKeys) -> Outcome {
     }
     // Refuse to write something `kage seal` would not read back.
     let text = serde_saphyr::to_string(&doc).context("writing .kage.yaml")?;
-    serde_saphyr::from_str::<config::Config>(&text)
+    serde_saphyr::from_str::<kage_yaml::Config>(&text)
         .map_err(|e| Failure::Input(anyhow!("{}: {e}", path.display())))?;
     files::write_atomic(path, text.as_bytes(), None)?;
     Ok(())

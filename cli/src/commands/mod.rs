@@ -97,7 +97,7 @@ fn recovery_fingerprints(
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let resolved = crate::config::resolve(start, Some(file)).map_err(Failure::Input)?;
+    let resolved = crate::kage_yaml::resolve(start, Some(file)).map_err(Failure::Input)?;
     Ok(resolved
         .recovery
         .iter()

@@ -15,10 +15,10 @@ use kage_core::{Identity, KeyRing, Location, Recipient, seal};
 use zeroize::Zeroizing;
 
 use crate::args::ResealArgs;
-use crate::cluster::{PublicKeys, block_on, call_controller};
+use crate::client::{PublicKeys, block_on, call_controller};
 use crate::mistake::Mistake;
 use crate::recipients::{self, Origin};
-use crate::{Failure, Outcome, config, files};
+use crate::{Failure, Outcome, files, kage_yaml};
 
 /// Request bodies sent to the controller are kept under this size: half its limit
 /// ([`kage_api::MAX_REQUEST_BYTES`]), so a batch is never refused for its size alone.
@@ -103,7 +103,7 @@ struct FileJob {
     /// Where the SealedSecret documents are among `docs`.
     positions: Vec<usize>,
     /// What `.kage.yaml` says for this file.
-    configured: config::Resolved,
+    configured: kage_yaml::Resolved,
 }
 
 impl FileJob {
@@ -124,7 +124,7 @@ impl FileJob {
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
-        let configured = config::resolve(start, Some(file))?;
+        let configured = kage_yaml::resolve(start, Some(file))?;
         Ok(Some(FileJob {
             path: file.to_owned(),
             docs,
@@ -274,7 +274,7 @@ fn reseal_through_controller(
 /// current key; checked against the cluster's keys when they can be read.
 fn recipients_for(
     args: &ResealArgs,
-    configured: &config::Resolved,
+    configured: &kage_yaml::Resolved,
     published: Option<&PublicKeys>,
 ) -> anyhow::Result<Vec<Recipient>> {
     let (list, origin) = if !args.recipients.is_empty() {

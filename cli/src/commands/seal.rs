@@ -18,7 +18,7 @@ use kage_core::{Location, Plaintext, Recipient, Scope, SealedValue};
 use crate::args::SealArgs;
 use crate::mistake::Mistake;
 use crate::recipients::{self, Origin};
-use crate::{Failure, Outcome, config, files};
+use crate::{Failure, Outcome, files, kage_yaml};
 
 pub fn run(args: SealArgs) -> Outcome {
     let mut inputs = read_inputs(&args)?;
@@ -32,7 +32,7 @@ pub fn run(args: SealArgs) -> Outcome {
         .and_then(Path::parent)
         .filter(|p| !p.as_os_str().is_empty())
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    let resolved = config::resolve(&start, target).map_err(Failure::Input)?;
+    let resolved = kage_yaml::resolve(&start, target).map_err(Failure::Input)?;
     let template = args
         .template_file
         .as_deref()
@@ -217,7 +217,7 @@ fn read_value_file(path: &Path) -> anyhow::Result<Plaintext> {
 /// Recipients from -r/-R, else .kage.yaml; --recovery is always added.
 /// The recipients: from flags, else from the `.kage.yaml` rule, else the cluster's current key;
 /// said on stderr, and checked against the cluster's published keys when they can be read.
-fn recipients(args: &SealArgs, resolved: &config::Resolved) -> Result<Vec<Recipient>, Failure> {
+fn recipients(args: &SealArgs, resolved: &kage_yaml::Resolved) -> Result<Vec<Recipient>, Failure> {
     let parse = |s: &str, from: &str| {
         s.parse::<Recipient>()
             .map_err(|e| Failure::Input(anyhow!("{from}: {e}")))
@@ -304,7 +304,7 @@ fn default_namespace(args: &SealArgs) -> Result<String, Failure> {
     if let Some(ns) = &args.namespace {
         return Ok(ns.clone());
     }
-    let from_kubeconfig = crate::config::kubeconfig_namespace(
+    let from_kubeconfig = crate::client::kubeconfig_namespace(
         args.cluster.kubeconfig.as_deref(),
         args.cluster.context.as_deref(),
     )

@@ -6,7 +6,7 @@ use kube::api::ListParams;
 
 use crate::Outcome;
 use crate::args::StatusArgs;
-use crate::cluster::{block_on, connect};
+use crate::client::{block_on, connect};
 
 pub fn run(args: StatusArgs) -> Outcome {
     let list = block_on(async {

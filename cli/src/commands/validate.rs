@@ -11,7 +11,7 @@ use anyhow::Context;
 use kage_api::wire::VerifyAnswer;
 
 use crate::args::ValidateArgs;
-use crate::cluster::PublicKeys;
+use crate::client::PublicKeys;
 use crate::{Failure, Outcome, files};
 
 pub fn run(args: ValidateArgs) -> Outcome {
@@ -203,7 +203,7 @@ fn check_with_cluster(
         .filter(|d| manifest::kind(d) == Some("SealedSecret"))
         .collect();
     let body = manifest::write_documents(&sealed, manifest::OutputFormat::Yaml);
-    let answer = crate::cluster::block_on(crate::cluster::call_controller(
+    let answer = crate::client::block_on(crate::client::call_controller(
         cluster,
         "POST",
         "/v1/verify",

@@ -13,7 +13,7 @@ use x25519_dalek::PublicKey;
 use zeroize::Zeroize;
 
 use crate::binding::{BindingError, Location};
-use crate::keys::{Fingerprint, Identity};
+use crate::identity::{Fingerprint, Identity};
 use crate::plaintext::Plaintext;
 use crate::value::{SealedValue, X25519_LABEL, X25519_TAG, read_payload};
 

@@ -16,7 +16,7 @@ use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use x25519_dalek::{EphemeralSecret, PublicKey};
 
 use crate::binding::Binding;
-use crate::keys::{Fingerprint, Recipient};
+use crate::identity::{Fingerprint, Recipient};
 use crate::plaintext::Plaintext;
 
 /// Tag of kage's header stanza and first word of the sealed payload.

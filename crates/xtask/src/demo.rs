@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::cluster::Cluster;
+use crate::control_plane::ControlPlane;
 use crate::{cargo, run, workspace_root};
 
 /// How long the demo waits for every SealedSecret to be Ready.
@@ -18,7 +18,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub fn demo() -> Result<()> {
     let root = workspace_root();
-    let cluster = Cluster::local();
+    let cluster = ControlPlane::local();
     cluster.up()?;
     run(cargo().args([
         "build",

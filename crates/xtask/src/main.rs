@@ -1,6 +1,6 @@
 //! Development tasks for kage, run as `cargo xtask ...`.
 
-mod cluster;
+mod control_plane;
 mod demo;
 mod pki;
 
@@ -10,7 +10,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
-use cluster::Cluster;
+use control_plane::ControlPlane;
 
 /// kage development tasks.
 #[derive(Parser)]
@@ -84,7 +84,7 @@ fn main() -> std::process::ExitCode {
     let args = Args::parse();
     let result = match args.task {
         Task::Cluster { action } => {
-            let cluster = Cluster::local();
+            let cluster = ControlPlane::local();
             match action {
                 ClusterAction::Up => cluster.up(),
                 ClusterAction::Down => cluster.down(),
@@ -171,13 +171,13 @@ fn path_with(dir: &Path) -> std::ffi::OsString {
 /// the e2e suite against `$KUBECONFIG` if set, else against a local control plane started and
 /// stopped here (stopped even when tests fail).
 fn test() -> Result<()> {
-    let bins = cluster::build_binaries()?;
-    let gitops = cluster::build_gitops_tool()?;
+    let bins = control_plane::build_binaries()?;
+    let gitops = control_plane::build_gitops_tool()?;
     // Default members only: the e2e package runs below, once a cluster is there.
     run(cargo().args(["test"]).env("KAGE_AGE_BIN", bins.join("age")))?;
 
     let external = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty());
-    let cluster = Cluster::local();
+    let cluster = ControlPlane::local();
     let kubeconfig = match &external {
         Some(k) => PathBuf::from(k),
         None => {
@@ -205,12 +205,12 @@ fn test() -> Result<()> {
 }
 
 /// The files where a surviving mutant would be a security bug: the value format, bindings,
-/// keys and the key ring.
+/// identities and the key ring.
 const MUTATED_FILES: [&str; 4] = [
     "crates/kage-core/src/binding.rs",
     "crates/kage-core/src/value.rs",
     "crates/kage-core/src/keyring.rs",
-    "crates/kage-core/src/keys.rs",
+    "crates/kage-core/src/identity.rs",
 ];
 /// Least share of viable mutants the tests must catch.
 const MIN_MUTATION_SCORE: f64 = 0.90;
@@ -275,7 +275,7 @@ fn mutants() -> Result<()> {
 /// `cargo xtask bench controller`: release builds, the local control plane (or `$KUBECONFIG`),
 /// then the measuring driver in `tests/src/bin/kage-bench.rs`.
 fn bench_controller(options: &[(&str, usize)]) -> Result<()> {
-    let cluster = Cluster::local();
+    let cluster = ControlPlane::local();
     let kubeconfig = match std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) {
         Some(k) => PathBuf::from(k),
         None => {

@@ -1,4 +1,4 @@
-//! `.kage.yaml` (who to seal to, by path) and the kubeconfig's default namespace.
+//! `.kage.yaml`: who to seal to, by path.
 //!
 //! `.kage.yaml` is found by walking up from the sealed file's own folder (not the working
 //! directory), so a repository seals the same way wherever the command is run from. The walk
@@ -16,7 +16,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use kage_core::{Recipient, Scope};
 use serde::Deserialize;
 
@@ -158,46 +158,6 @@ pub fn resolve(start: &Path, target: Option<&Path>) -> anyhow::Result<Resolved> 
         });
     }
     Ok(Resolved::default())
-}
-
-/// The namespace of the kubeconfig's current (or given) context, as kubectl picks it.
-pub fn kubeconfig_namespace(
-    kubeconfig: Option<&Path>,
-    context: Option<&str>,
-) -> anyhow::Result<Option<String>> {
-    let paths: Vec<PathBuf> = match kubeconfig {
-        Some(p) => vec![p.to_path_buf()],
-        None => match std::env::var_os("KUBECONFIG") {
-            Some(v) if !v.is_empty() => std::env::split_paths(&v).collect(),
-            _ => std::env::home_dir()
-                .map(|h| vec![h.join(".kube/config")])
-                .unwrap_or_default(),
-        },
-    };
-    let mut current = context.map(str::to_owned);
-    let mut contexts = Vec::new();
-    for path in paths.iter().filter(|p| p.is_file()) {
-        let text = std::fs::read_to_string(path)?;
-        let doc: serde_json::Value = serde_saphyr::from_str(&text)
-            .map_err(|_| anyhow::anyhow!("{} is not a valid kubeconfig", path.display()))?;
-        if current.is_none() {
-            current = doc["current-context"].as_str().map(str::to_owned);
-        }
-        if let Some(list) = doc["contexts"].as_array() {
-            contexts.extend(list.iter().cloned());
-        }
-    }
-    let Some(current) = current else {
-        return Ok(None);
-    };
-    let found = contexts
-        .iter()
-        .find(|c| c["name"].as_str() == Some(current.as_str()));
-    match found {
-        Some(c) => Ok(c["context"]["namespace"].as_str().map(str::to_owned)),
-        None if context.is_some() => bail!("context {current:?} not found in the kubeconfig"),
-        None => Ok(None),
-    }
 }
 
 #[cfg(test)]

@@ -153,14 +153,14 @@ impl SealingKey {
 
 /// The keys as the controller uses them.
 #[derive(Debug, Default)]
-pub struct Keys {
+pub struct KeySet {
     /// Every key, oldest first.
     pub all: Vec<SealingKey>,
     /// Active keys, for opening values.
     pub ring: KeyRing,
 }
 
-impl Keys {
+impl KeySet {
     /// Builds the ring from the active keys.
     pub fn new(all: Vec<SealingKey>) -> Self {
         let ring = KeyRing::new(
@@ -168,7 +168,7 @@ impl Keys {
                 .filter(|k| k.state == KeyState::Active)
                 .map(|k| k.identity.clone()),
         );
-        Keys { all, ring }
+        KeySet { all, ring }
     }
 
     /// The newest active key: new values are sealed to it.
@@ -250,11 +250,11 @@ impl Keys {
 /// The keys in use, shared by reconciles, the HTTP API and the key watcher. Readers take a
 /// snapshot, so no lock is held while values are opened.
 #[derive(Debug, Default)]
-pub struct SharedKeys(RwLock<Arc<Keys>>);
+pub struct SharedKeySet(RwLock<Arc<KeySet>>);
 
-impl SharedKeys {
+impl SharedKeySet {
     /// The keys as they are now.
-    pub fn snapshot(&self) -> Arc<Keys> {
+    pub fn snapshot(&self) -> Arc<KeySet> {
         self.0
             .read()
             .unwrap_or_else(PoisonError::into_inner)
@@ -262,7 +262,7 @@ impl SharedKeys {
     }
 
     /// Puts `keys` in place for every later snapshot.
-    pub fn replace(&self, keys: Keys) {
+    pub fn replace(&self, keys: KeySet) {
         *self.0.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(keys);
     }
 }
@@ -380,9 +380,9 @@ impl KeyStore {
     }
 
     /// Creates the next key (one past the highest number), which becomes the current key,
-    /// unless [`Keys::may_rotate`] refuses. Returns the new key's Secret name.
+    /// unless [`KeySet::may_rotate`] refuses. Returns the new key's Secret name.
     pub async fn rotate(&self) -> Result<String, KeyError> {
-        let keys = Keys::new(self.load().await?);
+        let keys = KeySet::new(self.load().await?);
         keys.may_rotate(jiff::Timestamp::now())
             .map_err(KeyError::RotationRefused)?;
         let next = key_secret::next_name(keys.all.iter().map(|k| k.name.as_str()));
@@ -391,7 +391,7 @@ impl KeyStore {
     }
 
     /// Publishes the public keys (the current one is the one to seal to) in the ConfigMap.
-    pub async fn publish(&self, keys: &Keys) -> Result<(), KeyError> {
+    pub async fn publish(&self, keys: &KeySet) -> Result<(), KeyError> {
         let config_map = json!({
             "apiVersion": "v1",
             "kind": "ConfigMap",
@@ -424,7 +424,7 @@ impl KeyStore {
     clippy::expect_used,
     reason = "the key descriptions are strings and numbers: they always serialise"
 )]
-pub fn published_data(keys: &Keys) -> BTreeMap<String, String> {
+pub fn published_data(keys: &KeySet) -> BTreeMap<String, String> {
     let current = keys
         .current()
         .map(|k| k.identity.recipient().to_string())
@@ -564,15 +564,15 @@ pub(crate) mod tests {
             .map(|i| aged(24 + i, KeyState::Active))
             .collect();
         assert!(
-            Keys::new(old[..MAX_ACTIVE_KEYS - 1].to_vec())
+            KeySet::new(old[..MAX_ACTIVE_KEYS - 1].to_vec())
                 .may_rotate(now)
                 .is_ok()
         );
-        let full = Keys::new(old.clone());
+        let full = KeySet::new(old.clone());
         assert!(full.may_rotate(now).unwrap_err().contains("retire"));
         let mut some_retired = old;
         some_retired[0].state = KeyState::Retired;
-        assert!(Keys::new(some_retired).may_rotate(now).is_ok());
+        assert!(KeySet::new(some_retired).may_rotate(now).is_ok());
 
         let recent = |minutes: i64| SealingKey {
             created: now - jiff::SignedDuration::from_mins(minutes),
@@ -581,9 +581,9 @@ pub(crate) mod tests {
         let busy_hour: Vec<_> = (1..=MAX_ROTATIONS_PER_HOUR as i64)
             .map(|m| recent(m * 2))
             .collect();
-        assert!(Keys::new(busy_hour[1..].to_vec()).may_rotate(now).is_ok());
+        assert!(KeySet::new(busy_hour[1..].to_vec()).may_rotate(now).is_ok());
         assert!(
-            Keys::new(busy_hour)
+            KeySet::new(busy_hour)
                 .may_rotate(now)
                 .unwrap_err()
                 .contains("last hour")
@@ -595,13 +595,13 @@ pub(crate) mod tests {
             ..key(Identity::generate(), KeyState::Active)
         };
         assert!(
-            Keys::new(vec![just_now.clone()])
+            KeySet::new(vec![just_now.clone()])
                 .may_rotate(now)
                 .unwrap_err()
                 .contains("apart")
         );
         let a_bit_later = now + jiff::SignedDuration::from_secs(2);
-        assert!(Keys::new(vec![just_now]).may_rotate(a_bit_later).is_ok());
+        assert!(KeySet::new(vec![just_now]).may_rotate(a_bit_later).is_ok());
     }
 
     #[test]
@@ -614,7 +614,7 @@ pub(crate) mod tests {
         let sealed_to = |ids: &[&Identity]| OpenError::NoKey {
             sealed_to: ids.iter().map(|i| i.fingerprint()).collect(),
         };
-        let keys = Keys::new(vec![
+        let keys = KeySet::new(vec![
             key(retired.clone(), KeyState::Retired),
             key(active, KeyState::Active),
         ]);

@@ -30,15 +30,15 @@ const BUILD_RECIPE: &str = "go build -trimpath, version stamped, v1";
 const COMPONENTS: [&str; 3] = ["etcd", "kube-apiserver", "kube-controller-manager"];
 
 /// Paths of a running (or to be started) control plane.
-pub struct Cluster {
+pub struct ControlPlane {
     /// `target/cluster`.
     pub dir: PathBuf,
 }
 
-impl Cluster {
+impl ControlPlane {
     /// The control plane of this workspace.
     pub fn local() -> Self {
-        Cluster {
+        ControlPlane {
             dir: workspace_root().join("target/cluster"),
         }
     }

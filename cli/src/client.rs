@@ -1,6 +1,8 @@
-//! Talking to the cluster through the kubeconfig: the controller's public keys and the state of
-//! SealedSecrets. No service proxy and no port-forward: plain API reads that RBAC allows to
-//! every authenticated user.
+//! Talking to the cluster through the kubeconfig (read by kube): the default namespace, the
+//! controller's public keys and the state of SealedSecrets. No service proxy and no
+//! port-forward: plain API reads that RBAC allows to every authenticated user.
+
+use std::path::Path;
 
 use anyhow::{Context, anyhow};
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -119,4 +121,38 @@ pub async fn call_controller(
         ),
         other => anyhow!(other).context(format!("calling the controller at {uri}")),
     })
+}
+
+/// The namespace of the kubeconfig's current (or given) context, as kubectl picks it; `None`
+/// without a kubeconfig (sealing needs no cluster).
+pub fn kubeconfig_namespace(
+    kubeconfig: Option<&Path>,
+    context: Option<&str>,
+) -> anyhow::Result<Option<String>> {
+    let default = || {
+        std::env::home_dir()
+            .map(|h| h.join(".kube/config"))
+            .filter(|p| p.is_file())
+    };
+    let config = match kubeconfig {
+        Some(path) if path.is_file() => Kubeconfig::read_from(path)?,
+        Some(_) => return Ok(None),
+        None => match Kubeconfig::from_env()? {
+            Some(config) => config,
+            None => match default() {
+                Some(path) => Kubeconfig::read_from(path)?,
+                None => return Ok(None),
+            },
+        },
+    };
+    let Some(current) = context.map(str::to_owned).or(config.current_context) else {
+        return Ok(None);
+    };
+    match config.contexts.iter().find(|c| c.name == current) {
+        Some(named) => Ok(named.context.as_ref().and_then(|c| c.namespace.clone())),
+        None if context.is_some() => {
+            anyhow::bail!("context {current:?} not found in the kubeconfig")
+        }
+        None => Ok(None),
+    }
 }
