@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-use kage_api::convert::{ConvertError, unseal};
+use kage_api::seal::ConvertError;
+use kage_api::unseal::unseal;
 use kage_api::{
     ADOPT_ANNOTATION, CONTROLLER_FIELD_MANAGER as FIELD_MANAGER, SEALED_SECRET_LABEL,
     SOURCE_DIGEST_ANNOTATION, SealedSecret,
@@ -787,7 +788,7 @@ mod tests {
     fn a_summary_keeps_the_digest_and_the_keys_but_no_value() {
         use crate::sealing_keys::KeyState;
         use crate::sealing_keys::tests::key;
-        use kage_api::convert::{SecretInput, seal_secret};
+        use kage_api::seal::{SecretInput, seal_secret};
         use kage_core::{Identity, Plaintext, Scope};
 
         let identity = Identity::generate();

@@ -474,7 +474,7 @@ impl KeyStore {
     }
 }
 
-pub use kage_api::convert::wipe_secret;
+pub use kage_api::unseal::wipe_secret;
 
 #[cfg(test)]
 pub(crate) mod tests {

@@ -1,7 +1,7 @@
 //! Manifest reading (YAML and JSON) and Secret conversion never panic or hang.
 #![no_main]
 
-use kage_api::convert::{SecretInput, sealed_secret_from_document, sealed_values};
+use kage_api::seal::{SecretInput, sealed_secret_from_document, sealed_values};
 use kage_api::manifest::read_documents;
 use libfuzzer_sys::fuzz_target;
 

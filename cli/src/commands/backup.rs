@@ -12,8 +12,8 @@ use std::path::Path;
 
 use anyhow::{Context, anyhow, bail};
 use k8s_openapi::api::core::v1::Secret;
-use kage_api::convert::wipe_secret;
 use kage_api::key_secret::{KeyMaterial, KeyMeta, KeySecret, KeyState};
+use kage_api::unseal::wipe_secret;
 use kage_api::{SEALING_KEY_LABEL, key_secret};
 use kage_core::{Fingerprint, Identity};
 use kube::Api;

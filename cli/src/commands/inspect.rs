@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use kage_api::SEALED_AT_ANNOTATION;
-use kage_api::convert::sealed_values;
+use kage_api::seal::sealed_values;
 use kage_api::template::Templates;
 use serde_json::json;
 

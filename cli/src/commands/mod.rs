@@ -14,8 +14,8 @@ use std::path::Path;
 
 use anyhow::Context;
 use kage_api::SealedSecret;
-use kage_api::convert::sealed_secret_from_document;
 use kage_api::manifest::{self, Document};
+use kage_api::seal::sealed_secret_from_document;
 
 use crate::args::{Cli, Command};
 use crate::{Failure, Outcome, files};

@@ -8,8 +8,8 @@
 use std::path::Path;
 
 use anyhow::{Context, anyhow};
-use kage_api::convert::{sealed_secret_from_document, sealed_secret_to_document, sealed_values};
 use kage_api::manifest::{self, Document, OutputFormat};
+use kage_api::seal::{sealed_secret_from_document, sealed_secret_to_document, sealed_values};
 use kage_api::wire::ResealAnswer;
 use kage_core::{Identity, KeyRing, Location, Recipient, seal};
 use zeroize::Zeroizing;
@@ -435,7 +435,7 @@ fn check_answer(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kage_api::convert::{SecretInput, seal_secret};
+    use kage_api::seal::{SecretInput, seal_secret};
     use kage_core::{Identity, Plaintext, Scope};
 
     fn sealed_to(recipients: &[Recipient]) -> Document {

@@ -5,11 +5,11 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow, bail};
-use kage_api::convert::{
+use kage_api::manifest::{self, write_documents};
+use kage_api::seal::{
     SecretInput, merge_values, seal_secret, seal_value, sealed_secret_from_document,
     sealed_secret_to_document,
 };
-use kage_api::manifest::{self, write_documents};
 use kage_api::template::Templates;
 use kage_api::{SEALED_AT_ANNOTATION, SealedSecret, SecretTemplate};
 use kage_core::value::MAX_VALUE_BYTES;

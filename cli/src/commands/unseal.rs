@@ -1,8 +1,9 @@
 //! `kage unseal`: recovery with private keys, offline.
 
 use anyhow::{Context, anyhow};
-use kage_api::convert::{ConvertError, unseal};
 use kage_api::manifest::write_documents;
+use kage_api::seal::ConvertError;
+use kage_api::unseal::unseal;
 use kage_core::{Identity, KeyRing};
 use zeroize::Zeroizing;
 

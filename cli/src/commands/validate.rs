@@ -2,8 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-use kage_api::convert::{sealed_secret_from_document, sealed_values};
 use kage_api::manifest;
+use kage_api::seal::{sealed_secret_from_document, sealed_values};
 use kage_api::template::Templates;
 use kage_core::{Location, Scope};
 

@@ -209,7 +209,7 @@ impl KeySecret {
     }
 
     /// The Secret to create: label, type, annotations and the key in `data`. Wipe it (with
-    /// [`crate::convert::wipe_secret`]) once sent.
+    /// [`crate::unseal::wipe_secret`]) once sent.
     pub fn build(&self) -> Secret {
         let meta = &self.meta;
         let mut annotations = BTreeMap::from([
@@ -307,7 +307,7 @@ mod tests {
             KeySecret::parse(&secret).err(),
             Some(KeySecretError::FingerprintMismatch("kage-key-3".into()))
         );
-        crate::convert::wipe_secret(&mut secret);
+        crate::unseal::wipe_secret(&mut secret);
         assert!(
             secret
                 .data

@@ -1,20 +1,22 @@
 //! kage's Kubernetes-facing types, with no client and no runtime.
 //!
-//! [`crd`] defines the `SealedSecret` custom resource, [`convert`] turns Secrets into
-//! SealedSecrets and back, and [`manifest`] reads and writes multi-document YAML and JSON with
+//! [`crd`] defines the `SealedSecret` custom resource, [`seal`] turns Secrets into
+//! SealedSecrets and [`unseal`] back, and [`manifest`] reads and writes multi-document YAML and JSON with
 //! limits that keep hostile input from hanging or crashing kage. [`template`] composes Secret
 //! values from sealed ones, in a language that cannot leak them.
 
-pub mod convert;
 pub mod crd;
 pub mod key_secret;
 pub mod manifest;
+pub mod seal;
 pub mod template;
+pub mod unseal;
 pub mod wire;
 
-pub use convert::{ConvertError, SecretInput, SecretOutput};
 pub use crd::{SealedSecret, SealedSecretSpec, SealedSecretStatus, SecretTemplate};
 pub use manifest::{Document, ManifestError, OutputFormat};
+pub use seal::{ConvertError, SecretInput};
+pub use unseal::SecretOutput;
 
 /// Prefix of every label and annotation kage reads or writes.
 pub const DOMAIN: &str = "kage.dev";

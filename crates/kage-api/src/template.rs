@@ -24,8 +24,8 @@ use minijinja::machinery::ast;
 use minijinja::syntax::SyntaxConfig;
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::convert::{MAX_SECRET_DATA_BYTES, is_valid_key};
 use crate::crd::SealedSecret;
+use crate::seal::{MAX_SECRET_DATA_BYTES, is_valid_key};
 
 /// Most templated keys in one SealedSecret.
 pub const MAX_TEMPLATED_KEYS: usize = 64;

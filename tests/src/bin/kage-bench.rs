@@ -29,7 +29,7 @@ use base64::Engine;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kage_api::SealedSecret;
-use kage_api::convert::{SecretInput, seal_secret};
+use kage_api::seal::{SecretInput, seal_secret};
 use kage_core::{Plaintext, Recipient, Scope};
 use kage_e2e::{ControllerProcess, cluster_with_kage};
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
@@ -482,7 +482,7 @@ async fn main() -> anyhow::Result<()> {
         std::fs::create_dir_all(&repo)?;
         for i in 0..reseal_files {
             let object = seal_object(i, values, &ns.name, &recipient, None)?;
-            let doc = kage_api::convert::sealed_secret_to_document(&object);
+            let doc = kage_api::seal::sealed_secret_to_document(&object);
             std::fs::write(
                 repo.join(format!("s{i}.yaml")),
                 kage_api::manifest::write_documents(

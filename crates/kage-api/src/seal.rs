@@ -1,4 +1,4 @@
-//! Secret <-> SealedSecret.
+//! Secret -> SealedSecret, and reading SealedSecret documents.
 //!
 //! Sealing keeps only what a Secret means (name, namespace, type, labels, annotations,
 //! immutable, data and stringData): server-side fields, `managedFields`, `status` and
@@ -11,14 +11,14 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kage_core::{
-    Binding, BindingError, Fingerprint, FormatError, KeyRing, Location, OpenError, Plaintext,
-    Recipient, Scope, SealError, SealedValue, seal,
+    Binding, BindingError, FormatError, Location, OpenError, Plaintext, Recipient, Scope,
+    SealError, SealedValue, seal,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::crd::{SealedSecret, SealedSecretSpec, SecretTemplate, TemplateMetadata};
 use crate::manifest::{self, Document};
-use crate::template::{TemplateError, Templates};
+use crate::template::TemplateError;
 
 /// Largest total size of a Secret's values, in bytes (the API server's own limit).
 pub const MAX_SECRET_DATA_BYTES: usize = 1024 * 1024;
@@ -373,96 +373,4 @@ pub fn sealed_secret_to_document(sealed: &SealedSecret) -> Document {
         ..ObjectMeta::default()
     };
     serde_json::to_value(&clean).expect("SealedSecret serialises")
-}
-
-/// The Secret a SealedSecret stands for, values in zeroizing buffers.
-#[derive(Debug)]
-pub struct SecretOutput {
-    /// Name (the SealedSecret's).
-    pub name: String,
-    /// Namespace (the SealedSecret's).
-    pub namespace: String,
-    /// The template the Secret is shaped by.
-    pub template: SecretTemplate,
-    /// The Secret's data: the opened values not omitted, and the rendered templates.
-    pub data: BTreeMap<String, Plaintext>,
-    /// The key that opened each value (for the audit record).
-    pub opened_with: Vec<Fingerprint>,
-}
-
-impl SecretOutput {
-    /// The Secret as a `v1` document with base64 `data`.
-    pub fn to_document(&self) -> Document {
-        let metadata = self.template.metadata.clone().unwrap_or_default();
-        let data: serde_json::Map<String, Value> = self
-            .data
-            .iter()
-            .map(|(k, v)| (k.clone(), Value::String(STANDARD.encode(v.as_bytes()))))
-            .collect();
-        let mut doc = json!({
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": self.name, "namespace": self.namespace},
-            "type": self.template.type_.as_deref().unwrap_or("Opaque"),
-        });
-        // Moved in, not copied by `json!`: the encoded values exist once, in `doc`, which the
-        // caller wipes.
-        doc["data"] = Value::Object(data);
-        if !metadata.labels.is_empty() {
-            doc["metadata"]["labels"] = json!(metadata.labels);
-        }
-        if !metadata.annotations.is_empty() {
-            doc["metadata"]["annotations"] = json!(metadata.annotations);
-        }
-        if let Some(immutable) = self.template.immutable {
-            doc["immutable"] = json!(immutable);
-        }
-        doc
-    }
-}
-
-/// Overwrites the values of a Secret read from or sent to the API, before it is dropped.
-pub fn wipe_secret(secret: &mut k8s_openapi::api::core::v1::Secret) {
-    use zeroize::Zeroize;
-    if let Some(data) = secret.data.as_mut() {
-        data.values_mut().for_each(|v| v.0.zeroize());
-    }
-    if let Some(data) = secret.string_data.as_mut() {
-        data.values_mut().for_each(Zeroize::zeroize);
-    }
-}
-
-/// The Secret a SealedSecret stands for: every value opened where it stands, then the templates
-/// rendered. All or nothing: the templates are checked before any value is opened, and the
-/// first value that cannot be opened is the error, naming its key.
-pub fn unseal(sealed: &SealedSecret, ring: &KeyRing) -> Result<SecretOutput, ConvertError> {
-    let templates = Templates::check(sealed)?;
-    let (namespace, name) = (sealed.namespace_or_empty(), sealed.name_or_empty());
-    let mut data = BTreeMap::new();
-    let mut opened_with = Vec::new();
-    for (key, value) in sealed_values(sealed)? {
-        let location = Location::new(namespace, name, &key);
-        let plain = ring
-            .open(&value, &location)
-            .map_err(|source| ConvertError::Open {
-                key: key.clone(),
-                source,
-            })?;
-        // The ring opens with the first recipient it holds.
-        opened_with.extend(
-            value
-                .recipients()
-                .iter()
-                .find(|f| ring.contains(f))
-                .copied(),
-        );
-        data.insert(key, plain);
-    }
-    Ok(SecretOutput {
-        name: name.to_owned(),
-        namespace: namespace.to_owned(),
-        template: sealed.spec.template.clone().unwrap_or_default(),
-        data: templates.render(data),
-        opened_with,
-    })
 }
