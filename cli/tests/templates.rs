@@ -23,8 +23,8 @@ fn kage(dir: &Path) -> Command {
     cmd
 }
 
-/// A folder with an identity and `db.yaml` sealed from `template` (a template file's text).
-fn sealed_with(template: &str) -> (tempfile::TempDir, String) {
+/// A new folder with an identity in `id.txt`; returns its recipient too.
+fn folder_with_identity() -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
     let out = kage(dir.path())
         .args(["keygen", "-o", "id.txt"])
@@ -34,6 +34,12 @@ fn sealed_with(template: &str) -> (tempfile::TempDir, String) {
         .stdout
         .clone();
     let recipient = String::from_utf8(out).unwrap().trim().to_owned();
+    (dir, recipient)
+}
+
+/// A folder with an identity and `db.yaml` sealed from `template` (a template file's text).
+fn sealed_with(template: &str) -> (tempfile::TempDir, String) {
+    let (dir, recipient) = folder_with_identity();
     std::fs::write(dir.path().join("template.yaml"), template).unwrap();
     kage(dir.path())
         .args(["seal", "--name", "db", "-n", "prod", "-r", &recipient])
@@ -113,17 +119,7 @@ fn validate_reports_unknown_values_and_functions_offline_and_shows_no_value() {
 
 #[test]
 fn seal_refuses_a_broken_template_file_and_writes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let recipient = {
-        let out = kage(dir.path())
-            .args(["keygen", "-o", "id.txt"])
-            .assert()
-            .success()
-            .get_output()
-            .stdout
-            .clone();
-        String::from_utf8(out).unwrap().trim().to_owned()
-    };
+    let (dir, recipient) = folder_with_identity();
     for (template, expected) in [
         ("dta:\n  x: y\n", "unknown field \"dta\""),
         (

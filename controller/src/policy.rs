@@ -9,14 +9,7 @@ use kage_api::SealedSecret;
 /// credentials. Everything else (`kubernetes.io/service-account-token`,
 /// `bootstrap.kubernetes.io/token`, `kage.dev/sealing-key`, custom types) needs
 /// `--allow-secret-type`.
-pub const DEFAULT_SECRET_TYPES: &[&str] = &[
-    "Opaque",
-    "kubernetes.io/basic-auth",
-    "kubernetes.io/ssh-auth",
-    "kubernetes.io/tls",
-    "kubernetes.io/dockerconfigjson",
-    "kubernetes.io/dockercfg",
-];
+pub const DEFAULT_SECRET_TYPES: &[&str] = kage_api::ORDINARY_SECRET_TYPES;
 
 /// Label and annotation keys a template may never set, besides every `kage.dev/` key: they
 /// make other software trust a Secret (a ServiceAccount token, an Argo CD cluster or

@@ -287,20 +287,9 @@ impl Cluster {
         dir: &Path,
         extra: &[&str],
     ) -> PathBuf {
-        let input = tempfile::NamedTempFile::new().expect("temporary file");
         let text: Vec<String> = manifests.iter().map(ToString::to_string).collect();
-        std::fs::write(input.path(), text.join("\n")).expect("write input");
         let sealed = dir.join("all.yaml");
-        run_ok(
-            self.kage()
-                .arg("seal")
-                .arg("-f")
-                .arg(input.path())
-                .args(extra)
-                .arg("-w")
-                .arg(&sealed),
-        )
-        .expect("kage seal");
+        self.seal_text(&text.join("\n"), &sealed, extra);
         run_ok(
             self.kubectl()
                 .args(["apply", "--server-side", "-f"])
@@ -312,9 +301,14 @@ impl Cluster {
 
     /// Seals `manifest` into `file` without applying it.
     pub fn seal(&self, manifest: &serde_json::Value, file: &Path, extra: &[&str]) {
+        self.seal_text(&manifest.to_string(), file, extra);
+    }
+
+    /// Seals the Secret manifests in `text` into `file` with `extra` flags.
+    fn seal_text(&self, text: &str, file: &Path, extra: &[&str]) {
         // The input lives outside the folder of the sealed file: never a plain Secret in a repo.
         let input = tempfile::NamedTempFile::new().expect("temporary file");
-        std::fs::write(input.path(), manifest.to_string()).expect("write input");
+        std::fs::write(input.path(), text).expect("write input");
         run_ok(
             self.kage()
                 .arg("seal")

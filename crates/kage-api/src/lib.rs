@@ -64,6 +64,17 @@ pub const ROTATION_HANDLED_ANNOTATION: &str = "kage.dev/handled-request";
 /// request (`rotated: ...` or `refused: ...`).
 pub const ROTATION_RESULT_ANNOTATION: &str = "kage.dev/rotation-result";
 
+/// The Secret types of ordinary credentials: what a SealedSecret may ask for without a
+/// controller flag, and what templates may write.
+pub const ORDINARY_SECRET_TYPES: &[&str] = &[
+    "Opaque",
+    "kubernetes.io/basic-auth",
+    "kubernetes.io/ssh-auth",
+    "kubernetes.io/tls",
+    "kubernetes.io/dockerconfigjson",
+    "kubernetes.io/dockercfg",
+];
+
 /// Whether a label or annotation key belongs to kage (`kage.dev/...` or `*.kage.dev/...`): only
 /// kage writes them, never a SealedSecret's template.
 pub fn is_kage_key(key: &str) -> bool {

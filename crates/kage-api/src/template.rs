@@ -46,18 +46,11 @@ pub const MAX_TEMPLATE_OUTPUT_BYTES: usize = 512 * 1024;
 /// `values["tls.crt"]`.
 pub const VALUES_NAME: &str = "values";
 
-/// Secret types whose values a template may write: the types whose content the API server does
-/// not check, or checks only in a key that [`CONTENT_CHECKED_KEYS`] guards. Any other type (a
-/// bootstrap token, say) is validated value by value, and a refused write would tell the
-/// template's author something about a value.
-pub const TEMPLATABLE_TYPES: &[&str] = &[
-    "Opaque",
-    "kubernetes.io/basic-auth",
-    "kubernetes.io/ssh-auth",
-    "kubernetes.io/tls",
-    "kubernetes.io/dockerconfigjson",
-    "kubernetes.io/dockercfg",
-];
+/// Secret types whose values a template may write: the ordinary credential types, whose
+/// content the API server does not check, or checks only in a key that
+/// [`CONTENT_CHECKED_KEYS`] guards. Any other type (a bootstrap token, say) is validated value
+/// by value, and a refused write would tell the template's author something about a value.
+pub const TEMPLATABLE_TYPES: &[&str] = crate::ORDINARY_SECRET_TYPES;
 
 /// Keys the API server parses as JSON for a type: a template may write such a key only as one
 /// `dockerconfigjson(...)` call, whose output is JSON for every input (`.dockercfg` not at all).
