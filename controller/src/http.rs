@@ -237,7 +237,7 @@ pub fn api_router(state: AppState) -> Router {
 async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let route = request.uri().path().to_owned();
     let response = match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
-        Ok(response) => response,
+        Ok(response) => as_status(response),
         Err(_) => error(StatusCode::SERVICE_UNAVAILABLE, "request timed out").into_response(),
     };
     let known = [
@@ -387,6 +387,30 @@ impl IntoResponse for Refused {
         });
         (self.code, Json(body)).into_response()
     }
+}
+
+/// An error response not written as a [`Refused`] (axum's own 404, 405 and body-limit 413 are
+/// plain text) becomes one, so that every error has the one shape.
+fn as_status(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let message = match status {
+        StatusCode::NOT_FOUND => {
+            "no such endpoint: the API has /v1/keys, /v1/verify and /v1/reseal".to_owned()
+        }
+        StatusCode::METHOD_NOT_ALLOWED => "method not allowed on this endpoint".to_owned(),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            format!("the body is larger than the limit of {MAX_REQUEST_BYTES} bytes")
+        }
+        other => other.canonical_reason().unwrap_or("error").to_owned(),
+    };
+    error(status, message).into_response()
 }
 
 fn error(code: StatusCode, message: impl std::fmt::Display) -> Refused {
@@ -732,6 +756,38 @@ mod tests {
         )
         .await;
         assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+        assert_eq!(status_body(&answer)["kind"], "Status");
+    }
+
+    /// The JSON body of a raw HTTP answer.
+    fn status_body(answer: &str) -> serde_json::Value {
+        let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {answer}"))
+    }
+
+    #[tokio::test]
+    async fn every_error_answers_as_a_kubernetes_status() {
+        let addr = api_server().await;
+        let wrong_method = request(
+            addr,
+            "GET /v1/verify HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            b"",
+        )
+        .await;
+        assert!(wrong_method.starts_with("HTTP/1.1 405"), "{wrong_method}");
+        assert_eq!(status_body(&wrong_method)["code"], 405);
+        let body = vec![b' '; MAX_REQUEST_BYTES + 1];
+        let head = format!(
+            "POST /v1/verify HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        let too_large = request(addr, &head, &body).await;
+        assert!(too_large.starts_with("HTTP/1.1 413"), "{too_large}");
+        let status = status_body(&too_large);
+        assert_eq!(
+            (status["kind"].as_str(), status["code"].as_u64()),
+            (Some("Status"), Some(413))
+        );
     }
 
     #[tokio::test]
