@@ -77,17 +77,23 @@ pub struct Context {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A value is bound to another namespace, name or key.
-    #[error("{0}")]
-    Binding(String),
+    #[error("{}", kage_api::error_chain(.0))]
+    Binding(#[source] ConvertError),
     /// No key held by the controller can open a value.
-    #[error("{0}")]
-    NoKey(String),
+    #[error("{}", kage_api::error_chain(.0))]
+    NoKey(#[source] ConvertError),
     /// The only keys that could open a value are retired here.
-    #[error("{0}; the key it was sealed to is retired: reseal it (`kage reseal`)")]
-    KeyRetired(String),
+    #[error(
+        "{}; the key it was sealed to is retired: reseal it (`kage reseal`)",
+        kage_api::error_chain(.0)
+    )]
+    KeyRetired(#[source] ConvertError),
     /// A value is malformed or was tampered with.
-    #[error("{0}")]
-    Tampered(String),
+    #[error("{}", kage_api::error_chain(.0))]
+    Tampered(#[source] ConvertError),
+    /// `spec.template.data` is refused, before any value is opened.
+    #[error("the Secret built from spec.template is invalid: {0}")]
+    Template(#[source] kage_api::template::TemplateError),
     /// A Secret of that name exists and belongs to someone else.
     #[error(
         "Secret {name} already exists and is not managed by kage; to let this SealedSecret take it over, annotate it {ADOPT_ANNOTATION}={uid}"
@@ -101,8 +107,7 @@ pub enum Error {
     /// The SealedSecret asks for a Secret the controller does not write for anyone.
     #[error(transparent)]
     Refused(Refusal),
-    /// `spec.template.data` is refused (decided before any value is opened), or the API
-    /// server refused the Secret built from the template.
+    /// The API server refused the Secret built from the template.
     #[error("the Secret built from spec.template is invalid: {0}")]
     InvalidTemplate(String),
     /// Any other API failure (including missing RBAC).
@@ -127,7 +132,7 @@ impl Error {
             Error::NotOwned { .. } => "SecretNotOwned",
             Error::Refused(Refusal::ControllerNamespace(_)) => "NamespaceRefused",
             Error::Refused(_) => "TemplateRefused",
-            Error::InvalidTemplate(_) => "InvalidTemplate",
+            Error::InvalidTemplate(_) | Error::Template(_) => "InvalidTemplate",
             Error::Api { .. } => "ApiError",
         }
     }
@@ -140,21 +145,20 @@ impl Error {
     }
 
     fn from_unseal(e: ConvertError, keys: &KeySet) -> Self {
-        let message = kage_api::error_chain(&e);
         match e {
-            ConvertError::Template(_) => Error::InvalidTemplate(message),
+            ConvertError::Template(e) => Error::Template(e),
             ConvertError::Open {
                 source: OpenError::Binding(_),
                 ..
-            } => Error::Binding(message),
-            ConvertError::Open { source, .. } if keys.sealed_only_to_retired(&source) => {
-                Error::KeyRetired(message)
+            } => Error::Binding(e),
+            ConvertError::Open { ref source, .. } if keys.sealed_only_to_retired(source) => {
+                Error::KeyRetired(e)
             }
             ConvertError::Open {
                 source: OpenError::NoKey { .. },
                 ..
-            } => Error::NoKey(message),
-            _ => Error::Tampered(message),
+            } => Error::NoKey(e),
+            _ => Error::Tampered(e),
         }
     }
 
@@ -820,11 +824,12 @@ mod tests {
     #[test]
     fn a_failure_retrying_cannot_mend_is_stalled_and_only_that() {
         let permanent = [
-            Error::Binding(String::new()),
-            Error::NoKey(String::new()),
-            Error::KeyRetired(String::new()),
-            Error::Tampered(String::new()),
+            Error::Binding(ConvertError::NoData),
+            Error::NoKey(ConvertError::NoData),
+            Error::KeyRetired(ConvertError::NoData),
+            Error::Tampered(ConvertError::NoData),
             Error::InvalidTemplate(String::new()),
+            Error::Template(kage_api::template::TemplateError::TooManyTemplates(0)),
             Error::NotOwned {
                 name: String::new(),
                 uid: String::new(),
@@ -910,10 +915,10 @@ mod tests {
     #[test]
     fn every_error_kind_has_its_own_reason() {
         let reasons = [
-            Error::Binding(String::new()).reason(),
-            Error::NoKey(String::new()).reason(),
-            Error::KeyRetired(String::new()).reason(),
-            Error::Tampered(String::new()).reason(),
+            Error::Binding(ConvertError::NoData).reason(),
+            Error::NoKey(ConvertError::NoData).reason(),
+            Error::KeyRetired(ConvertError::NoData).reason(),
+            Error::Tampered(ConvertError::NoData).reason(),
             Error::NotOwned {
                 name: String::new(),
                 uid: String::new(),
