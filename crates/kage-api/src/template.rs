@@ -145,8 +145,7 @@ impl Function {
         match self {
             Function::B64Encode => n.div_ceil(3).saturating_mul(4),
             Function::B64Decode => n,
-            Function::Json => quoted_bound(n),
-            Function::Yaml => quoted_bound(n),
+            Function::Json | Function::Yaml => quoted_bound(n),
             Function::UrlEncode => n.saturating_mul(3),
             Function::Indent(width) => n.saturating_mul(width + 1),
             Function::DockerConfigJson => {
