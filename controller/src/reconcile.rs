@@ -888,6 +888,24 @@ mod tests {
         );
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn an_api_call_that_never_answers_fails_the_reconcile_after_the_timeout() {
+        let never = std::future::pending::<Result<(), kube::Error>>();
+        let started = tokio::time::Instant::now();
+        let outcome = timed("reading the Secret", never).await;
+        assert!(matches!(
+            outcome,
+            Err(Error::Api {
+                action: "reading the Secret",
+                ..
+            })
+        ));
+        assert_eq!(started.elapsed(), API_CALL_TIMEOUT);
+        assert!(!outcome.unwrap_err().is_stalled(), "retried, not stalled");
+        let answered = timed("reading the Secret", async { Ok::<_, kube::Error>(7) }).await;
+        assert_eq!(answered.unwrap().unwrap(), 7);
+    }
+
     #[test]
     fn an_api_refusal_quotes_no_byte_of_a_value() {
         let status: kube::core::Status = serde_json::from_value(json!({
