@@ -24,7 +24,8 @@ use zeroize::{Zeroize, Zeroizing};
 
 use crate::args::{BackupArgs, RestoreArgs, RetireArgs};
 use crate::client::{block_on, connect};
-use crate::{Failure, Outcome, files};
+use crate::files;
+use crate::run::{Failure, Outcome};
 
 /// Environment variable holding the passphrase for `--passphrase`.
 pub const PASSPHRASE_ENV: &str = "KAGE_PASSPHRASE";

@@ -7,7 +7,7 @@ use kage_api::template::Templates;
 use serde_json::json;
 
 use crate::args::{Format, InspectArgs};
-use crate::{Failure, Outcome};
+use crate::run::{Failure, Outcome};
 
 pub fn run(args: InspectArgs) -> Outcome {
     let recovery = super::recovery_fingerprints(&args.recovery, args.file.as_deref())?;

@@ -14,7 +14,8 @@ use kube::api::{Patch, PatchParams};
 
 use crate::args::{ClusterOnly, FetchArgs, KeyCommand};
 use crate::client::{PublicKeys, block_on, connect, fetch_keys};
-use crate::{Failure, Outcome, files, kage_yaml};
+use crate::run::{Failure, Outcome};
+use crate::{files, kage_yaml};
 
 pub fn run(command: KeyCommand) -> Outcome {
     match command {

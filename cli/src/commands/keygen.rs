@@ -5,7 +5,8 @@ use kage_core::Identity;
 use zeroize::Zeroizing;
 
 use crate::args::KeygenArgs;
-use crate::{Failure, Outcome, files};
+use crate::files;
+use crate::run::{Failure, Outcome};
 
 pub fn run(args: KeygenArgs) -> Outcome {
     let identity = Identity::generate();

@@ -18,7 +18,8 @@ use kage_api::manifest::{self, Document};
 use kage_api::seal::sealed_secret_from_document;
 
 use crate::args::{Cli, Command};
-use crate::{Failure, Outcome, files};
+use crate::files;
+use crate::run::{Failure, Outcome};
 
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> Outcome {

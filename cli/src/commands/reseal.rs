@@ -18,7 +18,8 @@ use crate::args::ResealArgs;
 use crate::client::{PublicKeys, block_on, call_controller};
 use crate::mistake::Mistake;
 use crate::recipients::{self, Origin};
-use crate::{Failure, Outcome, files, kage_yaml};
+use crate::run::{Failure, Outcome};
+use crate::{files, kage_yaml};
 
 /// Request bodies sent to the controller are kept under this size: half its limit
 /// ([`kage_api::MAX_REQUEST_BYTES`]), so a batch is never refused for its size alone.

@@ -18,7 +18,8 @@ use kage_core::{Location, Plaintext, Recipient, Scope, SealedValue};
 use crate::args::SealArgs;
 use crate::mistake::Mistake;
 use crate::recipients::{self, Origin};
-use crate::{Failure, Outcome, files, kage_yaml};
+use crate::run::{Failure, Outcome};
+use crate::{files, kage_yaml};
 
 pub fn run(args: SealArgs) -> Outcome {
     let mut inputs = read_inputs(&args)?;

@@ -4,9 +4,9 @@ use kage_api::SealedSecret;
 use kube::Api;
 use kube::api::ListParams;
 
-use crate::Outcome;
 use crate::args::StatusArgs;
 use crate::client::{block_on, connect};
+use crate::run::Outcome;
 
 pub fn run(args: StatusArgs) -> Outcome {
     let list = block_on(async {

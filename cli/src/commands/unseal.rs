@@ -8,7 +8,7 @@ use kage_core::{Identity, KeyRing};
 use zeroize::Zeroizing;
 
 use crate::args::UnsealArgs;
-use crate::{Failure, Outcome};
+use crate::run::{Failure, Outcome};
 
 pub fn run(args: UnsealArgs) -> Outcome {
     let mut ring = KeyRing::default();

@@ -12,7 +12,8 @@ use kage_api::wire::VerifyAnswer;
 
 use crate::args::ValidateArgs;
 use crate::client::PublicKeys;
-use crate::{Failure, Outcome, files};
+use crate::files;
+use crate::run::{Failure, Outcome};
 
 pub fn run(args: ValidateArgs) -> Outcome {
     let paths = if args.paths.is_empty() {

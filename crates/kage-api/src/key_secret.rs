@@ -10,7 +10,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kage_core::Identity;
 use zeroize::Zeroizing;
 
-use crate::SEALING_KEY_LABEL;
+use crate::names::SEALING_KEY_LABEL;
 
 /// How far in the future a key's creation time may lie (clocks differ); beyond, the key is
 /// refused, by the controller's loader and by `kage key restore`: a future date would make it

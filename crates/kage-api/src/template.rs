@@ -50,7 +50,7 @@ pub const VALUES_NAME: &str = "values";
 /// content the API server does not check, or checks only in a key that
 /// [`CONTENT_CHECKED_KEYS`] guards. Any other type (a bootstrap token, say) is validated value
 /// by value, and a refused write would tell the template's author something about a value.
-pub const TEMPLATABLE_TYPES: &[&str] = crate::ORDINARY_SECRET_TYPES;
+pub const TEMPLATABLE_TYPES: &[&str] = crate::names::ORDINARY_SECRET_TYPES;
 
 /// Keys the API server parses as JSON for a type: a template may write such a key only as one
 /// `dockerconfigjson(...)` call, whose output is JSON for every input (`.dockercfg` not at all).

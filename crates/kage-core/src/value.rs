@@ -305,7 +305,9 @@ pub(crate) fn read_payload(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Identity, KeyRing, Location, OpenError, Scope};
+    use crate::binding::{Location, Scope};
+    use crate::identity::Identity;
+    use crate::keyring::{KeyRing, OpenError};
 
     fn binding(key: &str) -> Binding {
         Binding::new(Scope::Strict, &Location::new("ns", "db", key)).unwrap()

@@ -14,7 +14,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use sha2::{Digest, Sha256};
 
-use crate::{pki, workspace_root};
+use crate::pki;
+use crate::shell::workspace_root;
 
 /// How long each component gets to become ready.
 const START_TIMEOUT: Duration = Duration::from_secs(120);

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 use crate::control_plane::ControlPlane;
-use crate::{cargo, run, workspace_root};
+use crate::shell::{cargo, run, workspace_root};
 
 /// How long the demo waits for every SealedSecret to be Ready.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);

@@ -3,14 +3,16 @@
 mod control_plane;
 mod demo;
 mod pki;
+mod shell;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
 use control_plane::ControlPlane;
+use shell::{cargo, path_with, run, workspace_root};
 
 /// kage development tasks.
 #[derive(Parser)]
@@ -128,43 +130,6 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
-}
-
-/// The workspace root (two folders above this crate).
-pub fn workspace_root() -> PathBuf {
-    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest_dir
-        .ancestors()
-        .nth(2)
-        .unwrap_or(manifest_dir)
-        .to_path_buf()
-}
-
-fn cargo() -> Command {
-    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    cmd.current_dir(workspace_root());
-    cmd
-}
-
-fn run(cmd: &mut Command) -> Result<()> {
-    let status = cmd.status().with_context(|| format!("running {cmd:?}"))?;
-    if !status.success() {
-        bail!("{cmd:?} failed ({status})");
-    }
-    Ok(())
-}
-
-/// PATH with the cluster's tools (kubectl, age) first.
-#[allow(
-    clippy::expect_used,
-    reason = "PATH entries come from PATH itself and from folders kage creates, without separators"
-)]
-fn path_with(dir: &Path) -> std::ffi::OsString {
-    let mut paths = vec![dir.to_path_buf()];
-    if let Some(existing) = std::env::var_os("PATH") {
-        paths.extend(std::env::split_paths(&existing));
-    }
-    std::env::join_paths(paths).expect("valid PATH")
 }
 
 /// `cargo xtask test`: unit and CLI tests (with the reference age tool for break-glass), then
