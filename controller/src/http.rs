@@ -237,7 +237,7 @@ pub fn api_router(state: AppState) -> Router {
 async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let route = request.uri().path().to_owned();
     let response = match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
-        Ok(response) => as_status(response),
+        Ok(response) => as_status(response).await,
         Err(_) => error(StatusCode::SERVICE_UNAVAILABLE, "request timed out").into_response(),
     };
     let known = [
@@ -389,9 +389,10 @@ impl IntoResponse for Refused {
     }
 }
 
-/// An error response not written as a [`Refused`] (axum's own 404, 405 and body-limit 413 are
-/// plain text) becomes one, so that every error has the one shape.
-fn as_status(response: Response) -> Response {
+/// An error response not written as a [`Refused`] (axum's own 404, 405 and body-limit 413,
+/// `/readyz`'s plain-text reason) becomes one, so that every error has the one shape; a
+/// plain-text message is kept.
+async fn as_status(response: Response) -> Response {
     let status = response.status();
     let is_json = response
         .headers()
@@ -408,10 +409,21 @@ fn as_status(response: Response) -> Response {
         StatusCode::PAYLOAD_TOO_LARGE => {
             format!("the body is larger than the limit of {MAX_REQUEST_BYTES} bytes")
         }
-        other => other.canonical_reason().unwrap_or("error").to_owned(),
+        other => {
+            let text = axum::body::to_bytes(response.into_body(), MAX_ERROR_TEXT_BYTES)
+                .await
+                .unwrap_or_default();
+            match std::str::from_utf8(&text).map(str::trim) {
+                Ok(text) if !text.is_empty() => text.to_owned(),
+                _ => other.canonical_reason().unwrap_or("error").to_owned(),
+            }
+        }
     };
     error(status, message).into_response()
 }
+
+/// Longest plain-text error message kept when an error is rewritten as a `Status`.
+const MAX_ERROR_TEXT_BYTES: usize = 4096;
 
 fn error(code: StatusCode, message: impl std::fmt::Display) -> Refused {
     Refused {
@@ -763,6 +775,29 @@ mod tests {
     fn status_body(answer: &str) -> serde_json::Value {
         let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
         serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {answer}"))
+    }
+
+    #[tokio::test]
+    async fn not_ready_says_why_in_a_status() {
+        let state = AppState::new(Shared::offline(), Vec::new(), Vec::new());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(serve_on(
+            listener,
+            health_router(state),
+            MAX_HEALTH_CONNECTIONS,
+        ));
+        let answer = request(
+            addr,
+            "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            b"",
+        )
+        .await;
+        assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+        assert_eq!(
+            status_body(&answer)["message"],
+            "sealing keys not loaded yet"
+        );
     }
 
     #[tokio::test]
