@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 use crate::args::Cli;
 use crate::{commands, mistake};
@@ -29,6 +29,9 @@ impl From<anyhow::Error> for Failure {
 /// Result of a command.
 pub type Outcome = Result<(), Failure>;
 
+/// The name under which kubectl finds kage as a plugin.
+pub const PLUGIN_BINARY: &str = "kubectl-kage";
+
 /// Parses the command line, runs the command and maps the outcome to an exit code.
 pub fn run() -> ExitCode {
     run_with(std::env::args_os())
@@ -40,7 +43,20 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    let cli = Cli::parse_from(args);
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+    // Run as a kubectl plugin, usage lines say `kubectl kage`.
+    let as_plugin = args
+        .first()
+        .and_then(|program| std::path::Path::new(program).file_name())
+        .is_some_and(|name| name.to_string_lossy().starts_with(PLUGIN_BINARY));
+    let mut command = Cli::command();
+    if as_plugin {
+        command = command.bin_name("kubectl kage");
+    }
+    let cli = match Cli::from_arg_matches(&command.get_matches_from(args)) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let (code, error) = match commands::run(cli) {
         Ok(()) => (0, None),
         Err(Failure::Input(e)) => (3, Some(e)),
