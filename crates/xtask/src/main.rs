@@ -48,27 +48,11 @@ enum BenchTarget {
     /// Cold sync of N SealedSecrets by a release-built controller, against the ceiling of
     /// writing the same Secrets directly.
     Controller {
-        /// How many SealedSecrets.
-        #[arg(long, default_value_t = 1000)]
-        objects: usize,
-        /// Values per SealedSecret.
-        #[arg(long, default_value_t = 3)]
-        values: usize,
-        /// Unrelated Secrets created beside them first (the controller must not keep them).
-        #[arg(long, default_value_t = 0)]
-        unrelated: usize,
-        /// After the sync, change this many SealedSecrets per second (0: no steady state).
-        #[arg(long, default_value_t = 0)]
-        changes_per_second: usize,
-        /// How long the steady state lasts, in seconds.
-        #[arg(long, default_value_t = 60)]
-        seconds: usize,
-        /// Then time `kage reseal` of this many files through the controller (0: skip).
-        #[arg(long, default_value_t = 0)]
-        reseal_files: usize,
-        /// Reconciles at once in the controller, and requests at once for the ceiling.
-        #[arg(long, default_value_t = 8)]
-        concurrency: usize,
+        /// kage-bench's flags (`--objects`, `--values`, `--unrelated`, `--changes-per-second`,
+        /// `--seconds`, `--reseal-files`, `--concurrency`), passed through: kage-bench parses
+        /// them and refuses a typo.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        flags: Vec<String>,
     },
 }
 
@@ -103,25 +87,8 @@ fn main() -> std::process::ExitCode {
         Task::Demo => demo::demo(),
         Task::Mutants => mutants(),
         Task::Bench {
-            what:
-                BenchTarget::Controller {
-                    objects,
-                    values,
-                    unrelated,
-                    changes_per_second,
-                    seconds,
-                    reseal_files,
-                    concurrency,
-                },
-        } => bench_controller(&[
-            ("--objects", objects),
-            ("--values", values),
-            ("--unrelated", unrelated),
-            ("--changes-per-second", changes_per_second),
-            ("--seconds", seconds),
-            ("--reseal-files", reseal_files),
-            ("--concurrency", concurrency),
-        ]),
+            what: BenchTarget::Controller { flags },
+        } => bench_controller(&flags),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -239,7 +206,7 @@ fn mutants() -> Result<()> {
 
 /// `cargo xtask bench controller`: release builds, the local control plane (or `$KUBECONFIG`),
 /// then the measuring driver in `tests/src/bin/kage-bench.rs`.
-fn bench_controller(options: &[(&str, usize)]) -> Result<()> {
+fn bench_controller(flags: &[String]) -> Result<()> {
     let cluster = ControlPlane::local();
     let kubeconfig = match std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) {
         Some(k) => PathBuf::from(k),
@@ -266,12 +233,30 @@ fn bench_controller(options: &[(&str, usize)]) -> Result<()> {
             "kage-bench",
             "--",
         ])
-        .args(
-            options
-                .iter()
-                .flat_map(|(flag, value)| [flag.to_string(), value.to_string()]),
-        )
+        .args(flags)
         .env("KUBECONFIG", &kubeconfig)
         .env("KAGE_BIN_DIR", workspace_root().join("target/release"))
         .env("PATH", path_with(&cluster.bin_dir())))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{Args, BenchTarget, Task};
+
+    #[test]
+    fn bench_flags_pass_through_to_kage_bench() {
+        let args = Args::try_parse_from([
+            "xtask", "bench", "controller", "--objects", "10", "--reseal-files", "2",
+        ])
+        .unwrap();
+        let Task::Bench {
+            what: BenchTarget::Controller { flags },
+        } = args.task
+        else {
+            panic!("not the bench task");
+        };
+        assert_eq!(flags, ["--objects", "10", "--reseal-files", "2"]);
+    }
 }
