@@ -440,3 +440,45 @@ async fn verify_and_reseal_through_the_controller_never_render() {
     .unwrap();
     wait_ready(&api, "orders-db").await;
 }
+
+/// The API server checks a `.dockerconfigjson` as JSON and its refusal quotes the first byte
+/// that is not ("invalid character 'Z' ..."). Whoever may set the type of a SealedSecret but
+/// not read its Secret must not read that byte in the status or an Event.
+#[tokio::test]
+async fn a_secret_the_api_server_refuses_shows_no_byte_of_its_value() {
+    let Some((cluster, _guard)) = kage_e2e::cluster_with_kage().await else {
+        return;
+    };
+    let ns = cluster.namespace("e2e-refused-secret").await;
+    let dir = tempfile::tempdir().unwrap();
+    let ctl = cluster
+        .start_leading_controller(dir.path(), &["--watch-namespace", &ns.name])
+        .await
+        .unwrap();
+    let mut manifest =
+        kage_e2e::secret_manifest("pull", &ns.name, &[(".dockerconfigjson", "Zebra-not-json")]);
+    manifest["type"] = json!("kubernetes.io/dockerconfigjson");
+    cluster.seal_and_apply(&manifest, &dir.path().join("pull.yaml"), &[]);
+    let api: Api<SealedSecret> = Api::namespaced(cluster.client.clone(), &ns.name);
+    wait_until(Duration::from_secs(30), "the refusal", || async {
+        Ok(api
+            .get("pull")
+            .await?
+            .ready_condition()
+            .is_some_and(|c| c.reason == "InvalidTemplate"))
+    })
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let seen = observable(&cluster, &ns.name, "pull").await;
+    assert!(
+        seen.iter().any(|s| s.contains("data[.dockerconfigjson]")),
+        "the refused field is named: {seen:?}"
+    );
+    let everything = format!("{seen:?}{}", ctl.logs());
+    assert!(
+        !everything.contains("'Z'"),
+        "a byte of the value shown: {seen:?}"
+    );
+    assert!(!everything.contains("Zebra"), "the value shown: {seen:?}");
+}

@@ -248,7 +248,13 @@ mod tests {
     #[test]
     fn bench_flags_pass_through_to_kage_bench() {
         let args = Args::try_parse_from([
-            "xtask", "bench", "controller", "--objects", "10", "--reseal-files", "2",
+            "xtask",
+            "bench",
+            "controller",
+            "--objects",
+            "10",
+            "--reseal-files",
+            "2",
         ])
         .unwrap();
         let Task::Bench {
