@@ -273,6 +273,27 @@ impl Templates {
     /// Checks the templates of `sealed` from what anyone reading the object sees: the template
     /// text, the sealed keys, the lengths of the values and the Secret type. Nothing is opened.
     pub fn check(sealed: &SealedSecret) -> Result<Self, TemplateError> {
+        // A value that does not parse (and will not open) is bounded by its sealed form.
+        Self::check_with_lengths(sealed, || {
+            sealed
+                .spec
+                .encrypted_data
+                .iter()
+                .map(|(k, text)| {
+                    let len = SealedValue::from_base64(text)
+                        .map_or(text.len().div_ceil(4) * 3, |v| v.value_len());
+                    (k.clone(), len)
+                })
+                .collect()
+        })
+    }
+
+    /// [`Templates::check`] with the length of each value (public: age does not hide it) from
+    /// values the caller has parsed already; asked for only when there are templates.
+    pub fn check_with_lengths(
+        sealed: &SealedSecret,
+        lengths: impl FnOnce() -> BTreeMap<String, usize>,
+    ) -> Result<Self, TemplateError> {
         let Some(template) = &sealed.spec.template else {
             return Ok(Templates::default());
         };
@@ -296,16 +317,7 @@ impl Templates {
         if !TEMPLATABLE_TYPES.contains(&type_) {
             return Err(TemplateError::TypeNotTemplatable(type_.to_owned()));
         }
-        // Each value's length, public to anyone who reads the object (age does not hide it);
-        // a value that does not parse (and will not open) is bounded by its sealed form.
-        let lengths: BTreeMap<String, usize> = sealed_keys
-            .iter()
-            .map(|(k, text)| {
-                let len = SealedValue::from_base64(text)
-                    .map_or(text.len().div_ceil(4) * 3, |v| v.value_len());
-                (k.clone(), len)
-            })
-            .collect();
+        let lengths = lengths();
         let mut outputs = BTreeMap::new();
         let mut total: usize = lengths
             .iter()

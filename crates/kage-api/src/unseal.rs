@@ -73,11 +73,17 @@ pub fn wipe_secret(secret: &mut k8s_openapi::api::core::v1::Secret) {
 /// rendered. All or nothing: the templates are checked before any value is opened, and the
 /// first value that cannot be opened is the error, naming its key.
 pub fn unseal(sealed: &SealedSecret, ring: &KeyRing) -> Result<SecretOutput, ConvertError> {
-    let templates = Templates::check(sealed)?;
+    let values = sealed_values(sealed)?;
+    let templates = Templates::check_with_lengths(sealed, || {
+        values
+            .iter()
+            .map(|(key, value)| (key.clone(), value.value_len()))
+            .collect()
+    })?;
     let (namespace, name) = (sealed.namespace_or_empty(), sealed.name_or_empty());
     let mut data = BTreeMap::new();
     let mut opened_with = Vec::new();
-    for (key, value) in sealed_values(sealed)? {
+    for (key, value) in values {
         let location = Location::new(namespace, name, &key);
         let plain = ring
             .open(&value, &location)
