@@ -6,6 +6,10 @@
     reason = "test code: a failed unwrap is a failed test"
 )]
 
+mod common;
+
+use common::kage;
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
@@ -89,14 +93,6 @@ impl Dir {
             .args(["unseal", "-i", "id.txt", "-f", file, "-o", "json"])
             .assert()
     }
-}
-
-fn kage(dir: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("kage").unwrap();
-    cmd.current_dir(dir)
-        .env_remove("KUBECONFIG")
-        .env("HOME", dir);
-    cmd
 }
 
 fn secret_json(out: &[u8]) -> serde_json::Value {

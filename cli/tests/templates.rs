@@ -7,21 +7,14 @@
     reason = "test code: a failed unwrap is a failed test"
 )]
 
-use std::path::Path;
+mod common;
 
-use assert_cmd::Command;
+use common::kage;
+
 use predicates::prelude::*;
 use predicates::str::contains;
 
 const PASSWORD: &str = "p@ss:w/rd-never-printed";
-
-fn kage(dir: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("kage").unwrap();
-    cmd.current_dir(dir)
-        .env_remove("KUBECONFIG")
-        .env("HOME", dir);
-    cmd
-}
 
 /// A new folder with an identity in `id.txt`; returns its recipient too.
 fn folder_with_identity() -> (tempfile::TempDir, String) {

@@ -341,3 +341,26 @@ pub async fn count_ready(
         })
         .count())
 }
+
+/// Waits (60 s at most) until `name`'s Ready condition has `status` and `reason` for the
+/// generation the object is at.
+pub async fn wait_condition(
+    api: &Api<kage_api::SealedSecret>,
+    name: &str,
+    status: &str,
+    reason: &str,
+) {
+    wait_until(
+        Duration::from_secs(60),
+        &format!("{name} Ready={status} {reason}"),
+        || async {
+            let ss = api.get(name).await?;
+            Ok(ss
+                .ready_condition()
+                .is_some_and(|c| c.status == status && c.reason == reason)
+                && ss.status.as_ref().and_then(|s| s.observed_generation) == ss.metadata.generation)
+        },
+    )
+    .await
+    .unwrap();
+}

@@ -107,12 +107,34 @@ impl Cluster {
                 .port())
         };
         let (port, health_port) = (free_port()?, free_port()?);
-        let log_path = dir.join(format!("controller-{port}.log"));
+        ControllerProcess::spawn(
+            Command::new(binary("kage-controller")),
+            kubeconfig,
+            dir.join(format!("controller-{port}.log")),
+            (
+                format!("127.0.0.1:{port}"),
+                format!("127.0.0.1:{health_port}"),
+            ),
+            extra,
+        )
+    }
+}
+
+impl ControllerProcess {
+    /// Runs `program run` (the controller, or a wrapper that runs it, such as `ip netns exec`)
+    /// with `kubeconfig`, serving the API and health endpoints on `addrs`, logging to `log_path`.
+    pub(crate) fn spawn(
+        mut program: Command,
+        kubeconfig: &Path,
+        log_path: PathBuf,
+        (addr, health_addr): (String, String),
+        extra: &[&str],
+    ) -> Result<Self> {
         let log = std::fs::File::create(&log_path)?;
-        let child = Command::new(binary("kage-controller"))
+        let child = program
             .arg("run")
-            .args(["--api-addr", &format!("127.0.0.1:{port}")])
-            .args(["--http-addr", &format!("127.0.0.1:{health_port}")])
+            .args(["--api-addr", &addr])
+            .args(["--http-addr", &health_addr])
             .args(extra)
             .env("KUBECONFIG", kubeconfig)
             .env("RUST_LOG", "info,kage_controller=debug")
@@ -122,15 +144,15 @@ impl Cluster {
         Ok(ControllerProcess {
             child,
             log_path,
-            addr: format!("127.0.0.1:{port}"),
-            health_addr: format!("127.0.0.1:{health_port}"),
+            addr,
+            health_addr,
         })
     }
 }
 
 /// A running controller; killed on drop.
 pub struct ControllerProcess {
-    pub(crate) child: std::process::Child,
+    child: std::process::Child,
     /// Where its output goes.
     pub log_path: PathBuf,
     /// Its API address (`ip:port`): `/v1/...`.

@@ -148,28 +148,23 @@ impl PodNetwork {
         extra: &[&str],
     ) -> Result<ControllerProcess> {
         let inside = self.kubeconfig_inside(kubeconfig)?;
-        let log_path = dir.join(format!("controller-{}.log", self.netns));
-        let log = std::fs::File::create(&log_path)?;
-        let child = Command::new("ip")
+        let mut wrapper = Command::new("ip");
+        wrapper
             .args(["netns", "exec", &self.netns])
-            .arg(binary("kage-controller"))
-            .arg("run")
-            .args(["--api-addr", &format!("{}:{POD_API_PORT}", self.pod_ip)])
-            .args(["--http-addr", &format!("{}:{POD_HEALTH_PORT}", self.pod_ip)])
-            // The API server's proxy reaches the pod from the host end of the veth.
-            .args(["--trusted-proxy", &self.host_ip])
-            .args(extra)
-            .env("KUBECONFIG", inside)
-            .env("RUST_LOG", "info,kage_controller=debug")
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()?;
-        Ok(ControllerProcess {
-            child,
-            log_path,
-            addr: format!("{}:{POD_API_PORT}", self.pod_ip),
-            health_addr: format!("{}:{POD_HEALTH_PORT}", self.pod_ip),
-        })
+            .arg(binary("kage-controller"));
+        // The API server's proxy reaches the pod from the host end of the veth.
+        let mut flags = vec!["--trusted-proxy", self.host_ip.as_str()];
+        flags.extend(extra);
+        ControllerProcess::spawn(
+            wrapper,
+            &inside,
+            dir.join(format!("controller-{}.log", self.netns)),
+            (
+                format!("{}:{POD_API_PORT}", self.pod_ip),
+                format!("{}:{POD_HEALTH_PORT}", self.pod_ip),
+            ),
+            &flags,
+        )
     }
 }
 

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Secret;
 use kage_api::SealedSecret;
-use kage_e2e::{CONTROLLER_NAMESPACE, run_ok, secret_manifest, wait_until};
+use kage_e2e::{CONTROLLER_NAMESPACE, run_ok, secret_manifest, wait_condition, wait_until};
 use kube::Api;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use serde_json::json;
@@ -21,22 +21,6 @@ const PLAINTEXT: &str = "pl41ntext-that-must-never-leak";
 fn b64(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-async fn wait_condition(api: &Api<SealedSecret>, name: &str, status: &str, reason: &str) {
-    wait_until(
-        Duration::from_secs(60),
-        &format!("{name} Ready={status} {reason}"),
-        || async {
-            let ss = api.get(name).await?;
-            Ok(ss
-                .ready_condition()
-                .is_some_and(|c| c.status == status && c.reason == reason)
-                && ss.status.as_ref().and_then(|s| s.observed_generation) == ss.metadata.generation)
-        },
-    )
-    .await
-    .unwrap();
 }
 
 fn data_of(secret: &Secret, key: &str) -> Vec<u8> {

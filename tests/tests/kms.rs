@@ -12,7 +12,8 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Secret;
 use kage_api::SealedSecret;
 use kage_e2e::{
-    CONTROLLER_LOCK, CONTROLLER_NAMESPACE, Cluster, OpenBao, cluster, http_get, run_ok, wait_until,
+    CONTROLLER_LOCK, CONTROLLER_NAMESPACE, Cluster, OpenBao, cluster, http_get, run_ok,
+    wait_condition,
 };
 use kube::Api;
 use kube::api::ListParams;
@@ -94,26 +95,13 @@ async fn kms_wrapped_keys_unseal_normally_and_survive_the_kms_going_down() {
         run_ok(cluster.kubectl().arg("apply").arg("-f").arg(&out)).unwrap();
     };
     let api: Api<SealedSecret> = Api::namespaced(cluster.client.clone(), &ns.name);
-    let ready = |name: &'static str| {
-        let api = api.clone();
-        async move {
-            wait_until(Duration::from_secs(60), name, || async {
-                Ok(api
-                    .get(name)
-                    .await?
-                    .ready_condition()
-                    .is_some_and(|c| c.status == "True"))
-            })
-            .await
-        }
-    };
     seal_apply("before");
-    ready("before").await.unwrap();
+    wait_condition(&api, "before", "True", "Unsealed").await;
 
     // The KMS goes down after start: keys already loaded keep working.
     bao.stop();
     seal_apply("after");
-    ready("after").await.unwrap();
+    wait_condition(&api, "after", "True", "Unsealed").await;
 
     // The KMS is down at start: the controller is not ready, says why, and keeps running.
     let mut second = cluster.start_controller(dir.path(), &args).await.unwrap();

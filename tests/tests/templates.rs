@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
 use kage_api::SealedSecret;
-use kage_e2e::{Cluster, ControllerProcess, http_get, metric_samples, run_ok, wait_until};
+use kage_e2e::{
+    Cluster, ControllerProcess, http_get, metric_samples, run_ok, wait_condition, wait_until,
+};
 use kube::Api;
 use kube::api::{Patch, PatchParams};
 use serde_json::json;
@@ -45,20 +47,6 @@ fn seal_example(cluster: &Cluster, name: &str, ns: &str, dir: &Path) -> std::pat
     .unwrap();
     run_ok(cluster.kubectl().arg("apply").arg("-f").arg(&sealed)).unwrap();
     sealed
-}
-
-async fn wait_ready(api: &Api<SealedSecret>, name: &str) {
-    wait_until(
-        Duration::from_secs(60),
-        &format!("{name} Ready"),
-        || async {
-            let s = api.get(name).await?;
-            Ok(s.ready_condition().is_some_and(|c| c.status == "True")
-                && s.status.as_ref().and_then(|st| st.observed_generation) == s.metadata.generation)
-        },
-    )
-    .await
-    .unwrap();
 }
 
 /// The Secret's data as text, by key.
@@ -96,7 +84,7 @@ async fn the_examples_compose_a_database_url_a_config_file_and_a_docker_config_e
     }
     let api: Api<SealedSecret> = Api::namespaced(cluster.client.clone(), &ns.name);
     for name in ["orders-db", "worker-config", "registry-pull"] {
-        wait_ready(&api, name).await;
+        wait_condition(&api, name, "True", "Unsealed").await;
     }
 
     let (type_, data) = secret_data(&cluster, &ns.name, "orders-db").await;
@@ -253,7 +241,7 @@ async fn editing_templates_reveals_nothing_about_the_values() {
             &file,
             &[],
         );
-        wait_ready(&api, name).await;
+        wait_condition(&api, name, "True", "Unsealed").await;
     }
 
     let probes = [
@@ -345,7 +333,7 @@ async fn a_refused_template_names_its_key_and_line_and_shows_no_value_anywhere()
         &[],
     );
     let api: Api<SealedSecret> = Api::namespaced(cluster.client.clone(), &ns.name);
-    wait_ready(&api, "app").await;
+    wait_condition(&api, "app", "True", "Unsealed").await;
     api.patch(
         "app",
         &PatchParams::default(),
@@ -409,7 +397,7 @@ async fn verify_and_reseal_through_the_controller_never_render() {
     };
     let file = seal_example(&cluster, "database-url", &ns.name, dir.path());
     let api: Api<SealedSecret> = Api::namespaced(cluster.client.clone(), &ns.name);
-    wait_ready(&api, "orders-db").await;
+    wait_condition(&api, "orders-db", "True", "Unsealed").await;
     let after_reconcile = renders();
     assert!(after_reconcile >= 1.0, "the reconcile rendered");
 
@@ -438,7 +426,7 @@ async fn verify_and_reseal_through_the_controller_never_render() {
     )
     .await
     .unwrap();
-    wait_ready(&api, "orders-db").await;
+    wait_condition(&api, "orders-db", "True", "Unsealed").await;
 }
 
 /// The API server checks a `.dockerconfigjson` as JSON and its refusal quotes the first byte
