@@ -36,7 +36,7 @@ pub fn run(args: InspectArgs) -> Outcome {
             .collect();
         // Which values each template reads; a template that does not check is reported as such
         // (`kage validate` says why).
-        let templates = match Templates::check(&sealed) {
+        let templates = match Templates::check_values(&sealed, &values) {
             Ok(t) if t.is_empty() => serde_json::Value::Null,
             Ok(t) => json!({
                 "data": t.uses(),

@@ -168,7 +168,7 @@ fn check_file(file: &Path) -> (usize, Vec<String>) {
                 continue;
             }
         };
-        if let Err(e) = Templates::check(&sealed) {
+        if let Err(e) = Templates::check_values(&sealed, &values) {
             problems.push(format!("SealedSecret {who}: {e}"));
         }
         for (key, value) in values {

@@ -288,9 +288,23 @@ impl Templates {
         })
     }
 
-    /// [`Templates::check`] with the length of each value (public: age does not hide it) from
-    /// values the caller has parsed already; asked for only when there are templates.
-    pub fn check_with_lengths(
+    /// [`Templates::check`] for a caller that has read the sealed values already (each is
+    /// parsed once).
+    pub fn check_values(
+        sealed: &SealedSecret,
+        values: &[(String, SealedValue)],
+    ) -> Result<Self, TemplateError> {
+        Self::check_with_lengths(sealed, || {
+            values
+                .iter()
+                .map(|(key, value)| (key.clone(), value.value_len()))
+                .collect()
+        })
+    }
+
+    /// The check, with the length of each value (public: age does not hide it), asked for
+    /// only when there are templates.
+    fn check_with_lengths(
         sealed: &SealedSecret,
         lengths: impl FnOnce() -> BTreeMap<String, usize>,
     ) -> Result<Self, TemplateError> {

@@ -74,12 +74,7 @@ pub fn wipe_secret(secret: &mut k8s_openapi::api::core::v1::Secret) {
 /// first value that cannot be opened is the error, naming its key.
 pub fn unseal(sealed: &SealedSecret, ring: &KeyRing) -> Result<SecretOutput, ConvertError> {
     let values = sealed_values(sealed)?;
-    let templates = Templates::check_with_lengths(sealed, || {
-        values
-            .iter()
-            .map(|(key, value)| (key.clone(), value.value_len()))
-            .collect()
-    })?;
+    let templates = Templates::check_values(sealed, &values)?;
     let (namespace, name) = (sealed.namespace_or_empty(), sealed.name_or_empty());
     let mut data = BTreeMap::new();
     let mut opened_with = Vec::new();
