@@ -113,30 +113,25 @@ enum Function {
     DockerConfigJson,
 }
 
-/// Every function name, as documented in docs/templates.md.
-const FUNCTIONS: &[&str] = &[
-    "b64encode",
-    "b64decode",
-    "json",
-    "yaml",
-    "urlencode",
-    "indent",
-    "dockerconfigjson",
+/// Every function, by the name docs/templates.md gives it, with how many text arguments it
+/// takes (`indent`'s width is a literal besides).
+const FUNCTIONS: &[(&str, Function, usize)] = &[
+    ("b64encode", Function::B64Encode, 1),
+    ("b64decode", Function::B64Decode, 1),
+    ("json", Function::Json, 1),
+    ("yaml", Function::Yaml, 1),
+    ("urlencode", Function::UrlEncode, 1),
+    ("indent", Function::Indent(0), 1),
+    ("dockerconfigjson", Function::DockerConfigJson, 3),
 ];
 
 impl Function {
     /// The function of that name and how many text arguments it takes.
     fn named(name: &str) -> Option<(Function, usize)> {
-        Some(match name {
-            "b64encode" => (Function::B64Encode, 1),
-            "b64decode" => (Function::B64Decode, 1),
-            "json" => (Function::Json, 1),
-            "yaml" => (Function::Yaml, 1),
-            "urlencode" => (Function::UrlEncode, 1),
-            "indent" => (Function::Indent(0), 1),
-            "dockerconfigjson" => (Function::DockerConfigJson, 3),
-            _ => return None,
-        })
+        FUNCTIONS
+            .iter()
+            .find(|(n, _, _)| *n == name)
+            .map(|(_, f, arity)| (*f, *arity))
     }
 
     /// Largest output for arguments of at most these lengths.
@@ -588,7 +583,11 @@ impl Compiler<'_> {
         let (mut function, arity) = Function::named(name).ok_or_else(|| {
             format!(
                 "unknown function {name:?}: the functions are {}",
-                FUNCTIONS.join(", ")
+                FUNCTIONS
+                    .iter()
+                    .map(|(n, _, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
         })?;
         let mut positional = Vec::new();
@@ -1024,8 +1023,7 @@ mod tests {
             c in proptest::collection::vec(any::<u8>(), 0..50),
         ) {
             let args = [Plaintext::new(a.clone()), Plaintext::new(b.clone()), Plaintext::new(c.clone())];
-            for (name, _) in FUNCTIONS.iter().filter_map(|n| Function::named(n).map(|f| (n, f))) {
-                let (function, arity) = Function::named(name).unwrap();
+            for &(name, function, arity) in FUNCTIONS {
                 let function = if let Function::Indent(_) = function { Function::Indent(7) } else { function };
                 let mut out = Vec::new();
                 function.apply(&args[..arity], &mut out);
