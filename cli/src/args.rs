@@ -46,6 +46,9 @@ pub enum Command {
         #[command(subcommand)]
         command: KeyCommand,
     },
+    /// Turn Bitnami Sealed Secrets files into kage SealedSecrets, opening each value with the
+    /// Sealed Secrets keys and sealing it to the kage cluster key; nothing in clear on disk.
+    Migrate(MigrateArgs),
     /// List SealedSecrets and whether the controller has unsealed them.
     Status(StatusArgs),
     /// Print a shell completion script.
@@ -142,6 +145,36 @@ pub struct ResealArgs {
     /// Offline: seal to this recipient (repeatable; default .kage.yaml, then the cluster).
     #[arg(short = 'r', long = "recipient", value_name = "RECIPIENT")]
     pub recipients: Vec<String>,
+    /// Cluster selection.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+/// `kage migrate`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// Sealed Secrets files and directories (searched recursively); default ".".
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// A file holding Sealed Secrets private keys: PEM, or the YAML of its key Secrets
+    /// (repeatable). Without it, the active keys are read from the cluster.
+    #[arg(long = "key-file", value_name = "FILE")]
+    pub key_files: Vec<PathBuf>,
+    /// Namespace of the Sealed Secrets controller, where its keys are.
+    #[arg(long, value_name = "NS", default_value = "kube-system")]
+    pub sealed_secrets_namespace: String,
+    /// Replace each Sealed Secrets document in its file (other documents are kept).
+    #[arg(long, conflicts_with = "output_dir")]
+    pub in_place: bool,
+    /// Write the migrated files under DIR, at their paths relative to the PATH given.
+    #[arg(short = 'o', long = "output-dir", value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+    /// Seal to this recipient (repeatable; default .kage.yaml, then the cluster's key).
+    #[arg(short = 'r', long = "recipient", value_name = "RECIPIENT")]
+    pub recipients: Vec<String>,
+    /// Namespace for documents that name none (default: the kubeconfig context's).
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
     /// Cluster selection.
     #[command(flatten)]
     pub cluster: ClusterArgs,

@@ -17,6 +17,7 @@ mod kage_yaml;
 mod mistake;
 mod recipients;
 mod run;
+mod sealed_secrets;
 
 pub use args::Cli;
 pub use run::{Failure, Outcome, run, run_with};

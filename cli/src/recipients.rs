@@ -10,7 +10,8 @@ use kage_core::Recipient;
 
 use crate::args::ClusterArgs;
 use crate::client::{PublicKeys, block_on, connect, fetch_keys};
-use crate::kage_yaml::Source;
+use crate::kage_yaml::{Resolved, Source};
+use crate::mistake::Mistake;
 
 /// How long `seal`, `reseal` and `validate` wait for the cluster's public keys before going on
 /// without them (offline work must not hang).
@@ -63,6 +64,35 @@ pub fn check_against_cluster(recipients: &[Recipient], keys: &PublicKeys) -> any
 /// Whether `recipient` is one of the cluster's keys, current or not.
 pub fn is_cluster_key(keys: &PublicKeys, recipient: &Recipient) -> bool {
     cluster_state(keys, recipient).is_some()
+}
+
+/// The recipients of a file sealed without the controller: `-r`, else the file's `.kage.yaml`
+/// rule (recovery included), else the cluster's current key; checked against the cluster's
+/// keys when they can be read, and said on stderr.
+pub fn choose(
+    flags: &[String],
+    configured: &Resolved,
+    published: Option<&PublicKeys>,
+) -> anyhow::Result<Vec<Recipient>> {
+    let (list, origin) = if !flags.is_empty() {
+        let list = flags
+            .iter()
+            .map(|r| r.parse().map_err(|e| anyhow!("-r: {e}")))
+            .collect::<anyhow::Result<Vec<Recipient>>>()?;
+        (list, Origin::Flags)
+    } else if let Some(source) = &configured.source {
+        (configured.recipients(), Origin::Config(source.clone()))
+    } else {
+        let keys = published.ok_or(Mistake::NoRecipients {
+            tried: "pass -r, add a .kage.yaml rule, or make the cluster reachable",
+        })?;
+        (vec![keys.current.clone()], Origin::Cluster)
+    };
+    if let Some(keys) = published {
+        check_against_cluster(&list, keys)?;
+    }
+    announce(&origin, &list, &configured.recovery);
+    Ok(list)
 }
 
 /// Says on stderr where the recipients came from and who they are.

@@ -7,7 +7,8 @@
 //!
 //! [`cluster`] reaches the cluster and runs kubectl and the CLI, [`controller`] runs the
 //! controller as a process, [`pod_network`] gives it a pod network the API server's proxy
-//! reaches, [`openbao`] runs the KMS, [`gitops`] asks kstatus and Argo CD's health check, and
+//! reaches, [`openbao`] runs the KMS, [`gitops`] asks kstatus and Argo CD's health check, [`sealed_secrets`] runs Bitnami
+//! Sealed Secrets for the migration tests, and
 //! [`metrics`] parses what `/metrics` says.
 
 pub mod cluster;
@@ -16,6 +17,7 @@ pub mod gitops;
 pub mod metrics;
 pub mod openbao;
 pub mod pod_network;
+pub mod sealed_secrets;
 
 pub use cluster::*;
 pub use controller::*;
@@ -23,3 +25,4 @@ pub use gitops::*;
 pub use metrics::*;
 pub use openbao::*;
 pub use pod_network::*;
+pub use sealed_secrets::*;

@@ -4,6 +4,7 @@ mod backup;
 mod inspect;
 mod key;
 mod keygen;
+mod migrate;
 mod reseal;
 mod seal;
 mod status;
@@ -31,6 +32,7 @@ pub fn run(cli: Cli) -> Outcome {
         Command::Validate(args) => validate::run(args),
         Command::Reseal(args) => reseal::run(args),
         Command::Key { command } => key::run(command),
+        Command::Migrate(args) => migrate::run(args),
         Command::Status(args) => status::run(args),
         Command::Completions(args) => {
             let mut cmd = <Cli as clap::CommandFactory>::command();

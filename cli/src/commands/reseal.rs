@@ -16,7 +16,6 @@ use zeroize::Zeroizing;
 
 use crate::args::ResealArgs;
 use crate::client::{PublicKeys, block_on, call_controller};
-use crate::mistake::Mistake;
 use crate::recipients::{self, Origin};
 use crate::run::{Failure, Outcome};
 use crate::{files, kage_yaml};
@@ -58,7 +57,11 @@ pub fn run(args: ResealArgs) -> Outcome {
                         let fresh = reseal_offline(
                             &job.sealed_documents(),
                             ring,
-                            &recipients_for(&args, &job.configured, published.as_ref())?,
+                            &recipients::choose(
+                                &args.recipients,
+                                &job.configured,
+                                published.as_ref(),
+                            )?,
                             published.as_ref(),
                         )?;
                         job.write(fresh)
@@ -269,35 +272,6 @@ fn reseal_through_controller(
             }
         }
     }
-}
-
-/// The recipients of an offline reseal: `-r`, else the `.kage.yaml` rule, else the cluster's
-/// current key; checked against the cluster's keys when they can be read.
-fn recipients_for(
-    args: &ResealArgs,
-    configured: &kage_yaml::Resolved,
-    published: Option<&PublicKeys>,
-) -> anyhow::Result<Vec<Recipient>> {
-    let (list, origin) = if !args.recipients.is_empty() {
-        let list = args
-            .recipients
-            .iter()
-            .map(|r| r.parse().map_err(|e| anyhow!("-r: {e}")))
-            .collect::<anyhow::Result<Vec<Recipient>>>()?;
-        (list, Origin::Flags)
-    } else if let Some(source) = &configured.source {
-        (configured.recipients(), Origin::Config(source.clone()))
-    } else {
-        let keys = published.ok_or(Mistake::NoRecipients {
-            tried: "pass -r, add a .kage.yaml rule, or make the cluster reachable",
-        })?;
-        (vec![keys.current.clone()], Origin::Cluster)
-    };
-    if let Some(keys) = published {
-        recipients::check_against_cluster(&list, keys)?;
-    }
-    recipients::announce(&origin, &list, &configured.recovery);
-    Ok(list)
 }
 
 /// Reseals with identities held here. A recipient that could not open a value before is

@@ -367,7 +367,7 @@ fn seal_raw(
     super::print(&format!("{}\n", sealed.to_base64()))
 }
 
-fn stamp(sealed: &mut SealedSecret) {
+pub(super) fn stamp(sealed: &mut SealedSecret) {
     let now = jiff::Timestamp::now()
         .round(jiff::Unit::Second)
         .unwrap_or_default();
@@ -507,7 +507,7 @@ fn set_template(sealed: &mut SealedSecret, from_file: Option<&SecretTemplate>) -
     Ok(())
 }
 
-fn detect_format(path: &Path) -> kage_api::OutputFormat {
+pub(super) fn detect_format(path: &Path) -> kage_api::OutputFormat {
     match path.extension().and_then(|e| e.to_str()) {
         Some("json") => kage_api::OutputFormat::Json,
         _ => kage_api::OutputFormat::Yaml,

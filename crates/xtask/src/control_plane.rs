@@ -489,6 +489,103 @@ pub fn build_gitops_tool() -> Result<PathBuf> {
     Ok(bin)
 }
 
+/// A program built from a Go module of another project, at a pinned version.
+pub struct GoTool {
+    /// Its folder name in the cache.
+    pub name: &'static str,
+    /// The module path the proxy serves it under.
+    pub module: &'static str,
+    /// The pinned version.
+    pub version: &'static str,
+    /// Packages to build, relative to the module root (`./cmd/helm`).
+    pub packages: &'static [&'static str],
+    /// Files of the module copied beside the binaries (a CRD, say).
+    pub files: &'static [&'static str],
+}
+
+/// The Sealed Secrets controller and `kubeseal`, for the migration tests. Its go.mod names the
+/// module `github.com/bitnami/sealed-secrets`, so it is downloaded and built in place rather
+/// than installed.
+pub const SEALED_SECRETS: GoTool = GoTool {
+    name: "sealed-secrets",
+    module: "github.com/bitnami-labs/sealed-secrets",
+    version: "v0.40.0",
+    packages: &["./cmd/controller", "./cmd/kubeseal"],
+    files: &["helm/sealed-secrets/crds/bitnami.com_sealedsecrets.yaml"],
+};
+
+/// Helm, for the chart tests.
+pub const HELM: GoTool = GoTool {
+    name: "helm",
+    module: "helm.sh/helm/v4",
+    version: "v4.3.1",
+    packages: &["./cmd/helm"],
+    files: &[],
+};
+
+/// Builds (or finds in the cache) a [`GoTool`]: the module is downloaded through the Go module
+/// proxy (`go mod download`) and built inside it; binaries and files land in a folder that is
+/// renamed into place only once complete. Returns that folder.
+pub fn build_go_tool(tool: &GoTool) -> Result<PathBuf> {
+    let dir = cache_root()
+        .join("tools")
+        .join(format!("{}-{}", tool.name, tool.version));
+    if dir.join(".complete").exists() {
+        return Ok(dir);
+    }
+    println!(
+        "building {}@{} into {}",
+        tool.module,
+        tool.version,
+        dir.display()
+    );
+    let out = Command::new("go")
+        .args(["mod", "download", "-json"])
+        .arg(format!("{}@{}", tool.module, tool.version))
+        .output()
+        .context("running go (is Go installed?)")?;
+    let info: serde_json::Value = serde_json::from_slice(&out.stdout).with_context(|| {
+        format!(
+            "go mod download {}: {}",
+            tool.module,
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })?;
+    let source = info["Dir"]
+        .as_str()
+        .with_context(|| format!("go mod download {}: {}", tool.module, info["Error"]))?;
+    let source = Path::new(source);
+    let partial = dir.with_extension(format!("partial-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&partial);
+    std::fs::create_dir_all(&partial)?;
+    let status = Command::new("go")
+        .current_dir(source)
+        .args(["build", "-trimpath", "-o"])
+        .arg(format!("{}/", partial.display()))
+        .args(tool.packages)
+        .status()
+        .context("running go build")?;
+    if !status.success() {
+        bail!(
+            "go build {} in {} failed",
+            tool.packages.join(" "),
+            tool.module
+        );
+    }
+    for file in tool.files {
+        let from = source.join(file);
+        let to = partial.join(Path::new(file).file_name().unwrap_or_default());
+        std::fs::copy(&from, &to).with_context(|| format!("copying {}", from.display()))?;
+    }
+    std::fs::write(
+        partial.join(".complete"),
+        format!("{}@{}\n", tool.module, tool.version),
+    )?;
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::rename(&partial, &dir)?;
+    Ok(dir)
+}
+
 fn go_build(module: &Path, output: &Path, packages: &[&str], ldflags: &str) -> Result<()> {
     let mut out = output.display().to_string();
     if output.is_dir() {

@@ -105,6 +105,8 @@ fn main() -> std::process::ExitCode {
 fn test() -> Result<()> {
     let bins = control_plane::build_binaries()?;
     let gitops = control_plane::build_gitops_tool()?;
+    let sealed_secrets = control_plane::build_go_tool(&control_plane::SEALED_SECRETS)?;
+    let helm = control_plane::build_go_tool(&control_plane::HELM)?;
     // Default members only: the e2e package runs below, once a cluster is there.
     run(cargo().args(["test"]).env("KAGE_AGE_BIN", bins.join("age")))?;
 
@@ -128,6 +130,8 @@ fn test() -> Result<()> {
                     if external.is_none() { "1" } else { "" },
                 )
                 .env("KAGE_GITOPS_BIN", &gitops)
+                .env("KAGE_SEALED_SECRETS_DIR", &sealed_secrets)
+                .env("KAGE_HELM_BIN", helm.join("helm"))
                 .env("PATH", path_with(&cluster.bin_dir())))
         });
     if external.is_none() {

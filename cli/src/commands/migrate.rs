@@ -1,0 +1,370 @@
+//! `kage migrate`: Bitnami Sealed Secrets files in, kage SealedSecrets out.
+//!
+//! Each value is opened in memory with the Sealed Secrets private keys and sealed at once to the
+//! kage recipients, under the scope that matches the Sealed Secrets one. A file is written
+//! whole or not at all: if any value of it opens with no key, its file and key are reported and
+//! the file is left as it was; the run goes on with the other files and exits non-zero.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, anyhow, bail};
+use k8s_openapi::api::core::v1::Secret;
+use kage_api::manifest::{self, Document};
+use kage_api::seal::{SecretInput, seal_secret, sealed_secret_to_document};
+use kage_api::template::Templates;
+use kage_api::{SealedSecret, SecretTemplate};
+use kage_core::Recipient;
+use kube::Api;
+use kube::api::ListParams;
+
+use crate::args::MigrateArgs;
+use crate::client::{PublicKeys, block_on, connect};
+use crate::recipients;
+use crate::run::{Failure, Outcome};
+use crate::sealed_secrets::{self, BitnamiSealedSecret, SealingKeys};
+use crate::{files, kage_yaml};
+
+pub fn run(args: MigrateArgs) -> Outcome {
+    let keys = load_keys(&args)?;
+    let roots = if args.paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        args.paths.clone()
+    };
+    let default_namespace = match &args.namespace {
+        Some(ns) => ns.clone(),
+        None => crate::client::kubeconfig_namespace(
+            args.cluster.kubeconfig.as_deref(),
+            args.cluster.context.as_deref(),
+        )
+        .map_err(Failure::Input)?
+        .unwrap_or_else(|| "default".to_owned()),
+    };
+    let published = recipients::published_keys(&args.cluster);
+    let job = Job {
+        keys: &keys,
+        default_namespace: &default_namespace,
+        recipients: &args.recipients,
+        published: published.as_ref(),
+    };
+    let (mut migrated, mut failed) = (0, 0);
+    let mut printed = Vec::new();
+    for root in &roots {
+        for file in files::manifest_files(root)? {
+            let outcome = job.migrate_file(&file).and_then(|done| match done {
+                None => Ok(0),
+                Some(done) => {
+                    let count = done.count;
+                    done.write(&args, root, &mut printed)?;
+                    Ok(count)
+                }
+            });
+            match outcome {
+                Ok(0) => {}
+                Ok(n) => {
+                    migrated += n;
+                    eprintln!("{}: migrated {n} SealedSecret(s)", file.display());
+                }
+                Err(e) => {
+                    failed += 1;
+                    eprintln!("{}: {e:#} (nothing written for this file)", file.display());
+                }
+            }
+        }
+    }
+    if !printed.is_empty() {
+        super::print(&manifest::write_documents(
+            &printed,
+            kage_api::OutputFormat::Yaml,
+        ))?;
+    }
+    eprintln!("migrated {migrated} SealedSecret(s); {failed} file(s) failed");
+    if failed > 0 {
+        return Err(Failure::Unseal(anyhow!(
+            "{failed} file(s) could not be migrated"
+        )));
+    }
+    Ok(())
+}
+
+/// The Sealed Secrets keys: from `--key-file`, else the active key Secrets in the cluster.
+fn load_keys(args: &MigrateArgs) -> Result<SealingKeys, Failure> {
+    let mut keys = SealingKeys::default();
+    for path in &args.key_files {
+        let text = zeroize::Zeroizing::new(files::read_input(Some(path))?);
+        let added = keys
+            .add_file(&text)
+            .with_context(|| format!("reading keys from {}", path.display()))
+            .map_err(Failure::Input)?;
+        if added == 0 {
+            return Err(Failure::Input(anyhow!(
+                "{} holds no RSA private key",
+                path.display()
+            )));
+        }
+    }
+    if args.key_files.is_empty() {
+        let namespace = &args.sealed_secrets_namespace;
+        let secrets = block_on(async {
+            let (client, _) = connect(&args.cluster).await?;
+            let selector = format!("{}={}", sealed_secrets::KEY_LABEL, sealed_secrets::ACTIVE);
+            Ok(Api::<Secret>::namespaced(client, namespace)
+                .list(&ListParams::default().labels(&selector))
+                .await
+                .with_context(|| {
+                    format!("listing the Sealed Secrets keys in {namespace} (or pass --key-file)")
+                })?
+                .items)
+        })
+        .map_err(Failure::Input)?;
+        for secret in secrets {
+            let Some(pem) = secret.data.as_ref().and_then(|d| d.get("tls.key")) else {
+                continue;
+            };
+            let pem = zeroize::Zeroizing::new(pem.0.clone());
+            let text = std::str::from_utf8(&pem)
+                .map_err(|_| anyhow!("a Sealed Secrets key in {namespace} is not PEM text"))?;
+            keys.add_pem(text).map_err(Failure::Input)?;
+        }
+        if keys.is_empty() {
+            return Err(Failure::Input(anyhow!(
+                "no active Sealed Secrets key in namespace {namespace} (label {}={}); pass --sealed-secrets-namespace or --key-file",
+                sealed_secrets::KEY_LABEL,
+                sealed_secrets::ACTIVE
+            )));
+        }
+    }
+    eprintln!("{} Sealed Secrets key(s) to try", keys.len());
+    Ok(keys)
+}
+
+/// What every file of a run shares.
+struct Job<'a> {
+    keys: &'a SealingKeys,
+    default_namespace: &'a str,
+    recipients: &'a [String],
+    published: Option<&'a PublicKeys>,
+}
+
+/// A file whose Sealed Secrets documents are all migrated, not yet written.
+struct Migrated {
+    path: PathBuf,
+    docs: Vec<Document>,
+    /// Where the migrated documents are among `docs`.
+    positions: Vec<usize>,
+    count: usize,
+}
+
+impl Job<'_> {
+    /// Migrates every Sealed Secrets document of a file, in memory; `None` when it has none.
+    fn migrate_file(&self, file: &Path) -> anyhow::Result<Option<Migrated>> {
+        let text = files::read_input(Some(file))?;
+        let Ok(mut docs) = manifest::read_documents(&text) else {
+            return Ok(None);
+        };
+        let positions: Vec<usize> = (0..docs.len())
+            .filter(|&i| sealed_secrets::is_bitnami(&docs[i]))
+            .collect();
+        if positions.is_empty() {
+            return Ok(None);
+        }
+        let start = file
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let configured = kage_yaml::resolve(start, Some(file))?;
+        let recipients = recipients::choose(self.recipients, &configured, self.published)?;
+        let mut problems = Vec::new();
+        for &i in &positions {
+            match self.migrate(&docs[i], &recipients) {
+                Ok(sealed) => docs[i] = sealed_secret_to_document(&sealed),
+                Err(e) => problems.push(format!("{e:#}")),
+            }
+        }
+        if !problems.is_empty() {
+            bail!("{}", problems.join("; "));
+        }
+        Ok(Some(Migrated {
+            path: file.to_owned(),
+            count: positions.len(),
+            docs,
+            positions,
+        }))
+    }
+
+    /// One SealedSecret: every value opened (all failures named), then sealed for kage.
+    fn migrate(&self, doc: &Document, recipients: &[Recipient]) -> anyhow::Result<SealedSecret> {
+        let bitnami = BitnamiSealedSecret::from_document(doc)?;
+        let namespace = bitnami
+            .namespace
+            .clone()
+            .unwrap_or_else(|| self.default_namespace.to_owned());
+        let what = format!("SealedSecret {namespace}/{}", bitnami.name);
+        let label = bitnami.label(&namespace);
+        let mut input = SecretInput {
+            name: Some(bitnami.name.clone()),
+            namespace: Some(namespace.clone()),
+            type_: bitnami.type_.clone(),
+            immutable: bitnami.immutable,
+            labels: bitnami.template_labels.clone(),
+            annotations: bitnami.template_annotations.clone(),
+            data: BTreeMap::new(),
+        };
+        let mut unopened = Vec::new();
+        for (key, encoded) in &bitnami.encrypted_data {
+            match self.keys.open(encoded, &label) {
+                Ok(value) => input
+                    .insert(key, value)
+                    .with_context(|| format!("{what} key {key:?}"))?,
+                Err(e) => unopened.push(format!("key {key:?}: {e}")),
+            }
+        }
+        if !unopened.is_empty() {
+            bail!("{what}: {}", unopened.join("; "));
+        }
+        let (data, omit) = translate_templates(&bitnami).with_context(|| what.clone())?;
+        let mut sealed = seal_secret(&input, &bitnami.name, &namespace, bitnami.scope, recipients)
+            .with_context(|| what.clone())?;
+        if !data.is_empty() || !omit.is_empty() {
+            let template = sealed
+                .spec
+                .template
+                .get_or_insert_with(SecretTemplate::default);
+            template.data = data;
+            template.omit = omit;
+        }
+        if !bitnami.labels.is_empty() {
+            sealed.metadata.labels = Some(bitnami.labels.clone());
+        }
+        if !bitnami.annotations.is_empty() {
+            sealed.metadata.annotations = Some(bitnami.annotations.clone());
+        }
+        super::seal::stamp(&mut sealed);
+        Templates::check(&sealed).map_err(|e| anyhow!("{what}: {e}"))?;
+        Ok(sealed)
+    }
+}
+
+impl Migrated {
+    /// In place, under `--output-dir` at the path relative to `root`, or onto `printed`.
+    fn write(
+        self,
+        args: &MigrateArgs,
+        root: &Path,
+        printed: &mut Vec<Document>,
+    ) -> anyhow::Result<()> {
+        let target = if args.in_place {
+            self.path.clone()
+        } else if let Some(dir) = &args.output_dir {
+            let relative = match self.path.strip_prefix(root) {
+                Ok(r) if !r.as_os_str().is_empty() => r.to_path_buf(),
+                _ => PathBuf::from(self.path.file_name().unwrap_or_default()),
+            };
+            let target = dir.join(relative);
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("creating {}", parent.display()))?;
+            }
+            target
+        } else {
+            printed.extend(self.positions.iter().map(|&i| self.docs[i].clone()));
+            return Ok(());
+        };
+        let text = manifest::write_documents(&self.docs, super::seal::detect_format(&self.path));
+        files::write_atomic(&target, text.as_bytes(), None)
+    }
+}
+
+/// Sealed Secrets' `spec.template.data` as kage templates: literal text and references to a
+/// sealed value (`{{ .key }}`, `{{ index . "key" }}`) are translated; a key set to null, or
+/// replaced by a template, is omitted from the sealed values. Any other Go template is refused:
+/// it is translated by hand (docs/templates.md).
+fn translate_templates(
+    bitnami: &BitnamiSealedSecret,
+) -> anyhow::Result<(BTreeMap<String, String>, Vec<String>)> {
+    let mut data = BTreeMap::new();
+    let mut omit = Vec::new();
+    for (key, template) in &bitnami.template_data {
+        if bitnami.encrypted_data.contains_key(key) {
+            omit.push(key.clone());
+        }
+        let Some(template) = template else {
+            continue;
+        };
+        let translated = translate(template, &bitnami.encrypted_data).map_err(|e| {
+            anyhow!("spec.template.data.{key}: {e}; translate it by hand (docs/templates.md)")
+        })?;
+        data.insert(key.clone(), translated);
+    }
+    Ok((data, omit))
+}
+
+fn translate(go: &str, sealed: &BTreeMap<String, String>) -> anyhow::Result<String> {
+    let mut out = String::new();
+    let mut rest = go;
+    loop {
+        let (text, action) = match rest.split_once("{{") {
+            Some((text, after)) => (text, Some(after)),
+            None => (rest, None),
+        };
+        if text.contains("{%") || text.contains("{#") || text.contains("}}") {
+            bail!("the text holds '{{%', '{{#' or '}}}}'");
+        }
+        out.push_str(text);
+        let Some(after) = action else {
+            return Ok(out);
+        };
+        let (inner, after) = after
+            .split_once("}}")
+            .ok_or_else(|| anyhow!("a '{{{{' has no '}}}}'"))?;
+        let inner = inner.trim();
+        let key = if let Some(field) = inner.strip_prefix('.') {
+            field
+        } else if let Some(quoted) = inner.strip_prefix("index . ") {
+            quoted
+                .trim()
+                .strip_prefix('"')
+                .and_then(|q| q.strip_suffix('"'))
+                .ok_or_else(|| anyhow!("only `index . \"key\"` is translated"))?
+        } else {
+            bail!("only `{{{{ .key }}}}` and `{{{{ index . \"key\" }}}}` are translated");
+        };
+        if !sealed.contains_key(key) {
+            bail!("{key:?} is not a sealed value of this SealedSecret");
+        }
+        out.push_str(&format!(
+            "{{{{ values[{}] }}}}",
+            serde_json::to_string(key)?
+        ));
+        rest = after;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simple_go_templates_are_translated_and_others_refused() {
+        let sealed: BTreeMap<String, String> = [
+            ("user".to_owned(), String::new()),
+            ("tls.key".to_owned(), String::new()),
+        ]
+        .into();
+        assert_eq!(
+            translate("postgres://{{ .user }}@db/{{index . \"tls.key\"}}", &sealed).unwrap(),
+            "postgres://{{ values[\"user\"] }}@db/{{ values[\"tls.key\"] }}"
+        );
+        assert_eq!(translate("plain", &sealed).unwrap(), "plain");
+        for refused in [
+            "{{ .user | upper }}",
+            "{{ if .user }}x{{ end }}",
+            "{{ .missing }}",
+            "{% raw %}",
+            "{{ .user",
+        ] {
+            assert!(translate(refused, &sealed).is_err(), "{refused}");
+        }
+    }
+}
