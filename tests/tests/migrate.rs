@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,7 +19,7 @@ use base64::engine::general_purpose::STANDARD;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use kage_api::SealedSecret;
-use kage_e2e::{Cluster, SealedSecretsController, run_ok, wait_condition, wait_until};
+use kage_e2e::{Cluster, SealedSecretsController, binary, run_ok, wait_condition, wait_until};
 use kube::Api;
 use kube::api::{WatchEvent, WatchParams};
 
@@ -427,4 +428,174 @@ async fn real_kubeseal_output_migrates_with_one_command_and_no_secret_blinks_on_
             );
         }
     }
+}
+
+#[tokio::test]
+async fn a_value_no_key_opens_is_named_with_its_file_and_key_and_that_file_is_left_alone() {
+    let Some(tools) = kage_e2e::sealed_secrets_tools() else {
+        return;
+    };
+    let Some(cluster) = kage_e2e::cluster().await else {
+        return;
+    };
+    let home = cluster.namespace("e2e-bitnami-keys").await;
+    let elsewhere = cluster.namespace("e2e-bitnami-other").await;
+    let dir = tempfile::tempdir().unwrap();
+    let ours = SealedSecretsController::start(&cluster, &tools, &home.name, &[], dir.path())
+        .await
+        .unwrap();
+    let theirs = SealedSecretsController::start(&cluster, &tools, &elsewhere.name, &[], dir.path())
+        .await
+        .unwrap();
+    let repo = dir.path().join("repo");
+    let ns = "apps";
+    let good = kubeseal(
+        &ours,
+        &cluster,
+        &secret("good", ns, "Opaque", &[("password", &value("password"))]),
+        "strict",
+        "yaml",
+    );
+    write(&repo.join("good.yaml"), &good);
+    // Sealed for "moved", then renamed in the file: the label no longer matches.
+    let renamed = kubeseal(
+        &ours,
+        &cluster,
+        &secret("moved", ns, "Opaque", &[("token", &value("token"))]),
+        "strict",
+        "yaml",
+    )
+    .replace("name: moved", "name: renamed");
+    write(&repo.join("renamed.yaml"), &renamed);
+    // Sealed to another cluster's key; the file also holds a value that would open.
+    let foreign = kubeseal(
+        &theirs,
+        &cluster,
+        &secret("foreign", ns, "Opaque", &[("user", &value("user"))]),
+        "strict",
+        "yaml",
+    );
+    write(&repo.join("foreign.yaml"), &format!("{good}---\n{foreign}"));
+    let untouched: Vec<_> = ["renamed.yaml", "foreign.yaml"]
+        .map(|f| std::fs::read(repo.join(f)).unwrap())
+        .into();
+
+    // The keys as a user exports them: the key Secrets as YAML, and the bare PEM.
+    let secrets_yaml = dir.path().join("sealed-secrets-keys.yaml");
+    let listed = run_ok(cluster.kubectl().args([
+        "get",
+        "secret",
+        "-n",
+        &home.name,
+        "-l",
+        "sealedsecrets.bitnami.com/sealed-secrets-key",
+        "-o",
+        "yaml",
+    ]))
+    .unwrap();
+    std::fs::write(&secrets_yaml, &listed.stdout).unwrap();
+    let pem = dir.path().join("sealed-secrets-key.pem");
+    let key = run_ok(cluster.kubectl().args([
+        "get",
+        "secret",
+        "-n",
+        &home.name,
+        "-l",
+        "sealedsecrets.bitnami.com/sealed-secrets-key",
+        "-o",
+        "jsonpath={.items[0].data.tls\\.key}",
+    ]))
+    .unwrap();
+    std::fs::write(&pem, STANDARD.decode(key.stdout.trim_ascii()).unwrap()).unwrap();
+
+    let identity = dir.path().join("kage.key");
+    run_ok(
+        Command::new(binary("kage"))
+            .arg("keygen")
+            .arg("-o")
+            .arg(&identity),
+    )
+    .unwrap();
+    let recipient = std::fs::read_to_string(&identity)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: "))
+        .unwrap()
+        .to_owned();
+
+    for key_file in [&secrets_yaml, &pem] {
+        let out = dir.path().join(format!(
+            "out-{}",
+            key_file.file_name().unwrap().to_str().unwrap()
+        ));
+        let migrate = Command::new(binary("kage"))
+            .arg("migrate")
+            .arg(&repo)
+            .arg("--key-file")
+            .arg(key_file)
+            .args(["-r", &recipient, "-o"])
+            .arg(&out)
+            .env_remove("KUBECONFIG")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&migrate.stderr);
+        assert_eq!(migrate.status.code(), Some(4), "{stderr}");
+        assert_no_value_in(&stderr, "kage migrate's errors");
+        assert!(
+            stderr.lines().any(|l| l.contains("renamed.yaml")
+                && l.contains("apps/renamed")
+                && l.contains("key \"token\"")
+                && l.contains("no Sealed Secrets key opens it")),
+            "{stderr}"
+        );
+        assert!(
+            stderr.lines().any(|l| l.contains("foreign.yaml")
+                && l.contains("apps/foreign")
+                && l.contains("key \"user\"")),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("migrated 1 SealedSecret(s); 2 file(s) failed"),
+            "{stderr}"
+        );
+        // Nothing written for a failed file, not even its good document.
+        assert!(!out.join("renamed.yaml").exists() && !out.join("foreign.yaml").exists());
+        let migrated = std::fs::read_to_string(out.join("good.yaml")).unwrap();
+        assert_no_value_in(&migrated, "the migrated file");
+        // The migrated value opens with the kage identity, and only as `apps/good`.
+        let unsealed = run_ok(
+            Command::new(binary("kage"))
+                .args(["unseal", "-o", "json", "-i"])
+                .arg(&identity)
+                .arg("-f")
+                .arg(out.join("good.yaml")),
+        )
+        .unwrap();
+        let secret: serde_json::Value = serde_json::from_slice(&unsealed.stdout).unwrap();
+        assert_eq!(secret["metadata"]["namespace"], "apps");
+        assert_eq!(
+            STANDARD
+                .decode(secret["data"]["password"].as_str().unwrap())
+                .unwrap(),
+            value("password")
+        );
+    }
+    // --in-place leaves failed files byte for byte as they were.
+    let in_place = Command::new(binary("kage"))
+        .arg("migrate")
+        .arg(&repo)
+        .arg("--key-file")
+        .arg(&pem)
+        .args(["-r", &recipient, "--in-place"])
+        .output()
+        .unwrap();
+    assert_eq!(in_place.status.code(), Some(4));
+    for (file, bytes) in ["renamed.yaml", "foreign.yaml"].iter().zip(&untouched) {
+        assert_eq!(&std::fs::read(repo.join(file)).unwrap(), bytes, "{file}");
+    }
+    assert!(
+        std::fs::read_to_string(repo.join("good.yaml"))
+            .unwrap()
+            .contains("kage.dev/v1alpha1")
+    );
 }
