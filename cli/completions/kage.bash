@@ -31,6 +31,9 @@ _kage() {
             kage,keygen)
                 cmd="kage__subcmd__keygen"
                 ;;
+            kage,migrate)
+                cmd="kage__subcmd__migrate"
+                ;;
             kage,reseal)
                 cmd="kage__subcmd__reseal"
                 ;;
@@ -60,6 +63,9 @@ _kage() {
                 ;;
             kage__subcmd__help,keygen)
                 cmd="kage__subcmd__help__subcmd__keygen"
+                ;;
+            kage__subcmd__help,migrate)
+                cmd="kage__subcmd__help__subcmd__migrate"
                 ;;
             kage__subcmd__help,reseal)
                 cmd="kage__subcmd__help__subcmd__reseal"
@@ -143,7 +149,7 @@ _kage() {
 
     case "${cmd}" in
         kage)
-            opts="-h -V --help --version keygen seal unseal inspect validate reseal key status completions help"
+            opts="-h -V --help --version keygen seal unseal inspect validate reseal key migrate status completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -171,7 +177,7 @@ _kage() {
             return 0
             ;;
         kage__subcmd__help)
-            opts="keygen seal unseal inspect validate reseal key status completions help"
+            opts="keygen seal unseal inspect validate reseal key migrate status completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -325,6 +331,20 @@ _kage() {
             return 0
             ;;
         kage__subcmd__help__subcmd__keygen)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kage__subcmd__help__subcmd__migrate)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -820,6 +840,72 @@ _kage() {
                     return 0
                     ;;
                 -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kage__subcmd__migrate)
+            opts="-o -r -n -h --key-file --sealed-secrets-namespace --in-place --output-dir --recipient --namespace --kubeconfig --context --controller-namespace --controller-name --controller-url --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sealed-secrets-namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --recipient)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -r)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --controller-namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --controller-name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --controller-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -33,6 +33,7 @@ complete -c kage -n "__fish_kage_needs_command" -f -a "inspect" -d 'Show keys, s
 complete -c kage -n "__fish_kage_needs_command" -f -a "validate" -d 'Check SealedSecret files offline (structure, bindings), or with --cluster whether the cluster can unseal them'
 complete -c kage -n "__fish_kage_needs_command" -f -a "reseal" -d 'Re-encrypt SealedSecret files to the cluster\'s current key, in place'
 complete -c kage -n "__fish_kage_needs_command" -f -a "key" -d 'Cluster keys: fetch the public key to seal to'
+complete -c kage -n "__fish_kage_needs_command" -f -a "migrate" -d 'Turn Bitnami Sealed Secrets files into kage SealedSecrets, opening each value with the Sealed Secrets keys and sealing it to the kage cluster key; nothing in clear on disk'
 complete -c kage -n "__fish_kage_needs_command" -f -a "status" -d 'List SealedSecrets and whether the controller has unsealed them'
 complete -c kage -n "__fish_kage_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c kage -n "__fish_kage_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -150,6 +151,18 @@ complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcomman
 complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from help" -f -a "restore" -d 'Put the keys of a backup back into the cluster; the controller picks them up live'
 complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from help" -f -a "retire" -d 'Stop using a key to unseal (after rotating and resealing)'
 complete -c kage -n "__fish_kage_using_subcommand key; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c kage -n "__fish_kage_using_subcommand migrate" -l key-file -d 'A file holding Sealed Secrets private keys: PEM, or the YAML of its key Secrets (repeatable). Without it, the active keys are read from the cluster' -r -F
+complete -c kage -n "__fish_kage_using_subcommand migrate" -l sealed-secrets-namespace -d 'Namespace of the Sealed Secrets controller, where its keys are' -r
+complete -c kage -n "__fish_kage_using_subcommand migrate" -s o -l output-dir -d 'Write the migrated files under DIR, at their paths relative to the PATH given' -r -F
+complete -c kage -n "__fish_kage_using_subcommand migrate" -s r -l recipient -d 'Seal to this recipient (repeatable; default .kage.yaml, then the cluster\'s key)' -r
+complete -c kage -n "__fish_kage_using_subcommand migrate" -s n -l namespace -d 'Namespace for documents that name none (default: the kubeconfig context\'s)' -r
+complete -c kage -n "__fish_kage_using_subcommand migrate" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
+complete -c kage -n "__fish_kage_using_subcommand migrate" -l context -d 'Kubeconfig context to use' -r
+complete -c kage -n "__fish_kage_using_subcommand migrate" -l controller-namespace -d 'Namespace of the kage controller' -r
+complete -c kage -n "__fish_kage_using_subcommand migrate" -l controller-name -d 'Name of the kage controller (Service and Deployment)' -r
+complete -c kage -n "__fish_kage_using_subcommand migrate" -l controller-url -d 'Reach the controller\'s HTTP API here instead of through the API server\'s service proxy' -r
+complete -c kage -n "__fish_kage_using_subcommand migrate" -l in-place -d 'Replace each Sealed Secrets document in its file (other documents are kept)'
+complete -c kage -n "__fish_kage_using_subcommand migrate" -s h -l help -d 'Print help'
 complete -c kage -n "__fish_kage_using_subcommand status" -s n -l namespace -d 'Namespace (default: the kubeconfig context\'s)' -r
 complete -c kage -n "__fish_kage_using_subcommand status" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
 complete -c kage -n "__fish_kage_using_subcommand status" -l context -d 'Kubeconfig context to use' -r
@@ -159,16 +172,17 @@ complete -c kage -n "__fish_kage_using_subcommand status" -l controller-url -d '
 complete -c kage -n "__fish_kage_using_subcommand status" -s A -l all-namespaces -d 'All namespaces'
 complete -c kage -n "__fish_kage_using_subcommand status" -s h -l help -d 'Print help'
 complete -c kage -n "__fish_kage_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c kage -n "__fish_kage_using_subcommand help; and not __fish_seen_subcommand_from keygen seal unseal inspect validate reseal key status completions help" -f -a "keygen" -d 'Generate a new identity (private key) and print its recipient (public key)'
-complete -c kage -n "__fish_kage_using_subcommand help; and not __fish_seen_subcommand_from keygen seal unseal inspect validate reseal key status completions help" -f -a "seal" -d 'Seal a Secret (or literal values) into a SealedSecret'
-complete -c kage -n "__fish_kage_using_subcommand help; and not __fish_seen_subcommand_from keygen seal unseal inspect validate reseal key status completions help" -f -a "unseal" -d 'Recover the Secrets from SealedSecrets with private keys, offline'
-complete -c kage -n "__fish_kage_using_subcommand help; and not __fish_seen_subcommand_from keygen seal unseal inspect validate reseal key status completions help" -f -a "inspect" -d 'Show keys, scopes, bindings and key fingerprints of SealedSecrets; no key needed'
-complete -c kage -n "__fish_kage_using_subcommand help; and not __fish_seen_subcommand_from keygen seal unseal inspect validate reseal key status completions help" -f -a "validate" -d 'Check SealedSecret files offline (structure, bindings), or with --cluster whether the cluster can unseal them'
-complete -c kage -n "__fish_kage_using_subcommand help; and not __fish_seen_subcommand_from keygen seal unseal inspect validate reseal key status completions help" -f -a "reseal" -d 'Re-encrypt SealedSecret files to the cluster\'s current key, in place'
-complete -c kage -n "__fish_kage_using_subcommand help; and not __fish_seen_subcommand_from keygen seal unseal inspect validate reseal key status completions help" -f -a "key" -d 'Cluster keys: fetch the public key to seal to'
-complete -c kage -n "__fish_kage_using_subcommand help; and not __fish_seen_subcommand_from keygen seal unseal inspect validate reseal key status completions help" -f -a "status" -d 'List SealedSecrets and whether the controller has unsealed them'
-complete -c kage -n "__fish_kage_using_subcommand help; and not __fish_seen_subcommand_from keygen seal unseal inspect validate reseal key status completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c kage -n "__fish_kage_using_subcommand help; and not __fish_seen_subcommand_from keygen seal unseal inspect validate reseal key status completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c kage -n "__fish_kage_using_subcommand help; and not __fish_seen_subcommand_from keygen seal unseal inspect validate reseal key migrate status completions help" -f -a "keygen" -d 'Generate a new identity (private key) and print its recipient (public key)'
+complete -c kage -n "__fish_kage_using_subcommand help; and not __fish_seen_subcommand_from keygen seal unseal inspect validate reseal key migrate status completions help" -f -a "seal" -d 'Seal a Secret (or literal values) into a SealedSecret'
+complete -c kage -n "__fish_kage_using_subcommand help; and not __fish_seen_subcommand_from keygen seal unseal inspect validate reseal key migrate status completions help" -f -a "unseal" -d 'Recover the Secrets from SealedSecrets with private keys, offline'
+complete -c kage -n "__fish_kage_using_subcommand help; and not __fish_seen_subcommand_from keygen seal unseal inspect validate reseal key migrate status completions help" -f -a "inspect" -d 'Show keys, scopes, bindings and key fingerprints of SealedSecrets; no key needed'
+complete -c kage -n "__fish_kage_using_subcommand help; and not __fish_seen_subcommand_from keygen seal unseal inspect validate reseal key migrate status completions help" -f -a "validate" -d 'Check SealedSecret files offline (structure, bindings), or with --cluster whether the cluster can unseal them'
+complete -c kage -n "__fish_kage_using_subcommand help; and not __fish_seen_subcommand_from keygen seal unseal inspect validate reseal key migrate status completions help" -f -a "reseal" -d 'Re-encrypt SealedSecret files to the cluster\'s current key, in place'
+complete -c kage -n "__fish_kage_using_subcommand help; and not __fish_seen_subcommand_from keygen seal unseal inspect validate reseal key migrate status completions help" -f -a "key" -d 'Cluster keys: fetch the public key to seal to'
+complete -c kage -n "__fish_kage_using_subcommand help; and not __fish_seen_subcommand_from keygen seal unseal inspect validate reseal key migrate status completions help" -f -a "migrate" -d 'Turn Bitnami Sealed Secrets files into kage SealedSecrets, opening each value with the Sealed Secrets keys and sealing it to the kage cluster key; nothing in clear on disk'
+complete -c kage -n "__fish_kage_using_subcommand help; and not __fish_seen_subcommand_from keygen seal unseal inspect validate reseal key migrate status completions help" -f -a "status" -d 'List SealedSecrets and whether the controller has unsealed them'
+complete -c kage -n "__fish_kage_using_subcommand help; and not __fish_seen_subcommand_from keygen seal unseal inspect validate reseal key migrate status completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c kage -n "__fish_kage_using_subcommand help; and not __fish_seen_subcommand_from keygen seal unseal inspect validate reseal key migrate status completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c kage -n "__fish_kage_using_subcommand help; and __fish_seen_subcommand_from key" -f -a "fetch" -d 'Read the controller\'s public keys through the kubeconfig and print the current one'
 complete -c kage -n "__fish_kage_using_subcommand help; and __fish_seen_subcommand_from key" -f -a "list" -d 'List the cluster\'s keys: fingerprint, created, state'
 complete -c kage -n "__fish_kage_using_subcommand help; and __fish_seen_subcommand_from key" -f -a "rotate" -d 'Ask the controller to create a new sealing key now (needs `patch` on the kage-key-rotation ConfigMap in the controller namespace: admins only)'

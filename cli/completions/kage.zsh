@@ -273,6 +273,27 @@ esac
     ;;
 esac
 ;;
+(migrate)
+_arguments "${_arguments_options[@]}" : \
+'*--key-file=[A file holding Sealed Secrets private keys\: PEM, or the YAML of its key Secrets (repeatable). Without it, the active keys are read from the cluster]:FILE:_files' \
+'--sealed-secrets-namespace=[Namespace of the Sealed Secrets controller, where its keys are]:NS:_default' \
+'-o+[Write the migrated files under DIR, at their paths relative to the PATH given]:DIR:_files' \
+'--output-dir=[Write the migrated files under DIR, at their paths relative to the PATH given]:DIR:_files' \
+'*-r+[Seal to this recipient (repeatable; default .kage.yaml, then the cluster'\''s key)]:RECIPIENT:_default' \
+'*--recipient=[Seal to this recipient (repeatable; default .kage.yaml, then the cluster'\''s key)]:RECIPIENT:_default' \
+'-n+[Namespace for documents that name none (default\: the kubeconfig context'\''s)]:NAMESPACE:_default' \
+'--namespace=[Namespace for documents that name none (default\: the kubeconfig context'\''s)]:NAMESPACE:_default' \
+'--kubeconfig=[Path to the kubeconfig file (default\: \$KUBECONFIG, then ~/.kube/config)]:FILE:_files' \
+'--context=[Kubeconfig context to use]:NAME:_default' \
+'--controller-namespace=[Namespace of the kage controller]:NS:_default' \
+'--controller-name=[Name of the kage controller (Service and Deployment)]:NAME:_default' \
+'--controller-url=[Reach the controller'\''s HTTP API here instead of through the API server'\''s service proxy]:URL:_default' \
+'(-o --output-dir)--in-place[Replace each Sealed Secrets document in its file (other documents are kept)]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'*::paths -- Sealed Secrets files and directories (searched recursively); default ".":_files' \
+&& ret=0
+;;
 (status)
 _arguments "${_arguments_options[@]}" : \
 '-n+[Namespace (default\: the kubeconfig context'\''s)]:NAMESPACE:_default' \
@@ -371,6 +392,10 @@ _arguments "${_arguments_options[@]}" : \
     ;;
 esac
 ;;
+(migrate)
+_arguments "${_arguments_options[@]}" : \
+&& ret=0
+;;
 (status)
 _arguments "${_arguments_options[@]}" : \
 && ret=0
@@ -402,6 +427,7 @@ _kage_commands() {
 'validate:Check SealedSecret files offline (structure, bindings), or with --cluster whether the cluster can unseal them' \
 'reseal:Re-encrypt SealedSecret files to the cluster'\''s current key, in place' \
 'key:Cluster keys\: fetch the public key to seal to' \
+'migrate:Turn Bitnami Sealed Secrets files into kage SealedSecrets, opening each value with the Sealed Secrets keys and sealing it to the kage cluster key; nothing in clear on disk' \
 'status:List SealedSecrets and whether the controller has unsealed them' \
 'completions:Print a shell completion script' \
 'help:Print this message or the help of the given subcommand(s)' \
@@ -423,6 +449,7 @@ _kage__subcmd__help_commands() {
 'validate:Check SealedSecret files offline (structure, bindings), or with --cluster whether the cluster can unseal them' \
 'reseal:Re-encrypt SealedSecret files to the cluster'\''s current key, in place' \
 'key:Cluster keys\: fetch the public key to seal to' \
+'migrate:Turn Bitnami Sealed Secrets files into kage SealedSecrets, opening each value with the Sealed Secrets keys and sealing it to the kage cluster key; nothing in clear on disk' \
 'status:List SealedSecrets and whether the controller has unsealed them' \
 'completions:Print a shell completion script' \
 'help:Print this message or the help of the given subcommand(s)' \
@@ -490,6 +517,11 @@ _kage__subcmd__help__subcmd__key__subcmd__rotate_commands() {
 _kage__subcmd__help__subcmd__keygen_commands() {
     local commands; commands=()
     _describe -t commands 'kage help keygen commands' commands "$@"
+}
+(( $+functions[_kage__subcmd__help__subcmd__migrate_commands] )) ||
+_kage__subcmd__help__subcmd__migrate_commands() {
+    local commands; commands=()
+    _describe -t commands 'kage help migrate commands' commands "$@"
 }
 (( $+functions[_kage__subcmd__help__subcmd__reseal_commands] )) ||
 _kage__subcmd__help__subcmd__reseal_commands() {
@@ -616,6 +648,11 @@ _kage__subcmd__key__subcmd__rotate_commands() {
 _kage__subcmd__keygen_commands() {
     local commands; commands=()
     _describe -t commands 'kage keygen commands' commands "$@"
+}
+(( $+functions[_kage__subcmd__migrate_commands] )) ||
+_kage__subcmd__migrate_commands() {
+    local commands; commands=()
+    _describe -t commands 'kage migrate commands' commands "$@"
 }
 (( $+functions[_kage__subcmd__reseal_commands] )) ||
 _kage__subcmd__reseal_commands() {

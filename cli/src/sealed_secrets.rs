@@ -157,12 +157,7 @@ impl SealingKeys {
 
     /// Adds one key, refusing more than [`MAX_KEYS`] keys or more than [`MAX_KEY_BITS`] bits.
     pub fn add(&mut self, key: RsaPrivateKey) -> anyhow::Result<()> {
-        let bits = key.size() * 8;
-        if bits > MAX_KEY_BITS {
-            anyhow::bail!(
-                "an RSA key has {bits} bits, more than the limit of {MAX_KEY_BITS} (MAX_KEY_BITS)"
-            );
-        }
+        check_key_bits(key.size() * 8)?;
         if self.keys.len() >= MAX_KEYS {
             anyhow::bail!("more than {MAX_KEYS} Sealed Secrets keys (MAX_KEYS)");
         }
@@ -220,6 +215,15 @@ impl SealingKeys {
             tried: self.keys.len(),
         })
     }
+}
+
+fn check_key_bits(bits: usize) -> anyhow::Result<()> {
+    if bits > MAX_KEY_BITS {
+        anyhow::bail!(
+            "an RSA key has {bits} bits, more than the limit of {MAX_KEY_BITS} (MAX_KEY_BITS)"
+        );
+    }
+    Ok(())
 }
 
 /// A Sealed Secrets SealedSecret as `kage migrate` reads it.
@@ -459,6 +463,9 @@ mod tests {
         }
         let err = full.add(key()).unwrap_err().to_string();
         assert!(err.contains("MAX_KEYS"), "{err}");
+        assert!(check_key_bits(4096).is_ok());
+        let err = check_key_bits(MAX_KEY_BITS + 8).unwrap_err().to_string();
+        assert!(err.contains("MAX_KEY_BITS"), "{err}");
         assert!(
             SealingKeys::default()
                 .add_pem("-----BEGIN RSA PRIVATE KEY-----\nAAAA\n")
