@@ -101,14 +101,28 @@ impl Cluster {
         dir: &Path,
         extra: &[&str],
     ) -> Result<ControllerProcess> {
+        self.start_controller_with_env(kubeconfig, dir, &[], extra)
+    }
+
+    /// Starts `kage-controller run` with the credentials of `kubeconfig` and `env` (the
+    /// environment a Deployment gives it, say).
+    pub fn start_controller_with_env(
+        &self,
+        kubeconfig: &Path,
+        dir: &Path,
+        env: &[(String, String)],
+        extra: &[&str],
+    ) -> Result<ControllerProcess> {
         let free_port = || -> Result<u16> {
             Ok(std::net::TcpListener::bind("127.0.0.1:0")?
                 .local_addr()?
                 .port())
         };
         let (port, health_port) = (free_port()?, free_port()?);
+        let mut program = Command::new(binary("kage-controller"));
+        program.envs(env.iter().map(|(k, v)| (k, v)));
         ControllerProcess::spawn(
-            Command::new(binary("kage-controller")),
+            program,
             kubeconfig,
             dir.join(format!("controller-{port}.log")),
             (
