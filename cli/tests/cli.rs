@@ -745,6 +745,35 @@ fn validate_reports_copied_and_malformed_files_and_passes_good_ones() {
 }
 
 #[test]
+fn a_repository_halfway_through_a_migration_leaves_bitnami_sealed_secrets_alone() {
+    let d = Dir::new();
+    std::fs::create_dir(d.path("repo")).unwrap();
+    d.seal("repo/kage.yaml", "db", "prod", &["k=v"]);
+    let bitnami = "apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata: {name: old, namespace: prod}\nspec:\n  encryptedData: {k: AgBy}\n";
+    d.write("repo/bitnami.yaml", bitnami);
+    let mixed = format!("{}---\n{bitnami}", d.read("repo/kage.yaml"));
+    d.write("repo/mixed.yaml", &mixed);
+    d.cmd()
+        .args(["validate", "repo"])
+        .assert()
+        .success()
+        .stderr(contains("checked 2 SealedSecret(s), 0 problem(s)"));
+    d.cmd()
+        .args(["inspect", "-f", "repo/mixed.yaml"])
+        .assert()
+        .success();
+    d.cmd()
+        .args(["reseal", "repo", "-i", "id.txt", "-r", &d.recipient])
+        .assert()
+        .success();
+    assert_eq!(d.read("repo/bitnami.yaml"), bitnami, "not kage's to reseal");
+    assert!(
+        d.read("repo/mixed.yaml")
+            .contains("kind: SealedSecret\nmetadata:\n  name: old")
+    );
+}
+
+#[test]
 fn malformed_and_wrong_kind_input_is_a_clear_error() {
     let d = Dir::new();
     for (input, message) in [

@@ -209,6 +209,11 @@ mod tests {
             super::crd_yaml(),
             "deploy/base/crd.yaml is stale: run `cargo run -p kage-controller -- crd > deploy/base/crd.yaml`"
         );
+        assert_eq!(
+            include_str!("../../deploy/helm/kage/crds/sealedsecrets.kage.dev.yaml"),
+            shipped,
+            "the Helm chart's CRD is stale: cp deploy/base/crd.yaml deploy/helm/kage/crds/sealedsecrets.kage.dev.yaml"
+        );
     }
 
     #[test]

@@ -56,7 +56,7 @@ fn read_sealed_secrets(path: Option<&Path>) -> Result<Vec<SealedSecret>, Failure
     let docs = read_documents(path)?;
     let sealed = docs
         .iter()
-        .filter(|d| manifest::kind(d) == Some("SealedSecret"))
+        .filter(|d| manifest::is_sealed_secret(d))
         .map(sealed_secret_from_document)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| Failure::Input(e.into()))?;

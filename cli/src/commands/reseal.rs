@@ -119,7 +119,7 @@ impl FileJob {
             return Ok(None);
         };
         let positions: Vec<usize> = (0..docs.len())
-            .filter(|&i| manifest::kind(&docs[i]) == Some("SealedSecret"))
+            .filter(|&i| manifest::is_sealed_secret(&docs[i]))
             .collect();
         if positions.is_empty() {
             return Ok(None);

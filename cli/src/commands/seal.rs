@@ -392,7 +392,7 @@ fn merge_into(
     let positions: Vec<usize> = docs
         .iter()
         .enumerate()
-        .filter(|(_, d)| manifest::kind(d) == Some("SealedSecret"))
+        .filter(|(_, d)| manifest::is_sealed_secret(d))
         .map(|(i, _)| i)
         .collect();
     let [at] = positions[..] else {

@@ -95,10 +95,7 @@ fn values_of(file: &Path) -> Vec<(String, String, kage_core::SealedValue)> {
         return Vec::new();
     };
     let mut out = Vec::new();
-    for doc in docs
-        .iter()
-        .filter(|d| manifest::kind(d) == Some("SealedSecret"))
-    {
+    for doc in docs.iter().filter(|d| manifest::is_sealed_secret(d)) {
         let Ok(sealed) = sealed_secret_from_document(doc) else {
             continue;
         };
@@ -142,10 +139,7 @@ fn check_file(file: &Path) -> (usize, Vec<String>) {
         };
     let mut checked = 0;
     let mut problems = Vec::new();
-    for doc in docs
-        .iter()
-        .filter(|d| manifest::kind(d) == Some("SealedSecret"))
-    {
+    for doc in docs.iter().filter(|d| manifest::is_sealed_secret(d)) {
         checked += 1;
         let sealed = match sealed_secret_from_document(doc) {
             Ok(s) => s,
@@ -201,7 +195,7 @@ fn check_with_cluster(
     let text = files::read_input(Some(file))?;
     let sealed: Vec<_> = manifest::read_documents(&text)?
         .into_iter()
-        .filter(|d| manifest::kind(d) == Some("SealedSecret"))
+        .filter(|d| manifest::is_sealed_secret(d))
         .collect();
     let body = manifest::write_documents(&sealed, manifest::OutputFormat::Yaml);
     let answer = crate::client::block_on(crate::client::call_controller(

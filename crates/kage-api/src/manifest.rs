@@ -173,6 +173,14 @@ pub fn kind(doc: &Document) -> Option<&str> {
     doc.get("kind")?.as_str()
 }
 
+/// Whether the document is a kage SealedSecret (`kage.dev/v1alpha1`); another project's
+/// SealedSecret kind (Bitnami's `bitnami.com/v1alpha1`) is an ordinary document to kage.
+pub fn is_sealed_secret(doc: &Document) -> bool {
+    use kube::Resource;
+    kind(doc) == Some("SealedSecret")
+        && api_version(doc) == Some(&*crate::SealedSecret::api_version(&()))
+}
+
 /// Writes documents as multi-document YAML or as JSON.
 #[allow(
     clippy::expect_used,
