@@ -98,6 +98,15 @@ fn trusted_folders(start: &Path) -> Vec<&Path> {
     }
 }
 
+/// The rule for `file`, from the `.kage.yaml` found upward from the file's own folder.
+pub fn for_file(file: &Path) -> anyhow::Result<Resolved> {
+    let start = file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    resolve(start, Some(file))
+}
+
 /// Finds `.kage.yaml` upward from `start` (a folder), never past the repository root, and
 /// returns the rule matching `target`.
 pub fn resolve(start: &Path, target: Option<&Path>) -> anyhow::Result<Resolved> {

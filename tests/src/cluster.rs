@@ -191,6 +191,21 @@ where
     }
 }
 
+/// A tool `cargo xtask test` builds and names in the environment variable `var`; `None` (the
+/// test skips) when it is not set, a failure when the e2e suite is required.
+pub fn tool_from_env(var: &str) -> Option<PathBuf> {
+    match std::env::var_os(var) {
+        Some(path) => Some(PathBuf::from(path)),
+        None if std::env::var_os("KAGE_E2E_REQUIRED").is_some() => {
+            panic!("{var} is not set (cargo xtask test sets it)")
+        }
+        None => {
+            eprintln!("skipped: {var} is not set (cargo xtask test sets it)");
+            None
+        }
+    }
+}
+
 /// Eight random lowercase letters and digits.
 pub fn random_suffix() -> String {
     use rand::Rng;

@@ -25,13 +25,7 @@ pub struct GitOpsView {
 /// The GitOps view of `object`; `None` (the caller skips) when `$KAGE_GITOPS_BIN` is not set
 /// and the e2e suite is not required.
 pub fn gitops_view(object: &impl serde::Serialize) -> Option<GitOpsView> {
-    let Some(bin) = std::env::var_os("KAGE_GITOPS_BIN") else {
-        assert!(
-            std::env::var_os("KAGE_E2E_REQUIRED").is_none(),
-            "KAGE_GITOPS_BIN is not set (cargo xtask test sets it)"
-        );
-        return None;
-    };
+    let bin = crate::tool_from_env("KAGE_GITOPS_BIN")?;
     let json = serde_json::to_vec(object).expect("object serialises");
     let ask = |args: &[&std::ffi::OsStr]| -> serde_json::Value {
         use std::io::Write;

@@ -22,19 +22,9 @@ use anyhow::{Context, Result};
 
 use crate::{Cluster, http_get, run_ok, wait_until};
 
-/// The folder holding `controller`, `kubeseal` and the CRD; `None` (skip) when
-/// `$KAGE_SEALED_SECRETS_DIR` is not set, a failure under `KAGE_E2E_REQUIRED`.
+/// The folder holding `controller`, `kubeseal` and the CRD (`$KAGE_SEALED_SECRETS_DIR`).
 pub fn sealed_secrets_tools() -> Option<PathBuf> {
-    match std::env::var_os("KAGE_SEALED_SECRETS_DIR") {
-        Some(dir) => Some(PathBuf::from(dir)),
-        None if std::env::var_os("KAGE_E2E_REQUIRED").is_some() => {
-            panic!("KAGE_SEALED_SECRETS_DIR is not set (cargo xtask test sets it)")
-        }
-        None => {
-            eprintln!("skipped: KAGE_SEALED_SECRETS_DIR is not set (cargo xtask test sets it)");
-            None
-        }
-    }
+    crate::tool_from_env("KAGE_SEALED_SECRETS_DIR")
 }
 
 /// A running Sealed Secrets controller; killed on drop.

@@ -22,16 +22,7 @@ use kube::Api;
 use serde_json::Value;
 
 fn helm() -> Option<Command> {
-    match std::env::var_os("KAGE_HELM_BIN") {
-        Some(bin) => Some(Command::new(bin)),
-        None if std::env::var_os("KAGE_E2E_REQUIRED").is_some() => {
-            panic!("KAGE_HELM_BIN is not set (cargo xtask test sets it)")
-        }
-        None => {
-            eprintln!("skipped: KAGE_HELM_BIN is not set (cargo xtask test sets it)");
-            None
-        }
-    }
+    kage_e2e::tool_from_env("KAGE_HELM_BIN").map(Command::new)
 }
 
 fn chart() -> PathBuf {

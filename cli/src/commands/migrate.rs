@@ -118,11 +118,12 @@ fn load_keys(args: &MigrateArgs) -> Result<SealingKeys, Failure> {
                 .items)
         })
         .map_err(Failure::Input)?;
-        for secret in secrets {
-            let Some(pem) = secret.data.as_ref().and_then(|d| d.get("tls.key")) else {
+        for mut secret in secrets {
+            let Some(pem) = secret.data.as_mut().and_then(|d| d.remove("tls.key")) else {
                 continue;
             };
-            let pem = zeroize::Zeroizing::new(pem.0.clone());
+            let pem = zeroize::Zeroizing::new(pem.0);
+            // The rest of the Secret (the certificate) is public; the key is wiped on drop.
             let text = std::str::from_utf8(&pem)
                 .map_err(|_| anyhow!("a Sealed Secrets key in {namespace} is not PEM text"))?;
             keys.add_pem(text).map_err(Failure::Input)?;
@@ -169,11 +170,7 @@ impl Job<'_> {
         if positions.is_empty() {
             return Ok(None);
         }
-        let start = file
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let configured = kage_yaml::resolve(start, Some(file))?;
+        let configured = kage_yaml::for_file(file)?;
         let recipients = recipients::choose(self.recipients, &configured, self.published)?;
         let mut problems = Vec::new();
         for &i in &positions {
@@ -223,6 +220,8 @@ impl Job<'_> {
         if !unopened.is_empty() {
             bail!("{what}: {}", unopened.join("; "));
         }
+        super::seal::warn_if_reserved(&input);
+        super::seal::warn_if_wide(bitnami.scope);
         let (data, omit) = translate_templates(&bitnami).with_context(|| what.clone())?;
         let mut sealed = seal_secret(&input, &bitnami.name, &namespace, bitnami.scope, recipients)
             .with_context(|| what.clone())?;

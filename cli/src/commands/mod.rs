@@ -96,11 +96,7 @@ fn recovery_fingerprints(
     let Some(file) = file.filter(|f| *f != Path::new("-")) else {
         return Ok(Vec::new());
     };
-    let start = file
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let resolved = crate::kage_yaml::resolve(start, Some(file)).map_err(Failure::Input)?;
+    let resolved = crate::kage_yaml::for_file(file).map_err(Failure::Input)?;
     Ok(resolved
         .recovery
         .iter()

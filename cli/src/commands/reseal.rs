@@ -124,11 +124,7 @@ impl FileJob {
         if positions.is_empty() {
             return Ok(None);
         }
-        let start = file
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let configured = kage_yaml::resolve(start, Some(file))?;
+        let configured = kage_yaml::for_file(file)?;
         Ok(Some(FileJob {
             path: file.to_owned(),
             docs,

@@ -279,7 +279,7 @@ fn recipients(args: &SealArgs, resolved: &kage_yaml::Resolved) -> Result<Vec<Rec
 
 /// Labels and annotations under `kage.dev/` are kage's own: the controller refuses a template
 /// that sets them (`TemplateRefused`), so say so while sealing.
-fn warn_if_reserved(input: &SecretInput) {
+pub(super) fn warn_if_reserved(input: &SecretInput) {
     for key in input
         .labels
         .keys()
@@ -293,7 +293,7 @@ fn warn_if_reserved(input: &SecretInput) {
 }
 
 /// A cluster-wide value opens in any namespace under the same key name: say so every time.
-fn warn_if_wide(scope: Scope) {
+pub(super) fn warn_if_wide(scope: Scope) {
     if scope == Scope::ClusterWide {
         eprintln!(
             "warning: scope cluster-wide: whoever can create a SealedSecret in any namespace can unseal these values there (under the same key name)"

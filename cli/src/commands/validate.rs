@@ -195,7 +195,7 @@ fn check_with_cluster(
     let text = files::read_input(Some(file))?;
     let sealed: Vec<_> = manifest::read_documents(&text)?
         .into_iter()
-        .filter(|d| manifest::is_sealed_secret(d))
+        .filter(manifest::is_sealed_secret)
         .collect();
     let body = manifest::write_documents(&sealed, manifest::OutputFormat::Yaml);
     let answer = crate::client::block_on(crate::client::call_controller(

@@ -2,11 +2,11 @@
 
 mod control_plane;
 mod demo;
+mod dist;
 mod pki;
 mod shell;
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -33,6 +33,9 @@ enum Task {
     Test,
     /// kage end to end: local cluster, controller, seal the examples, apply, show the Secrets.
     Demo,
+    /// Release artifacts in target/dist: binaries, a tarball, CycloneDX SBOMs, SHA256SUMS and
+    /// the image's build context.
+    Dist,
     /// Mutation testing (cargo-mutants) of the security-critical files; fails below
     /// MIN_MUTATION_SCORE and lists every mutant that survived.
     Mutants,
@@ -85,6 +88,7 @@ fn main() -> std::process::ExitCode {
         }
         Task::Test => test(),
         Task::Demo => demo::demo(),
+        Task::Dist => dist::dist(),
         Task::Mutants => mutants(),
         Task::Bench {
             what: BenchTarget::Controller { flags },
@@ -156,19 +160,7 @@ const CARGO_MUTANTS_VERSION: &str = "27.1.0";
 /// `cargo xtask mutants`: runs cargo-mutants (installed at the pinned version if missing) on
 /// [`MUTATED_FILES`] with kage-core's tests, then checks the score.
 fn mutants() -> Result<()> {
-    let installed = Command::new("cargo")
-        .args(["mutants", "--version"])
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(CARGO_MUTANTS_VERSION));
-    if !installed {
-        run(Command::new("cargo").args([
-            "install",
-            "cargo-mutants",
-            "--locked",
-            "--version",
-            CARGO_MUTANTS_VERSION,
-        ]))?;
-    }
+    shell::cargo_tool("mutants", CARGO_MUTANTS_VERSION)?;
     let out = workspace_root().join("target/mutants");
     let mut cmd = cargo();
     cmd.args([

@@ -31,6 +31,24 @@ pub fn run(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
+/// Installs a cargo subcommand (`cargo-<name>`) at `version` unless that version is installed.
+pub fn cargo_tool(name: &str, version: &str) -> Result<()> {
+    let installed = Command::new("cargo")
+        .args([name, "--version"])
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(version));
+    if !installed {
+        run(Command::new("cargo").args([
+            "install",
+            &format!("cargo-{name}"),
+            "--locked",
+            "--version",
+            version,
+        ]))?;
+    }
+    Ok(())
+}
+
 /// PATH with the cluster's tools (kubectl, age) first.
 #[allow(
     clippy::expect_used,
