@@ -36,6 +36,8 @@ pub struct SealedSecretsController {
     /// Its HTTP address (`/v1/cert.pem`, `/healthz`).
     pub addr: String,
     log_path: PathBuf,
+    /// Removes the ClusterRoleBinding made for it.
+    kubectl: Command,
 }
 
 impl SealedSecretsController {
@@ -124,6 +126,15 @@ impl SealedSecretsController {
             namespace: namespace.to_owned(),
             addr,
             log_path,
+            kubectl: {
+                let mut cmd = cluster.kubectl();
+                cmd.args([
+                    "delete",
+                    "clusterrolebinding",
+                    &format!("sealed-secrets-{namespace}"),
+                ]);
+                cmd
+            },
         };
         let result = wait_until(Duration::from_secs(60), "Sealed Secrets' certificate", || {
             let addr = controller.addr.clone();
@@ -162,6 +173,7 @@ impl SealedSecretsController {
 impl Drop for SealedSecretsController {
     fn drop(&mut self) {
         self.stop();
+        let _ = self.kubectl.output();
     }
 }
 

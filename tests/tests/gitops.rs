@@ -49,7 +49,7 @@ fn kubectl_wait(cluster: &Cluster, ns: &str, name: &str, condition: &str, timeou
     cluster
         .kubectl()
         .args(["wait", &format!("--for=condition={condition}"), "-n", ns])
-        .arg(format!("sealedsecret/{name}"))
+        .arg(format!("sealedsecrets.kage.dev/{name}"))
         .arg(format!("--timeout={timeout}"))
         .output()
         .unwrap()
@@ -170,7 +170,7 @@ async fn every_ready_reason_reads_as_documented_in_kstatus_argo_cd_and_kubectl_w
     let in_system = view_of(&system, "gitops-e2e", "NamespaceRefused").await;
     let _ = run_ok(cluster.kubectl().args([
         "delete",
-        "sealedsecret",
+        "sealedsecrets.kage.dev",
         "gitops-e2e",
         "-n",
         CONTROLLER_NAMESPACE,

@@ -266,7 +266,7 @@ async fn editing_templates_reveals_nothing_about_the_values() {
             let replace = json!([{"op": "add", "path": "/spec/template", "value": probe}]);
             run_ok(cluster.kubectl().args([
                 "patch",
-                "sealedsecret",
+                "sealedsecrets.kage.dev",
                 name,
                 "-n",
                 &ns.name,

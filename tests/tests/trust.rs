@@ -137,7 +137,7 @@ async fn a_sealed_secret_in_the_controller_namespace_cannot_plant_a_sealing_key(
     );
     let _ = run_ok(cluster.kubectl().args([
         "delete",
-        "sealedsecret",
+        "sealedsecrets.kage.dev",
         "planted-key",
         "-n",
         CONTROLLER_NAMESPACE,

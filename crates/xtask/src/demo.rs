@@ -135,7 +135,7 @@ pub fn demo() -> Result<()> {
     let started = Instant::now();
     for ns in &names {
         while !output(kubectl().args([
-            "get", "sealedsecrets", "-n", ns, "-o",
+            "get", "sealedsecrets.kage.dev", "-n", ns, "-o",
             "jsonpath={range .items[*]}{.status.conditions[?(@.type==\"Ready\")].status}{\"\\n\"}{end}",
         ]))?
         .lines()
