@@ -773,6 +773,116 @@ fn a_repository_halfway_through_a_migration_leaves_bitnami_sealed_secrets_alone(
     );
 }
 
+/// Real kubeseal output and its throwaway key (see the folder's README).
+const SEALED_SECRETS_FIXTURES: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sealed-secrets");
+
+#[test]
+fn migrate_turns_kubeseal_output_into_sealed_secrets_the_kage_identity_opens() {
+    let d = Dir::new();
+    for file in ["db.yaml", "registry.json"] {
+        d.write(
+            &format!("repo/{file}"),
+            &std::fs::read_to_string(format!("{SEALED_SECRETS_FIXTURES}/{file}")).unwrap(),
+        );
+    }
+    let key = format!("{SEALED_SECRETS_FIXTURES}/test-key.pem");
+    let out = d
+        .cmd()
+        .args(["migrate", "repo", "--key-file", &key, "-r", &d.recipient])
+        .assert()
+        .success()
+        .stderr(contains("migrated 2 SealedSecret(s); 0 file(s) failed"))
+        .stderr(contains("scope cluster-wide"))
+        .get_output()
+        .clone();
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for value in ["shop_app", "s3cret-Fixture-Pw", "fixture-token-77"] {
+        assert!(
+            !printed.contains(value) && !printed.contains(&b64(value.as_bytes())),
+            "{value} printed"
+        );
+    }
+    d.write("migrated.yaml", &String::from_utf8(out.stdout).unwrap());
+    d.cmd()
+        .args(["inspect", "-f", "migrated.yaml"])
+        .assert()
+        .success()
+        .stdout(contains("strict").and(contains("cluster-wide")));
+    let secrets = d
+        .unseal("migrated.yaml")
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let secrets: Vec<serde_json::Value> = serde_json::Deserializer::from_slice(&secrets)
+        .into_iter()
+        .map(Result::unwrap)
+        .flat_map(|v: serde_json::Value| match v.get("items") {
+            Some(items) => items.as_array().unwrap().clone(),
+            None => vec![v],
+        })
+        .collect();
+    let db = secrets
+        .iter()
+        .find(|s| s["metadata"]["name"] == "db")
+        .unwrap();
+    assert_eq!(db["metadata"]["namespace"], "shop");
+    assert_eq!(db["type"], "kubernetes.io/basic-auth");
+    assert_eq!(db["metadata"]["labels"]["app"], "db");
+    assert_eq!(db["data"]["username"], b64(b"shop_app"));
+    assert_eq!(db["data"]["password"], b64(b"s3cret-Fixture-Pw"));
+    let registry = secrets
+        .iter()
+        .find(|s| s["metadata"]["name"] == "registry")
+        .unwrap();
+    assert_eq!(registry["data"]["token"], b64(b"fixture-token-77"));
+
+    // A Go template kage cannot translate: the file is named with its key, nothing is printed.
+    let db = d.read("repo/db.yaml");
+    d.write(
+        "repo/db.yaml",
+        &db.replace(
+            "  template:\n",
+            "  template:\n    data:\n      url: '{{ .password | upper }}'\n",
+        ),
+    );
+    d.cmd()
+        .args([
+            "migrate",
+            "repo/db.yaml",
+            "--key-file",
+            &key,
+            "-r",
+            &d.recipient,
+        ])
+        .assert()
+        .code(4)
+        .stdout("")
+        .stderr(contains("db.yaml").and(contains("spec.template.data.url")));
+    // A key file without an RSA private key is refused before any file is read.
+    d.write(
+        "not-rsa.pem",
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    );
+    d.cmd()
+        .args([
+            "migrate",
+            "repo",
+            "--key-file",
+            "not-rsa.pem",
+            "-r",
+            &d.recipient,
+        ])
+        .assert()
+        .code(3)
+        .stderr(contains("holds no RSA private key"));
+}
+
 #[test]
 fn malformed_and_wrong_kind_input_is_a_clear_error() {
     let d = Dir::new();
