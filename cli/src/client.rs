@@ -123,6 +123,17 @@ pub async fn call_controller(
     })
 }
 
+/// The namespace for objects that name none, as kubectl picks it: `-n`, else the kubeconfig
+/// context's, else "default".
+pub fn default_namespace(flag: Option<&str>, cluster: &ClusterArgs) -> anyhow::Result<String> {
+    if let Some(ns) = flag {
+        return Ok(ns.to_owned());
+    }
+    let from_kubeconfig =
+        kubeconfig_namespace(cluster.kubeconfig.as_deref(), cluster.context.as_deref())?;
+    Ok(from_kubeconfig.unwrap_or_else(|| "default".to_owned()))
+}
+
 /// The namespace of the kubeconfig's current (or given) context, as kubectl picks it; `None`
 /// without a kubeconfig (sealing needs no cluster).
 pub fn kubeconfig_namespace(

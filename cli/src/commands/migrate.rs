@@ -32,15 +32,9 @@ pub fn run(args: MigrateArgs) -> Outcome {
     } else {
         args.paths.clone()
     };
-    let default_namespace = match &args.namespace {
-        Some(ns) => ns.clone(),
-        None => crate::client::kubeconfig_namespace(
-            args.cluster.kubeconfig.as_deref(),
-            args.cluster.context.as_deref(),
-        )
-        .map_err(Failure::Input)?
-        .unwrap_or_else(|| "default".to_owned()),
-    };
+    let default_namespace =
+        crate::client::default_namespace(args.namespace.as_deref(), &args.cluster)
+            .map_err(Failure::Input)?;
     let published = recipients::published_keys(&args.cluster);
     let job = Job {
         keys: &keys,
@@ -55,7 +49,7 @@ pub fn run(args: MigrateArgs) -> Outcome {
             let outcome = job.migrate_file(&file).and_then(|done| match done {
                 None => Ok(0),
                 Some(done) => {
-                    let count = done.count;
+                    let count = done.positions.len();
                     done.write(&args, root, &mut printed)?;
                     Ok(count)
                 }
@@ -154,7 +148,6 @@ struct Migrated {
     docs: Vec<Document>,
     /// Where the migrated documents are among `docs`.
     positions: Vec<usize>,
-    count: usize,
 }
 
 impl Job<'_> {
@@ -184,7 +177,6 @@ impl Job<'_> {
         }
         Ok(Some(Migrated {
             path: file.to_owned(),
-            count: positions.len(),
             docs,
             positions,
         }))

@@ -64,7 +64,9 @@ pub fn run(args: SealArgs) -> Outcome {
         .or(resolved.scope)
         .unwrap_or_default();
     warn_if_wide(scope);
-    let default_namespace = default_namespace(&args)?;
+    let default_namespace =
+        crate::client::default_namespace(args.namespace.as_deref(), &args.cluster)
+            .map_err(Failure::Input)?;
     let mut docs = Vec::new();
     for input in &inputs {
         let name = name_of(input, &args)?;
@@ -299,18 +301,6 @@ pub(super) fn warn_if_wide(scope: Scope) {
             "warning: scope cluster-wide: whoever can create a SealedSecret in any namespace can unseal these values there (under the same key name)"
         );
     }
-}
-
-fn default_namespace(args: &SealArgs) -> Result<String, Failure> {
-    if let Some(ns) = &args.namespace {
-        return Ok(ns.clone());
-    }
-    let from_kubeconfig = crate::client::kubeconfig_namespace(
-        args.cluster.kubeconfig.as_deref(),
-        args.cluster.context.as_deref(),
-    )
-    .map_err(Failure::Input)?;
-    Ok(from_kubeconfig.unwrap_or_else(|| "default".to_owned()))
 }
 
 fn name_of(input: &SecretInput, args: &SealArgs) -> Result<String, Failure> {
