@@ -88,8 +88,13 @@ impl SealingKeys {
         let mut rest = text;
         while let Some(start) = rest.find("-----BEGIN ") {
             let block = &rest[start..];
-            let label_end = block[11..].find("-----").map_or(block.len(), |i| i + 11);
-            let label = &block[11..label_end];
+            // The label is quoted in errors: only a one-line label of capitals is one (a
+            // malformed line could hold key material).
+            let label = block[11..]
+                .split_once("-----")
+                .map(|(label, _)| label)
+                .filter(|l| l.len() <= 64 && l.bytes().all(|b| b.is_ascii_uppercase() || b == b' '))
+                .ok_or_else(|| anyhow::anyhow!("a PEM BEGIN line is malformed"))?;
             let end_marker = format!("-----END {label}-----");
             let Some(end) = block.find(&end_marker) else {
                 anyhow::bail!("a PEM block {label:?} has no end line");
@@ -471,6 +476,14 @@ mod tests {
                 .add_pem("-----BEGIN RSA PRIVATE KEY-----\nAAAA\n")
                 .is_err()
         );
+        // A broken BEGIN line is not quoted: it could run into the key material.
+        let err = SealingKeys::default()
+            .add_pem(
+                "-----BEGIN RSA PRIVATE KEY\nMIIEsecretmaterial\n-----END RSA PRIVATE KEY-----\n",
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("secretmaterial"), "{err}");
     }
 
     #[test]
