@@ -27,6 +27,8 @@ pub fn sealed_secrets_tools() -> Option<PathBuf> {
     crate::tool_from_env("KAGE_SEALED_SECRETS_DIR")
 }
 
+static CRD_INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// A running Sealed Secrets controller; killed on drop.
 pub struct SealedSecretsController {
     child: Child,
@@ -50,18 +52,24 @@ impl SealedSecretsController {
         also: &[&str],
         dir: &Path,
     ) -> Result<Self> {
-        run_ok(
-            cluster
-                .kubectl()
-                .args(["apply", "--server-side", "-f"])
-                .arg(tools.join("bitnami.com_sealedsecrets.yaml")),
-        )?;
-        run_ok(cluster.kubectl().args([
-            "wait",
-            "--for=condition=established",
-            "crd/sealedsecrets.bitnami.com",
-            "--timeout=30s",
-        ]))?;
+        {
+            // Tests start controllers side by side: one CRD install at a time.
+            let _one = CRD_INSTALL
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            run_ok(
+                cluster
+                    .kubectl()
+                    .args(["apply", "--server-side", "-f"])
+                    .arg(tools.join("bitnami.com_sealedsecrets.yaml")),
+            )?;
+            run_ok(cluster.kubectl().args([
+                "wait",
+                "--for=condition=established",
+                "crd/sealedsecrets.bitnami.com",
+                "--timeout=30s",
+            ]))?;
+        }
         let account = "sealed-secrets-controller";
         let (_, kubeconfig) = cluster.service_account(namespace, account, dir).await?;
         run_ok(cluster.kubectl().args([
