@@ -481,32 +481,25 @@ async fn a_value_no_key_opens_is_named_with_its_file_and_key_and_that_file_is_le
         .into();
 
     // The keys as a user exports them: the key Secrets as YAML, and the bare PEM.
+    let key_secrets = |output: &str| {
+        run_ok(cluster.kubectl().args([
+            "get",
+            "secret",
+            "-n",
+            &home.name,
+            "-l",
+            "sealedsecrets.bitnami.com/sealed-secrets-key",
+            "-o",
+            output,
+        ]))
+        .unwrap()
+        .stdout
+    };
     let secrets_yaml = dir.path().join("sealed-secrets-keys.yaml");
-    let listed = run_ok(cluster.kubectl().args([
-        "get",
-        "secret",
-        "-n",
-        &home.name,
-        "-l",
-        "sealedsecrets.bitnami.com/sealed-secrets-key",
-        "-o",
-        "yaml",
-    ]))
-    .unwrap();
-    std::fs::write(&secrets_yaml, &listed.stdout).unwrap();
+    std::fs::write(&secrets_yaml, key_secrets("yaml")).unwrap();
     let pem = dir.path().join("sealed-secrets-key.pem");
-    let key = run_ok(cluster.kubectl().args([
-        "get",
-        "secret",
-        "-n",
-        &home.name,
-        "-l",
-        "sealedsecrets.bitnami.com/sealed-secrets-key",
-        "-o",
-        "jsonpath={.items[0].data.tls\\.key}",
-    ]))
-    .unwrap();
-    std::fs::write(&pem, STANDARD.decode(key.stdout.trim_ascii()).unwrap()).unwrap();
+    let key = key_secrets("jsonpath={.items[0].data.tls\\.key}");
+    std::fs::write(&pem, STANDARD.decode(key.trim_ascii()).unwrap()).unwrap();
 
     let identity = dir.path().join("kage.key");
     run_ok(
