@@ -486,6 +486,30 @@ mod tests {
         assert!(!err.contains("secretmaterial"), "{err}");
     }
 
+    proptest::proptest! {
+        /// A sealed value comes from a file anyone may write: any bytes are refused cleanly.
+        #[test]
+        fn any_value_is_refused_without_a_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..600)) {
+            let keys = SealingKeys { keys: vec![test_key().clone()] };
+            proptest::prop_assert!(keys.open(&STANDARD.encode(&bytes), "ns/name").is_err());
+        }
+
+        /// The same with a well-formed length, so that the RSA and AES steps run on garbage.
+        #[test]
+        fn any_well_framed_value_is_refused_without_a_panic(body in proptest::collection::vec(proptest::num::u8::ANY, 128..400)) {
+            let keys = SealingKeys { keys: vec![test_key().clone()] };
+            let mut bytes = 128u16.to_be_bytes().to_vec();
+            bytes.extend(body);
+            proptest::prop_assert!(keys.open(&STANDARD.encode(&bytes), "").is_err());
+        }
+    }
+
+    /// One key for the property test (RSA key generation is slow).
+    fn test_key() -> &'static RsaPrivateKey {
+        static KEY: std::sync::OnceLock<RsaPrivateKey> = std::sync::OnceLock::new();
+        KEY.get_or_init(key)
+    }
+
     #[test]
     fn the_scope_comes_from_the_sealed_secrets_annotations() {
         let doc = |annotations: Value| {
