@@ -349,6 +349,45 @@ async fn helm_install_runs_the_controller_and_an_upgrade_applies_changed_values(
         "cluster-wide rights before the upgrade"
     );
 
+    // The optional objects and fields the install did not use pass the API server's own
+    // validation (a dry run; the ServiceMonitor needs the Prometheus Operator's CRD).
+    let optional = template(
+        &mut helm().unwrap(),
+        &release,
+        &home.name,
+        &[
+            "networkPolicy.enabled=true",
+            "podDisruptionBudget.enabled=true",
+            "kms.url=vault-transit://bao.example:8200/kage",
+            "kms.tokenSecret.name=bao-token",
+            "recoveryRecipients[0]=age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p",
+            "podAnnotations.example\\.com/team=payments",
+            "nodeSelector.kubernetes\\.io/os=linux",
+        ],
+    );
+    let rendered = dir.path().join("optional.yaml");
+    std::fs::write(&rendered, &optional).unwrap();
+    let dry_run = run_ok(
+        cluster
+            .kubectl()
+            .args([
+                "apply",
+                "--server-side",
+                "--dry-run=server",
+                "--force-conflicts",
+                "-f",
+            ])
+            .arg(&rendered),
+    )
+    .unwrap();
+    let applied = String::from_utf8_lossy(&dry_run.stdout);
+    for object in ["networkpolicy", "poddisruptionbudget", "deployment"] {
+        assert!(
+            applied.contains(object),
+            "{object} in the dry run: {applied}"
+        );
+    }
+
     // Upgrade: one watched namespace, two replicas, another rotation period.
     run_ok(helm_in(&["upgrade", &release]).arg(chart()).args([
         "--set",
