@@ -31,6 +31,9 @@ enum Task {
     },
     /// Every test: unit, CLI, break-glass, then the e2e suite against a real API server.
     Test,
+    /// Build (or find in the cache) the other projects' tools the e2e suite runs: kage-gitops,
+    /// Sealed Secrets' controller and kubeseal, helm; prints where they are.
+    Tools,
     /// kage end to end: local cluster, controller, seal the examples, apply, show the Secrets.
     Demo,
     /// Release artifacts in target/dist: binaries, a tarball, CycloneDX SBOMs, SHA256SUMS and
@@ -87,6 +90,11 @@ fn main() -> std::process::ExitCode {
             }
         }
         Task::Test => test(),
+        Task::Tools => tools().map(|tools| {
+            for (var, path) in tools {
+                println!("{var}={}", path.display());
+            }
+        }),
         Task::Demo => demo::demo(),
         Task::Dist => dist::dist(),
         Task::Mutants => mutants(),
@@ -108,9 +116,7 @@ fn main() -> std::process::ExitCode {
 /// stopped here (stopped even when tests fail).
 fn test() -> Result<()> {
     let bins = control_plane::build_binaries()?;
-    let gitops = control_plane::build_gitops_tool()?;
-    let sealed_secrets = control_plane::build_go_tool(&control_plane::SEALED_SECRETS)?;
-    let helm = control_plane::build_go_tool(&control_plane::HELM)?;
+    let tools = tools()?;
     // Default members only: the e2e package runs below, once a cluster is there.
     run(cargo().args(["test"]).env("KAGE_AGE_BIN", bins.join("age")))?;
 
@@ -133,15 +139,29 @@ fn test() -> Result<()> {
                     "KAGE_E2E_LOCAL_CLUSTER",
                     if external.is_none() { "1" } else { "" },
                 )
-                .env("KAGE_GITOPS_BIN", &gitops)
-                .env("KAGE_SEALED_SECRETS_DIR", &sealed_secrets)
-                .env("KAGE_HELM_BIN", helm.join("helm"))
+                .envs(tools.iter().map(|(var, path)| (var, path)))
                 .env("PATH", path_with(&cluster.bin_dir())))
         });
     if external.is_none() {
         cluster.down()?;
     }
     e2e
+}
+
+/// The tools of other projects the e2e suite runs, built or found in the cache, with the
+/// environment variable that tells the suite where each is.
+fn tools() -> Result<Vec<(&'static str, PathBuf)>> {
+    Ok(vec![
+        ("KAGE_GITOPS_BIN", control_plane::build_gitops_tool()?),
+        (
+            "KAGE_SEALED_SECRETS_DIR",
+            control_plane::build_go_tool(&control_plane::SEALED_SECRETS)?,
+        ),
+        (
+            "KAGE_HELM_BIN",
+            control_plane::build_go_tool(&control_plane::HELM)?.join("helm"),
+        ),
+    ])
 }
 
 /// The files where a surviving mutant would be a security bug: the value format, bindings,
