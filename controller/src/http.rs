@@ -337,17 +337,16 @@ impl RateLimiter {
     }
 }
 
-async fn readyz(State(state): State<AppState>) -> (StatusCode, String) {
+async fn readyz(State(state): State<AppState>) -> Result<&'static str, Refused> {
     if state.ready.load(Ordering::Relaxed) {
-        (StatusCode::OK, "ok".to_owned())
-    } else {
-        let reason = state
-            .not_ready_reason
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        (StatusCode::SERVICE_UNAVAILABLE, reason)
+        return Ok("ok");
     }
+    let reason = state
+        .not_ready_reason
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    Err(error(StatusCode::SERVICE_UNAVAILABLE, reason))
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
@@ -389,9 +388,9 @@ impl IntoResponse for Refused {
     }
 }
 
-/// An error response not written as a [`Refused`] (axum's own 404, 405 and body-limit 413,
-/// `/readyz`'s plain-text reason) becomes one, so that every error has the one shape; a
-/// plain-text message is kept.
+/// An error response not written as a [`Refused`] (axum's own 404, 405, body-limit 413 and
+/// extractor rejections) becomes one, so that every error has the one shape; a plain-text
+/// message is kept.
 async fn as_status(response: Response) -> Response {
     let status = response.status();
     let is_json = response
@@ -727,12 +726,17 @@ mod tests {
         }
     }
 
-    async fn api_server() -> SocketAddr {
+    /// Serves `router` (built on a fresh offline state) on a loopback port.
+    async fn server(router: fn(AppState) -> Router) -> SocketAddr {
         let state = AppState::new(Shared::offline(), Vec::new(), Vec::new());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        tokio::spawn(serve_on(listener, api_router(state), MAX_API_CONNECTIONS));
+        tokio::spawn(serve_on(listener, router(state), MAX_API_CONNECTIONS));
         addr
+    }
+
+    async fn api_server() -> SocketAddr {
+        server(api_router).await
     }
 
     async fn request(addr: SocketAddr, head: &str, body: &[u8]) -> String {
@@ -779,14 +783,7 @@ mod tests {
 
     #[tokio::test]
     async fn not_ready_says_why_in_a_status() {
-        let state = AppState::new(Shared::offline(), Vec::new(), Vec::new());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(serve_on(
-            listener,
-            health_router(state),
-            MAX_HEALTH_CONNECTIONS,
-        ));
+        let addr = server(health_router).await;
         let answer = request(
             addr,
             "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",

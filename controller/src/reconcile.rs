@@ -261,11 +261,10 @@ pub async fn reconcile(sealed: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<A
             "publishing an Event",
             ctx.recorder.publish(&event, &sealed.object_ref(&())),
         )
-        .await;
-        match published {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::warn!(error = %e, "cannot publish event"),
-            Err(e) => tracing::warn!(error = %e, "cannot publish event"),
+        .await
+        .and_then(|answer| answer.map_err(Error::api("publishing an Event")));
+        if let Err(e) = published {
+            tracing::warn!(error = %e, "cannot publish event");
         }
     }
     outcome.map(|_| Action::requeue(RESYNC_PERIOD))
@@ -309,12 +308,7 @@ impl Summary {
 
     /// The summary kept in `sealed`, if it is a summarized copy.
     fn kept_in(sealed: &SealedSecret) -> Option<Self> {
-        let text = sealed
-            .metadata
-            .annotations
-            .as_ref()?
-            .get(SUMMARY_ANNOTATION)?;
-        serde_json::from_str(text).ok()
+        serde_json::from_str(summary_text(sealed)?).ok()
     }
 
     /// Whether every value names a key of `keys` that is active (a header check, no
@@ -328,6 +322,15 @@ impl Summary {
             })
         })
     }
+}
+
+/// The summary annotation of a summarized copy (whose values were dropped).
+fn summary_text(sealed: &SealedSecret) -> Option<&String> {
+    sealed
+        .metadata
+        .annotations
+        .as_ref()?
+        .get(SUMMARY_ANNOTATION)
 }
 
 /// Shrinks a SealedSecret to what the controller keeps between reconciles: name, uid,
@@ -357,7 +360,7 @@ async fn with_values<'a>(
     sealed: &'a SealedSecret,
     ctx: &Context,
 ) -> Result<std::borrow::Cow<'a, SealedSecret>, Error> {
-    if Summary::kept_in(sealed).is_none() {
+    if summary_text(sealed).is_none() {
         return Ok(std::borrow::Cow::Borrowed(sealed));
     }
     let version = sealed.metadata.resource_version.as_deref().unwrap_or("0");
@@ -517,16 +520,8 @@ async fn write(
         secrets.patch(name, &params, &Patch::Apply(&*body)),
     )
     .await;
-    // A timeout is an error like any other, after the preconditions are taken off the body.
-    let attempt = match attempt {
-        Ok(attempt) => attempt,
-        Err(e) => {
-            strip_preconditions(body);
-            return Err(e);
-        }
-    };
     strip_preconditions(body);
-    match attempt {
+    match attempt? {
         Ok(mut written) => {
             let version = remove_stale_keys(secrets, name, body, &written).await;
             wipe_secret(&mut written);
@@ -573,15 +568,8 @@ async fn create(secrets: &Api<Secret>, body: &serde_json::Value) -> Result<Optio
         ..PostParams::default()
     };
     let created = timed("creating the Secret", secrets.create(&params, &secret)).await;
-    let created = match created {
-        Ok(created) => created,
-        Err(e) => {
-            wipe_secret(&mut secret);
-            return Err(e);
-        }
-    };
     wipe_secret(&mut secret);
-    match created {
+    match created? {
         Ok(mut written) => {
             wipe_secret(&mut written);
             Ok(written.metadata.resource_version)
@@ -753,8 +741,8 @@ async fn update_status(
         status["secretResourceVersion"] = json!(version);
     }
     let patch = json!({
-        "apiVersion": "kage.dev/v1alpha1",
-        "kind": "SealedSecret",
+        "apiVersion": SealedSecret::api_version(&()),
+        "kind": SealedSecret::kind(&()),
         "metadata": {"name": sealed.name_or_empty()},
         "status": status,
     });
