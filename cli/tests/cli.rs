@@ -25,15 +25,7 @@ struct Dir {
 
 impl Dir {
     fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let out = kage(dir.path())
-            .args(["keygen", "-o", "id.txt"])
-            .assert()
-            .success()
-            .get_output()
-            .stdout
-            .clone();
-        let recipient = String::from_utf8(out).unwrap().trim().to_owned();
+        let (dir, recipient) = common::folder_with_identity();
         Dir { dir, recipient }
     }
 

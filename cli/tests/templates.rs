@@ -9,26 +9,12 @@
 
 mod common;
 
-use common::kage;
+use common::{folder_with_identity, kage};
 
 use predicates::prelude::*;
 use predicates::str::contains;
 
 const PASSWORD: &str = "p@ss:w/rd-never-printed";
-
-/// A new folder with an identity in `id.txt`; returns its recipient too.
-fn folder_with_identity() -> (tempfile::TempDir, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let out = kage(dir.path())
-        .args(["keygen", "-o", "id.txt"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let recipient = String::from_utf8(out).unwrap().trim().to_owned();
-    (dir, recipient)
-}
 
 /// A folder with an identity and `db.yaml` sealed from `template` (a template file's text).
 fn sealed_with(template: &str) -> (tempfile::TempDir, String) {

@@ -206,6 +206,13 @@ pub fn tool_from_env(var: &str) -> Option<PathBuf> {
     }
 }
 
+/// A loopback port free at the time of asking.
+pub fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
 /// Eight random lowercase letters and digits.
 pub fn random_suffix() -> String {
     use rand::Rng;
@@ -337,6 +344,14 @@ impl Cluster {
     }
 }
 
+/// Whether `sealed`'s Ready condition has `status` and `reason` for the generation it is at.
+pub fn condition_is(sealed: &kage_api::SealedSecret, status: &str, reason: &str) -> bool {
+    sealed
+        .ready_condition()
+        .is_some_and(|c| c.status == status && c.reason == reason)
+        && sealed.status.as_ref().and_then(|s| s.observed_generation) == sealed.metadata.generation
+}
+
 /// How many SealedSecrets in `api` have `Ready` = `status` with `reason`, for the generation
 /// they are at.
 pub async fn count_ready(
@@ -349,33 +364,27 @@ pub async fn count_ready(
         .await?
         .items
         .iter()
-        .filter(|s| {
-            s.ready_condition()
-                .is_some_and(|c| c.status == status && c.reason == reason)
-                && s.status.as_ref().and_then(|st| st.observed_generation) == s.metadata.generation
-        })
+        .filter(|s| condition_is(s, status, reason))
         .count())
 }
 
 /// Waits (60 s at most) until `name`'s Ready condition has `status` and `reason` for the
-/// generation the object is at.
+/// generation the object is at, and returns the object; fails with the status it last had.
 pub async fn wait_condition(
     api: &Api<kage_api::SealedSecret>,
     name: &str,
     status: &str,
     reason: &str,
-) {
-    wait_until(
+) -> kage_api::SealedSecret {
+    let reached = wait_until(
         Duration::from_secs(60),
         &format!("{name} Ready={status} {reason}"),
-        || async {
-            let ss = api.get(name).await?;
-            Ok(ss
-                .ready_condition()
-                .is_some_and(|c| c.status == status && c.reason == reason)
-                && ss.status.as_ref().and_then(|s| s.observed_generation) == ss.metadata.generation)
-        },
+        || async { Ok(condition_is(&api.get(name).await?, status, reason)) },
     )
-    .await
-    .unwrap();
+    .await;
+    let last = api.get(name).await.expect("read the SealedSecret");
+    if let Err(e) = reached {
+        panic!("{e:#}; last status: {:?}", last.status);
+    }
+    last
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::cluster::{CONTROLLER_NAMESPACE, Cluster, run_ok, wait_until};
+use crate::cluster::{CONTROLLER_NAMESPACE, Cluster, free_port, run_ok, wait_until};
 use crate::metrics::metric_samples;
 
 /// Path of a kage binary (`kage`, `kage-controller`): `$KAGE_BIN_DIR`, else `target/debug`.
@@ -113,11 +113,6 @@ impl Cluster {
         env: &[(String, String)],
         extra: &[&str],
     ) -> Result<ControllerProcess> {
-        let free_port = || -> Result<u16> {
-            Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-                .local_addr()?
-                .port())
-        };
         let (port, health_port) = (free_port()?, free_port()?);
         let mut program = Command::new(binary("kage-controller"));
         program.envs(env.iter().map(|(k, v)| (k, v)));

@@ -26,9 +26,7 @@ pub struct OpenBao {
 impl OpenBao {
     /// Starts the server and prepares Transit.
     pub async fn start() -> Result<Self> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
+        let port = crate::free_port()?;
         let addr = format!("http://127.0.0.1:{port}");
         let token = format!("kage-e2e-{}", random_suffix());
         let home = tempfile::tempdir()?;

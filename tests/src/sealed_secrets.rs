@@ -105,8 +105,8 @@ impl SealedSecretsController {
         let hostport = server.trim_start_matches("https://").trim_end_matches('/');
         let (host, port) = hostport.rsplit_once(':').context("server without a port")?;
 
-        let addr = format!("127.0.0.1:{}", free_port());
-        let metrics = format!("127.0.0.1:{}", free_port());
+        let addr = format!("127.0.0.1:{}", crate::free_port()?);
+        let metrics = format!("127.0.0.1:{}", crate::free_port()?);
         let log_path = dir.join(format!("sealed-secrets-{namespace}.log"));
         let log = std::fs::File::create(&log_path)?;
         let script = r#"mount -t tmpfs tmpfs /run &&
@@ -183,11 +183,4 @@ impl Drop for SealedSecretsController {
         self.stop();
         let _ = self.kubectl.output();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }

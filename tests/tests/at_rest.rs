@@ -96,11 +96,7 @@ async fn secrets_kage_writes_are_encrypted_in_etcd_only_with_an_encryption_confi
     assert!(!holds(&stored, PLAINTEXT), "plaintext in etcd");
 
     // Without it: the same kind of Secret is readable in etcd.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = kage_e2e::free_port().unwrap();
     let args: Vec<String> = started["args"]
         .as_array()
         .unwrap()

@@ -474,15 +474,7 @@ async fn a_controller_killed_mid_sync_of_500_finishes_after_a_restart() {
     wait_until(
         Duration::from_secs(300),
         "every SealedSecret to be Ready",
-        || async {
-            let list = sealed.list(&ListParams::default()).await?;
-            Ok(list.items.len() == N
-                && list.items.iter().all(|s| {
-                    s.ready_condition().is_some_and(|c| c.status == "True")
-                        && s.status.as_ref().and_then(|st| st.observed_generation)
-                            == s.metadata.generation
-                }))
-        },
+        || async { Ok(kage_e2e::count_ready(&sealed, "True", "Unsealed").await? == N) },
     )
     .await
     .unwrap();

@@ -9,10 +9,9 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
 use kage_api::SealedSecret;
-use kage_e2e::{binary, run_ok, wait_until};
+use kage_e2e::{binary, run_ok, wait_condition};
 use kube::Api;
 
 /// `kubectl` with the folder of `kubectl-kage` first on PATH and no `$KUBECONFIG`: every
@@ -160,15 +159,7 @@ async fn kubectl_kage_seals_and_reads_the_cluster_its_flags_name() {
 
     run_ok(cluster.kubectl().arg("apply").arg("-f").arg(&in_context)).unwrap();
     let api: Api<SealedSecret> = Api::namespaced(cluster.client.clone(), &ns.name);
-    wait_until(Duration::from_secs(60), "app Ready", || async {
-        Ok(api
-            .get("app")
-            .await?
-            .ready_condition()
-            .is_some_and(|c| c.status == "True"))
-    })
-    .await
-    .unwrap();
+    wait_condition(&api, "app", "True", "Unsealed").await;
     let status = run_ok(&mut kage(&[
         "status",
         "--kubeconfig",

@@ -449,15 +449,7 @@ async fn metrics_and_audit_records_match_what_happened_and_hold_no_plaintext() {
     .await
     .unwrap();
     let other_api: Api<SealedSecret> = Api::namespaced(cluster.client.clone(), &other.name);
-    wait_until(Duration::from_secs(60), "the copy refused", || async {
-        Ok(other_api
-            .get("m0")
-            .await?
-            .ready_condition()
-            .is_some_and(|c| c.reason == "BindingMismatch"))
-    })
-    .await
-    .unwrap();
+    kage_e2e::wait_condition(&other_api, "m0", "False", "BindingMismatch").await;
     let sample = |text: &str, series: &str| -> f64 {
         kage_e2e::metric_samples(text)
             .get(series)

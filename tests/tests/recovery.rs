@@ -22,9 +22,11 @@ fn keygen(cluster: &Cluster, path: &std::path::Path) -> String {
 
 /// Whether `name` is Ready for the generation it is at.
 async fn ready_now(api: &Api<SealedSecret>, name: &str) -> anyhow::Result<bool> {
-    let s = api.get(name).await?;
-    Ok(s.ready_condition().is_some_and(|c| c.status == "True")
-        && s.status.as_ref().and_then(|st| st.observed_generation) == s.metadata.generation)
+    Ok(kage_e2e::condition_is(
+        &api.get(name).await?,
+        "True",
+        "Unsealed",
+    ))
 }
 
 #[tokio::test]
@@ -291,17 +293,7 @@ async fn compromise_drill_rotate_reseal_retire_refuses_values_left_on_the_old_ke
     .unwrap();
 
     // The value left on the old key is refused; the resealed one stays Ready.
-    wait_until(
-        Duration::from_secs(60),
-        "the forgotten value to be refused",
-        || async {
-            let s = api.get("forgotten").await?;
-            Ok(s.ready_condition()
-                .is_some_and(|c| c.status == "False" && c.reason == "KeyRetired"))
-        },
-    )
-    .await
-    .unwrap();
+    kage_e2e::wait_condition(&api, "forgotten", "False", "KeyRetired").await;
     wait_until(Duration::from_secs(30), "the resealed value Ready", || {
         ready_now(&api, "app")
     })

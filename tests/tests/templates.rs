@@ -25,27 +25,16 @@ use serde_json::json;
 /// applies it; returns the sealed file.
 fn seal_example(cluster: &Cluster, name: &str, ns: &str, dir: &Path) -> std::path::PathBuf {
     let examples = kage_e2e::workspace().join("examples");
-    let input = dir.join(format!("{name}-input.yaml"));
     let text = std::fs::read_to_string(examples.join(format!("{name}.yaml"))).unwrap();
-    std::fs::write(
-        &input,
-        text.replace("namespace: demo", &format!("namespace: {ns}")),
-    )
-    .unwrap();
+    let mut manifest: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+    manifest["metadata"]["namespace"] = json!(ns);
+    let template = examples.join(format!("{name}.template.yaml"));
     let sealed = dir.join(format!("{name}.yaml"));
-    run_ok(
-        cluster
-            .kage()
-            .arg("seal")
-            .arg("-f")
-            .arg(&input)
-            .arg("--template-file")
-            .arg(examples.join(format!("{name}.template.yaml")))
-            .arg("-w")
-            .arg(&sealed),
-    )
-    .unwrap();
-    run_ok(cluster.kubectl().arg("apply").arg("-f").arg(&sealed)).unwrap();
+    cluster.seal_and_apply(
+        &manifest,
+        &sealed,
+        &["--template-file", template.to_str().unwrap()],
+    );
     sealed
 }
 
@@ -76,7 +65,7 @@ async fn the_examples_compose_a_database_url_a_config_file_and_a_docker_config_e
     let ns = cluster.namespace("e2e-templates").await;
     let dir = tempfile::tempdir().unwrap();
     let _ctl = cluster
-        .start_leading_controller(dir.path(), &["--watch-namespace", &ns.name])
+        .start_controller_for(dir.path(), &ns.name)
         .await
         .unwrap();
     for name in ["database-url", "config-file", "registry"] {
@@ -230,7 +219,7 @@ async fn editing_templates_reveals_nothing_about_the_values() {
     let ns = cluster.namespace("e2e-probe").await;
     let dir = tempfile::tempdir().unwrap();
     let ctl = cluster
-        .start_leading_controller(dir.path(), &["--watch-namespace", &ns.name])
+        .start_controller_for(dir.path(), &ns.name)
         .await
         .unwrap();
     let api: Api<SealedSecret> = Api::namespaced(cluster.client.clone(), &ns.name);
@@ -323,7 +312,7 @@ async fn a_refused_template_names_its_key_and_line_and_shows_no_value_anywhere()
     let ns = cluster.namespace("e2e-template-error").await;
     let dir = tempfile::tempdir().unwrap();
     let ctl = cluster
-        .start_leading_controller(dir.path(), &["--watch-namespace", &ns.name])
+        .start_controller_for(dir.path(), &ns.name)
         .await
         .unwrap();
     let file = dir.path().join("app.yaml");
@@ -386,7 +375,7 @@ async fn verify_and_reseal_through_the_controller_never_render() {
     let ns = cluster.namespace("e2e-template-http").await;
     let dir = tempfile::tempdir().unwrap();
     let ctl = cluster
-        .start_leading_controller(dir.path(), &["--watch-namespace", &ns.name])
+        .start_controller_for(dir.path(), &ns.name)
         .await
         .unwrap();
     let renders = || {
@@ -440,7 +429,7 @@ async fn a_secret_the_api_server_refuses_shows_no_byte_of_its_value() {
     let ns = cluster.namespace("e2e-refused-secret").await;
     let dir = tempfile::tempdir().unwrap();
     let ctl = cluster
-        .start_leading_controller(dir.path(), &["--watch-namespace", &ns.name])
+        .start_controller_for(dir.path(), &ns.name)
         .await
         .unwrap();
     let mut manifest =
@@ -448,15 +437,7 @@ async fn a_secret_the_api_server_refuses_shows_no_byte_of_its_value() {
     manifest["type"] = json!("kubernetes.io/dockerconfigjson");
     cluster.seal_and_apply(&manifest, &dir.path().join("pull.yaml"), &[]);
     let api: Api<SealedSecret> = Api::namespaced(cluster.client.clone(), &ns.name);
-    wait_until(Duration::from_secs(30), "the refusal", || async {
-        Ok(api
-            .get("pull")
-            .await?
-            .ready_condition()
-            .is_some_and(|c| c.reason == "InvalidTemplate"))
-    })
-    .await
-    .unwrap();
+    wait_condition(&api, "pull", "False", "InvalidTemplate").await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let seen = observable(&cluster, &ns.name, "pull").await;
     assert!(

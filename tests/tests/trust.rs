@@ -75,18 +75,6 @@ fn has_warning(cluster: &Cluster, reason: &str, name: &str) -> bool {
         .any(|e| e["reason"] == reason && e["type"] == "Warning" && e["regarding"]["name"] == name)
 }
 
-async fn wait_reason(api: &Api<SealedSecret>, name: &str, reason: &str) -> SealedSecret {
-    let found = wait_until(Duration::from_secs(30), reason, || async {
-        let s = api.get(name).await?;
-        Ok(s.ready_condition()
-            .is_some_and(|c| c.status == "False" && c.reason == reason))
-    })
-    .await;
-    let last = api.get(name).await.expect("read the SealedSecret");
-    found.unwrap_or_else(|e| panic!("{e:#}: status {:?}", last.status));
-    last
-}
-
 #[tokio::test]
 async fn posting_rotate_to_the_controller_port_creates_no_key() {
     let Some((cluster, _guard)) = kage_e2e::cluster_with_kage().await else {
@@ -221,7 +209,7 @@ async fn a_template_cannot_make_the_controller_write_privileged_secrets() {
     let secrets: Api<Secret> = Api::namespaced(cluster.client.clone(), &ns.name);
     for manifest in &attempts {
         let name = manifest["metadata"]["name"].as_str().unwrap();
-        wait_reason(&api, name, "TemplateRefused").await;
+        kage_e2e::wait_condition(&api, name, "False", "TemplateRefused").await;
         assert!(
             secrets.get_opt(name).await.unwrap().is_none(),
             "Secret {name} was written from a refused template"
@@ -265,7 +253,7 @@ async fn a_secret_marked_managed_true_is_not_adopted_by_any_sealed_secret() {
         &[],
     );
     let api: Api<SealedSecret> = Api::namespaced(cluster.client.clone(), &ns.name);
-    let sealed = wait_reason(&api, "app", "SecretNotOwned").await;
+    let sealed = kage_e2e::wait_condition(&api, "app", "False", "SecretNotOwned").await;
     let secrets: Api<Secret> = Api::namespaced(cluster.client.clone(), &ns.name);
     let secret = secrets.get("app").await.unwrap();
     assert_eq!(
@@ -486,19 +474,7 @@ async fn the_namespaced_install_unseals_its_namespace_and_cannot_touch_another()
         &[],
     );
     let api: Api<SealedSecret> = Api::namespaced(cluster.client.clone(), &ns.name);
-    wait_until(
-        Duration::from_secs(40),
-        "Ready in the watched namespace",
-        || async {
-            Ok(api
-                .get("db")
-                .await?
-                .ready_condition()
-                .is_some_and(|c| c.status == "True"))
-        },
-    )
-    .await
-    .unwrap();
+    kage_e2e::wait_condition(&api, "db", "True", "Unsealed").await;
     // Its ServiceAccount has no rights elsewhere: the API server says so.
     let (_, controller) = cluster
         .service_account(CONTROLLER_NAMESPACE, "kage-controller", dir.path())
