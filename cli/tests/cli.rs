@@ -834,6 +834,40 @@ fn migrate_turns_kubeseal_output_into_sealed_secrets_the_kage_identity_opens() {
         .unwrap();
     assert_eq!(registry["data"]["token"], b64(b"fixture-token-77"));
 
+    // Without -r, the .kage.yaml rule decides, recovery recipients included: the recovery
+    // identity alone opens the migrated values.
+    let recovery = d.keygen("recovery.txt");
+    d.write(
+        "repo/.kage.yaml",
+        &format!(
+            "rules:\n  - recipients: [{}]\n    recovery: [{recovery}]\n",
+            d.recipient
+        ),
+    );
+    let out = d
+        .cmd()
+        .args(["migrate", "repo/db.yaml", "--key-file", &key])
+        .assert()
+        .success()
+        .stderr(contains("recovery"))
+        .get_output()
+        .stdout
+        .clone();
+    d.write("by-rule.yaml", &String::from_utf8(out).unwrap());
+    d.cmd()
+        .args([
+            "unseal",
+            "-i",
+            "recovery.txt",
+            "-f",
+            "by-rule.yaml",
+            "-o",
+            "json",
+        ])
+        .assert()
+        .success()
+        .stdout(contains(b64(b"s3cret-Fixture-Pw")));
+
     // A Go template kage cannot translate: the file is named with its key, nothing is printed.
     let db = d.read("repo/db.yaml");
     d.write(
