@@ -561,8 +561,9 @@ fn strip_preconditions(body: &mut serde_json::Value) {
 
 /// Creates the Secret; fails (409) if a Secret of that name appeared since it was looked up.
 async fn create(secrets: &Api<Secret>, body: &serde_json::Value) -> Result<Option<String>, Error> {
-    let mut secret: Secret = serde_json::from_value(body.clone())
-        .map_err(|e| Error::InvalidTemplate(format!("cannot build the Secret: {e}")))?;
+    // Read from the body in place: a clone would leave an unwiped copy of every value.
+    let mut secret = <Secret as serde::Deserialize>::deserialize(body)
+        .map_err(|_| Error::InvalidTemplate("the Secret's body is not a Secret".to_owned()))?;
     let params = PostParams {
         field_manager: Some(FIELD_MANAGER.to_owned()),
         ..PostParams::default()
