@@ -411,19 +411,25 @@ pub fn build_binaries() -> Result<PathBuf> {
         "k8s-{k8s}-etcd-{etcd}-{:02x}{:02x}{:02x}{:02x}",
         digest[0], digest[1], digest[2], digest[3]
     );
-    let dir = cache_root().join("controlplane").join(key);
-    let bin = dir.join("bin");
-    if bin.join(".complete").exists() {
-        return Ok(bin);
-    }
-    let started = Instant::now();
-    println!(
-        "building the control plane (Kubernetes {k8s}, etcd {etcd}) into {}",
-        bin.display()
-    );
-    let partial = dir.join(format!("bin.partial-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&partial);
-    std::fs::create_dir_all(&partial)?;
+    let bin = cache_root().join("controlplane").join(key).join("bin");
+    build_once(&bin, |partial| {
+        let started = Instant::now();
+        println!(
+            "building the control plane (Kubernetes {k8s}, etcd {etcd}) into {}",
+            bin.display()
+        );
+        build_control_plane(&module, &age_module, &k8s, partial)?;
+        println!(
+            "control plane built in {:.0}s",
+            started.elapsed().as_secs_f64()
+        );
+        Ok(())
+    })?;
+    Ok(bin)
+}
+
+/// etcd, kube-apiserver, kube-controller-manager, kubectl if needed, and age, into `out`.
+fn build_control_plane(module: &Path, age_module: &Path, k8s: &str, out: &Path) -> Result<()> {
     let mut packages = vec![
         "k8s.io/kubernetes/cmd/kube-apiserver",
         "k8s.io/kubernetes/cmd/kube-controller-manager",
@@ -443,26 +449,35 @@ pub fn build_binaries() -> Result<PathBuf> {
         .collect::<Vec<_>>()
         .join(" ");
     go_build(
-        &module,
-        &partial.join("etcd"),
+        module,
+        &out.join("etcd"),
         &["go.etcd.io/etcd/server/v3"],
         "",
     )?;
-    go_build(&module, &partial, &packages, &stamp)?;
+    go_build(module, out, &packages, &stamp)?;
     go_build(
-        &age_module,
-        &partial.join("age"),
+        age_module,
+        &out.join("age"),
         &["filippo.io/age/cmd/age"],
         "",
-    )?;
-    std::fs::write(partial.join(".complete"), format!("{k8s} {etcd}\n"))?;
-    let _ = std::fs::remove_dir_all(&bin);
-    std::fs::rename(&partial, &bin)?;
-    println!(
-        "control plane built in {:.0}s",
-        started.elapsed().as_secs_f64()
-    );
-    Ok(bin)
+    )
+}
+
+/// Fills `dir` once: `build` writes into a `<dir>.partial-<pid>` folder that is renamed to
+/// `dir` only when it succeeded, with a `.complete` mark, so an interrupted build is never
+/// mistaken for a whole one.
+fn build_once(dir: &Path, build: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    if dir.join(".complete").exists() {
+        return Ok(());
+    }
+    let partial = PathBuf::from(format!("{}.partial-{}", dir.display(), std::process::id()));
+    let _ = std::fs::remove_dir_all(&partial);
+    std::fs::create_dir_all(&partial)?;
+    build(&partial)?;
+    std::fs::write(partial.join(".complete"), "")?;
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::rename(&partial, dir)?;
+    Ok(())
 }
 
 /// Builds (or finds in the cache) `kage-gitops` from `crates/xtask/gitops`: kstatus and
@@ -479,14 +494,10 @@ pub fn build_gitops_tool() -> Result<PathBuf> {
         "{:02x}{:02x}{:02x}{:02x}",
         digest[0], digest[1], digest[2], digest[3]
     ));
-    let bin = dir.join("kage-gitops");
-    if !bin.exists() {
-        std::fs::create_dir_all(&dir)?;
-        let partial = dir.join(format!("kage-gitops.partial-{}", std::process::id()));
-        go_build(&module, &partial, &["."], "")?;
-        std::fs::rename(&partial, &bin)?;
-    }
-    Ok(bin)
+    build_once(&dir, |out| {
+        go_build(&module, &out.join("kage-gitops"), &["."], "")
+    })?;
+    Ok(dir.join("kage-gitops"))
 }
 
 /// A program built from a Go module of another project, at a pinned version.
@@ -530,60 +541,41 @@ pub fn build_go_tool(tool: &GoTool) -> Result<PathBuf> {
     let dir = cache_root()
         .join("tools")
         .join(format!("{}-{}", tool.name, tool.version));
-    if dir.join(".complete").exists() {
-        return Ok(dir);
-    }
+    build_once(&dir, |out| build_go_module(tool, out))?;
+    Ok(dir)
+}
+
+/// Downloads `tool`'s module and builds its packages (and copies its files) into `out`.
+fn build_go_module(tool: &GoTool, out: &Path) -> Result<()> {
     println!(
         "building {}@{} into {}",
         tool.module,
         tool.version,
-        dir.display()
+        out.display()
     );
-    let out = Command::new("go")
+    let download = Command::new("go")
         .args(["mod", "download", "-json"])
         .arg(format!("{}@{}", tool.module, tool.version))
         .output()
         .context("running go (is Go installed?)")?;
-    let info: serde_json::Value = serde_json::from_slice(&out.stdout).with_context(|| {
+    let info: serde_json::Value = serde_json::from_slice(&download.stdout).with_context(|| {
         format!(
             "go mod download {}: {}",
             tool.module,
-            String::from_utf8_lossy(&out.stderr)
+            String::from_utf8_lossy(&download.stderr)
         )
     })?;
     let source = info["Dir"]
         .as_str()
         .with_context(|| format!("go mod download {}: {}", tool.module, info["Error"]))?;
     let source = Path::new(source);
-    let partial = dir.with_extension(format!("partial-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&partial);
-    std::fs::create_dir_all(&partial)?;
-    let status = Command::new("go")
-        .current_dir(source)
-        .args(["build", "-trimpath", "-o"])
-        .arg(format!("{}/", partial.display()))
-        .args(tool.packages)
-        .status()
-        .context("running go build")?;
-    if !status.success() {
-        bail!(
-            "go build {} in {} failed",
-            tool.packages.join(" "),
-            tool.module
-        );
-    }
+    go_build(source, out, tool.packages, "")?;
     for file in tool.files {
         let from = source.join(file);
-        let to = partial.join(Path::new(file).file_name().unwrap_or_default());
+        let to = out.join(Path::new(file).file_name().unwrap_or_default());
         std::fs::copy(&from, &to).with_context(|| format!("copying {}", from.display()))?;
     }
-    std::fs::write(
-        partial.join(".complete"),
-        format!("{}@{}\n", tool.module, tool.version),
-    )?;
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::rename(&partial, &dir)?;
-    Ok(dir)
+    Ok(())
 }
 
 fn go_build(module: &Path, output: &Path, packages: &[&str], ldflags: &str) -> Result<()> {
