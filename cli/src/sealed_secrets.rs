@@ -124,7 +124,7 @@ impl SealingKeys {
     /// -l sealedsecrets.bitnami.com/sealed-secrets-key -o yaml`, a `List` or documents) whose
     /// `tls.key` holds the PEM. Returns how many.
     pub fn add_file(&mut self, text: &str) -> anyhow::Result<usize> {
-        if text.contains("-----BEGIN ") && !text.contains("tls.key") {
+        if text.contains("-----BEGIN ") {
             return self.add_pem(text);
         }
         let mut docs = manifest::read_documents(text)
