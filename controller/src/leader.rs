@@ -21,6 +21,7 @@ pub const RENEW_DEADLINE: Duration = Duration::from_secs(10);
 pub const RETRY_PERIOD: Duration = Duration::from_secs(2);
 
 /// One replica's view of the lease.
+#[derive(Clone)]
 pub struct LeaderElection {
     api: Api<Lease>,
     name: String,

@@ -120,7 +120,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let (leading_tx, mut leading) = watch::channel(false);
     let election =
         leader::LeaderElection::new(client.clone(), &args.namespace, &args.name, &identity);
-    let election_task = tokio::spawn(election.run(leading_tx));
+    let election_task = tokio::spawn(election.clone().run(leading_tx));
     let mut keys_changed = Some(keys_changed_rx);
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
@@ -150,9 +150,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         }
     }
     election_task.abort();
-    leader::LeaderElection::new(client, &args.namespace, &args.name, &identity)
-        .release()
-        .await;
+    election.release().await;
     tracing::info!("shut down");
     health.abort();
     api.abort();
