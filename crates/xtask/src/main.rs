@@ -5,6 +5,7 @@ mod demo;
 mod dist;
 mod pki;
 mod shell;
+mod tools;
 
 use std::path::PathBuf;
 
@@ -31,8 +32,8 @@ enum Task {
     },
     /// Every test: unit, CLI, break-glass, then the e2e suite against a real API server.
     Test,
-    /// Build (or find in the cache) the other projects' tools the e2e suite runs: kage-gitops,
-    /// Sealed Secrets' controller and kubeseal, helm; prints where they are.
+    /// Build or install (or find in the cache) the other projects' tools the e2e suite runs:
+    /// kage-gitops, Sealed Secrets' controller and kubeseal, helm, OpenBao; prints where they are.
     Tools,
     /// kage end to end: local cluster, controller, seal the examples, apply, show the Secrets.
     Demo,
@@ -90,7 +91,7 @@ fn main() -> std::process::ExitCode {
             }
         }
         Task::Test => test(),
-        Task::Tools => tools().map(|tools| {
+        Task::Tools => tools::e2e_tools().map(|tools| {
             for (var, path) in tools {
                 println!("{var}={}", path.display());
             }
@@ -113,12 +114,21 @@ fn main() -> std::process::ExitCode {
 
 /// `cargo xtask test`: unit and CLI tests (with the reference age tool for break-glass), then
 /// the e2e suite against `$KUBECONFIG` if set, else against a local control plane started and
-/// stopped here (stopped even when tests fail).
+/// stopped here (stopped even when tests fail). Everything the tests need is built or installed
+/// here first ([`tools::e2e_tools`]); every test target runs even when one fails, and the
+/// failed stages are named at the end.
 fn test() -> Result<()> {
     let bins = control_plane::build_binaries()?;
-    let tools = tools()?;
+    let tools = tools::e2e_tools()?;
+    let mut failed = Vec::new();
     // Default members only: the e2e package runs below, once a cluster is there.
-    run(cargo().args(["test"]).env("KAGE_AGE_BIN", bins.join("age")))?;
+    if let Err(e) = run(cargo()
+        .args(["test", "--no-fail-fast"])
+        .env("KAGE_AGE_BIN", bins.join("age")))
+    {
+        eprintln!("error: {e:#}");
+        failed.push("unit, property and CLI tests");
+    }
 
     let external = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty());
     let cluster = ControlPlane::local();
@@ -132,7 +142,14 @@ fn test() -> Result<()> {
     let e2e =
         run(cargo().args(["build", "-p", "kage-cli", "-p", "kage-controller"])).and_then(|()| {
             run(cargo()
-                .args(["test", "-p", "kage-e2e", "--", "--nocapture"])
+                .args([
+                    "test",
+                    "--no-fail-fast",
+                    "-p",
+                    "kage-e2e",
+                    "--",
+                    "--nocapture",
+                ])
                 .env("KUBECONFIG", &kubeconfig)
                 .env("KAGE_E2E_REQUIRED", "1")
                 .env(
@@ -142,26 +159,20 @@ fn test() -> Result<()> {
                 .envs(tools.iter().map(|(var, path)| (var, path)))
                 .env("PATH", path_with(&cluster.bin_dir())))
         });
+    if let Err(e) = e2e {
+        eprintln!("error: {e:#}");
+        failed.push("end-to-end tests (kage-e2e)");
+    }
     if external.is_none() {
         cluster.down()?;
     }
-    e2e
-}
-
-/// The tools of other projects the e2e suite runs, built or found in the cache, with the
-/// environment variable that tells the suite where each is.
-fn tools() -> Result<Vec<(&'static str, PathBuf)>> {
-    Ok(vec![
-        ("KAGE_GITOPS_BIN", control_plane::build_gitops_tool()?),
-        (
-            "KAGE_SEALED_SECRETS_DIR",
-            control_plane::build_go_tool(&control_plane::SEALED_SECRETS)?,
-        ),
-        (
-            "KAGE_HELM_BIN",
-            control_plane::build_go_tool(&control_plane::HELM)?.join("helm"),
-        ),
-    ])
+    if !failed.is_empty() {
+        bail!(
+            "failed: {} (cargo's summary above names each failed test file)",
+            failed.join(", ")
+        );
+    }
+    Ok(())
 }
 
 /// The files where a surviving mutant would be a security bug: the value format, bindings,
