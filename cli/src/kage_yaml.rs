@@ -6,6 +6,12 @@
 //! file's own folder is read. A `.kage.yaml` above the repository (a shared `/tmp`, a home
 //! folder) is never trusted: it could add an attacker's recipient.
 //!
+//! Inside a repository, whoever owns a subfolder writes its `.kage.yaml`. `kage seal` follows
+//! the nearest one (the sealer brings the plaintext and sees on stderr where it goes). Commands
+//! that open values someone else sealed and seal them again (`reseal -i`, `migrate`) and
+//! `validate` trust only the repository root's `.kage.yaml`, `-r`, and the cluster's keys: a
+//! nested rule that would add a recipient is refused (`recipients::for_resealing`).
+//!
 //! ```yaml
 //! rules:
 //!   - path: "clusters/prod/**"      # glob relative to this file; no path = every file
@@ -98,27 +104,65 @@ fn trusted_folders(start: &Path) -> Vec<&Path> {
     }
 }
 
-/// The rule for `file`, from the `.kage.yaml` found upward from the file's own folder.
-pub fn for_file(file: &Path) -> anyhow::Result<Resolved> {
+/// The two `.kage.yaml` rules that may speak for a file: the nearest one (what `seal` uses) and
+/// the repository root's (what commands that open values and seal them again trust).
+#[derive(Debug, Default)]
+pub struct Layers {
+    /// From the `.kage.yaml` nearest to the file, up to the repository root.
+    pub nearest: Resolved,
+    /// From the repository root's `.kage.yaml` (outside a repository, the file's own folder's).
+    pub root: Resolved,
+}
+
+impl Layers {
+    /// Whether the nearest rule comes from a `.kage.yaml` below the repository root.
+    pub fn nearest_is_nested(&self) -> bool {
+        let file = |r: &Resolved| r.source.as_ref().map(|s| s.file.clone());
+        self.nearest.source.is_some() && file(&self.nearest) != file(&self.root)
+    }
+}
+
+/// Both rules for `file` (see [`Layers`]).
+pub fn layers_for_file(file: &Path) -> anyhow::Result<Layers> {
     let start = file
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    resolve(start, Some(file))
+    layers(start, Some(file))
 }
 
 /// Finds `.kage.yaml` upward from `start` (a folder), never past the repository root, and
 /// returns the rule matching `target`.
 pub fn resolve(start: &Path, target: Option<&Path>) -> anyhow::Result<Resolved> {
+    Ok(layers(start, target)?.nearest)
+}
+
+fn layers(start: &Path, target: Option<&Path>) -> anyhow::Result<Layers> {
     let start = std::path::absolute(start)?;
-    let Some(config_path) = trusted_folders(&start)
+    let folders = trusted_folders(&start);
+    let root_config = folders
+        .last()
+        .map(|dir| dir.join(CONFIG_FILE))
+        .filter(|p| p.is_file());
+    let Some(nearest_config) = folders
         .into_iter()
         .map(|dir| dir.join(CONFIG_FILE))
         .find(|p| p.is_file())
     else {
-        return Ok(Resolved::default());
+        return Ok(Layers::default());
     };
-    let text = std::fs::read_to_string(&config_path)
+    let nearest = rule_in(&nearest_config, target)?;
+    let root = match root_config {
+        Some(root) if root != nearest_config => rule_in(&root, target)?,
+        Some(_) => rule_in(&nearest_config, target)?,
+        None => Resolved::default(),
+    };
+    Ok(Layers { nearest, root })
+}
+
+/// The rule of the `.kage.yaml` at `config_path` matching `target`.
+fn rule_in(config_path: &Path, target: Option<&Path>) -> anyhow::Result<Resolved> {
+    let text = std::fs::read_to_string(config_path)
         .with_context(|| format!("reading {}", config_path.display()))?;
     let config: Config = serde_saphyr::from_str(&text)
         .map_err(|e| anyhow::anyhow!("{}: {e}", config_path.display()))?;
@@ -160,7 +204,7 @@ pub fn resolve(start: &Path, target: Option<&Path>) -> anyhow::Result<Resolved> 
             recovery,
             scope,
             source: Some(Source {
-                file: config_path.clone(),
+                file: config_path.to_owned(),
                 rule: index + 1,
                 path: rule.path.clone(),
             }),

@@ -10,7 +10,7 @@ use kage_core::Recipient;
 
 use crate::args::ClusterArgs;
 use crate::client::{PublicKeys, block_on, connect, fetch_keys};
-use crate::kage_yaml::{Resolved, Source};
+use crate::kage_yaml::{self, Resolved, Source};
 use crate::mistake::Mistake;
 
 /// How long `seal`, `reseal` and `validate` wait for the cluster's public keys before going on
@@ -93,6 +93,39 @@ pub fn choose(
     }
     announce(&origin, &list, &configured.recovery);
     Ok(list)
+}
+
+/// The `.kage.yaml` rule for a command that opens values and seals them again (`reseal -i`,
+/// `migrate`). Whoever owns a subfolder writes its `.kage.yaml`, so a nested rule is followed
+/// only when every recipient it names is one the repository root's rule gives this file too,
+/// or a key the cluster publishes; otherwise the file is refused, naming the nested file and
+/// the recipient. `-r` bypasses `.kage.yaml` altogether.
+pub fn for_resealing(
+    file: &std::path::Path,
+    published: Option<&PublicKeys>,
+) -> anyhow::Result<Resolved> {
+    let layers = kage_yaml::layers_for_file(file)?;
+    if !layers.nearest_is_nested() {
+        return Ok(layers.nearest);
+    }
+    let trusted = layers.root.recipients();
+    if let Some(added) = layers
+        .nearest
+        .recipients()
+        .into_iter()
+        .find(|r| !trusted.contains(r) && !published.is_some_and(|k| is_cluster_key(k, r)))
+    {
+        let nested = layers
+            .nearest
+            .source
+            .as_ref()
+            .map_or_else(String::new, ToString::to_string);
+        anyhow::bail!(
+            "{nested} adds recipient {} ({added}), which neither the repository root's .kage.yaml gives this file nor the cluster publishes: refusing to seal values opened here to it (add it to the root .kage.yaml, or pass -r with every recipient you mean)",
+            added.fingerprint()
+        );
+    }
+    Ok(layers.nearest)
 }
 
 /// Says on stderr where the recipients came from and who they are.

@@ -163,7 +163,12 @@ impl Job<'_> {
         if positions.is_empty() {
             return Ok(None);
         }
-        let configured = kage_yaml::for_file(file)?;
+        // -r replaces .kage.yaml; otherwise only what the repository root trusts.
+        let configured = if self.recipients.is_empty() {
+            recipients::for_resealing(file, self.published)?
+        } else {
+            kage_yaml::Resolved::default()
+        };
         let recipients = recipients::choose(self.recipients, &configured, self.published)?;
         let mut problems = Vec::new();
         for &i in &positions {

@@ -78,7 +78,8 @@ fn print(text: &str) -> Outcome {
 }
 
 /// Fingerprints of the recovery recipients that apply to `file`: `--recovery` flags, else the
-/// file's `.kage.yaml` rule.
+/// rule of the repository root's `.kage.yaml` (a subfolder's owner cannot vouch for a
+/// recipient as a recovery key).
 fn recovery_fingerprints(
     flags: &[String],
     file: Option<&Path>,
@@ -96,8 +97,9 @@ fn recovery_fingerprints(
     let Some(file) = file.filter(|f| *f != Path::new("-")) else {
         return Ok(Vec::new());
     };
-    let resolved = crate::kage_yaml::for_file(file).map_err(Failure::Input)?;
-    Ok(resolved
+    let layers = crate::kage_yaml::layers_for_file(file).map_err(Failure::Input)?;
+    Ok(layers
+        .root
         .recovery
         .iter()
         .map(kage_core::Recipient::fingerprint)

@@ -52,22 +52,25 @@ pub fn run(args: ResealArgs) -> Outcome {
     match &ring {
         Some(ring) => {
             for file in &all {
-                let outcome = FileJob::read(file).and_then(|job| match job {
-                    Some(job) => {
-                        let fresh = reseal_offline(
-                            &job.sealed_documents(),
-                            ring,
-                            &recipients::choose(
-                                &args.recipients,
-                                &job.configured,
-                                published.as_ref(),
-                            )?,
-                            published.as_ref(),
-                        )?;
-                        job.write(fresh)
-                    }
-                    None => Ok(0),
-                });
+                let outcome =
+                    FileJob::read(file, published.as_ref(), &args.recipients).and_then(|job| {
+                        match job {
+                            Some(job) => {
+                                let fresh = reseal_offline(
+                                    &job.sealed_documents(),
+                                    ring,
+                                    &recipients::choose(
+                                        &args.recipients,
+                                        &job.configured,
+                                        published.as_ref(),
+                                    )?,
+                                    published.as_ref(),
+                                )?;
+                                job.write(fresh)
+                            }
+                            None => Ok(0),
+                        }
+                    });
                 report(file, outcome);
             }
         }
@@ -112,7 +115,13 @@ struct FileJob {
 
 impl FileJob {
     /// Reads a file; `None` when it holds no SealedSecret (or is not a manifest at all).
-    fn read(file: &Path) -> anyhow::Result<Option<FileJob>> {
+    /// `.kage.yaml` is read as a command that opens values must read it
+    /// ([`recipients::for_resealing`]), and not at all when `-r` replaces it.
+    fn read(
+        file: &Path,
+        published: Option<&PublicKeys>,
+        flags: &[String],
+    ) -> anyhow::Result<Option<FileJob>> {
         let text = files::read_input(Some(file))?;
         let Ok(docs) = manifest::read_documents(&text) else {
             // Not a manifest: not ours to touch.
@@ -124,7 +133,11 @@ impl FileJob {
         if positions.is_empty() {
             return Ok(None);
         }
-        let configured = kage_yaml::for_file(file)?;
+        let configured = if flags.is_empty() {
+            recipients::for_resealing(file, published)?
+        } else {
+            kage_yaml::Resolved::default()
+        };
         Ok(Some(FileJob {
             path: file.to_owned(),
             docs,
@@ -189,7 +202,7 @@ fn reseal_through_controller(
     let mut groups: std::collections::BTreeMap<Vec<String>, (Vec<Recipient>, Vec<Batch>)> =
         Default::default();
     for file in all {
-        let job = match FileJob::read(file) {
+        let job = match FileJob::read(file, published, &args.recipients) {
             Ok(Some(job)) => job,
             Ok(None) => continue,
             Err(e) => {

@@ -27,11 +27,9 @@ pub fn run(args: ValidateArgs) -> Outcome {
     for root in &paths {
         for file in files::manifest_files(root)? {
             let mut found = check_file(&file);
-            if let Some(keys) = &published {
-                found
-                    .1
-                    .extend(check_recipients(&file, keys, &args.recovery)?);
-            }
+            found
+                .1
+                .extend(check_recipients(&file, published.as_ref(), &args.recovery)?);
             if args.require_recovery {
                 found.1.extend(check_recovery(&file, &args.recovery)?);
             }
@@ -55,31 +53,48 @@ pub fn run(args: ValidateArgs) -> Outcome {
     }
 }
 
-/// Recipients of `file`'s values, held against the cluster's published keys: a retired cluster
-/// key is a problem (reseal), an older active one a warning, and a recipient that is neither a
-/// cluster key nor a recovery recipient of the file's rule is a problem (who is it?).
+/// Recipients of `file`'s values, held against the cluster's published keys (when they can be
+/// read) and the rule of the repository root's `.kage.yaml`: a retired cluster key is a
+/// problem (reseal), an older active one a warning, and a recipient that is neither a cluster
+/// key nor one the root rule (or `--recovery`) gives this file is a problem (who is it?). A
+/// subfolder's `.kage.yaml` vouches for nobody: its owner may not be the values' owner.
 fn check_recipients(
     file: &Path,
-    keys: &PublicKeys,
+    keys: Option<&PublicKeys>,
     flags: &[String],
 ) -> Result<Vec<String>, Failure> {
-    let recovery = super::recovery_fingerprints(flags, Some(file))?;
+    let root = crate::kage_yaml::layers_for_file(file)
+        .map_err(Failure::Input)?
+        .root;
+    if keys.is_none() && root.source.is_none() && flags.is_empty() {
+        // Offline with nothing configured: nothing to hold the recipients against.
+        return Ok(Vec::new());
+    }
+    let mut trusted = super::recovery_fingerprints(flags, Some(file))?;
+    trusted.extend(
+        root.recipients()
+            .iter()
+            .map(kage_core::Recipient::fingerprint),
+    );
     let mut problems = Vec::new();
     for (who, key, value) in values_of(file) {
         for fingerprint in value.recipients() {
             let text = fingerprint.to_string();
-            match keys.keys.iter().find(|k| k.fingerprint == text) {
-                Some(k) if k.state == kage_api::wire::KeyState::Retired => problems.push(format!(
+            match keys.and_then(|keys| {
+                let k = keys.keys.iter().find(|k| k.fingerprint == text)?;
+                Some((k, k.recipient == keys.current.to_string()))
+            }) {
+                Some((k, _)) if k.state == kage_api::wire::KeyState::Retired => problems.push(format!(
                     "SealedSecret {who}: key {key:?} is sealed to the retired cluster key {text}: reseal it"
                 )),
-                Some(k) if k.recipient != keys.current.to_string() => eprintln!(
+                Some((_, false)) => eprintln!(
                     "{}: warning: SealedSecret {who}: key {key:?} is sealed to the older cluster key {text}: `kage reseal` moves it to the current key",
                     file.display()
                 ),
-                Some(_) => {}
-                None if recovery.contains(fingerprint) => {}
+                Some((_, true)) => {}
+                None if trusted.contains(fingerprint) => {}
                 None => problems.push(format!(
-                    "SealedSecret {who}: key {key:?} is sealed to {text}, which is neither a key of this cluster nor a recovery recipient of this file's .kage.yaml rule"
+                    "SealedSecret {who}: key {key:?} is sealed to {text}, which is neither a key of this cluster nor a recipient the repository root's .kage.yaml (or --recovery) gives this file"
                 )),
             }
         }
