@@ -11,12 +11,22 @@ use tokio::sync::watch;
 
 use crate::audit;
 use crate::metrics::{Metrics, StateLabel};
-use crate::sealing_keys::{KeySet, KeyState, SealingKey, SharedKeySet};
+use crate::sealing_keys::{KeySet, KeyState, LoadedKeys, SharedKeySet};
 use crate::state::Shared;
 
+/// `kage_keys{state="unreadable"}`: key Secrets written by kage that could not be read and were
+/// skipped (alert on it: a malformed key, or one wrapped by a KMS this controller lacks).
+pub const UNREADABLE: &str = "unreadable";
+
 /// Replaces the keys in use and updates the key metrics.
-pub fn install_keys(keys: &SharedKeySet, metrics: &Metrics, loaded: Vec<SealingKey>) {
-    let new = KeySet::new(loaded);
+pub fn install_keys(keys: &SharedKeySet, metrics: &Metrics, loaded: LoadedKeys) {
+    metrics
+        .keys
+        .get_or_create(&StateLabel {
+            state: UNREADABLE.to_owned(),
+        })
+        .set(loaded.unreadable.len() as i64);
+    let new = KeySet::new(loaded.keys);
     for state in [KeyState::Active, KeyState::Retired] {
         let count = new.all.iter().filter(|k| k.state == state).count();
         metrics
@@ -58,7 +68,10 @@ pub async fn watch_keys(
     let mut events = watcher(api, watcher::Config::default().labels(SEALING_KEY_LABEL))
         .default_backoff()
         .boxed();
-    let mut known: Option<Vec<(String, String, KeyState, bool)>> = None;
+    // What was installed last: each key (name, fingerprint, state, backed up) and the
+    // unreadable key Secrets.
+    type Installed = (Vec<(String, String, KeyState, bool)>, Vec<String>);
+    let mut known: Option<Installed> = None;
     while let Some(event) = events.next().await {
         match event {
             // A (re)list arrives as Init, one InitApply per Secret, then InitDone: reload once,
@@ -78,6 +91,7 @@ pub async fn watch_keys(
             }
         };
         let summary: Vec<_> = loaded
+            .keys
             .iter()
             .map(|k| {
                 (
@@ -88,6 +102,7 @@ pub async fn watch_keys(
                 )
             })
             .collect();
+        let summary = (summary, loaded.unreadable.clone());
         if known.as_ref() == Some(&summary) {
             continue;
         }
@@ -107,13 +122,17 @@ mod tests {
     fn the_backed_up_gauge_follows_the_current_key() {
         use crate::metrics::Metrics;
         use crate::sealing_keys::tests::key;
-        use crate::sealing_keys::{KeyState, SharedKeySet};
+        use crate::sealing_keys::{KeyState, LoadedKeys, SharedKeySet};
         let (metrics, keys) = (Metrics::default(), SharedKeySet::default());
         let mut current = key(kage_core::Identity::generate(), KeyState::Active);
-        super::install_keys(&keys, &metrics, vec![current.clone()]);
+        let loaded = |keys| LoadedKeys {
+            keys,
+            unreadable: vec![],
+        };
+        super::install_keys(&keys, &metrics, loaded(vec![current.clone()]));
         assert_eq!(metrics.newest_key_backed_up.get(), 0);
         current.backed_up = true;
-        super::install_keys(&keys, &metrics, vec![current]);
+        super::install_keys(&keys, &metrics, loaded(vec![current]));
         assert_eq!(metrics.newest_key_backed_up.get(), 1);
     }
 }

@@ -10,7 +10,7 @@ use std::sync::PoisonError;
 use std::sync::{Mutex, RwLock};
 
 use k8s_openapi::api::core::v1::Secret;
-use kage_api::{ADOPT_ANNOTATION, SOURCE_DIGEST_ANNOTATION};
+use kage_api::{ADOPT_ANNOTATION, IMMUTABLE_ANNOTATION, SOURCE_DIGEST_ANNOTATION};
 use kube::ResourceExt;
 use kube::core::PartialObjectMeta;
 use kube::runtime::watcher;
@@ -29,6 +29,9 @@ pub struct SecretFacts {
     pub source_digest: Option<String>,
     /// The uid of the one SealedSecret that may take it over (`kage.dev/adopt`).
     pub adopt_by: Option<String>,
+    /// Whether kage wrote it immutable (`kage.dev/immutable`); `None` when kage did not say
+    /// (a Secret to adopt, or one written before the annotation existed).
+    pub immutable: Option<bool>,
 }
 
 impl SecretFacts {
@@ -45,6 +48,9 @@ impl SecretFacts {
                 .collect(),
             source_digest: annotations.get(SOURCE_DIGEST_ANNOTATION).cloned(),
             adopt_by: annotations.get(ADOPT_ANNOTATION).cloned(),
+            immutable: annotations
+                .get(IMMUTABLE_ANNOTATION)
+                .and_then(|v| v.parse().ok()),
         }
     }
 }

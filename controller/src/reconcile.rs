@@ -14,8 +14,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kage_api::seal::ConvertError;
 use kage_api::unseal::unseal;
 use kage_api::{
-    ADOPT_ANNOTATION, CONTROLLER_FIELD_MANAGER as FIELD_MANAGER, SEALED_SECRET_LABEL,
-    SOURCE_DIGEST_ANNOTATION, SealedSecret,
+    ADOPT_ANNOTATION, CONTROLLER_FIELD_MANAGER as FIELD_MANAGER, IMMUTABLE_ANNOTATION,
+    SEALED_SECRET_LABEL, SOURCE_DIGEST_ANNOTATION, SealedSecret,
 };
 use kage_core::{OpenError, SealedValue};
 use kube::api::{DeleteParams, GetParams, Patch, PatchParams, PostParams, Preconditions};
@@ -442,6 +442,8 @@ async fn sync(sealed: &SealedSecret, ctx: &Context) -> Result<Option<String>, Er
     let mut body = secret.to_document();
     body["metadata"]["labels"][SEALED_SECRET_LABEL] = json!(name);
     body["metadata"]["annotations"][SOURCE_DIGEST_ANNOTATION] = json!(digest);
+    let immutable = body["immutable"] == json!(true);
+    body["metadata"]["annotations"][IMMUTABLE_ANNOTATION] = json!(immutable.to_string());
     body["metadata"]["ownerReferences"] =
         json!([sealed.controller_owner_ref(&()).expect("namespaced object")]);
     let mut result = write(&secrets, name, &mut body, &target).await;
@@ -502,6 +504,13 @@ impl Target {
 
 /// Writes the Secret: created when absent (failing if one appeared meanwhile), else applied
 /// on the exact uid and resourceVersion that were checked. Returns its new resourceVersion.
+///
+/// Which requests are sent depends on the Secret's metadata and the sealed input only, never
+/// on the values: an immutable Secret is always replaced (deleted on the checked version, then
+/// created), since an apply would succeed when the new values equal the old ones and be refused
+/// otherwise, telling an editor of the SealedSecret whether a sealed guess was right. A mutable
+/// Secret is always changed by the apply, because the source digest annotation changes with
+/// every new sealed input.
 async fn write(
     secrets: &Api<Secret>,
     name: &str,
@@ -512,6 +521,13 @@ async fn write(
         Target::New => return create(secrets, body).await,
         Target::Existing(facts) => facts,
     };
+    let immutable = match facts.immutable {
+        Some(immutable) => immutable,
+        None => read_immutable(secrets, name).await?,
+    };
+    if immutable {
+        return replace(secrets, body, facts).await;
+    }
     body["metadata"]["uid"] = json!(facts.uid);
     body["metadata"]["resourceVersion"] = json!(facts.resource_version);
     let params = PatchParams::apply(FIELD_MANAGER).force();
@@ -527,29 +543,49 @@ async fn write(
             wipe_secret(&mut written);
             version
         }
-        // Type and immutable data cannot change in place: replace the Secret, deleting exactly
-        // the version that was checked.
+        // The type cannot change in place (a public field), nor the data of a Secret made
+        // immutable by hand behind kage's annotation: replace it.
         Err(kube::Error::Api(status))
             if status.code == 422 && status.message.contains("immutable") =>
         {
-            let precondition = DeleteParams {
-                preconditions: Some(Preconditions {
-                    uid: facts.uid.clone(),
-                    resource_version: facts.resource_version.clone(),
-                }),
-                ..DeleteParams::default()
-            };
-            timed(
-                "replacing an immutable Secret",
-                secrets.delete(name, &precondition),
-            )
-            .await?
-            .map_err(Error::api("replacing an immutable Secret"))?;
-            create(secrets, body).await
+            replace(secrets, body, facts).await
         }
         Err(kube::Error::Api(status)) if status.code == 422 => Err(refused_by_api(&status)),
         Err(e) => Err(Error::api("writing the Secret")(e)),
     }
+}
+
+/// Whether a Secret kage has not annotated (one to adopt, or written by an older kage) is
+/// immutable: read whole once, its data wiped at once.
+async fn read_immutable(secrets: &Api<Secret>, name: &str) -> Result<bool, Error> {
+    let mut secret = timed("reading the Secret", secrets.get(name))
+        .await?
+        .map_err(Error::api("reading the Secret"))?;
+    wipe_secret(&mut secret);
+    Ok(secret.immutable == Some(true))
+}
+
+/// Deletes exactly the version that was checked, then creates the Secret anew.
+async fn replace(
+    secrets: &Api<Secret>,
+    body: &serde_json::Value,
+    facts: &SecretFacts,
+) -> Result<Option<String>, Error> {
+    let name = body["metadata"]["name"].as_str().unwrap_or_default();
+    let precondition = DeleteParams {
+        preconditions: Some(Preconditions {
+            uid: facts.uid.clone(),
+            resource_version: facts.resource_version.clone(),
+        }),
+        ..DeleteParams::default()
+    };
+    timed(
+        "replacing an immutable Secret",
+        secrets.delete(name, &precondition),
+    )
+    .await?
+    .map_err(Error::api("replacing an immutable Secret"))?;
+    create(secrets, body).await
 }
 
 fn strip_preconditions(body: &mut serde_json::Value) {

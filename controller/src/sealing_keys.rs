@@ -81,6 +81,15 @@ pub enum Untrusted {
     Future(jiff::Timestamp),
 }
 
+/// What [`KeyStore::load`] found.
+#[derive(Debug, Default)]
+pub struct LoadedKeys {
+    /// The keys that could be read.
+    pub keys: Vec<SealingKey>,
+    /// Names of key Secrets written by kage that could not be read, skipped.
+    pub unreadable: Vec<String>,
+}
+
 /// One sealing key as stored.
 #[derive(Clone, Debug)]
 pub struct SealingKey {
@@ -309,37 +318,50 @@ impl KeyStore {
     /// Every key, oldest first.
     /// A labelled Secret that the controller did not write as a key is skipped with a warning:
     /// anyone able to create a Secret here must not be able to add a key, nor to stop the
-    /// others from loading.
-    pub async fn load(&self) -> Result<Vec<SealingKey>, KeyError> {
+    /// others from loading. A key Secret that passes that check but cannot be read (malformed,
+    /// or wrapped by a KMS this controller cannot use) is skipped too and reported; only when
+    /// no key at all can be read does the load fail, with the first reason.
+    pub async fn load(&self) -> Result<LoadedKeys, KeyError> {
         let list = self
             .secrets
             .list(&ListParams::default().labels(&format!("{SEALING_KEY_LABEL}=true")))
             .await
             .map_err(self.api_error("list"))?;
         let now = jiff::Timestamp::now();
-        let mut keys = Vec::new();
+        let mut loaded = LoadedKeys::default();
+        let mut first_error = None;
         for mut secret in list.items {
             let name = secret.metadata.name.clone().unwrap_or_default();
-            let key = match check_key_secret(&secret, now) {
-                Ok(created) => self.read_key(&name, &secret, created).await.map(Some),
+            match check_key_secret(&secret, now) {
+                Ok(created) => match self.read_key(&name, &secret, created).await {
+                    Ok(key) => loaded.keys.push(key),
+                    Err(e) => {
+                        tracing::warn!(secret = %name, error = %kage_api::error_chain(&e), "skipping a key Secret that cannot be read");
+                        loaded.unreadable.push(name);
+                        first_error.get_or_insert(e);
+                    }
+                },
                 Err(why) => {
                     tracing::warn!(secret = %name, reason = %why, "ignoring a labelled Secret that is not a sealing key written by kage");
-                    Ok(None)
                 }
-            };
+            }
             wipe_secret(&mut secret);
-            keys.extend(key?);
         }
-        keys.sort_by(|a, b| a.created.cmp(&b.created).then(a.name.cmp(&b.name)));
-        Ok(keys)
+        if let (true, Some(e)) = (loaded.keys.is_empty(), first_error) {
+            return Err(e);
+        }
+        loaded
+            .keys
+            .sort_by(|a, b| a.created.cmp(&b.created).then(a.name.cmp(&b.name)));
+        Ok(loaded)
     }
 
     /// The keys, generating the first one when there is none. Two controllers starting at once
     /// both try to create the same Secret name; the loser's create fails and it reloads.
-    pub async fn load_or_create(&self) -> Result<Vec<SealingKey>, KeyError> {
-        let keys = self.load().await?;
-        if !keys.is_empty() {
-            return Ok(keys);
+    pub async fn load_or_create(&self) -> Result<LoadedKeys, KeyError> {
+        let loaded = self.load().await?;
+        if !loaded.keys.is_empty() {
+            return Ok(loaded);
         }
         self.create_key(&key_secret::name(1)).await?;
         self.load().await
@@ -382,10 +404,17 @@ impl KeyStore {
     /// Creates the next key (one past the highest number), which becomes the current key,
     /// unless [`KeySet::may_rotate`] refuses. Returns the new key's Secret name.
     pub async fn rotate(&self) -> Result<String, KeyError> {
-        let keys = KeySet::new(self.load().await?);
+        let loaded = self.load().await?;
+        let next = key_secret::next_name(
+            loaded
+                .keys
+                .iter()
+                .map(|k| k.name.as_str())
+                .chain(loaded.unreadable.iter().map(String::as_str)),
+        );
+        let keys = KeySet::new(loaded.keys);
         keys.may_rotate(jiff::Timestamp::now())
             .map_err(KeyError::RotationRefused)?;
-        let next = key_secret::next_name(keys.all.iter().map(|k| k.name.as_str()));
         self.create_key(&next).await?;
         Ok(next)
     }

@@ -1,6 +1,7 @@
 //! `spec.template.data` against a real API server: the examples render to exact bytes, a
-//! refused template shows no value, no endpoint renders, and editing templates reveals nothing
-//! about the values to whoever may edit a SealedSecret but not read its Secret.
+//! refused template shows no value, no endpoint renders, and editing templates or sealing a
+//! guess reveals nothing about the values to whoever may edit a SealedSecret but not read its
+//! Secret.
 
 #![allow(
     clippy::unwrap_used,
@@ -12,13 +13,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
+use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use kage_api::SealedSecret;
 use kage_e2e::{
     Cluster, ControllerProcess, http_get, metric_samples, run_ok, wait_condition, wait_until,
 };
 use kube::Api;
-use kube::api::{Patch, PatchParams};
+use kube::api::{Patch, PatchParams, WatchEvent, WatchParams};
 use serde_json::json;
 
 /// Seals `examples/{name}.yaml` with `examples/{name}.template.yaml` into namespace `ns` and
@@ -193,6 +195,30 @@ fn counted(ctl: &ControllerProcess) -> BTreeMap<String, f64> {
         .collect()
 }
 
+/// Waits until the controller has said nothing more about `name` for a while: a written
+/// Secret comes back through the watch and is looked at once more, and Events land a moment
+/// after the status.
+async fn settle(ctl: &ControllerProcess, name: &str) {
+    let mut quiet_since = (log_lines(ctl, name).len(), std::time::Instant::now());
+    while quiet_since.1.elapsed() < Duration::from_millis(1500) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let now = log_lines(ctl, name).len();
+        if now != quiet_since.0 {
+            quiet_since = (now, std::time::Instant::now());
+        }
+    }
+}
+
+/// Waits until the controller has reconciled the generation `name` is at.
+async fn reconciled(api: &Api<SealedSecret>, name: &str) {
+    wait_until(Duration::from_secs(30), "the change reconciled", || async {
+        let s = api.get(name).await?;
+        Ok(s.status.as_ref().and_then(|st| st.observed_generation) == s.metadata.generation)
+    })
+    .await
+    .unwrap();
+}
+
 /// The series that moved. How often a settled object is looked at again depends on how watch
 /// events coalesce, so counts are compared by which ones moved, not by how much.
 fn moved(after: &BTreeMap<String, f64>, before: &BTreeMap<String, f64>) -> BTreeSet<String> {
@@ -264,25 +290,8 @@ async fn editing_templates_reveals_nothing_about_the_values() {
                 &replace.to_string(),
             ]))
             .unwrap();
-            wait_until(Duration::from_secs(30), "the probe reconciled", || async {
-                let s = api.get(name).await?;
-                Ok(
-                    s.status.as_ref().and_then(|st| st.observed_generation)
-                        == s.metadata.generation,
-                )
-            })
-            .await
-            .unwrap();
-            // A written Secret comes back through the watch and is looked at once more, and
-            // Events land a moment after the status: wait until the controller is quiet.
-            let mut quiet_since = (log_lines(&ctl, name).len(), std::time::Instant::now());
-            while quiet_since.1.elapsed() < Duration::from_millis(1500) {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                let now = log_lines(&ctl, name).len();
-                if now != quiet_since.0 {
-                    quiet_since = (now, std::time::Instant::now());
-                }
-            }
+            reconciled(&api, name).await;
+            settle(&ctl, name).await;
             let seen: Vec<String> = observable(&cluster, &ns.name, name)
                 .await
                 .into_iter()
@@ -301,6 +310,121 @@ async fn editing_templates_reveals_nothing_about_the_values() {
     let logs = ctl.logs();
     for value in [a, b] {
         assert!(!logs.contains(value), "a value in the logs");
+    }
+}
+
+/// Requests the controller sent to the API server that write, by verb (Lease renewals, which
+/// go on in the background, are updates; Events are creates and come only on transitions).
+fn writes_sent(ctl: &ControllerProcess) -> BTreeMap<String, f64> {
+    let (code, text) = http_get(&ctl.health_addr, "/metrics").unwrap();
+    assert_eq!(code, 200);
+    metric_samples(&text)
+        .into_iter()
+        .filter(|(series, _)| {
+            series.starts_with("kage_api_requests_total{")
+                && ["DELETE", "POST"]
+                    .iter()
+                    .any(|verb| series.contains(&format!("verb=\"{verb}\"")))
+        })
+        .collect()
+}
+
+/// The equality oracle: anyone can seal a guess with the public key, and an editor of a
+/// SealedSecret who may not read its Secret applies it over the real value. Whether the
+/// Secret is written in place or replaced, how many requests of each kind the controller
+/// sends, how the Secret changes (as a watch sees it), the status, Events and logs are the
+/// same for a right guess and a wrong one, for a mutable and an immutable Secret.
+#[tokio::test]
+async fn a_sealed_guess_is_observed_alike_whether_right_or_wrong() {
+    let Some((cluster, _guard)) = kage_e2e::cluster_with_kage().await else {
+        return;
+    };
+    let ns = cluster.namespace("e2e-guess").await;
+    let dir = tempfile::tempdir().unwrap();
+    let ctl = cluster
+        .start_controller_for(dir.path(), &ns.name)
+        .await
+        .unwrap();
+    let api: Api<SealedSecret> = Api::namespaced(cluster.client.clone(), &ns.name);
+    let secrets: Api<Secret> = Api::namespaced(cluster.client.clone(), &ns.name);
+    let wrong = "Tr0ub4dor-and-3-never-WRONG";
+    assert_eq!(wrong.len(), PASSWORD.len());
+    for immutable in [false, true] {
+        let mut views = Vec::new();
+        for (name, guess) in [("right", PASSWORD), ("wrong", wrong)] {
+            let name = format!("{name}-{immutable}");
+            let manifest = |value: &str| {
+                let mut m = kage_e2e::secret_manifest(&name, &ns.name, &[("password", value)]);
+                m["immutable"] = json!(immutable);
+                m
+            };
+            let file = dir.path().join(format!("{name}.yaml"));
+            cluster.seal_and_apply(&manifest(PASSWORD), &file, &[]);
+            wait_condition(&api, &name, "True", "Unsealed").await;
+            settle(&ctl, &name).await;
+            let version = secrets
+                .get_metadata(&name)
+                .await
+                .unwrap()
+                .metadata
+                .resource_version
+                .unwrap();
+            let watch = {
+                let secrets = secrets.clone();
+                let params = WatchParams::default()
+                    .fields(&format!("metadata.name={name}"))
+                    .timeout(60);
+                let (tx, rx) = tokio::sync::watch::channel(Vec::<String>::new());
+                let task = tokio::spawn(async move {
+                    let mut stream = secrets.watch(&params, &version).await.unwrap().boxed();
+                    while let Some(Ok(event)) = stream.next().await {
+                        let kind = match event {
+                            WatchEvent::Added(_) => "ADDED",
+                            WatchEvent::Modified(_) => "MODIFIED",
+                            WatchEvent::Deleted(_) => "DELETED",
+                            WatchEvent::Bookmark(_) | WatchEvent::Error(_) => continue,
+                        };
+                        tx.send_modify(|seen| seen.push(kind.to_owned()));
+                    }
+                });
+                (task, rx)
+            };
+            let (before, logs_before) = (writes_sent(&ctl), log_lines(&ctl, &name).len());
+            cluster.seal_and_apply(&manifest(guess), &file, &[]);
+            reconciled(&api, &name).await;
+            settle(&ctl, &name).await;
+            watch.0.abort();
+            let changes = watch.1.borrow().clone();
+            let requests: BTreeMap<String, f64> = writes_sent(&ctl)
+                .into_iter()
+                .map(|(series, after)| {
+                    let moved = after - before.get(&series).copied().unwrap_or(0.0);
+                    (series, moved)
+                })
+                .collect();
+            let seen: Vec<String> = observable(&cluster, &ns.name, &name)
+                .await
+                .into_iter()
+                .map(|s| s.replace(&name, "NAME"))
+                .collect();
+            let logs: BTreeSet<String> = log_lines(&ctl, &name)[logs_before..]
+                .iter()
+                .cloned()
+                .collect();
+            views.push((changes, requests, seen, logs));
+        }
+        let what = if immutable { "immutable" } else { "mutable" };
+        assert!(!views[0].0.is_empty(), "{what}: the guess was written");
+        assert_eq!(
+            views[0].0, views[1].0,
+            "{what}: the Secret changed differently"
+        );
+        assert_eq!(
+            views[0].1, views[1].1,
+            "{what}: the controller sent other requests"
+        );
+        assert_eq!(views[0].2, views[1].2, "{what}: status or Events differ");
+        assert_eq!(views[0].3, views[1].3, "{what}: logs differ");
     }
 }
 

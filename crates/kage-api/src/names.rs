@@ -16,6 +16,10 @@ pub const CONTROLLER_FIELD_MANAGER: &str = "kage-controller";
 pub const SEALED_SECRET_LABEL: &str = "kage.dev/sealed-secret";
 /// Annotation on a written Secret: digest of what it was made from (sealed data, template).
 pub const SOURCE_DIGEST_ANNOTATION: &str = "kage.dev/source-digest";
+/// Annotation on a written Secret: `"true"` or `"false"`, whether kage wrote it immutable. Read
+/// from metadata alone, it decides how the Secret is next written (replaced when immutable)
+/// without looking at its data.
+pub const IMMUTABLE_ANNOTATION: &str = "kage.dev/immutable";
 /// Label on the Secrets in the controller's namespace that hold sealing keys.
 pub const SEALING_KEY_LABEL: &str = "kage.dev/sealing-key";
 /// Default namespace of the controller.
