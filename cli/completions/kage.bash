@@ -851,7 +851,7 @@ _kage() {
             return 0
             ;;
         kage__subcmd__migrate)
-            opts="-o -r -n -h --key-file --sealed-secrets-namespace --in-place --output-dir --recipient --namespace --kubeconfig --context --controller-namespace --controller-name --controller-url --help"
+            opts="-o -r -n -h --key-file --sealed-secrets-namespace --in-place --output-dir --recipient --allow-metadata-prefix --namespace --kubeconfig --context --controller-namespace --controller-name --controller-url --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -878,6 +878,10 @@ _kage() {
                     return 0
                     ;;
                 -r)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --allow-metadata-prefix)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -967,7 +971,7 @@ _kage() {
             return 0
             ;;
         kage__subcmd__seal)
-            opts="-f -n -r -R -w -o -h --filename --from-literal --from-file --from-env-file --name --namespace --type --scope --recipient --recipients-file --recovery --write --merge-into --template-file --raw --output --kubeconfig --context --controller-namespace --controller-name --controller-url --help"
+            opts="-f -n -r -R -w -o -h --filename --from-literal --from-file --from-env-file --name --namespace --type --scope --allow-metadata-prefix --recipient --recipients-file --recovery --write --merge-into --template-file --raw --output --kubeconfig --context --controller-namespace --controller-name --controller-url --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1011,6 +1015,10 @@ _kage() {
                     ;;
                 --scope)
                     COMPREPLY=($(compgen -W "strict namespace-wide cluster-wide" -- "${cur}"))
+                    return 0
+                    ;;
+                --allow-metadata-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --recipient)
@@ -1165,13 +1173,17 @@ _kage() {
             return 0
             ;;
         kage__subcmd__validate)
-            opts="-h --cluster --require-recovery --recovery --kubeconfig --context --controller-namespace --controller-name --controller-url --help"
+            opts="-h --cluster --require-recovery --recovery --allow-metadata-prefix --kubeconfig --context --controller-namespace --controller-name --controller-url --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --recovery)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --allow-metadata-prefix)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

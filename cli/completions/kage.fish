@@ -49,6 +49,7 @@ complete -c kage -n "__fish_kage_using_subcommand seal" -l type -d 'Secret type,
 complete -c kage -n "__fish_kage_using_subcommand seal" -l scope -d 'Where the values may be opened (default: .kage.yaml\'s, else strict)' -r -f -a "strict\t'Namespace, name and key must match (default)'
 namespace-wide\t'Namespace and key must match'
 cluster-wide\t'Only the key must match'"
+complete -c kage -n "__fish_kage_using_subcommand seal" -l allow-metadata-prefix -d 'Label and annotation prefixes the controller allows templates to set besides unprefixed keys and `app.kubernetes.io/` (its --allow-template-metadata-prefix); repeatable' -r
 complete -c kage -n "__fish_kage_using_subcommand seal" -s r -l recipient -d 'Seal to this recipient (age1...; repeatable)' -r
 complete -c kage -n "__fish_kage_using_subcommand seal" -s R -l recipients-file -d 'Seal to every recipient listed in FILE, one per line (repeatable)' -r -F
 complete -c kage -n "__fish_kage_using_subcommand seal" -l recovery -d 'Also seal to this offline recovery recipient (age1...; repeatable)' -r
@@ -75,6 +76,7 @@ complete -c kage -n "__fish_kage_using_subcommand inspect" -s o -l output -d 'Pr
 json\t'JSON'"
 complete -c kage -n "__fish_kage_using_subcommand inspect" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kage -n "__fish_kage_using_subcommand validate" -l recovery -d 'Recovery recipients that count (default: each file\'s .kage.yaml rule)' -r
+complete -c kage -n "__fish_kage_using_subcommand validate" -l allow-metadata-prefix -d 'Label and annotation prefixes the controller allows templates to set besides unprefixed keys and `app.kubernetes.io/` (its --allow-template-metadata-prefix); repeatable' -r
 complete -c kage -n "__fish_kage_using_subcommand validate" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
 complete -c kage -n "__fish_kage_using_subcommand validate" -l context -d 'Kubeconfig context to use' -r
 complete -c kage -n "__fish_kage_using_subcommand validate" -l controller-namespace -d 'Namespace of the kage controller' -r
@@ -155,6 +157,7 @@ complete -c kage -n "__fish_kage_using_subcommand migrate" -l key-file -d 'A fil
 complete -c kage -n "__fish_kage_using_subcommand migrate" -l sealed-secrets-namespace -d 'Namespace of the Sealed Secrets controller, where its keys are' -r
 complete -c kage -n "__fish_kage_using_subcommand migrate" -s o -l output-dir -d 'Write the migrated files under DIR, at their paths relative to the PATH given' -r -F
 complete -c kage -n "__fish_kage_using_subcommand migrate" -s r -l recipient -d 'Seal to this recipient (repeatable; default .kage.yaml, then the cluster\'s key)' -r
+complete -c kage -n "__fish_kage_using_subcommand migrate" -l allow-metadata-prefix -d 'Label and annotation prefixes the controller allows templates to set besides unprefixed keys and `app.kubernetes.io/` (its --allow-template-metadata-prefix); repeatable' -r
 complete -c kage -n "__fish_kage_using_subcommand migrate" -s n -l namespace -d 'Namespace for documents that name none (default: the kubeconfig context\'s)' -r
 complete -c kage -n "__fish_kage_using_subcommand migrate" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
 complete -c kage -n "__fish_kage_using_subcommand migrate" -l context -d 'Kubeconfig context to use' -r

@@ -50,6 +50,7 @@ _arguments "${_arguments_options[@]}" : \
 '--scope=[Where the values may be opened (default\: .kage.yaml'\''s, else strict)]:SCOPE:((strict\:"Namespace, name and key must match (default)"
 namespace-wide\:"Namespace and key must match"
 cluster-wide\:"Only the key must match"))' \
+'*--allow-metadata-prefix=[Label and annotation prefixes the controller allows templates to set besides unprefixed keys and \`app.kubernetes.io/\` (its --allow-template-metadata-prefix); repeatable]:PREFIX:_default' \
 '*-r+[Seal to this recipient (age1...; repeatable)]:RECIPIENT:_default' \
 '*--recipient=[Seal to this recipient (age1...; repeatable)]:RECIPIENT:_default' \
 '*-R+[Seal to every recipient listed in FILE, one per line (repeatable)]:FILE:_files' \
@@ -103,6 +104,7 @@ json\:"JSON"))' \
 (validate)
 _arguments "${_arguments_options[@]}" : \
 '*--recovery=[Recovery recipients that count (default\: each file'\''s .kage.yaml rule)]:RECIPIENT:_default' \
+'*--allow-metadata-prefix=[Label and annotation prefixes the controller allows templates to set besides unprefixed keys and \`app.kubernetes.io/\` (its --allow-template-metadata-prefix); repeatable]:PREFIX:_default' \
 '--kubeconfig=[Path to the kubeconfig file (default\: \$KUBECONFIG, then ~/.kube/config)]:FILE:_files' \
 '--context=[Kubeconfig context to use]:NAME:_default' \
 '--controller-namespace=[Namespace of the kage controller]:NS:_default' \
@@ -281,6 +283,7 @@ _arguments "${_arguments_options[@]}" : \
 '--output-dir=[Write the migrated files under DIR, at their paths relative to the PATH given]:DIR:_files' \
 '*-r+[Seal to this recipient (repeatable; default .kage.yaml, then the cluster'\''s key)]:RECIPIENT:_default' \
 '*--recipient=[Seal to this recipient (repeatable; default .kage.yaml, then the cluster'\''s key)]:RECIPIENT:_default' \
+'*--allow-metadata-prefix=[Label and annotation prefixes the controller allows templates to set besides unprefixed keys and \`app.kubernetes.io/\` (its --allow-template-metadata-prefix); repeatable]:PREFIX:_default' \
 '-n+[Namespace for documents that name none (default\: the kubeconfig context'\''s)]:NAMESPACE:_default' \
 '--namespace=[Namespace for documents that name none (default\: the kubeconfig context'\''s)]:NAMESPACE:_default' \
 '--kubeconfig=[Path to the kubeconfig file (default\: \$KUBECONFIG, then ~/.kube/config)]:FILE:_files' \

@@ -172,6 +172,10 @@ pub struct MigrateArgs {
     /// Seal to this recipient (repeatable; default .kage.yaml, then the cluster's key).
     #[arg(short = 'r', long = "recipient", value_name = "RECIPIENT")]
     pub recipients: Vec<String>,
+    /// Label and annotation prefixes the controller allows templates to set besides unprefixed
+    /// keys and `app.kubernetes.io/` (its --allow-template-metadata-prefix); repeatable.
+    #[arg(long = "allow-metadata-prefix", value_name = "PREFIX")]
+    pub allow_metadata_prefix: Vec<String>,
     /// Namespace for documents that name none (default: the kubeconfig context's).
     #[arg(short = 'n', long)]
     pub namespace: Option<String>,
@@ -308,6 +312,10 @@ pub struct SealArgs {
     /// Where the values may be opened (default: .kage.yaml's, else strict).
     #[arg(long, value_enum)]
     pub scope: Option<ScopeArg>,
+    /// Label and annotation prefixes the controller allows templates to set besides unprefixed
+    /// keys and `app.kubernetes.io/` (its --allow-template-metadata-prefix); repeatable.
+    #[arg(long = "allow-metadata-prefix", value_name = "PREFIX")]
+    pub allow_metadata_prefix: Vec<String>,
     /// Seal to this recipient (age1...; repeatable).
     #[arg(short = 'r', long = "recipient", value_name = "RECIPIENT")]
     pub recipients: Vec<String>,
@@ -386,6 +394,10 @@ pub struct ValidateArgs {
     /// Recovery recipients that count (default: each file's .kage.yaml rule).
     #[arg(long = "recovery", value_name = "RECIPIENT")]
     pub recovery: Vec<String>,
+    /// Label and annotation prefixes the controller allows templates to set besides unprefixed
+    /// keys and `app.kubernetes.io/` (its --allow-template-metadata-prefix); repeatable.
+    #[arg(long = "allow-metadata-prefix", value_name = "PREFIX")]
+    pub allow_metadata_prefix: Vec<String>,
     /// Cluster selection (with --cluster).
     #[command(flatten)]
     pub cluster_args: ClusterArgs,

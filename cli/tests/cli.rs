@@ -1249,3 +1249,45 @@ fn sealing_cluster_wide_says_what_it_allows() {
         .success()
         .stderr(contains("cluster-wide").not());
 }
+
+#[test]
+fn a_label_or_annotation_other_software_acts_on_is_refused_offline() {
+    let d = Dir::new();
+    d.write(
+        "secret.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: ns\n  labels:\n    app.kubernetes.io/name: db\n  annotations:\n    replicator.v1.mittwald.de/replicate-to: attacker-ns\nstringData:\n  k: v\n",
+    );
+    d.cmd()
+        .args(["seal", "-f", "secret.yaml", "-r", &d.recipient])
+        .assert()
+        .code(3)
+        .stdout("")
+        .stderr(contains(
+            "spec.template.metadata.annotations \"replicator.v1.mittwald.de/replicate-to\" is not allowed",
+        ));
+    // An operator who allows the prefix on the controller passes the same to kage.
+    let allow = ["--allow-metadata-prefix", "replicator.v1.mittwald.de"];
+    d.cmd()
+        .args([
+            "seal",
+            "-f",
+            "secret.yaml",
+            "-r",
+            &d.recipient,
+            "-w",
+            "s.yaml",
+        ])
+        .args(allow)
+        .assert()
+        .success();
+    d.cmd()
+        .args(["validate", "s.yaml"])
+        .assert()
+        .code(5)
+        .stderr(contains("replicator.v1.mittwald.de/replicate-to"));
+    d.cmd()
+        .args(["validate", "s.yaml"])
+        .args(allow)
+        .assert()
+        .success();
+}

@@ -59,6 +59,15 @@ pub struct RunArgs {
     /// docs/operations.md); repeat or separate with commas.
     #[arg(long, env = "KAGE_ALLOW_SECRET_TYPES", value_delimiter = ',')]
     pub allow_secret_type: Vec<String>,
+    /// Label and annotation prefixes (`example.com/`) a SealedSecret's template may set besides
+    /// unprefixed keys and `app.kubernetes.io/`; repeat or separate with commas. Never
+    /// `kage.dev/`.
+    #[arg(
+        long,
+        env = "KAGE_ALLOW_TEMPLATE_METADATA_PREFIXES",
+        value_delimiter = ','
+    )]
+    pub allow_template_metadata_prefix: Vec<String>,
     /// Log format.
     #[arg(long, env = "KAGE_LOG_FORMAT", default_value = "json", value_parser = ["json", "text"])]
     pub log_format: String,

@@ -51,7 +51,11 @@ pub async fn lead(
         shared: shared.clone(),
         recorder,
         owned_secrets: Default::default(),
-        policy: policy::TemplatePolicy::new(&args.namespace, &args.allow_secret_type),
+        policy: policy::TemplatePolicy::new(
+            &args.namespace,
+            &args.allow_secret_type,
+            &args.allow_template_metadata_prefix,
+        ),
     });
     // Only Secrets kage wrote, and only their metadata: values never sit in a cache here.
     let owned = {

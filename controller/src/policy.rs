@@ -3,22 +3,13 @@
 //! write a Secret they could not write themselves, or one that other software trusts more than
 //! an ordinary Secret.
 
-use kage_api::SealedSecret;
+use kage_api::{MetadataPolicy, MetadataRefusal, SealedSecret};
 
 /// Secret types a template may ask for without a controller flag: the types of ordinary
 /// credentials. Everything else (`kubernetes.io/service-account-token`,
 /// `bootstrap.kubernetes.io/token`, `kage.dev/sealing-key`, custom types) needs
 /// `--allow-secret-type`.
 pub const DEFAULT_SECRET_TYPES: &[&str] = kage_api::ORDINARY_SECRET_TYPES;
-
-/// Label and annotation keys a template may never set, besides every `kage.dev/` key: they
-/// make other software trust a Secret (a ServiceAccount token, an Argo CD cluster or
-/// repository credential).
-pub const REFUSED_METADATA_KEYS: &[&str] = &[
-    "kubernetes.io/service-account.name",
-    "kubernetes.io/service-account.uid",
-    "argocd.argoproj.io/secret-type",
-];
 
 /// Why a SealedSecret is refused before anything is opened or written.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -33,9 +24,10 @@ pub enum Refusal {
         "spec.template.type {0:?} is not allowed: the controller allows {1}; an admin can allow more with --allow-secret-type"
     )]
     SecretType(String, String),
-    /// Its template sets a label or annotation kage reserves or others trust.
-    #[error("spec.template.metadata.{0} {1:?} is reserved and may not be set by a template")]
-    ReservedKey(&'static str, String),
+    /// Its template sets a label or annotation outside the allowlist
+    /// ([`kage_api::metadata_policy`]).
+    #[error(transparent)]
+    Metadata(#[from] MetadataRefusal),
 }
 
 /// The rules one controller applies.
@@ -43,11 +35,17 @@ pub enum Refusal {
 pub struct TemplatePolicy {
     controller_namespace: String,
     allowed_types: Vec<String>,
+    metadata: MetadataPolicy,
 }
 
 impl TemplatePolicy {
-    /// The default types plus `extra_types`, for a controller in `controller_namespace`.
-    pub fn new(controller_namespace: &str, extra_types: &[String]) -> Self {
+    /// The default types plus `extra_types`, the default label and annotation prefixes plus
+    /// `extra_prefixes`, for a controller in `controller_namespace`.
+    pub fn new(
+        controller_namespace: &str,
+        extra_types: &[String],
+        extra_prefixes: &[String],
+    ) -> Self {
         let mut allowed_types: Vec<String> = DEFAULT_SECRET_TYPES
             .iter()
             .map(|t| (*t).to_owned())
@@ -56,6 +54,7 @@ impl TemplatePolicy {
         TemplatePolicy {
             controller_namespace: controller_namespace.to_owned(),
             allowed_types,
+            metadata: MetadataPolicy::new(extra_prefixes),
         }
     }
 
@@ -76,22 +75,9 @@ impl TemplatePolicy {
                 self.allowed_types.join(", "),
             ));
         }
-        if let Some(metadata) = &template.metadata {
-            for (field, keys) in [
-                ("labels", &metadata.labels),
-                ("annotations", &metadata.annotations),
-            ] {
-                if let Some(key) = keys.keys().find(|k| is_reserved(k)) {
-                    return Err(Refusal::ReservedKey(field, key.clone()));
-                }
-            }
-        }
+        self.metadata.check(template)?;
         Ok(())
     }
-}
-
-fn is_reserved(key: &str) -> bool {
-    kage_api::is_kage_key(key) || REFUSED_METADATA_KEYS.contains(&key)
 }
 
 #[cfg(test)]
@@ -131,7 +117,7 @@ mod tests {
 
     #[test]
     fn ordinary_secrets_pass_and_privileged_ones_are_refused() {
-        let policy = TemplatePolicy::new("kage-system", &[]);
+        let policy = TemplatePolicy::new("kage-system", &[], &[]);
         assert_eq!(policy.check(&sealed("app", None)), Ok(()));
         for ok in DEFAULT_SECRET_TYPES {
             assert_eq!(policy.check(&sealed("app", with_type(ok))), Ok(()));
@@ -157,21 +143,21 @@ mod tests {
             "kage.dev/anything",
             "sub.kage.dev/x",
             "argocd.argoproj.io/secret-type",
+            "notkage.dev/x",
         ] {
             assert!(matches!(
                 policy.check(&sealed("app", with_label(reserved))),
-                Err(Refusal::ReservedKey("labels", _))
+                Err(Refusal::Metadata(MetadataRefusal {
+                    field: "labels",
+                    ..
+                }))
             ));
         }
-        assert_eq!(
-            policy.check(&sealed("app", with_label("notkage.dev/x"))),
-            Ok(())
-        );
     }
 
     #[test]
     fn a_flag_allows_more_types() {
-        let policy = TemplatePolicy::new("kage-system", &["helm.sh/release.v1".to_owned()]);
+        let policy = TemplatePolicy::new("kage-system", &["helm.sh/release.v1".to_owned()], &[]);
         assert_eq!(
             policy.check(&sealed("app", with_type("helm.sh/release.v1"))),
             Ok(())

@@ -172,6 +172,72 @@ async fn a_key_secret_dated_in_the_future_is_not_loaded() {
     .unwrap();
 }
 
+/// A key Secret the loader cannot read (written under the controller's field manager, with an
+/// identity that does not parse, or wrapped by a KMS the controller does not use) must not keep
+/// the real keys from loading: a controller started after it becomes ready, counts it as
+/// unreadable, and keeps publishing the real current key.
+#[tokio::test]
+async fn an_unreadable_key_secret_does_not_stop_the_other_keys_from_loading() {
+    let Some((cluster, _guard)) = kage_e2e::cluster_with_kage().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // A first controller makes sure the real keys exist.
+    let first = cluster
+        .start_controller_for(dir.path(), "kube-public")
+        .await
+        .unwrap();
+    let current = cluster.current_key().await;
+    drop(first);
+    let planted = [
+        (
+            "kage-key-unreadable-1",
+            json!({"identity": "AGE-SECRET-KEY-1NOTAKEY"}),
+        ),
+        // Wrapped, and this controller has no --kms.
+        (
+            "kage-key-unreadable-2",
+            json!({"wrapped-identity": "vault:v1:bm90IGEga2V5"}),
+        ),
+    ];
+    for (name, data) in &planted {
+        let secret = json!({
+            "apiVersion": "v1", "kind": "Secret", "type": "kage.dev/sealing-key",
+            "metadata": {"name": name, "namespace": CONTROLLER_NAMESPACE,
+                "labels": {"kage.dev/sealing-key": "true"}},
+            "stringData": data,
+        });
+        let file = dir.path().join(format!("{name}.json"));
+        std::fs::write(&file, secret.to_string()).unwrap();
+        run_ok(
+            cluster
+                .kubectl()
+                .args(["create", "--field-manager", "kage-controller", "-f"])
+                .arg(&file),
+        )
+        .unwrap();
+    }
+    let started = cluster
+        .start_controller_for(dir.path(), "kube-public")
+        .await;
+    for (name, _) in &planted {
+        let _ =
+            run_ok(
+                cluster
+                    .kubectl()
+                    .args(["delete", "secret", name, "-n", CONTROLLER_NAMESPACE]),
+            );
+    }
+    let ctl = started.expect("the controller loads the readable keys and leads");
+    let (code, text) = kage_e2e::http_get(&ctl.health_addr, "/metrics").unwrap();
+    assert_eq!(code, 200);
+    assert_eq!(
+        kage_e2e::metric_samples(&text).get("kage_keys{state=\"unreadable\"}"),
+        Some(&2.0)
+    );
+    assert_eq!(cluster.current_key().await, current);
+}
+
 #[tokio::test]
 async fn a_template_cannot_make_the_controller_write_privileged_secrets() {
     let Some((cluster, _guard)) = kage_e2e::cluster_with_kage().await else {
@@ -183,32 +249,81 @@ async fn a_template_cannot_make_the_controller_write_privileged_secrets() {
         .start_controller_for(dir.path(), &ns.name)
         .await
         .unwrap();
+    // (name, type, labels, annotations). kage seal refuses these keys offline, so the attacker
+    // writes them into the SealedSecret's template by hand.
     let attempts = [
         // A token for the namespace's default ServiceAccount.
-        json!({"apiVersion": "v1", "kind": "Secret",
-            "type": "kubernetes.io/service-account-token",
-            "metadata": {"name": "sa-token", "namespace": ns.name,
-                "annotations": {"kubernetes.io/service-account.name": "default"}},
-            "stringData": {"extra": "x"}}),
+        (
+            "sa-token",
+            "kubernetes.io/service-account-token",
+            json!({}),
+            json!({"kubernetes.io/service-account.name": "default"}),
+        ),
         // A Secret that Argo CD would read as a cluster to deploy to.
-        json!({"apiVersion": "v1", "kind": "Secret",
-            "metadata": {"name": "argo-cluster", "namespace": ns.name,
-                "labels": {"argocd.argoproj.io/secret-type": "cluster"}},
-            "stringData": {"server": "https://attacker.invalid"}}),
+        (
+            "argo-cluster",
+            "Opaque",
+            json!({"argocd.argoproj.io/secret-type": "cluster"}),
+            json!({}),
+        ),
         // kage's own labels.
-        json!({"apiVersion": "v1", "kind": "Secret",
-            "metadata": {"name": "kage-label", "namespace": ns.name,
-                "labels": {"kage.dev/sealing-key": "true"}},
-            "stringData": {"identity": "x"}}),
+        (
+            "kage-label",
+            "Opaque",
+            json!({"kage.dev/sealing-key": "true"}),
+            json!({}),
+        ),
+        // Sealed Secrets' key label: its controller would take the Secret as a sealing key.
+        (
+            "bitnami-key",
+            "Opaque",
+            json!({"sealedsecrets.bitnami.com/sealed-secrets-key": "active"}),
+            json!({}),
+        ),
+        // Reflectors and replicators copy the unsealed Secret where the editor can read it.
+        (
+            "reflected",
+            "Opaque",
+            json!({}),
+            json!({"reflector.v1.k8s.emberstack.com/reflection-allowed": "true",
+                "reflector.v1.k8s.emberstack.com/reflection-auto-enabled": "true"}),
+        ),
+        (
+            "replicated",
+            "Opaque",
+            json!({}),
+            json!({"replicator.v1.mittwald.de/replicate-to": "attacker-ns"}),
+        ),
+        // cert-manager's CA injection, Istio's remote-cluster credential.
+        (
+            "injected",
+            "Opaque",
+            json!({}),
+            json!({"cert-manager.io/allow-direct-injection": "true"}),
+        ),
+        (
+            "istio-remote",
+            "Opaque",
+            json!({"istio/multiCluster": "true"}),
+            json!({}),
+        ),
     ];
-    for manifest in &attempts {
-        let name = manifest["metadata"]["name"].as_str().unwrap();
-        cluster.seal_and_apply(manifest, &dir.path().join(format!("{name}.yaml")), &[]);
+    for (name, type_, labels, annotations) in &attempts {
+        let file = dir.path().join(format!("{name}.yaml"));
+        let mut manifest = secret_manifest(name, &ns.name, &[("extra", "x")]);
+        manifest["type"] = json!(type_);
+        cluster.seal(&manifest, &file, &[]);
+        let mut sealed: serde_json::Value =
+            serde_saphyr::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        sealed["spec"]["template"]["metadata"] =
+            json!({"labels": labels, "annotations": annotations});
+        let edited = dir.path().join(format!("{name}.json"));
+        std::fs::write(&edited, sealed.to_string()).unwrap();
+        run_ok(cluster.kubectl().arg("apply").arg("-f").arg(&edited)).unwrap();
     }
     let api: Api<SealedSecret> = Api::namespaced(cluster.client.clone(), &ns.name);
     let secrets: Api<Secret> = Api::namespaced(cluster.client.clone(), &ns.name);
-    for manifest in &attempts {
-        let name = manifest["metadata"]["name"].as_str().unwrap();
+    for (name, ..) in &attempts {
         kage_e2e::wait_condition(&api, name, "False", "TemplateRefused").await;
         assert!(
             secrets.get_opt(name).await.unwrap().is_none(),

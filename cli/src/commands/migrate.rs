@@ -41,6 +41,7 @@ pub fn run(args: MigrateArgs) -> Outcome {
         default_namespace: &default_namespace,
         recipients: &args.recipients,
         published: published.as_ref(),
+        allowed_prefixes: &args.allow_metadata_prefix,
     };
     let (mut migrated, mut failed) = (0, 0);
     let mut printed = Vec::new();
@@ -140,6 +141,8 @@ struct Job<'a> {
     default_namespace: &'a str,
     recipients: &'a [String],
     published: Option<&'a PublicKeys>,
+    /// `--allow-metadata-prefix`.
+    allowed_prefixes: &'a [String],
 }
 
 /// A file whose Sealed Secrets documents are all migrated, not yet written.
@@ -217,7 +220,9 @@ impl Job<'_> {
         if !unopened.is_empty() {
             bail!("{what}: {}", unopened.join("; "));
         }
-        super::seal::warn_if_reserved(&input);
+        kage_api::MetadataPolicy::new(self.allowed_prefixes)
+            .check_maps(&input.labels, &input.annotations)
+            .with_context(|| what.clone())?;
         super::seal::warn_if_wide(bitnami.scope);
         let (data, omit) = translate_templates(&bitnami).with_context(|| what.clone())?;
         let mut sealed = seal_secret(&input, &bitnami.name, &namespace, bitnami.scope, recipients)

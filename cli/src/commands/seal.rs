@@ -74,7 +74,7 @@ pub fn run(args: SealArgs) -> Outcome {
         if args.raw {
             return seal_raw(input, &name, &namespace, scope, &recipients);
         }
-        warn_if_reserved(input);
+        check_metadata(input, &args.allow_metadata_prefix)?;
         let mut sealed = seal_secret(input, &name, &namespace, scope, &recipients)
             .map_err(|e| Failure::Input(e.into()))?;
         set_template(&mut sealed, template.as_ref())?;
@@ -279,19 +279,12 @@ fn recipients(args: &SealArgs, resolved: &kage_yaml::Resolved) -> Result<Vec<Rec
     Ok(list)
 }
 
-/// Labels and annotations under `kage.dev/` are kage's own: the controller refuses a template
-/// that sets them (`TemplateRefused`), so say so while sealing.
-pub(super) fn warn_if_reserved(input: &SecretInput) {
-    for key in input
-        .labels
-        .keys()
-        .chain(input.annotations.keys())
-        .filter(|k| kage_api::is_kage_key(k))
-    {
-        eprintln!(
-            "warning: {key:?} is reserved for kage: the controller will refuse this SealedSecret's template"
-        );
-    }
+/// The controller refuses a template that sets a label or annotation outside its allowlist
+/// (`TemplateRefused`, [`kage_api::metadata_policy`]): refuse it here, before sealing.
+pub(super) fn check_metadata(input: &SecretInput, allowed: &[String]) -> Result<(), Failure> {
+    kage_api::MetadataPolicy::new(allowed)
+        .check_maps(&input.labels, &input.annotations)
+        .map_err(|e| Failure::Input(e.into()))
 }
 
 /// A cluster-wide value opens in any namespace under the same key name: say so every time.

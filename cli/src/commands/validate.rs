@@ -24,9 +24,10 @@ pub fn run(args: ValidateArgs) -> Outcome {
     let mut checked = 0;
     let mut problems = 0;
     let published = crate::recipients::published_keys(&args.cluster_args);
+    let metadata = kage_api::MetadataPolicy::new(&args.allow_metadata_prefix);
     for root in &paths {
         for file in files::manifest_files(root)? {
-            let mut found = check_file(&file);
+            let mut found = check_file(&file, &metadata);
             found
                 .1
                 .extend(check_recipients(&file, published.as_ref(), &args.recovery)?);
@@ -144,7 +145,7 @@ fn check_recovery(file: &Path, flags: &[String]) -> Result<Vec<String>, Failure>
 }
 
 /// SealedSecrets checked in `file`, and the problems found.
-fn check_file(file: &Path) -> (usize, Vec<String>) {
+fn check_file(file: &Path, metadata: &kage_api::MetadataPolicy) -> (usize, Vec<String>) {
     let docs =
         match files::read_input(Some(file)).and_then(|text| Ok(manifest::read_documents(&text)?)) {
             Ok(docs) => docs,
@@ -178,6 +179,9 @@ fn check_file(file: &Path) -> (usize, Vec<String>) {
             }
         };
         if let Err(e) = Templates::check_values(&sealed, &values) {
+            problems.push(format!("SealedSecret {who}: {e}"));
+        }
+        if let Some(Err(e)) = sealed.spec.template.as_ref().map(|t| metadata.check(t)) {
             problems.push(format!("SealedSecret {who}: {e}"));
         }
         for (key, value) in values {

@@ -3,7 +3,8 @@
 //! [`crd`] defines the `SealedSecret` custom resource, [`seal`] turns Secrets into
 //! SealedSecrets and [`unseal`] back, and [`manifest`] reads and writes multi-document YAML and JSON with
 //! limits that keep hostile input from hanging or crashing kage. [`template`] composes Secret
-//! values from sealed ones, in a language that cannot leak them. [`names`] holds the labels,
+//! values from sealed ones, in a language that cannot leak them; [`metadata_policy`] says which
+//! labels and annotations a template may set. [`names`] holds the labels,
 //! annotations and limits both binaries agree on; [`key_secret`] and [`wire`] the formats they
 //! exchange.
 
@@ -11,6 +12,7 @@ pub mod crd;
 pub mod error;
 pub mod key_secret;
 pub mod manifest;
+pub mod metadata_policy;
 pub mod names;
 pub mod seal;
 pub mod template;
@@ -20,6 +22,7 @@ pub mod wire;
 pub use crd::{SealedSecret, SealedSecretSpec, SealedSecretStatus, SecretTemplate};
 pub use error::error_chain;
 pub use manifest::{Document, ManifestError, OutputFormat};
+pub use metadata_policy::{MetadataPolicy, MetadataRefusal};
 pub use names::*;
 pub use seal::{ConvertError, SecretInput};
 pub use unseal::SecretOutput;
