@@ -56,6 +56,11 @@ fn keygen(cluster: &Cluster, dir: &std::path::Path) -> (String, String) {
     (identity, recipient)
 }
 
+fn b64(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
+
 /// Whether a Warning Event with `reason` about object `name` stands in the controller namespace.
 fn has_warning(cluster: &Cluster, reason: &str, name: &str) -> bool {
     let events = run_ok(cluster.kubectl().args([
@@ -113,7 +118,8 @@ async fn a_sealed_secret_in_the_controller_namespace_cannot_plant_a_sealing_key(
         "metadata": {"name": "planted-key", "namespace": CONTROLLER_NAMESPACE,
             "labels": {"kage.dev/sealing-key": "true"},
             "annotations": {"kage.dev/created-at": "2099-01-01T00:00:00Z"}},
-        "stringData": {"identity": identity},
+        // `data`, not `stringData`: the field manager must be recorded as writing data.
+        "data": {"identity": b64(&identity)},
     });
     let file = dir.path().join("planted.yaml");
     cluster.seal_and_apply(&manifest, &file, &[]);
@@ -150,7 +156,8 @@ async fn a_key_secret_dated_in_the_future_is_not_loaded() {
         "metadata": {"name": "kage-key-2099", "namespace": CONTROLLER_NAMESPACE,
             "labels": {"kage.dev/sealing-key": "true"},
             "annotations": {"kage.dev/created-at": "2099-01-01T00:00:00Z"}},
-        "stringData": {"identity": identity},
+        // `data`, not `stringData`: the field manager must be recorded as writing data.
+        "data": {"identity": b64(&identity)},
     });
     let file = dir.path().join("future.json");
     std::fs::write(&file, secret.to_string()).unwrap();
@@ -192,12 +199,12 @@ async fn an_unreadable_key_secret_does_not_stop_the_other_keys_from_loading() {
     let planted = [
         (
             "kage-key-unreadable-1",
-            json!({"identity": "AGE-SECRET-KEY-1NOTAKEY"}),
+            json!({"identity": b64("AGE-SECRET-KEY-1NOTAKEY")}),
         ),
         // Wrapped, and this controller has no --kms.
         (
             "kage-key-unreadable-2",
-            json!({"wrapped-identity": "vault:v1:bm90IGEga2V5"}),
+            json!({"wrapped-identity": b64("vault:v1:bm90IGEga2V5")}),
         ),
     ];
     for (name, data) in &planted {
@@ -205,7 +212,8 @@ async fn an_unreadable_key_secret_does_not_stop_the_other_keys_from_loading() {
             "apiVersion": "v1", "kind": "Secret", "type": "kage.dev/sealing-key",
             "metadata": {"name": name, "namespace": CONTROLLER_NAMESPACE,
                 "labels": {"kage.dev/sealing-key": "true"}},
-            "stringData": data,
+            // `data`, not `stringData`: the field manager must be recorded as writing data.
+            "data": data,
         });
         let file = dir.path().join(format!("{name}.json"));
         std::fs::write(&file, secret.to_string()).unwrap();
@@ -220,6 +228,14 @@ async fn an_unreadable_key_secret_does_not_stop_the_other_keys_from_loading() {
     let started = cluster
         .start_controller_for(dir.path(), "kube-public")
         .await;
+    let unreadable = started.as_ref().ok().map(|ctl| {
+        let (code, text) = kage_e2e::http_get(&ctl.health_addr, "/metrics").unwrap();
+        assert_eq!(code, 200);
+        kage_e2e::metric_samples(&text)
+            .get("kage_keys{state=\"unreadable\"}")
+            .copied()
+    });
+    let published = cluster.current_key().await;
     for (name, _) in &planted {
         let _ =
             run_ok(
@@ -228,14 +244,9 @@ async fn an_unreadable_key_secret_does_not_stop_the_other_keys_from_loading() {
                     .args(["delete", "secret", name, "-n", CONTROLLER_NAMESPACE]),
             );
     }
-    let ctl = started.expect("the controller loads the readable keys and leads");
-    let (code, text) = kage_e2e::http_get(&ctl.health_addr, "/metrics").unwrap();
-    assert_eq!(code, 200);
-    assert_eq!(
-        kage_e2e::metric_samples(&text).get("kage_keys{state=\"unreadable\"}"),
-        Some(&2.0)
-    );
-    assert_eq!(cluster.current_key().await, current);
+    started.expect("the controller loads the readable keys and leads");
+    assert_eq!(unreadable, Some(Some(2.0)));
+    assert_eq!(published, current);
 }
 
 #[tokio::test]
