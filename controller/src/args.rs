@@ -68,6 +68,10 @@ pub struct RunArgs {
         value_delimiter = ','
     )]
     pub allow_template_metadata_prefix: Vec<String>,
+    /// Name of the ValidatingAdmissionPolicy (and its binding) that lets only this controller
+    /// and key administrators write sealing keys; checked at start and every few minutes.
+    #[arg(long, env = "KAGE_KEY_POLICY", default_value = "kage-sealing-keys")]
+    pub key_policy: String,
     /// Log format.
     #[arg(long, env = "KAGE_LOG_FORMAT", default_value = "json", value_parser = ["json", "text"])]
     pub log_format: String,

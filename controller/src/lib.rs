@@ -3,11 +3,13 @@
 //!
 //! [`args`] parses the command line, [`start`] starts the endpoints and the leader election,
 //! [`leading`] is the leader's work ([`reconcile`], [`rotation`], [`public_keys`]),
-//! [`key_watch`] keeps every replica's [`sealing_keys`] fresh, and [`state`] is what they share.
+//! [`key_watch`] keeps every replica's [`sealing_keys`] fresh, [`key_policy`] checks that the
+//! API server guards them, and [`state`] is what they share.
 
 pub mod args;
 pub mod audit;
 pub mod http;
+pub mod key_policy;
 pub mod key_watch;
 pub mod kms;
 pub mod leader;

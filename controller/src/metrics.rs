@@ -87,6 +87,9 @@ pub struct Metrics {
     pub api_requests: Family<VerbLabel, Counter>,
     /// `kage_newest_key_backed_up`: 1 once `kage key backup` saved the current key; alert on 0.
     pub newest_key_backed_up: Gauge,
+    /// `kage_key_policy_in_place`: 1 while the admission policy guarding the sealing keys and
+    /// its binding are in place ([`crate::key_policy`]); alert on 0.
+    pub key_policy_in_place: Gauge,
     /// `kage_template_renders_total`: SealedSecrets whose templates this process rendered
     /// (kept from [`kage_api::template::renders`], so a render anywhere in the process counts).
     template_renders: Counter,
@@ -108,6 +111,7 @@ impl Default for Metrics {
             leader: Gauge::default(),
             api_requests: Family::default(),
             newest_key_backed_up: Gauge::default(),
+            key_policy_in_place: Gauge::default(),
             template_renders: Counter::default(),
         };
         registry.register("reconciles", "Reconciles by result", m.reconciles.clone());
@@ -151,6 +155,11 @@ impl Default for Metrics {
             "newest_key_backed_up",
             "1 if the current sealing key has been backed up with `kage key backup`",
             m.newest_key_backed_up.clone(),
+        );
+        registry.register(
+            "key_policy_in_place",
+            "1 while the admission policy guarding the sealing keys is in place",
+            m.key_policy_in_place.clone(),
         );
         registry.register(
             "template_renders",

@@ -18,7 +18,7 @@ use crate::key_watch::{install_keys, watch_keys};
 use crate::metrics::Metrics;
 use crate::sealing_keys::{KeyStore, SharedKeySet};
 use crate::state::Shared;
-use crate::{http, kms, leader, leading};
+use crate::{http, key_policy, kms, leader, leading};
 
 /// Wait between attempts to load the keys at start.
 const KEY_LOAD_RETRY: Duration = Duration::from_secs(5);
@@ -117,6 +117,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         },
     );
 
+    let policy_task = tokio::spawn(key_policy::watch(
+        client.clone(),
+        args.key_policy.clone(),
+        args.namespace.clone(),
+        metrics.clone(),
+        recorder.clone(),
+    ));
+
     let (leading_tx, mut leading) = watch::channel(false);
     let election =
         leader::LeaderElection::new(client.clone(), &args.namespace, &args.name, &identity);
@@ -150,6 +158,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         }
     }
     election_task.abort();
+    policy_task.abort();
     election.release().await;
     tracing::info!("shut down");
     health.abort();

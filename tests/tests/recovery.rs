@@ -128,11 +128,27 @@ async fn disaster_drill_keys_lost_and_restored_from_backup_without_resealing() {
     .await
     .unwrap();
 
-    // Restore: every SealedSecret is Ready again, nothing was resealed.
+    // Restore, as a key administrator holding the kage-key-admin Role and nothing else: the
+    // admission policy that refuses everyone else's key Secrets lets that role write them.
+    // Every SealedSecret is Ready again, nothing was resealed.
     let before = std::fs::read_to_string(&sealed).unwrap();
+    let (_, key_admin) = cluster
+        .service_account(CONTROLLER_NAMESPACE, "e2e-key-admin", dir.path())
+        .await
+        .unwrap();
+    run_ok(cluster.kubectl().args([
+        "create",
+        "rolebinding",
+        "e2e-key-admin",
+        "-n",
+        CONTROLLER_NAMESPACE,
+        "--role=kage-key-admin",
+        &format!("--serviceaccount={CONTROLLER_NAMESPACE}:e2e-key-admin"),
+    ]))
+    .unwrap();
     run_ok(
-        cluster
-            .kage()
+        std::process::Command::new(kage_e2e::binary("kage"))
+            .env("KUBECONFIG", &key_admin)
             .args(["key", "restore", "--yes", "-i"])
             .arg(dir.path().join("backup.key"))
             .arg(&backup),

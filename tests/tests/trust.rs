@@ -139,6 +139,157 @@ async fn a_sealed_secret_in_the_controller_namespace_cannot_plant_a_sealing_key(
     ]));
 }
 
+/// A principal allowed only to create Secrets in the controller namespace plants a key Secret
+/// dated a minute ahead (within the clock-skew allowance), under the controller's own field
+/// manager: the API server itself refuses it (admission policy kage-sealing-keys), and the
+/// attacker's key never becomes the cluster's current key.
+#[tokio::test]
+async fn a_key_planted_by_a_secret_creator_is_refused_by_the_api_server() {
+    let Some((cluster, _guard)) = kage_e2e::cluster_with_kage().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let _ctl = cluster
+        .start_controller_for(dir.path(), "kube-public")
+        .await
+        .unwrap();
+    let (_, planter) = cluster
+        .service_account(CONTROLLER_NAMESPACE, "e2e-secret-creator", dir.path())
+        .await
+        .unwrap();
+    for args in [
+        &[
+            "create",
+            "role",
+            "e2e-secret-creator",
+            "--verb=create",
+            "--resource=secrets",
+        ][..],
+        &[
+            "create",
+            "rolebinding",
+            "e2e-secret-creator",
+            "--role=e2e-secret-creator",
+            "--serviceaccount=kage-system:e2e-secret-creator",
+        ][..],
+    ] {
+        run_ok(
+            cluster
+                .kubectl()
+                .args(args)
+                .args(["-n", CONTROLLER_NAMESPACE]),
+        )
+        .unwrap();
+    }
+    let (identity, attacker) = keygen(&cluster, dir.path());
+    let soon = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(60);
+    let secret = json!({
+        "apiVersion": "v1", "kind": "Secret", "type": "kage.dev/sealing-key",
+        "metadata": {"name": "kage-key-99", "namespace": CONTROLLER_NAMESPACE,
+            "labels": {"kage.dev/sealing-key": "true"},
+            "annotations": {"kage.dev/created-at": soon.to_string()}},
+        "data": {"identity": b64(&identity)},
+    });
+    let file = dir.path().join("planted.json");
+    std::fs::write(&file, secret.to_string()).unwrap();
+    let out = kage_e2e::kubectl(&planter)
+        .args(["create", "--field-manager", "kage-controller", "-f"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let planted = Api::<Secret>::namespaced(cluster.client.clone(), CONTROLLER_NAMESPACE)
+        .get_opt("kage-key-99")
+        .await
+        .unwrap();
+    if planted.is_some() {
+        let _ = run_ok(cluster.kubectl().args([
+            "delete",
+            "secret",
+            "kage-key-99",
+            "-n",
+            CONTROLLER_NAMESPACE,
+        ]));
+    }
+    assert!(planted.is_none(), "the API server stored the planted key");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("kage-sealing-keys"),
+        "refused by the admission policy: {stderr}"
+    );
+    // The same principal may still create an ordinary Secret there: the policy is narrow.
+    let ordinary = json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "e2e-ordinary", "namespace": CONTROLLER_NAMESPACE},
+        "data": {"k": b64("v")}});
+    std::fs::write(&file, ordinary.to_string()).unwrap();
+    run_ok(
+        kage_e2e::kubectl(&planter)
+            .args(["create", "-f"])
+            .arg(&file),
+    )
+    .unwrap();
+    run_ok(cluster.kubectl().args([
+        "delete",
+        "secret",
+        "e2e-ordinary",
+        "-n",
+        CONTROLLER_NAMESPACE,
+    ]))
+    .unwrap();
+    run_ok(cluster.kubectl().args([
+        "delete",
+        "role,rolebinding,serviceaccount",
+        "e2e-secret-creator",
+        "-n",
+        CONTROLLER_NAMESPACE,
+    ]))
+    .unwrap();
+    current_key_never_becomes(&cluster, &attacker, Duration::from_secs(3)).await;
+}
+
+/// With the admission policy's binding deleted, the controller says so: its metric falls to 0
+/// and a Warning Event `KeyPolicyMissing` names the missing object; put back, the metric is 1.
+#[tokio::test]
+async fn a_deleted_key_policy_is_reported() {
+    let Some((cluster, _guard)) = kage_e2e::cluster_with_kage().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let in_place = |ctl: &kage_e2e::ControllerProcess| {
+        let (_, text) = kage_e2e::http_get(&ctl.health_addr, "/metrics").unwrap();
+        kage_e2e::metric_samples(&text)
+            .get("kage_key_policy_in_place")
+            .copied()
+    };
+    {
+        let ctl = cluster
+            .start_controller_for(dir.path(), "kube-public")
+            .await
+            .unwrap();
+        assert_eq!(in_place(&ctl), Some(1.0));
+    }
+    run_ok(cluster.kubectl().args([
+        "delete",
+        "validatingadmissionpolicybinding",
+        "kage-sealing-keys",
+    ]))
+    .unwrap();
+    let ctl = cluster
+        .start_controller_for(dir.path(), "kube-public")
+        .await
+        .unwrap();
+    let reported = wait_until(
+        Duration::from_secs(20),
+        "the missing policy reported",
+        || async {
+            Ok(in_place(&ctl) == Some(0.0)
+                && has_warning(&cluster, "KeyPolicyMissing", "kage-public-keys"))
+        },
+    )
+    .await;
+    cluster.install().unwrap();
+    reported.unwrap();
+}
+
 #[tokio::test]
 async fn a_key_secret_dated_in_the_future_is_not_loaded() {
     let Some((cluster, _guard)) = kage_e2e::cluster_with_kage().await else {
