@@ -40,6 +40,22 @@ pub const MAX_KEYS: usize = 100;
 /// Largest RSA modulus accepted, in bits (Sealed Secrets makes 4096-bit keys); a larger one
 /// costs more per value than any real key needs.
 pub const MAX_KEY_BITS: usize = 8192;
+/// Most RSA private-key operations `kage migrate` spends on one file (its values times the
+/// keys to try): a blinded RSA-4096 decryption costs a few milliseconds, so a file costs at
+/// most about half a minute, however many values an attacker packs into it.
+pub const MAX_DECRYPTIONS_PER_FILE: usize = 10_000;
+
+/// Refuses a file whose `values` would cost more than [`MAX_DECRYPTIONS_PER_FILE`] RSA
+/// operations with `keys` keys, before any is spent.
+pub fn check_work(values: usize, keys: usize) -> anyhow::Result<()> {
+    let work = values.saturating_mul(keys);
+    if work > MAX_DECRYPTIONS_PER_FILE {
+        anyhow::bail!(
+            "{values} values to try with {keys} keys is {work} RSA decryptions, more than {MAX_DECRYPTIONS_PER_FILE} (MAX_DECRYPTIONS_PER_FILE): split the file, or pass only the keys that sealed it with --key-file"
+        );
+    }
+    Ok(())
+}
 /// Bytes of a session key (AES-256).
 const SESSION_KEY_BYTES: usize = 32;
 /// Bytes of the AES-GCM tag.
@@ -484,6 +500,17 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(!err.contains("secretmaterial"), "{err}");
+    }
+
+    #[test]
+    fn a_file_costing_more_rsa_work_than_the_limit_is_refused_before_any_is_spent() {
+        assert!(check_work(MAX_DECRYPTIONS_PER_FILE, 1).is_ok());
+        assert!(check_work(MAX_DECRYPTIONS_PER_FILE / 4, 4).is_ok());
+        let err = check_work(MAX_DECRYPTIONS_PER_FILE / 4 + 1, 4)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("MAX_DECRYPTIONS_PER_FILE"), "{err}");
+        assert!(check_work(usize::MAX, 2).is_err());
     }
 
     proptest::proptest! {

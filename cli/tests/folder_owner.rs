@@ -230,3 +230,15 @@ fn validate_flags_a_value_sealed_to_a_recipient_the_root_kage_yaml_does_not_give
         .assert()
         .success();
 }
+
+#[test]
+fn migrate_of_a_path_with_nothing_to_migrate_is_an_error() {
+    let (dir, operator, _) = monorepo();
+    let key = format!("{SEALED_SECRETS_FIXTURES}/test-key.pem");
+    std::fs::create_dir_all(dir.path().join("empty")).unwrap();
+    kage(dir.path())
+        .args(["migrate", "empty", "--key-file", &key, "-r", &operator])
+        .assert()
+        .code(3)
+        .stderr(contains("nothing to migrate in empty"));
+}

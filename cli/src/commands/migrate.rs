@@ -45,7 +45,9 @@ pub fn run(args: MigrateArgs) -> Outcome {
     };
     let (mut migrated, mut failed) = (0, 0);
     let mut printed = Vec::new();
+    let mut empty = Vec::new();
     for root in &roots {
+        let mut found = 0;
         for file in files::manifest_files(root)? {
             let outcome = job.migrate_file(&file).and_then(|done| match done {
                 None => Ok(0),
@@ -55,6 +57,9 @@ pub fn run(args: MigrateArgs) -> Outcome {
                     Ok(count)
                 }
             });
+            if !matches!(outcome, Ok(0)) {
+                found += 1;
+            }
             match outcome {
                 Ok(0) => {}
                 Ok(n) => {
@@ -67,6 +72,9 @@ pub fn run(args: MigrateArgs) -> Outcome {
                 }
             }
         }
+        if found == 0 {
+            empty.push(root.display().to_string());
+        }
     }
     if !printed.is_empty() {
         super::print(&manifest::write_documents(
@@ -75,6 +83,13 @@ pub fn run(args: MigrateArgs) -> Outcome {
         ))?;
     }
     eprintln!("migrated {migrated} SealedSecret(s); {failed} file(s) failed");
+    if !empty.is_empty() {
+        return Err(Failure::Input(anyhow!(
+            "nothing to migrate in {}: no {} SealedSecret found",
+            empty.join(", "),
+            sealed_secrets::API_VERSION
+        )));
+    }
     if failed > 0 {
         return Err(Failure::Unseal(anyhow!(
             "{failed} file(s) could not be migrated"
@@ -166,6 +181,16 @@ impl Job<'_> {
         if positions.is_empty() {
             return Ok(None);
         }
+        let values: usize = positions
+            .iter()
+            .filter_map(|&i| {
+                docs[i]
+                    .pointer("/spec/encryptedData")?
+                    .as_object()
+                    .map(|m| m.len())
+            })
+            .sum();
+        sealed_secrets::check_work(values, self.keys.len())?;
         // -r replaces .kage.yaml; otherwise only what the repository root trusts.
         let configured = if self.recipients.is_empty() {
             recipients::for_resealing(file, self.published)?
