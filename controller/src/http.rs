@@ -1,7 +1,8 @@
 //! The controller's HTTP endpoints, on two ports.
 //!
-//! Health and metrics (`--http-addr`): `/healthz`, `/readyz` (keys loaded; 503 with the reason
-//! before), `/metrics` (Prometheus text). For probes and Prometheus only.
+//! Health and metrics (`--http-addr`): `/healthz`, `/readyz` (keys loaded, else 503 saying only
+//! "not ready": the reason goes to the log, since this port answers whoever reaches it),
+//! `/metrics` (Prometheus text). For probes and Prometheus only.
 //!
 //! The API (`--api-addr`), reached through the API server's service proxy:
 //! - `GET /v1/keys`: public keys with fingerprint, creation time and state.
@@ -28,7 +29,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::PoisonError;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -79,8 +80,6 @@ pub const MAX_HEALTH_CONNECTIONS: usize = 16;
 pub struct AppState {
     /// Whether keys are loaded.
     pub ready: Arc<AtomicBool>,
-    /// Why the controller is not ready, when it is not.
-    pub not_ready_reason: Arc<RwLock<String>>,
     /// Keys and metrics (shared with the reconciles and the key watcher).
     pub shared: Shared,
     trusted_proxies: Arc<Vec<Cidr>>,
@@ -95,7 +94,6 @@ impl AppState {
     pub fn new(shared: Shared, trusted_proxies: Vec<Cidr>, recovery: Vec<Recipient>) -> Self {
         AppState {
             ready: Arc::new(AtomicBool::new(false)),
-            not_ready_reason: Arc::new(RwLock::new("sealing keys not loaded yet".to_owned())),
             shared,
             trusted_proxies: Arc::new(trusted_proxies),
             recovery: Arc::new(recovery),
@@ -337,16 +335,14 @@ impl RateLimiter {
     }
 }
 
+/// What `/readyz` says while the keys are not loaded; why is in the log.
+pub const NOT_READY: &str = "not ready";
+
 async fn readyz(State(state): State<AppState>) -> Result<&'static str, Refused> {
     if state.ready.load(Ordering::Relaxed) {
         return Ok("ok");
     }
-    let reason = state
-        .not_ready_reason
-        .read()
-        .unwrap_or_else(PoisonError::into_inner)
-        .clone();
-    Err(error(StatusCode::SERVICE_UNAVAILABLE, reason))
+    Err(error(StatusCode::SERVICE_UNAVAILABLE, NOT_READY.to_owned()))
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
@@ -782,7 +778,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn not_ready_says_why_in_a_status() {
+    async fn not_ready_says_so_in_a_status_and_nothing_more() {
         let addr = server(health_router).await;
         let answer = request(
             addr,
@@ -791,10 +787,7 @@ mod tests {
         )
         .await;
         assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
-        assert_eq!(
-            status_body(&answer)["message"],
-            "sealing keys not loaded yet"
-        );
+        assert_eq!(status_body(&answer)["message"], NOT_READY);
     }
 
     #[tokio::test]

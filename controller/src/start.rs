@@ -2,7 +2,6 @@
 //! leader election that decides who reconciles.
 
 use std::sync::Arc;
-use std::sync::PoisonError;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -85,17 +84,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     check_crd(&sealed_secrets).await?;
 
-    // Not ready until the keys load (the KMS may be down); /readyz says why meanwhile.
+    // Not ready until the keys load (the KMS may be down); the log says why meanwhile.
     let loaded = loop {
         match shared.store.load_or_create().await {
             Ok(loaded) => break loaded,
             Err(e) => {
-                let reason = format!("cannot load the sealing keys: {}", error_chain(&e));
-                tracing::error!("{reason}");
-                *state
-                    .not_ready_reason
-                    .write()
-                    .unwrap_or_else(PoisonError::into_inner) = reason;
+                tracing::error!("cannot load the sealing keys: {}", error_chain(&e));
                 tokio::time::sleep(KEY_LOAD_RETRY).await;
             }
         }

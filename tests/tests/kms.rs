@@ -103,12 +103,16 @@ async fn kms_wrapped_keys_unseal_normally_and_survive_the_kms_going_down() {
     seal_apply("after");
     wait_condition(&api, "after", "True", "Unsealed").await;
 
-    // The KMS is down at start: the controller is not ready, says why, and keeps running.
+    // The KMS is down at start: the controller is not ready, says why in its log (not to
+    // whoever reaches its health port), and keeps running.
     let mut second = cluster.start_controller(dir.path(), &args).await.unwrap();
     tokio::time::sleep(Duration::from_secs(3)).await;
     let (code, body) = http_get(&second.health_addr, "/readyz").unwrap();
     assert_eq!(code, 503);
-    assert!(body.contains("KMS") && body.contains(&kms_url), "{body}");
+    assert!(!body.contains("KMS") && !body.contains(&kms_url), "{body}");
+    assert!(
+        second.logs().contains("cannot load the sealing keys") && second.logs().contains("KMS")
+    );
     assert!(
         !second.exited(),
         "the controller must wait for the KMS, not exit"
