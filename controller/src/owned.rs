@@ -32,6 +32,8 @@ pub struct SecretFacts {
     /// Whether kage wrote it immutable (`kage.dev/immutable`); `None` when kage did not say
     /// (a Secret to adopt, or one written before the annotation existed).
     pub immutable: Option<bool>,
+    /// Whether the last event seen for it was the echo of a write of this process.
+    pub written_here: bool,
 }
 
 impl SecretFacts {
@@ -51,6 +53,7 @@ impl SecretFacts {
             immutable: annotations
                 .get(IMMUTABLE_ANNOTATION)
                 .and_then(|v| v.parse().ok()),
+            written_here: false,
         }
     }
 }
@@ -110,6 +113,27 @@ impl OwnedSecrets {
             .insert(key, version);
     }
 
+    /// Whether `version` of a Secret is one this process wrote: its echo has not come back
+    /// yet, or the last event seen for the Secret was that echo. A reconcile woken by the
+    /// deletion half of a replace may read a SealedSecret whose status does not yet name the
+    /// version just written; this tells it the Secret is already as it was written.
+    pub fn wrote(&self, namespace: &str, name: &str, version: &str) -> bool {
+        let key = (namespace.to_owned(), name.to_owned());
+        let pending = self
+            .own_writes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+            .is_some_and(|written| written == version);
+        pending
+            || self
+                .known
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(&key)
+                .is_some_and(|f| f.written_here && f.resource_version.as_deref() == Some(version))
+    }
+
     /// Applies a watch event. Returns whether it should wake the Secret's owner: not for list
     /// markers, and not for our own last write coming back (that reconcile would only find
     /// the SealedSecret in sync). Deletions always do.
@@ -123,15 +147,18 @@ impl OwnedSecrets {
                 false
             }
             watcher::Event::InitApply(secret) => {
+                let mut facts = SecretFacts::of(secret);
+                facts.written_here = self.is_echo(secret);
+                let wake = !facts.written_here;
                 if let Some(relisting) = self
                     .relisting
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .as_mut()
                 {
-                    relisting.insert(key_of(secret), SecretFacts::of(secret));
+                    relisting.insert(key_of(secret), facts);
                 }
-                !self.is_echo(secret)
+                wake
             }
             watcher::Event::InitDone => {
                 if let Some(listed) = self
@@ -146,12 +173,14 @@ impl OwnedSecrets {
                 false
             }
             watcher::Event::Apply(secret) => {
-                let facts = SecretFacts::of(secret);
+                let mut facts = SecretFacts::of(secret);
+                facts.written_here = self.is_echo(secret);
+                let wake = !facts.written_here;
                 self.known
                     .write()
                     .unwrap_or_else(PoisonError::into_inner)
                     .insert(key_of(secret), facts);
-                !self.is_echo(secret)
+                wake
             }
             watcher::Event::Delete(secret) => {
                 self.known
@@ -237,5 +266,18 @@ mod tests {
         owned.record_write("ns", "a", "6".into());
         assert!(owned.apply(&watcher::Event::Delete(secret("a", "6"))));
         assert_eq!(owned.get("ns", "a"), None);
+    }
+
+    #[test]
+    fn a_version_we_wrote_is_known_as_ours_until_someone_else_writes() {
+        let owned = OwnedSecrets::default();
+        owned.record_write("ns", "a", "7".into());
+        assert!(owned.wrote("ns", "a", "7"), "echo pending");
+        assert!(!owned.wrote("ns", "a", "6"));
+        owned.apply(&watcher::Event::Apply(secret("a", "7")));
+        assert!(owned.wrote("ns", "a", "7"), "echo seen");
+        owned.apply(&watcher::Event::Apply(secret("a", "8")));
+        assert!(!owned.wrote("ns", "a", "8"), "a hand edit is not ours");
+        assert!(!owned.wrote("ns", "a", "7"));
     }
 }

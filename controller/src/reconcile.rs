@@ -418,11 +418,10 @@ async fn sync(sealed: &SealedSecret, ctx: &Context) -> Result<Option<String>, Er
             .owner_uids
             .iter()
             .any(|u| Some(u) == sealed.metadata.uid.as_ref());
-        if owned
-            && openable
-            && facts.source_digest.as_ref() == Some(&digest)
-            && facts.resource_version.as_ref() == last_written
-        {
+        let as_written = facts.resource_version.as_ref().is_some_and(|version| {
+            Some(version) == last_written || ctx.owned_secrets.wrote(namespace, name, version)
+        });
+        if owned && openable && facts.source_digest.as_ref() == Some(&digest) && as_written {
             return Ok(facts.resource_version.clone());
         }
     }
