@@ -72,6 +72,11 @@ pub struct RunArgs {
     /// and key administrators write sealing keys; checked at start and every few minutes.
     #[arg(long, env = "KAGE_KEY_POLICY", default_value = "kage-sealing-keys")]
     pub key_policy: String,
+    /// Who may read `/metrics`: `kubernetes` (a bearer token the API server accepts, whose
+    /// user may `get` the non-resource URL `/metrics`), or `none` (anyone who reaches the
+    /// health port; only behind a NetworkPolicy that admits Prometheus alone).
+    #[arg(long, env = "KAGE_METRICS_AUTH", default_value = "kubernetes", value_parser = ["kubernetes", "none"])]
+    pub metrics_auth: String,
     /// Log format.
     #[arg(long, env = "KAGE_LOG_FORMAT", default_value = "json", value_parser = ["json", "text"])]
     pub log_format: String,

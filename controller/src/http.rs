@@ -2,7 +2,8 @@
 //!
 //! Health and metrics (`--http-addr`): `/healthz`, `/readyz` (keys loaded, else 503 saying only
 //! "not ready": the reason goes to the log, since this port answers whoever reaches it),
-//! `/metrics` (Prometheus text). For probes and Prometheus only.
+//! `/metrics` (Prometheus text, to bearer tokens allowed `get /metrics`: [`crate::metrics_auth`]).
+//! For probes and Prometheus only.
 //!
 //! The API (`--api-addr`), reached through the API server's service proxy:
 //! - `GET /v1/keys`: public keys with fingerprint, creation time and state.
@@ -50,6 +51,7 @@ use tokio::sync::Semaphore;
 
 use crate::audit;
 use crate::metrics::HttpLabels;
+use crate::metrics_auth::MetricsAuth;
 use crate::sealing_keys::KeySet;
 use crate::state::Shared;
 
@@ -86,9 +88,17 @@ pub struct AppState {
     recovery: Arc<Vec<Recipient>>,
     limiter: Arc<RateLimiter>,
     crypto: Arc<Semaphore>,
+    /// Who may read `/metrics`; `None` answers everyone (`--metrics-auth none`).
+    metrics_auth: Option<Arc<MetricsAuth>>,
 }
 
 impl AppState {
+    /// `/metrics` answers only tokens `auth` accepts.
+    pub fn with_metrics_auth(mut self, auth: MetricsAuth) -> Self {
+        self.metrics_auth = Some(Arc::new(auth));
+        self
+    }
+
     /// State for the endpoints; `trusted_proxies` may name the client in `X-Forwarded-For`,
     /// `recovery` are the recipients `/v1/reseal` may keep.
     pub fn new(shared: Shared, trusted_proxies: Vec<Cidr>, recovery: Vec<Recipient>) -> Self {
@@ -99,6 +109,7 @@ impl AppState {
             recovery: Arc::new(recovery),
             limiter: Arc::new(RateLimiter::default()),
             crypto: Arc::new(Semaphore::new(MAX_CONCURRENT_CRYPTO)),
+            metrics_auth: None,
         }
     }
 }
@@ -345,7 +356,13 @@ async fn readyz(State(state): State<AppState>) -> Result<&'static str, Refused> 
     Err(error(StatusCode::SERVICE_UNAVAILABLE, NOT_READY.to_owned()))
 }
 
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(auth) = &state.metrics_auth
+        && let Err(denied) = auth.check(&headers).await
+    {
+        let (code, message) = denied.answer();
+        return error(code, message).into_response();
+    }
     (
         [(
             "content-type",
@@ -353,6 +370,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         )],
         state.shared.metrics.render(),
     )
+        .into_response()
 }
 
 async fn keys(State(state): State<AppState>) -> Json<KeysAnswer> {

@@ -15,6 +15,7 @@ pub mod kms;
 pub mod leader;
 pub mod leading;
 pub mod metrics;
+pub mod metrics_auth;
 pub mod owned;
 pub mod policy;
 pub mod public_keys;

@@ -15,6 +15,7 @@ use tokio::sync::watch;
 use crate::args::RunArgs;
 use crate::key_watch::{install_keys, watch_keys};
 use crate::metrics::Metrics;
+use crate::metrics_auth::MetricsAuth;
 use crate::sealing_keys::{KeyStore, SharedKeySet};
 use crate::state::Shared;
 use crate::{http, key_policy, kms, leader, leading};
@@ -62,11 +63,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         keys: Arc::new(SharedKeySet::default()),
         metrics: metrics.clone(),
     };
-    let state = http::AppState::new(
+    let mut state = http::AppState::new(
         shared.clone(),
         args.trusted_proxy.clone(),
         args.recovery_recipient.clone(),
     );
+    if args.metrics_auth == "kubernetes" {
+        state = state.with_metrics_auth(MetricsAuth::new(client.clone()));
+    }
     let health = tokio::spawn(http::serve(
         args.http_addr,
         http::health_router(state.clone()),

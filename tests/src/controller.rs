@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::cluster::{CONTROLLER_NAMESPACE, Cluster, free_port, run_ok, wait_until};
+use crate::cluster::{CONTROLLER_NAMESPACE, Cluster, free_port, kubectl, run_ok, wait_until};
 use crate::metrics::metric_samples;
 
 /// Path of a kage binary (`kage`, `kage-controller`): `$KAGE_BIN_DIR`, else `target/debug`.
@@ -116,7 +116,8 @@ impl Cluster {
         let (port, health_port) = (free_port()?, free_port()?);
         let mut program = Command::new(binary("kage-controller"));
         program.envs(env.iter().map(|(k, v)| (k, v)));
-        ControllerProcess::spawn(
+        let token = metrics_token(&self.kubeconfig)?;
+        Ok(ControllerProcess::spawn(
             program,
             kubeconfig,
             dir.join(format!("controller-{port}.log")),
@@ -125,8 +126,39 @@ impl Cluster {
                 format!("127.0.0.1:{health_port}"),
             ),
             extra,
-        )
+        )?
+        .with_metrics_token(token))
     }
+}
+
+/// ServiceAccount that reads `/metrics` in the tests, as Prometheus would.
+pub const METRICS_READER: &str = "kage-e2e-metrics";
+
+/// A token of [`METRICS_READER`] (created, and bound to the shipped ClusterRole
+/// `kage-metrics-reader`, when missing), through `admin`'s kubeconfig.
+pub fn metrics_token(admin: &Path) -> Result<String> {
+    let objects = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "v1", "kind": "ServiceAccount",
+            "metadata": {"name": METRICS_READER, "namespace": CONTROLLER_NAMESPACE}},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+            "metadata": {"name": METRICS_READER},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                "name": "kage-metrics-reader"},
+            "subjects": [{"kind": "ServiceAccount", "name": METRICS_READER,
+                "namespace": CONTROLLER_NAMESPACE}]},
+    ]});
+    let file = tempfile::NamedTempFile::new()?;
+    std::fs::write(file.path(), objects.to_string())?;
+    run_ok(kubectl(admin).arg("apply").arg("-f").arg(file.path()))?;
+    let out = run_ok(kubectl(admin).args([
+        "create",
+        "token",
+        METRICS_READER,
+        "-n",
+        CONTROLLER_NAMESPACE,
+        "--duration=1h",
+    ]))?;
+    Ok(String::from_utf8(out.stdout)?.trim().to_owned())
 }
 
 impl ControllerProcess {
@@ -155,6 +187,7 @@ impl ControllerProcess {
             log_path,
             addr,
             health_addr,
+            metrics_token: None,
         })
     }
 }
@@ -168,9 +201,22 @@ pub struct ControllerProcess {
     pub addr: String,
     /// Its health and metrics address (`ip:port`).
     pub health_addr: String,
+    /// The bearer token `/metrics` is read with.
+    metrics_token: Option<String>,
 }
 
 impl ControllerProcess {
+    /// Reads `/metrics` with `token` from now on.
+    pub fn with_metrics_token(mut self, token: String) -> Self {
+        self.metrics_token = Some(token);
+        self
+    }
+
+    /// `GET /metrics` with the metrics reader's token: status code and body.
+    pub fn metrics(&self) -> Result<(u16, String)> {
+        metrics_get(&self.health_addr, self.metrics_token.as_deref())
+    }
+
     /// `--controller-url` for the CLI.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
@@ -233,11 +279,12 @@ impl ControllerProcess {
     pub async fn wait_leading(&mut self, cluster: &Cluster) -> Result<()> {
         self.wait_ready().await?;
         let (addr, health) = (self.addr.clone(), self.health_addr.clone());
+        let token = self.metrics_token.clone();
         wait_until(
             Duration::from_secs(60),
             "the controller to lead and publish its key",
             || async {
-                let (_, metrics) = http_get(&health, "/metrics")?;
+                let (_, metrics) = metrics_get(&health, token.as_deref())?;
                 let (_, keys) = http_get(&addr, "/v1/keys")?;
                 let keys: serde_json::Value = serde_json::from_str(&keys)?;
                 let current = keys["keys"]
@@ -281,6 +328,17 @@ impl Drop for ControllerProcess {
 /// A minimal HTTP/1.1 GET against `addr` (`ip:port`): status code and body.
 pub fn http_get(addr: &str, path: &str) -> Result<(u16, String)> {
     http_request(addr, "GET", path, &[], b"")
+}
+
+/// `GET /metrics` on `addr`, with `token` as the bearer token when given.
+pub fn metrics_get(addr: &str, token: Option<&str>) -> Result<(u16, String)> {
+    let authorization = token.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = authorization
+        .as_deref()
+        .map(|a| ("Authorization", a))
+        .into_iter()
+        .collect();
+    http_request(addr, "GET", "/metrics", &headers, b"")
 }
 
 /// A minimal HTTP/1.1 request against `addr` (`ip:port`): status code and body.

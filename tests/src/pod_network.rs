@@ -155,7 +155,8 @@ impl PodNetwork {
         // The API server's proxy reaches the pod from the host end of the veth.
         let mut flags = vec!["--trusted-proxy", self.host_ip.as_str()];
         flags.extend(extra);
-        ControllerProcess::spawn(
+        let token = crate::controller::metrics_token(&self.kubeconfig)?;
+        Ok(ControllerProcess::spawn(
             wrapper,
             &inside,
             dir.join(format!("controller-{}.log", self.netns)),
@@ -164,7 +165,8 @@ impl PodNetwork {
                 format!("{}:{POD_HEALTH_PORT}", self.pod_ip),
             ),
             &flags,
-        )
+        )?
+        .with_metrics_token(token))
     }
 }
 

@@ -457,14 +457,11 @@ async fn metrics_and_audit_records_match_what_happened_and_hold_no_plaintext() {
             .unwrap_or_else(|| panic!("no series {series} in\n{text}"))
     };
     let keys_served = "kage_http_requests_total{route=\"/v1/keys\",code=\"200\"}";
-    let before = sample(
-        &http_get(&ctl.health_addr, "/metrics").unwrap().1,
-        keys_served,
-    );
+    let before = sample(&ctl.metrics().unwrap().1, keys_served);
     let (code, _) = http_get(&ctl.addr, "/v1/keys").unwrap();
     assert_eq!(code, 200);
 
-    let (code, text) = http_get(&ctl.health_addr, "/metrics").unwrap();
+    let (code, text) = ctl.metrics().unwrap();
     assert_eq!(code, 200);
     let value = |series: &str| sample(&text, series);
     // Every sample line is `name{labels} value`.

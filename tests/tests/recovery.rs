@@ -86,12 +86,12 @@ async fn disaster_drill_keys_lost_and_restored_from_backup_without_resealing() {
         std::fs::metadata(&backup).unwrap().permissions().mode() & 0o777,
         0o600
     );
-    let (_, metrics) = kage_e2e::http_get(&ctl.health_addr, "/metrics").unwrap();
+    let (_, metrics) = ctl.metrics().unwrap();
     wait_until(
         Duration::from_secs(20),
         "the backup to be noticed",
         || async {
-            let (_, metrics) = kage_e2e::http_get(&ctl.health_addr, "/metrics")?;
+            let (_, metrics) = ctl.metrics()?;
             Ok(kage_e2e::metric_samples(&metrics).get("kage_newest_key_backed_up") == Some(&1.0))
         },
     )

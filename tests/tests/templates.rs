@@ -16,9 +16,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use kage_api::SealedSecret;
-use kage_e2e::{
-    Cluster, ControllerProcess, http_get, metric_samples, run_ok, wait_condition, wait_until,
-};
+use kage_e2e::{Cluster, ControllerProcess, metric_samples, run_ok, wait_condition, wait_until};
 use kube::Api;
 use kube::api::{Patch, PatchParams, WatchEvent, WatchParams};
 use serde_json::json;
@@ -178,7 +176,7 @@ fn log_lines(ctl: &ControllerProcess, name: &str) -> Vec<String> {
 /// Metric samples that count what the controller did (not time spent, not background work
 /// such as Lease renewals, not the test's own scrapes).
 fn counted(ctl: &ControllerProcess) -> BTreeMap<String, f64> {
-    let (code, text) = http_get(&ctl.health_addr, "/metrics").unwrap();
+    let (code, text) = ctl.metrics().unwrap();
     assert_eq!(code, 200);
     metric_samples(&text)
         .into_iter()
@@ -316,7 +314,7 @@ async fn editing_templates_reveals_nothing_about_the_values() {
 /// Requests the controller sent to the API server that write, by verb (Lease renewals, which
 /// go on in the background, are updates; Events are creates and come only on transitions).
 fn writes_sent(ctl: &ControllerProcess) -> BTreeMap<String, f64> {
-    let (code, text) = http_get(&ctl.health_addr, "/metrics").unwrap();
+    let (code, text) = ctl.metrics().unwrap();
     assert_eq!(code, 200);
     metric_samples(&text)
         .into_iter()

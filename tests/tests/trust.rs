@@ -255,7 +255,7 @@ async fn a_deleted_key_policy_is_reported() {
     };
     let dir = tempfile::tempdir().unwrap();
     let in_place = |ctl: &kage_e2e::ControllerProcess| {
-        let (_, text) = kage_e2e::http_get(&ctl.health_addr, "/metrics").unwrap();
+        let (_, text) = ctl.metrics().unwrap();
         kage_e2e::metric_samples(&text)
             .get("kage_key_policy_in_place")
             .copied()
@@ -288,6 +288,59 @@ async fn a_deleted_key_policy_is_reported() {
     .await;
     cluster.install().unwrap();
     reported.unwrap();
+}
+
+/// Any pod that reaches the health port asks for `/metrics` (which says what the controller
+/// did, the signal an editor of SealedSecrets would want): without a token, with a made-up
+/// one, and with a real token of a ServiceAccount that was granted nothing, it reads no
+/// sample; the metrics reader (ClusterRole kage-metrics-reader) does.
+#[tokio::test]
+async fn metrics_answer_only_a_token_allowed_to_read_them() {
+    let Some((cluster, _guard)) = kage_e2e::cluster_with_kage().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let ctl = cluster
+        .start_controller_for(dir.path(), "kube-public")
+        .await
+        .unwrap();
+    let (_, nobody) = cluster
+        .service_account("kube-public", "e2e-nobody", dir.path())
+        .await
+        .unwrap();
+    let nobody_token = {
+        let config: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&nobody).unwrap()).unwrap();
+        config["users"][0]["user"]["token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    for (who, token, code) in [
+        ("no token", None, 401),
+        ("a made-up token", Some("not-a-token"), 401),
+        (
+            "a ServiceAccount granted nothing",
+            Some(nobody_token.as_str()),
+            403,
+        ),
+    ] {
+        let (got, body) = kage_e2e::metrics_get(&ctl.health_addr, token).unwrap();
+        assert_eq!(got, code, "{who}: {body}");
+        // The whole body is a refusal: no sample in it.
+        let status: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            (status["kind"].as_str(), status["code"].as_u64()),
+            (Some("Status"), Some(code.into())),
+            "{who}"
+        );
+    }
+    let (code, body) = ctl.metrics().unwrap();
+    assert_eq!(code, 200);
+    assert_eq!(
+        kage_e2e::metric_samples(&body).get("kage_leader"),
+        Some(&1.0)
+    );
 }
 
 #[tokio::test]
@@ -380,7 +433,7 @@ async fn an_unreadable_key_secret_does_not_stop_the_other_keys_from_loading() {
         .start_controller_for(dir.path(), "kube-public")
         .await;
     let unreadable = started.as_ref().ok().map(|ctl| {
-        let (code, text) = kage_e2e::http_get(&ctl.health_addr, "/metrics").unwrap();
+        let (code, text) = ctl.metrics().unwrap();
         assert_eq!(code, 200);
         kage_e2e::metric_samples(&text)
             .get("kage_keys{state=\"unreadable\"}")

@@ -417,7 +417,7 @@ async fn main() -> anyhow::Result<()> {
     let sync = started.elapsed().as_secs_f64();
     let cpu = cpu_seconds(ctl.pid());
     let server_sync = cpu_between(&server_before, &control_plane_cpu());
-    let (_, metrics) = kage_e2e::http_get(&ctl.health_addr, "/metrics")?;
+    let (_, metrics) = ctl.metrics()?;
     let reconciles = metric_sum(&metrics, "kage_reconciles_total");
     let reconcile_seconds = metric_sum(&metrics, "kage_reconcile_duration_seconds_sum");
     let requests = metric_sum(&metrics, "kage_api_requests_total");
