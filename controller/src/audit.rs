@@ -39,7 +39,20 @@ pub fn keys_changed(active: &[Fingerprint], retired: &[Fingerprint]) {
     tracing::info!(target: TARGET, action = "key.reload", actor = "controller", active = ?active, retired = ?retired, result = "ok");
 }
 
-/// An admin's rotation request (the rotation-request ConfigMap) was answered.
-pub fn rotation_request(request: &str, result: &str) {
-    tracing::info!(target: TARGET, action = "key.rotate", actor = "rotation-request", request, result);
+/// An admin's rotation request (the rotation-request ConfigMap) was answered. Who wrote the
+/// request is known to the API server, not here: the record names the ConfigMap's uid and the
+/// resourceVersion that carried the request, which the API server's audit log (see
+/// `deploy/audit/audit-policy.yaml`) records with the user who wrote it.
+pub fn rotation_request(request: &str, object: &ObjectVersion, result: &str) {
+    tracing::info!(target: TARGET, action = "key.rotate", actor = "rotation-request", request, object_uid = object.uid, object_resource_version = object.resource_version, result);
+}
+
+/// Which version of an object an action answered: the join key with the API server's audit
+/// log.
+#[derive(Debug, Clone, Copy)]
+pub struct ObjectVersion<'a> {
+    /// The object's uid.
+    pub uid: &'a str,
+    /// The resourceVersion the action read.
+    pub resource_version: &'a str,
 }

@@ -118,7 +118,16 @@ async fn answer(api: &Api<ConfigMap>, store: &KeyStore, recorder: &Recorder, map
         ),
     };
     tracing::info!(request = %request, result = %result, "rotation request");
-    crate::audit::rotation_request(request, &result);
+    let uid = map.metadata.uid.clone().unwrap_or_default();
+    let version = map.resource_version().unwrap_or_default();
+    crate::audit::rotation_request(
+        request,
+        &crate::audit::ObjectVersion {
+            uid: &uid,
+            resource_version: &version,
+        },
+        &result,
+    );
     let done = json!({"metadata": {"annotations": {ROTATION_RESULT_ANNOTATION: &result}}});
     if let Err(e) = api
         .patch(

@@ -675,3 +675,105 @@ async fn the_cli_reaches_the_controller_through_the_service_proxy_and_rbac_decid
 async fn all_ready(api: &Api<SealedSecret>, expected: usize) -> anyhow::Result<bool> {
     Ok(kage_e2e::count_ready(api, "True", "Unsealed").await? == expected)
 }
+
+/// The audit trail of a rotation, with the API server's audit log on (the local control plane
+/// runs with `deploy/audit/audit-policy.yaml`): the API server names the key administrator who
+/// wrote the request, the controller's record names the ConfigMap version it answered, the two
+/// join on that resourceVersion, and no audit event about a key Secret carries its data.
+#[tokio::test]
+async fn a_rotation_is_traced_to_the_user_who_asked_and_key_data_stays_out_of_the_audit_log() {
+    let Some((cluster, _guard)) = kage_e2e::cluster_with_kage().await else {
+        return;
+    };
+    if std::env::var("KAGE_E2E_LOCAL_CLUSTER").as_deref() != Ok("1") {
+        eprintln!("skipped: needs the local control plane's audit log (cargo xtask test)");
+        return;
+    }
+    let audit_log = kage_e2e::workspace().join("target/cluster/audit.log");
+    let dir = tempfile::tempdir().unwrap();
+    let ctl = cluster
+        .start_controller_for(dir.path(), "kube-public")
+        .await
+        .unwrap();
+    let admin = "e2e-rotating-admin";
+    let (_, kubeconfig) = cluster
+        .service_account(CONTROLLER_NAMESPACE, admin, dir.path())
+        .await
+        .unwrap();
+    let _ = run_ok(cluster.kubectl().args([
+        "create",
+        "rolebinding",
+        admin,
+        "-n",
+        CONTROLLER_NAMESPACE,
+        "--role=kage-key-admin",
+        &format!("--serviceaccount={CONTROLLER_NAMESPACE}:{admin}"),
+    ]));
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = std::process::Command::new(kage_e2e::binary("kage"))
+            .env("KUBECONFIG", &kubeconfig)
+            .args(["key", "rotate"])
+            .output()
+            .unwrap();
+        if out.status.success() {
+            break;
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("apart") && std::time::Instant::now() < deadline,
+            "kage key rotate: {stderr}"
+        );
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
+    // The controller's record: which version of the request ConfigMap it answered.
+    let record = ctl
+        .logs()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|r| r["target"] == "kage::audit" && r["action"] == "key.rotate")
+        .next_back()
+        .expect("a key.rotate audit record");
+    let version = record["object_resource_version"].as_str().unwrap().to_owned();
+    let user = format!("system:serviceaccount:{CONTROLLER_NAMESPACE}:{admin}");
+    let mut asked_by = None;
+    wait_until(Duration::from_secs(20), "the audit events", || async {
+        let events: Vec<serde_json::Value> = std::fs::read_to_string(&audit_log)?
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        asked_by = events
+            .iter()
+            .find(|e| {
+                e["objectRef"]["name"] == "kage-key-rotation"
+                    && e["responseObject"]["metadata"]["resourceVersion"] == version.as_str()
+            })
+            .and_then(|e| e["user"]["username"].as_str())
+            .map(str::to_owned);
+        Ok(asked_by.is_some())
+    })
+    .await
+    .unwrap();
+    assert_eq!(asked_by.as_deref(), Some(user.as_str()));
+    // Every audit event about a Secret in the controller namespace: metadata only.
+    let log = std::fs::read_to_string(&audit_log).unwrap();
+    let secret_events: Vec<serde_json::Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| {
+            e["objectRef"]["resource"] == "secrets"
+                && e["objectRef"]["namespace"] == CONTROLLER_NAMESPACE
+        })
+        .collect();
+    assert!(
+        secret_events
+            .iter()
+            .any(|e| e["verb"] == "create" && e["user"]["username"].as_str().is_some_and(|u| u.ends_with(":kage-controller"))),
+        "the new key Secret's creation is audited"
+    );
+    for event in &secret_events {
+        assert_eq!(event["level"], "Metadata");
+        assert!(event.get("requestObject").is_none() && event.get("responseObject").is_none());
+    }
+    assert!(!log.contains("AGE-SECRET-KEY"));
+}

@@ -49,6 +49,11 @@ impl ControlPlane {
         self.dir.join("admin.kubeconfig")
     }
 
+    /// The API server's audit log (JSON lines), written under `deploy/audit/audit-policy.yaml`.
+    pub fn audit_log(&self) -> PathBuf {
+        self.dir.join("audit.log")
+    }
+
     /// Folder with the kubectl (and age) the tests use; put it first on PATH.
     pub fn bin_dir(&self) -> PathBuf {
         self.dir.join("bin")
@@ -157,6 +162,17 @@ impl ControlPlane {
                 "etcd": etcd_url,
             }))?,
         )?;
+        // The audit log of this API server only (a second one started by a test has none):
+        // kage's rules from deploy/audit.
+        let mut apiserver_args = apiserver_args;
+        apiserver_args.extend([
+            format!(
+                "--audit-policy-file={}",
+                workspace_root().join("deploy/audit/audit-policy.yaml").display()
+            ),
+            format!("--audit-log-path={}", self.audit_log().display()),
+            "--audit-log-format=json".to_owned(),
+        ]);
         let args: Vec<&str> = apiserver_args.iter().map(String::as_str).collect();
         self.spawn(&bins, "kube-apiserver", &args)?;
         self.write_kubeconfig(api_port, &pki)?;
