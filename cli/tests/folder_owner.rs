@@ -53,6 +53,16 @@ fn keygen(dir: &Path, file: &str) -> String {
     String::from_utf8(out).unwrap().trim().to_owned()
 }
 
+/// `kage seal` of Secret shop/db with `password=value` into `file`, with `extra` flags.
+fn seal_db(dir: &Path, value: &str, file: &str, extra: &[&str]) -> assert_cmd::assert::Assert {
+    kage(dir)
+        .args(["seal", "--name", "db", "-n", "shop", "-w", file])
+        .arg("--from-literal")
+        .arg(format!("password={value}"))
+        .args(extra)
+        .assert()
+}
+
 fn fingerprint(recipient: &str) -> String {
     recipient
         .parse::<kage_core::Recipient>()
@@ -126,22 +136,13 @@ fn migrate_seals_nothing_to_a_recipient_a_subfolders_kage_yaml_adds() {
 fn offline_reseal_seals_nothing_to_a_recipient_a_subfolders_kage_yaml_adds() {
     let (dir, operator, attacker) = monorepo();
     let repo = dir.path().join("repo");
-    kage(dir.path())
-        .args([
-            "seal",
-            "--name",
-            "db",
-            "-n",
-            "shop",
-            "-r",
-            &operator,
-            "--from-literal",
-            "password=team-a-only",
-            "-w",
-            "repo/team-a/db.yaml",
-        ])
-        .assert()
-        .success();
+    seal_db(
+        dir.path(),
+        "team-a-only",
+        "repo/team-a/db.yaml",
+        &["-r", &operator],
+    )
+    .success();
     let sealed = std::fs::read_to_string(repo.join("team-a/db.yaml")).unwrap();
     std::fs::write(repo.join("team-b/db.yaml"), &sealed).unwrap();
     kage(dir.path())
@@ -184,19 +185,7 @@ fn a_nested_kage_yaml_that_adds_no_recipient_is_followed() {
 fn validate_flags_a_value_sealed_to_a_recipient_the_root_kage_yaml_does_not_give() {
     let (dir, operator, attacker) = monorepo();
     // Sealed by the folder's owner with its own .kage.yaml: the attacker is a recipient.
-    kage(dir.path())
-        .args([
-            "seal",
-            "--name",
-            "db",
-            "-n",
-            "shop",
-            "--from-literal",
-            "password=pw",
-            "-w",
-            "repo/team-b/db.yaml",
-        ])
-        .assert()
+    seal_db(dir.path(), "pw", "repo/team-b/db.yaml", &[])
         .success()
         .stderr(contains(fingerprint(&attacker)));
     kage(dir.path())
@@ -209,22 +198,7 @@ fn validate_flags_a_value_sealed_to_a_recipient_the_root_kage_yaml_does_not_give
                 .and(contains(fingerprint(&operator)).not()),
         );
     // The same value with only the root's recipients passes.
-    kage(dir.path())
-        .args([
-            "seal",
-            "--name",
-            "db",
-            "-n",
-            "shop",
-            "-r",
-            &operator,
-            "--from-literal",
-            "password=pw",
-            "-w",
-            "repo/team-b/db.yaml",
-        ])
-        .assert()
-        .success();
+    seal_db(dir.path(), "pw", "repo/team-b/db.yaml", &["-r", &operator]).success();
     kage(dir.path())
         .args(["validate", "repo"])
         .assert()

@@ -734,7 +734,10 @@ async fn a_rotation_is_traced_to_the_user_who_asked_and_key_data_stays_out_of_th
         .filter(|r| r["target"] == "kage::audit" && r["action"] == "key.rotate")
         .next_back()
         .expect("a key.rotate audit record");
-    let version = record["object_resource_version"].as_str().unwrap().to_owned();
+    let version = record["object_resource_version"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let user = format!("system:serviceaccount:{CONTROLLER_NAMESPACE}:{admin}");
     let mut asked_by = None;
     wait_until(Duration::from_secs(20), "the audit events", || async {
@@ -766,9 +769,10 @@ async fn a_rotation_is_traced_to_the_user_who_asked_and_key_data_stays_out_of_th
         })
         .collect();
     assert!(
-        secret_events
-            .iter()
-            .any(|e| e["verb"] == "create" && e["user"]["username"].as_str().is_some_and(|u| u.ends_with(":kage-controller"))),
+        secret_events.iter().any(|e| e["verb"] == "create"
+            && e["user"]["username"]
+                .as_str()
+                .is_some_and(|u| u.ends_with(":kage-controller"))),
         "the new key Secret's creation is audited"
     );
     for event in &secret_events {

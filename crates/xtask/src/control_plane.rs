@@ -168,7 +168,9 @@ impl ControlPlane {
         apiserver_args.extend([
             format!(
                 "--audit-policy-file={}",
-                workspace_root().join("deploy/audit/audit-policy.yaml").display()
+                workspace_root()
+                    .join("deploy/audit/audit-policy.yaml")
+                    .display()
             ),
             format!("--audit-log-path={}", self.audit_log().display()),
             "--audit-log-format=json".to_owned(),
