@@ -731,8 +731,7 @@ async fn a_rotation_is_traced_to_the_user_who_asked_and_key_data_stays_out_of_th
         .logs()
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|r| r["target"] == "kage::audit" && r["action"] == "key.rotate")
-        .next_back()
+        .rfind(|r| r["target"] == "kage::audit" && r["action"] == "key.rotate")
         .expect("a key.rotate audit record");
     let version = record["object_resource_version"]
         .as_str()
