@@ -321,6 +321,22 @@ impl Cluster {
         sealed
     }
 
+    /// Seals `manifest` into `file`, sets `spec.template.metadata` to `metadata` by hand (as
+    /// an editor of the SealedSecret can, whatever `kage seal` refuses) and applies it.
+    pub fn seal_and_apply_with_metadata(
+        &self,
+        manifest: &serde_json::Value,
+        file: &Path,
+        metadata: serde_json::Value,
+    ) {
+        self.seal(manifest, file, &[]);
+        let text = std::fs::read_to_string(file).expect("sealed file");
+        let mut sealed: serde_json::Value = serde_saphyr::from_str(&text).expect("sealed YAML");
+        sealed["spec"]["template"]["metadata"] = metadata;
+        std::fs::write(file, sealed.to_string()).expect("write sealed file");
+        run_ok(self.kubectl().arg("apply").arg("-f").arg(file)).expect("kubectl apply");
+    }
+
     /// Seals `manifest` into `file` without applying it.
     pub fn seal(&self, manifest: &serde_json::Value, file: &Path, extra: &[&str]) {
         self.seal_text(&manifest.to_string(), file, extra);

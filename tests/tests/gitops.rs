@@ -128,9 +128,11 @@ async fn every_ready_reason_reads_as_documented_in_kstatus_argo_cd_and_kubectl_w
         &[],
     );
     // A template the policy refuses, and one the API server refuses.
-    let mut refused = secret_manifest("refused", ns_name, &[("k", "v")]);
-    refused["metadata"]["labels"] = json!({"kage.dev/sealing-key": "true"});
-    cluster.seal_and_apply(&refused, &file("refused"), &[]);
+    cluster.seal_and_apply_with_metadata(
+        &secret_manifest("refused", ns_name, &[("k", "v")]),
+        &file("refused"),
+        json!({"labels": {"kage.dev/sealing-key": "true"}}),
+    );
     let mut invalid = secret_manifest("invalid", ns_name, &[("k", "v")]);
     invalid["type"] = json!("kubernetes.io/tls");
     cluster.seal_and_apply(&invalid, &file("invalid"), &[]);

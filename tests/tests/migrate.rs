@@ -55,6 +55,10 @@ fn kubeseal(
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// The Secrets carry an annotation under the team's own prefix: the operator allows it on
+/// the controller (`--allow-template-metadata-prefix`) and says so to `kage migrate`.
+const ALLOW_OWNER: [&str; 2] = ["--allow-metadata-prefix", "team.example.com"];
+
 fn secret(name: &str, namespace: &str, type_: &str, data: &[(&str, &[u8])]) -> serde_json::Value {
     let data: serde_json::Map<String, serde_json::Value> = data
         .iter()
@@ -276,7 +280,10 @@ async fn real_kubeseal_output_migrates_with_one_command_and_no_secret_blinks_on_
     assert_eq!(db.data["url"], b"postgres://app_user@db:5432/app_user");
 
     let _ctl = cluster
-        .start_leading_controller(dir.path(), &[])
+        .start_leading_controller(
+            dir.path(),
+            &["--allow-template-metadata-prefix", "team.example.com"],
+        )
         .await
         .unwrap();
 
@@ -286,7 +293,9 @@ async fn real_kubeseal_output_migrates_with_one_command_and_no_secret_blinks_on_
         .kage()
         .arg("migrate")
         .arg(&repo)
-        .args(["--sealed-secrets-namespace", &home.name, "-o"])
+        .args(["--sealed-secrets-namespace", &home.name])
+        .args(ALLOW_OWNER)
+        .arg("-o")
         .arg(&out)
         .output()
         .unwrap();
@@ -526,7 +535,9 @@ async fn a_value_no_key_opens_is_named_with_its_file_and_key_and_that_file_is_le
             .arg(&repo)
             .arg("--key-file")
             .arg(key_file)
-            .args(["-r", &recipient, "-o"])
+            .args(["-r", &recipient])
+            .args(ALLOW_OWNER)
+            .arg("-o")
             .arg(&out)
             .env_remove("KUBECONFIG")
             .output()
@@ -580,6 +591,7 @@ async fn a_value_no_key_opens_is_named_with_its_file_and_key_and_that_file_is_le
         .arg("--key-file")
         .arg(&pem)
         .args(["-r", &recipient, "--in-place"])
+        .args(ALLOW_OWNER)
         .output()
         .unwrap();
     assert_eq!(in_place.status.code(), Some(4));

@@ -115,14 +115,16 @@ async fn a_sealed_secret_in_the_controller_namespace_cannot_plant_a_sealing_key(
     let (identity, attacker) = keygen(&cluster, dir.path());
     let manifest = json!({
         "apiVersion": "v1", "kind": "Secret", "type": "kage.dev/sealing-key",
-        "metadata": {"name": "planted-key", "namespace": CONTROLLER_NAMESPACE,
-            "labels": {"kage.dev/sealing-key": "true"},
-            "annotations": {"kage.dev/created-at": "2099-01-01T00:00:00Z"}},
-        // `data`, not `stringData`: the field manager must be recorded as writing data.
-        "data": {"identity": b64(&identity)},
+        "metadata": {"name": "planted-key", "namespace": CONTROLLER_NAMESPACE},
+        "stringData": {"identity": identity},
     });
-    let file = dir.path().join("planted.yaml");
-    cluster.seal_and_apply(&manifest, &file, &[]);
+    // kage seal refuses kage.dev/ keys offline; the attacker writes them in by hand.
+    cluster.seal_and_apply_with_metadata(
+        &manifest,
+        &dir.path().join("planted.yaml"),
+        json!({"labels": {"kage.dev/sealing-key": "true"},
+            "annotations": {"kage.dev/created-at": "2099-01-01T00:00:00Z"}}),
+    );
     current_key_never_becomes(&cluster, &attacker, Duration::from_secs(10)).await;
     let secrets: Api<Secret> = Api::namespaced(cluster.client.clone(), CONTROLLER_NAMESPACE);
     assert!(
@@ -524,17 +526,13 @@ async fn a_template_cannot_make_the_controller_write_privileged_secrets() {
         ),
     ];
     for (name, type_, labels, annotations) in &attempts {
-        let file = dir.path().join(format!("{name}.yaml"));
         let mut manifest = secret_manifest(name, &ns.name, &[("extra", "x")]);
         manifest["type"] = json!(type_);
-        cluster.seal(&manifest, &file, &[]);
-        let mut sealed: serde_json::Value =
-            serde_saphyr::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
-        sealed["spec"]["template"]["metadata"] =
-            json!({"labels": labels, "annotations": annotations});
-        let edited = dir.path().join(format!("{name}.json"));
-        std::fs::write(&edited, sealed.to_string()).unwrap();
-        run_ok(cluster.kubectl().arg("apply").arg("-f").arg(&edited)).unwrap();
+        cluster.seal_and_apply_with_metadata(
+            &manifest,
+            &dir.path().join(format!("{name}.yaml")),
+            json!({"labels": labels, "annotations": annotations}),
+        );
     }
     let api: Api<SealedSecret> = Api::namespaced(cluster.client.clone(), &ns.name);
     let secrets: Api<Secret> = Api::namespaced(cluster.client.clone(), &ns.name);
