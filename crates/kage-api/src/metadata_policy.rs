@@ -141,4 +141,23 @@ mod tests {
             ("annotations", "cert-manager.io/x")
         );
     }
+
+    #[test]
+    fn a_template_is_held_to_the_allowlist_by_its_labels_and_annotations() {
+        let policy = MetadataPolicy::default();
+        let mut template = SecretTemplate::default();
+        assert_eq!(policy.check(&template), Ok(()));
+        template.metadata = Some(crate::crd::TemplateMetadata {
+            labels: BTreeMap::from([("team".to_owned(), "a".to_owned())]),
+            annotations: BTreeMap::from([(
+                "argocd.argoproj.io/secret-type".to_owned(),
+                "cluster".to_owned(),
+            )]),
+        });
+        let refusal = policy.check(&template).unwrap_err();
+        assert_eq!(
+            (refusal.field, refusal.key.as_str()),
+            ("annotations", "argocd.argoproj.io/secret-type")
+        );
+    }
 }

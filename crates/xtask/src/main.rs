@@ -40,8 +40,8 @@ enum Task {
     /// Release artifacts in target/dist: binaries, a tarball, CycloneDX SBOMs, SHA256SUMS and
     /// the image's build context.
     Dist,
-    /// Mutation testing (cargo-mutants) of the security-critical files; fails below
-    /// MIN_MUTATION_SCORE and lists every mutant that survived.
+    /// Mutation testing (cargo-mutants) of the security-critical files, package by package;
+    /// fails when a package scores below MIN_MUTATION_SCORE and lists every mutant that survived.
     Mutants,
     /// Benchmarks against the local control plane (see docs/benchmarks.md).
     Bench {
@@ -175,35 +175,73 @@ fn test() -> Result<()> {
     Ok(())
 }
 
-/// The files where a surviving mutant would be a security bug: the value format, bindings,
-/// identities and the key ring.
-const MUTATED_FILES: [&str; 4] = [
-    "crates/kage-core/src/binding.rs",
-    "crates/kage-core/src/value.rs",
-    "crates/kage-core/src/keyring.rs",
-    "crates/kage-core/src/identity.rs",
+/// Files where a surviving mutant would be a security bug, by package, with that package's
+/// tests to catch it.
+struct Mutated {
+    /// The package whose tests run.
+    package: &'static str,
+    /// The files mutated.
+    files: &'static [&'static str],
+}
+
+/// The value format, bindings, identities and the key ring; which labels and annotations a
+/// template may set.
+const MUTATED: [Mutated; 2] = [
+    Mutated {
+        package: "kage-core",
+        files: &[
+            "crates/kage-core/src/binding.rs",
+            "crates/kage-core/src/value.rs",
+            "crates/kage-core/src/keyring.rs",
+            "crates/kage-core/src/identity.rs",
+        ],
+    },
+    Mutated {
+        package: "kage-api",
+        files: &["crates/kage-api/src/metadata_policy.rs"],
+    },
 ];
-/// Least share of viable mutants the tests must catch.
+/// Least share of viable mutants the tests must catch, in each package.
 const MIN_MUTATION_SCORE: f64 = 0.90;
 /// The cargo-mutants release the score was measured with.
 const CARGO_MUTANTS_VERSION: &str = "27.1.0";
 
 /// `cargo xtask mutants`: runs cargo-mutants (installed at the pinned version if missing) on
-/// [`MUTATED_FILES`] with kage-core's tests, then checks the score.
+/// each package's [`MUTATED`] files with that package's tests, then checks each score.
 fn mutants() -> Result<()> {
     shell::cargo_tool("mutants", CARGO_MUTANTS_VERSION)?;
-    let out = workspace_root().join("target/mutants");
+    let mut below = Vec::new();
+    for target in &MUTATED {
+        let score = mutation_score(target)?;
+        if score < MIN_MUTATION_SCORE {
+            below.push(format!("{} ({:.1} %)", target.package, score * 100.0));
+        }
+    }
+    if !below.is_empty() {
+        bail!(
+            "mutation score below {:.0} % in {}: add tests, or justify each survivor in docs/testing.md",
+            MIN_MUTATION_SCORE * 100.0,
+            below.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Runs cargo-mutants on one package's files; prints and returns the score.
+fn mutation_score(target: &Mutated) -> Result<f64> {
+    let out = workspace_root().join("target/mutants").join(target.package);
+    std::fs::create_dir_all(&out)?;
     let mut cmd = cargo();
     cmd.args([
         "mutants",
         "-p",
-        "kage-core",
+        target.package,
         "--test-package",
-        "kage-core",
+        target.package,
         "-o",
     ])
     .arg(&out);
-    for file in MUTATED_FILES {
+    for file in target.files {
         cmd.args(["-f", file]);
     }
     // cargo-mutants exits non-zero when a mutant survives; the score decides here.
@@ -217,18 +255,12 @@ fn mutants() -> Result<()> {
     let score = caught as f64 / (caught + missed + timeout).max(1) as f64;
     let survivors = std::fs::read_to_string(out.join("mutants.out/missed.txt")).unwrap_or_default();
     println!(
-        "mutation score {:.1} % ({caught} caught, {missed} missed, {timeout} timed out, {} unviable); survivors:\n{survivors}",
+        "{}: mutation score {:.1} % ({caught} caught, {missed} missed, {timeout} timed out, {} unviable); survivors:\n{survivors}",
+        target.package,
         score * 100.0,
         count("unviable")
     );
-    if score < MIN_MUTATION_SCORE {
-        bail!(
-            "mutation score {:.1} % is below {:.0} %: add tests, or justify each survivor in docs/testing.md",
-            score * 100.0,
-            MIN_MUTATION_SCORE * 100.0
-        );
-    }
-    Ok(())
+    Ok(score)
 }
 
 /// `cargo xtask bench controller`: release builds, the local control plane (or `$KUBECONFIG`),
