@@ -31,15 +31,7 @@ impl Dir {
 
     /// A new identity in `file`; returns its recipient.
     fn keygen(&self, file: &str) -> String {
-        let out = self
-            .cmd()
-            .args(["keygen", "-o", file])
-            .assert()
-            .success()
-            .get_output()
-            .stdout
-            .clone();
-        String::from_utf8(out).unwrap().trim().to_owned()
+        common::keygen(self.dir.path(), file)
     }
 
     fn path(&self, name: &str) -> PathBuf {

@@ -12,7 +12,7 @@ mod common;
 
 use std::path::Path;
 
-use common::kage;
+use common::{kage, keygen};
 use predicates::prelude::*;
 use predicates::str::contains;
 
@@ -40,17 +40,6 @@ fn monorepo() -> (tempfile::TempDir, String, String) {
     )
     .unwrap();
     (dir, operator, attacker)
-}
-
-fn keygen(dir: &Path, file: &str) -> String {
-    let out = kage(dir)
-        .args(["keygen", "-o", file])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    String::from_utf8(out).unwrap().trim().to_owned()
 }
 
 /// `kage seal` of Secret shop/db with `password=value` into `file`, with `extra` flags.

@@ -206,6 +206,16 @@ pub fn tool_from_env(var: &str) -> Option<PathBuf> {
     }
 }
 
+/// Whether the suite runs against the local control plane of `cargo xtask test`; if not, says
+/// on stderr that the test is skipped because it needs `what` of it.
+pub fn local_control_plane(what: &str) -> bool {
+    let local = std::env::var("KAGE_E2E_LOCAL_CLUSTER").as_deref() == Ok("1");
+    if !local {
+        eprintln!("skipped: needs the local control plane's {what} (cargo xtask test)");
+    }
+    local
+}
+
 /// A loopback port free at the time of asking.
 pub fn free_port() -> Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?

@@ -53,8 +53,7 @@ async fn secrets_kage_writes_are_encrypted_in_etcd_only_with_an_encryption_confi
     let Some((cluster, _guard)) = kage_e2e::cluster_with_kage().await else {
         return;
     };
-    if std::env::var("KAGE_E2E_LOCAL_CLUSTER").as_deref() != Ok("1") {
-        eprintln!("skipped: needs the local control plane's etcd (cargo xtask test)");
+    if !kage_e2e::local_control_plane("etcd") {
         return;
     }
     let started: serde_json::Value = serde_json::from_str(

@@ -582,10 +582,9 @@ async fn the_cli_reaches_the_controller_through_the_service_proxy_and_rbac_decid
     let Some((cluster, _guard)) = kage_e2e::cluster_with_kage().await else {
         return;
     };
-    if std::env::var("KAGE_E2E_LOCAL_CLUSTER").as_deref() != Ok("1") {
-        // A pod network in a local namespace only works with the local control plane; on kind
-        // and the like the controller runs as a real Pod instead.
-        eprintln!("skipped: needs the local control plane (cargo xtask test)");
+    // A pod network in a local namespace only works with the local control plane; on kind and
+    // the like the controller runs as a real Pod instead.
+    if !kage_e2e::local_control_plane("loopback pod network") {
         return;
     }
     let ns = cluster.namespace("e2e-proxy").await;
@@ -685,8 +684,7 @@ async fn a_rotation_is_traced_to_the_user_who_asked_and_key_data_stays_out_of_th
     let Some((cluster, _guard)) = kage_e2e::cluster_with_kage().await else {
         return;
     };
-    if std::env::var("KAGE_E2E_LOCAL_CLUSTER").as_deref() != Ok("1") {
-        eprintln!("skipped: needs the local control plane's audit log (cargo xtask test)");
+    if !kage_e2e::local_control_plane("audit log") {
         return;
     }
     let audit_log = kage_e2e::workspace().join("target/cluster/audit.log");

@@ -11,15 +11,24 @@ use assert_cmd::Command;
 )]
 pub fn folder_with_identity() -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
-    let out = kage(dir.path())
-        .args(["keygen", "-o", "id.txt"])
+    let recipient = keygen(dir.path(), "id.txt");
+    (dir, recipient)
+}
+
+/// A new identity in `dir/file`; returns its recipient.
+#[allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+pub fn keygen(dir: &Path, file: &str) -> String {
+    let out = kage(dir)
+        .args(["keygen", "-o", file])
         .assert()
         .success()
         .get_output()
         .stdout
         .clone();
-    let recipient = String::from_utf8(out).unwrap().trim().to_owned();
-    (dir, recipient)
+    String::from_utf8(out).unwrap().trim().to_owned()
 }
 
 /// `kage` run in `dir`, with no cluster in reach and `dir` as its home.
