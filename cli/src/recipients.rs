@@ -169,3 +169,90 @@ impl std::fmt::Display for Origin {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kage_api::wire::PublishedKey;
+    use kage_core::Identity;
+
+    fn published(keys: &[(&Recipient, KeyState)], current: &Recipient) -> PublicKeys {
+        PublicKeys {
+            current: current.clone(),
+            keys: keys
+                .iter()
+                .map(|(recipient, state)| PublishedKey {
+                    recipient: recipient.to_string(),
+                    state: *state,
+                    ..PublishedKey::default()
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_retired_cluster_key_is_refused_and_keys_the_cluster_does_not_know_pass() {
+        let [current, old, retired, foreign] =
+            [(); 4].map(|()| Identity::generate().recipient().clone());
+        let keys = published(
+            &[
+                (&retired, KeyState::Retired),
+                (&old, KeyState::Active),
+                (&current, KeyState::Active),
+            ],
+            &current,
+        );
+        assert_eq!(
+            cluster_state(&keys, &current),
+            Some((true, KeyState::Active))
+        );
+        assert_eq!(cluster_state(&keys, &old), Some((false, KeyState::Active)));
+        assert_eq!(
+            cluster_state(&keys, &retired),
+            Some((false, KeyState::Retired))
+        );
+        assert_eq!(cluster_state(&keys, &foreign), None);
+        assert!(is_cluster_key(&keys, &old));
+        assert!(!is_cluster_key(&keys, &foreign));
+
+        check_against_cluster(&[current.clone(), old.clone(), foreign.clone()], &keys).unwrap();
+        let refused = check_against_cluster(&[current.clone(), retired.clone()], &keys)
+            .unwrap_err()
+            .to_string();
+        assert!(refused.contains("retired"), "{refused}");
+        assert!(
+            refused.contains(&retired.fingerprint().to_string()),
+            "{refused}"
+        );
+
+        // A retired key that is still the current one (never published so, but the check must
+        // not depend on it) is refused too.
+        let odd = published(&[(&retired, KeyState::Retired)], &retired);
+        assert!(check_against_cluster(&[retired], &odd).is_err());
+    }
+
+    #[test]
+    fn flags_come_first_then_the_config_then_the_clusters_current_key() {
+        let [flagged, configured, current] =
+            [(); 3].map(|()| Identity::generate().recipient().clone());
+        let keys = published(&[(&current, KeyState::Active)], &current);
+        let none = Resolved::default();
+        let config = Resolved {
+            cluster: vec![configured.clone()],
+            source: Some(Source {
+                file: ".kage.yaml".into(),
+                rule: 1,
+                path: None,
+            }),
+            ..Resolved::default()
+        };
+        assert_eq!(
+            choose(&[flagged.to_string()], &config, Some(&keys)).unwrap(),
+            [flagged]
+        );
+        assert!(choose(&["age1nope".to_owned()], &config, None).is_err());
+        assert_eq!(choose(&[], &config, Some(&keys)).unwrap(), [configured]);
+        assert_eq!(choose(&[], &none, Some(&keys)).unwrap(), [current]);
+        assert!(choose(&[], &none, None).is_err());
+    }
+}

@@ -327,33 +327,7 @@ impl KeyStore {
             .list(&ListParams::default().labels(&format!("{SEALING_KEY_LABEL}=true")))
             .await
             .map_err(self.api_error("list"))?;
-        let now = jiff::Timestamp::now();
-        let mut loaded = LoadedKeys::default();
-        let mut first_error = None;
-        for mut secret in list.items {
-            let name = secret.metadata.name.clone().unwrap_or_default();
-            match check_key_secret(&secret, now) {
-                Ok(created) => match self.read_key(&name, &secret, created).await {
-                    Ok(key) => loaded.keys.push(key),
-                    Err(e) => {
-                        tracing::warn!(secret = %name, error = %kage_api::error_chain(&e), "skipping a key Secret that cannot be read");
-                        loaded.unreadable.push(name);
-                        first_error.get_or_insert(e);
-                    }
-                },
-                Err(why) => {
-                    tracing::warn!(secret = %name, reason = %why, "ignoring a labelled Secret that is not a sealing key written by kage");
-                }
-            }
-            wipe_secret(&mut secret);
-        }
-        if let (true, Some(e)) = (loaded.keys.is_empty(), first_error) {
-            return Err(e);
-        }
-        loaded
-            .keys
-            .sort_by(|a, b| a.created.cmp(&b.created).then(a.name.cmp(&b.name)));
-        Ok(loaded)
+        read_keys(list.items, jiff::Timestamp::now(), self.kms.as_deref()).await
     }
 
     /// The keys, generating the first one when there is none. Two controllers starting at once
@@ -467,40 +441,76 @@ pub fn published_data(keys: &KeySet) -> BTreeMap<String, String> {
     ])
 }
 
-impl KeyStore {
-    /// Reads one key Secret, unwrapping it with the KMS when it is wrapped.
-    async fn read_key(
-        &self,
-        name: &str,
-        secret: &Secret,
-        created: jiff::Timestamp,
-    ) -> Result<SealingKey, KeyError> {
-        let key = KeySecret::parse(secret).map_err(|_| KeyError::Invalid(name.to_owned()))?;
-        let identity = match key.material {
-            KeyMaterial::Identity(identity) => identity,
-            KeyMaterial::Wrapped { wrapped, kms } => {
-                let Some(client) = &self.kms else {
-                    return Err(KeyError::NeedsKms {
-                        secret: name.to_owned(),
-                        kms: kms.unwrap_or_else(|| "(unknown)".to_owned()),
-                    });
-                };
-                let text = client.unwrap(&wrapped).await?;
-                let text =
-                    std::str::from_utf8(&text).map_err(|_| KeyError::Invalid(name.to_owned()))?;
-                text.trim()
-                    .parse()
-                    .map_err(|_| KeyError::Invalid(name.to_owned()))?
+/// The sealing keys among the labelled Secrets `items`, oldest first (see [`KeyStore::load`]);
+/// each Secret's data is wiped once read.
+async fn read_keys(
+    items: Vec<Secret>,
+    now: jiff::Timestamp,
+    kms: Option<&dyn Kms>,
+) -> Result<LoadedKeys, KeyError> {
+    let mut loaded = LoadedKeys::default();
+    let mut first_error = None;
+    for mut secret in items {
+        let name = secret.metadata.name.clone().unwrap_or_default();
+        match check_key_secret(&secret, now) {
+            Ok(created) => match read_key(&name, &secret, created, kms).await {
+                Ok(key) => loaded.keys.push(key),
+                Err(e) => {
+                    tracing::warn!(secret = %name, error = %kage_api::error_chain(&e), "skipping a key Secret that cannot be read");
+                    loaded.unreadable.push(name);
+                    first_error.get_or_insert(e);
+                }
+            },
+            Err(why) => {
+                tracing::warn!(secret = %name, reason = %why, "ignoring a labelled Secret that is not a sealing key written by kage");
             }
-        };
-        Ok(SealingKey {
-            name: name.to_owned(),
-            identity,
-            created,
-            state: key.meta.state,
-            backed_up: key.meta.backed_up_at.is_some(),
-        })
+        }
+        wipe_secret(&mut secret);
     }
+    if let (true, Some(e)) = (loaded.keys.is_empty(), first_error) {
+        return Err(e);
+    }
+    loaded
+        .keys
+        .sort_by(|a, b| a.created.cmp(&b.created).then(a.name.cmp(&b.name)));
+    Ok(loaded)
+}
+
+/// Reads one key Secret, unwrapping it with the KMS when it is wrapped.
+async fn read_key(
+    name: &str,
+    secret: &Secret,
+    created: jiff::Timestamp,
+    kms: Option<&dyn Kms>,
+) -> Result<SealingKey, KeyError> {
+    let key = KeySecret::parse(secret).map_err(|_| KeyError::Invalid(name.to_owned()))?;
+    let identity = match key.material {
+        KeyMaterial::Identity(identity) => identity,
+        KeyMaterial::Wrapped {
+            wrapped,
+            kms: named,
+        } => {
+            let Some(client) = kms else {
+                return Err(KeyError::NeedsKms {
+                    secret: name.to_owned(),
+                    kms: named.unwrap_or_else(|| "(unknown)".to_owned()),
+                });
+            };
+            let text = client.unwrap(&wrapped).await?;
+            let text =
+                std::str::from_utf8(&text).map_err(|_| KeyError::Invalid(name.to_owned()))?;
+            text.trim()
+                .parse()
+                .map_err(|_| KeyError::Invalid(name.to_owned()))?
+        }
+    };
+    Ok(SealingKey {
+        name: name.to_owned(),
+        identity,
+        created,
+        state: key.meta.state,
+        backed_up: key.meta.backed_up_at.is_some(),
+    })
 }
 
 pub use kage_api::unseal::wipe_secret;
@@ -580,6 +590,147 @@ pub(crate) mod tests {
             check_key_secret(&future, now),
             Err(Untrusted::Future(_))
         ));
+    }
+
+    /// A key Secret as the controller would have written it, created at `created`.
+    fn written(name: &str, material: KeyMaterial, created: &str) -> Secret {
+        let mut key = KeySecret::new(name, Identity::generate(), created.to_owned());
+        if let KeyMaterial::Identity(identity) = &material {
+            key.meta.fingerprint = identity.fingerprint().to_string();
+        }
+        key.material = material;
+        let mut secret = key.build();
+        secret.metadata.managed_fields = labelled("", FIELD_MANAGER, "").metadata.managed_fields;
+        secret
+    }
+
+    /// A KMS whose wrapping is the identity itself, prefixed.
+    struct PrefixKms;
+    impl Kms for PrefixKms {
+        fn id(&self) -> &str {
+            "test"
+        }
+        fn wrap<'a>(&'a self, plaintext: &'a [u8]) -> crate::kms::KmsFuture<'a, String> {
+            let text = format!("wrapped:{}", String::from_utf8_lossy(plaintext));
+            Box::pin(async move { Ok(text) })
+        }
+        fn unwrap<'a>(&'a self, wrapped: &'a str) -> crate::kms::KmsFuture<'a, Zeroizing<Vec<u8>>> {
+            let plain = wrapped
+                .strip_prefix("wrapped:")
+                .unwrap_or("")
+                .as_bytes()
+                .to_vec();
+            Box::pin(async move { Ok(Zeroizing::new(plain)) })
+        }
+    }
+
+    #[tokio::test]
+    async fn keys_that_cannot_be_read_are_skipped_and_named_and_the_rest_load_oldest_first() {
+        let now: jiff::Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let identity = Identity::generate();
+        let wrapped = |text: &str| KeyMaterial::Wrapped {
+            wrapped: Zeroizing::new(text.to_owned()),
+            kms: Some("test".to_owned()),
+        };
+        let wrapped_key = || wrapped(&format!("wrapped:{}", identity.to_secret_string().as_str()));
+        let mut broken = written(
+            "kage-key-4",
+            KeyMaterial::Identity(Identity::generate()),
+            "2025-12-01T00:00:00Z",
+        );
+        broken.data.as_mut().unwrap().insert(
+            key_secret::IDENTITY.to_owned(),
+            k8s_openapi::ByteString(b"AGE-SECRET-KEY-1NOPE".to_vec()),
+        );
+        let mut planted = written(
+            "kage-key-5",
+            KeyMaterial::Identity(Identity::generate()),
+            "2025-11-01T00:00:00Z",
+        );
+        planted.metadata.managed_fields =
+            labelled("", "kubectl-create", "").metadata.managed_fields;
+        let mut retired = written(
+            "kage-key-2",
+            KeyMaterial::Identity(Identity::generate()),
+            "2025-12-02T00:00:00Z",
+        );
+        retired
+            .metadata
+            .annotations
+            .as_mut()
+            .unwrap()
+            .insert(key_secret::STATE.to_owned(), "retired".to_owned());
+        retired.metadata.annotations.as_mut().unwrap().insert(
+            key_secret::BACKED_UP_AT.to_owned(),
+            "2025-12-03T00:00:00Z".to_owned(),
+        );
+        let items = || {
+            vec![
+                written(
+                    "kage-key-3",
+                    KeyMaterial::Identity(Identity::generate()),
+                    "2025-12-02T00:00:00Z",
+                ),
+                written("kage-key-1", wrapped_key(), "2025-12-10T00:00:00Z"),
+                broken.clone(),
+                planted.clone(),
+                retired.clone(),
+                written(
+                    "kage-key-6",
+                    wrapped("wrapped:not an identity"),
+                    "2025-12-11T00:00:00Z",
+                ),
+            ]
+        };
+        let names = |loaded: &LoadedKeys| {
+            loaded
+                .keys
+                .iter()
+                .map(|k| k.name.clone())
+                .collect::<Vec<_>>()
+        };
+
+        let without_kms = read_keys(items(), now, None).await.unwrap();
+        assert_eq!(names(&without_kms), ["kage-key-2", "kage-key-3"]);
+        assert_eq!(
+            without_kms.unreadable,
+            ["kage-key-1", "kage-key-4", "kage-key-6"]
+        );
+        assert_eq!(without_kms.keys[0].state, KeyState::Retired);
+        assert!(without_kms.keys[0].backed_up);
+        assert_eq!(without_kms.keys[1].state, KeyState::Active);
+        assert!(!without_kms.keys[1].backed_up);
+        assert_eq!(
+            without_kms.keys[1].created,
+            "2025-12-02T00:00:00Z".parse().unwrap()
+        );
+
+        let with_kms = read_keys(items(), now, Some(&PrefixKms)).await.unwrap();
+        assert_eq!(names(&with_kms), ["kage-key-2", "kage-key-3", "kage-key-1"]);
+        assert_eq!(
+            with_kms.keys[2].identity.fingerprint(),
+            identity.fingerprint()
+        );
+        assert_eq!(with_kms.unreadable, ["kage-key-4", "kage-key-6"]);
+
+        let only_unreadable = vec![
+            written("kage-key-1", wrapped_key(), "2025-12-10T00:00:00Z"),
+            planted,
+        ];
+        assert!(matches!(
+            read_keys(only_unreadable, now, None).await,
+            Err(KeyError::NeedsKms { secret, kms }) if secret == "kage-key-1" && kms == "test"
+        ));
+        assert!(
+            matches!(read_keys(vec![broken], now, None).await, Err(KeyError::Invalid(name)) if name == "kage-key-4")
+        );
+        assert!(
+            read_keys(Vec::new(), now, None)
+                .await
+                .unwrap()
+                .keys
+                .is_empty()
+        );
     }
 
     #[test]
