@@ -43,7 +43,7 @@ impl Mistake {
                 "pass -r age1..., add a rule to .kage.yaml (`kage key fetch --save`), or check that the cluster is reachable".to_owned()
             }
             Mistake::NoController { .. } => {
-                "install it with `kubectl apply -k deploy/`, or pass --controller-namespace"
+                "install it with `kubectl apply -k deploy/foundation/ && kubectl apply -k deploy/`, or pass --controller-namespace"
                     .to_owned()
             }
             Mistake::Contradicts { flag, field, .. } => {

@@ -198,7 +198,7 @@ async fn check_crd(api: &Api<SealedSecret>) -> anyhow::Result<()> {
     match api.list(&ListParams::default().limit(1)).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(status)) if status.code == 404 => bail!(
-            "the SealedSecret CRD (sealedsecrets.kage.dev) is not installed; install it with `kubectl apply -k deploy/` or `kage-controller crd | kubectl apply -f -`"
+            "the SealedSecret CRD (sealedsecrets.kage.dev) is not installed; install it with `kubectl apply -k deploy/foundation/` or `kage-controller crd | kubectl apply -f -`"
         ),
         Err(e) => Err(e).context("listing SealedSecrets"),
     }
@@ -208,16 +208,16 @@ async fn check_crd(api: &Api<SealedSecret>) -> anyhow::Result<()> {
 mod tests {
     #[test]
     fn the_shipped_crd_matches_the_rust_type() {
-        let shipped = include_str!("../../deploy/base/crd.yaml");
+        let shipped = include_str!("../../deploy/foundation/crd.yaml");
         assert_eq!(
             shipped,
             super::crd_yaml(),
-            "deploy/base/crd.yaml is stale: run `cargo run -p kage-controller -- crd > deploy/base/crd.yaml`"
+            "deploy/foundation/crd.yaml is stale: run `cargo run -p kage-controller -- crd > deploy/foundation/crd.yaml`"
         );
         assert_eq!(
             include_str!("../../deploy/helm/kage/crds/sealedsecrets.kage.dev.yaml"),
             shipped,
-            "the Helm chart's CRD is stale: cp deploy/base/crd.yaml deploy/helm/kage/crds/sealedsecrets.kage.dev.yaml"
+            "the Helm chart's CRD is stale: cp deploy/foundation/crd.yaml deploy/helm/kage/crds/sealedsecrets.kage.dev.yaml"
         );
     }
 

@@ -36,14 +36,17 @@ pub fn workspace() -> PathBuf {
 }
 
 impl Cluster {
-    /// Installs `deploy/` with `kubectl apply -k` and waits for the CRD.
+    /// Installs kage as documented (`kubectl apply -k` of `deploy/foundation/`, then of
+    /// `deploy/`) and waits for the CRD.
     pub fn install(&self) -> Result<()> {
-        run_ok(
-            self.kubectl()
-                .arg("apply")
-                .arg("-k")
-                .arg(workspace().join("deploy")),
-        )?;
+        for dir in ["deploy/foundation", "deploy"] {
+            run_ok(
+                self.kubectl()
+                    .arg("apply")
+                    .arg("-k")
+                    .arg(workspace().join(dir)),
+            )?;
+        }
         run_ok(self.kubectl().args([
             "wait",
             "--for=condition=Established",

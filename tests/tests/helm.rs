@@ -92,8 +92,30 @@ fn kustomize(dirs: &[&str]) -> BTreeMap<(String, String, String), Value> {
     }
     // A chart installs into its release namespace; it does not own the namespace.
     all.retain(|(kind, _, _), _| kind != "Namespace");
+    // Helm never deletes what `crds/` holds, so its CRD needs no guard against pruning.
+    for object in all.values_mut() {
+        if let Some(annotations) = object
+            .pointer_mut("/metadata/annotations")
+            .and_then(Value::as_object_mut)
+        {
+            annotations.retain(|key, _| !PRUNE_GUARDS.contains(&key.as_str()));
+            if annotations.is_empty() {
+                object["metadata"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("annotations");
+            }
+        }
+    }
     all
 }
+
+/// The annotations `deploy/foundation/` sets so that Argo CD and Flux never delete the CRD
+/// or the namespace.
+const PRUNE_GUARDS: [&str; 2] = [
+    "argocd.argoproj.io/sync-options",
+    "kustomize.toolkit.fluxcd.io/prune",
+];
 
 fn assert_same(
     chart: &BTreeMap<(String, String, String), Value>,
@@ -119,12 +141,16 @@ fn the_chart_lints_renders_what_deploy_holds_and_refuses_bad_values() {
     let crd_file = std::fs::read(chart().join("crds/sealedsecrets.kage.dev.yaml")).unwrap();
     assert_eq!(
         crd_file,
-        std::fs::read(workspace().join("deploy/base/crd.yaml")).unwrap(),
-        "the chart's CRD is deploy/base/crd.yaml (cp deploy/base/crd.yaml deploy/helm/kage/crds/sealedsecrets.kage.dev.yaml)"
+        std::fs::read(workspace().join("deploy/foundation/crd.yaml")).unwrap(),
+        "the chart's CRD is deploy/foundation/crd.yaml (cp deploy/foundation/crd.yaml deploy/helm/kage/crds/sealedsecrets.kage.dev.yaml)"
     );
 
     let defaults = objects(&template(&mut helm().unwrap(), "kage", "kage-system", &[]));
-    assert_same(&defaults, &kustomize(&["deploy"]), "defaults and deploy/");
+    assert_same(
+        &defaults,
+        &kustomize(&["deploy/foundation", "deploy"]),
+        "defaults and deploy/foundation/ + deploy/",
+    );
     let namespaced = objects(&template(
         &mut helm().unwrap(),
         "kage",
@@ -133,7 +159,7 @@ fn the_chart_lints_renders_what_deploy_holds_and_refuses_bad_values() {
     ));
     assert_same(
         &namespaced,
-        &kustomize(&["deploy/namespaced"]),
+        &kustomize(&["deploy/foundation", "deploy/namespaced"]),
         "watchNamespace=apps and deploy/namespaced/",
     );
     let policed = objects(&template(
@@ -144,7 +170,7 @@ fn the_chart_lints_renders_what_deploy_holds_and_refuses_bad_values() {
     ));
     assert_same(
         &policed,
-        &kustomize(&["deploy", "deploy/networkpolicy"]),
+        &kustomize(&["deploy/foundation", "deploy", "deploy/networkpolicy"]),
         "networkPolicy.enabled and deploy/ + deploy/networkpolicy/",
     );
 

@@ -41,8 +41,10 @@ pub fn demo() -> Result<()> {
         cmd
     };
 
-    step("kubectl apply -k deploy/");
-    run(kubectl().arg("apply").arg("-k").arg(root.join("deploy")))?;
+    step("kubectl apply -k deploy/foundation/ && kubectl apply -k deploy/");
+    for dir in ["deploy/foundation", "deploy"] {
+        run(kubectl().arg("apply").arg("-k").arg(root.join(dir)))?;
+    }
     run(kubectl().args([
         "wait",
         "--for=condition=Established",
