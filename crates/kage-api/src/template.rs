@@ -1013,6 +1013,159 @@ mod tests {
         assert!(sealed_with(&vec![b'%'; edge + 1]).is_err());
     }
 
+    #[test]
+    fn each_bound_holds_for_the_worst_input_of_its_length() {
+        let worst: &[(Function, &[&[u8]])] = &[
+            (Function::B64Encode, &[b"\xff\xff\xff\xff"]),
+            (Function::Json, &[b"\x01\x02\x03"]),
+            (Function::Yaml, &[b"\x01\x02\x03"]),
+            (Function::UrlEncode, &[b"%%%%"]),
+            (Function::Indent(7), &[b"\n\n\n\n"]),
+            (
+                Function::DockerConfigJson,
+                &[
+                    b"\x01\x01\x01",
+                    b"\x01\x01\x01\x01",
+                    b"\x01\x01\x01\x01\x01",
+                ],
+            ),
+        ];
+        for (function, args) in worst {
+            let args: Vec<Plaintext> = args.iter().map(|a| Plaintext::from(*a)).collect();
+            let mut out = Vec::new();
+            function.apply(&args, &mut out);
+            let lengths: Vec<usize> = args.iter().map(Plaintext::len).collect();
+            assert!(
+                out.len() <= function.bound(&lengths),
+                "{function:?}: {} > {}",
+                out.len(),
+                function.bound(&lengths)
+            );
+        }
+    }
+
+    /// The check with these value lengths (as a sealed value's public length gives them).
+    fn check_lengths(
+        sealed: &[(&str, usize)],
+        data: &[(&str, &str)],
+        omit: &[&str],
+    ) -> Result<Templates, TemplateError> {
+        let lengths = sealed.iter().map(|(k, n)| ((*k).to_owned(), *n)).collect();
+        Templates::check_with_lengths(&object(sealed, data, omit), || lengths)
+    }
+
+    #[test]
+    fn each_limit_admits_exactly_its_value() {
+        let at_limit: Vec<(String, String)> = (0..MAX_TEMPLATED_KEYS)
+            .map(|i| (format!("k{i}"), "x".to_owned()))
+            .collect();
+        let at_limit: Vec<(&str, &str)> = at_limit
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert!(check_lengths(&[("v", 1)], &at_limit, &[]).is_ok());
+
+        let output = [("v", MAX_TEMPLATE_OUTPUT_BYTES)];
+        assert!(check_lengths(&output, &[("o", "{{ v }}")], &["v"]).is_ok());
+        assert!(check_lengths(&output, &[("o", "{{ v }}x")], &["v"]).is_err());
+
+        let (a, b) = (MAX_SECRET_DATA_BYTES - 100, 100);
+        assert!(check_lengths(&[("a", a), ("b", b)], &[("o", "{{ b }}")], &["b"]).is_ok());
+        assert_eq!(
+            check_lengths(&[("a", a), ("b", b)], &[("o", "{{ b }}x")], &["b"]).unwrap_err(),
+            TemplateError::SecretTooLarge(MAX_SECRET_DATA_BYTES + 1)
+        );
+        // An omitted value, and a sealed value a template replaces, are not in the Secret.
+        assert!(
+            check_lengths(
+                &[("big", MAX_SECRET_DATA_BYTES), ("small", 1)],
+                &[("o", "{{ small }}")],
+                &["big"]
+            )
+            .is_ok()
+        );
+        assert!(
+            check_lengths(
+                &[("big", MAX_SECRET_DATA_BYTES), ("small", 1)],
+                &[("big", "{{ small }}")],
+                &["big"]
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn only_the_key_the_type_parses_must_be_a_docker_config() {
+        let s = [("password", 200), ("user", 200)];
+        let typed = |type_: &str, key: &str| {
+            let mut o = object(&s, &[(key, "{{ user }}")], &[]);
+            o.spec.template.as_mut().unwrap().type_ = Some(type_.into());
+            Templates::check(&o)
+        };
+        assert!(typed("Opaque", ".dockerconfigjson").is_ok());
+        assert!(typed("kubernetes.io/dockerconfigjson", "note").is_ok());
+        assert!(typed("kubernetes.io/dockerconfigjson", ".dockerconfigjson").is_err());
+    }
+
+    #[test]
+    fn the_values_read_already_are_checked_like_the_sealed_ones() {
+        use kage_core::{Identity, Location, Scope, seal};
+        let id = Identity::generate();
+        let binding =
+            kage_core::Binding::new(Scope::Strict, &Location::new("ns", "app", "v")).unwrap();
+        let value = seal(b"abc", &binding, std::slice::from_ref(id.recipient())).unwrap();
+        let mut o = object(&[], &[("o", "{{ nosuch }}")], &[]);
+        o.spec.encrypted_data.insert("v".into(), value.to_base64());
+        let values = [("v".to_owned(), value)];
+        assert!(Templates::check_values(&o, &values).is_err());
+        o.spec.template.as_mut().unwrap().data =
+            [("o".to_owned(), "{{ v | urlencode }}".to_owned())].into();
+        let templates = Templates::check_values(&o, &values).unwrap();
+        assert_eq!(
+            templates.uses()["o"].iter().copied().collect::<Vec<_>>(),
+            ["v"]
+        );
+    }
+
+    #[test]
+    fn emptiness_omissions_and_the_render_count() {
+        assert!(Templates::default().is_empty());
+        let omit_only = Templates::check(&object(&[("a", 200), ("b", 200)], &[], &["a"])).unwrap();
+        assert!(!omit_only.is_empty());
+        assert_eq!(omit_only.omitted().iter().collect::<Vec<_>>(), ["a"]);
+        let before = renders();
+        let rendered = omit_only.render(values(&[("a", b"1"), ("b", b"2")]));
+        assert_eq!(rendered.keys().collect::<Vec<_>>(), ["b"]);
+        let templated = Templates::check(&object(&[("a", 200)], &[("o", "{{ a }}")], &[])).unwrap();
+        assert!(!templated.is_empty());
+        assert!(templated.omitted().is_empty());
+        templated.render(values(&[("a", b"1")]));
+        assert!(renders() > before, "a render with templates is counted");
+    }
+
+    #[test]
+    fn a_refused_block_names_its_line() {
+        for block in [
+            "{% if password %}x{% endif %}",
+            "{% for c in password %}{% endfor %}",
+            "{% set x = password %}",
+            "{% with x = password %}{% endwith %}",
+            "{% filter upper %}x{% endfilter %}",
+            "{% autoescape true %}x{% endautoescape %}",
+            "{% set x %}y{% endset %}",
+        ] {
+            let message = refusal(
+                &[("password", 200)],
+                &[("out", &format!("a\n\n{block}"))],
+                &[],
+            );
+            assert!(
+                message.contains("line 3: only {{ ... }}"),
+                "{block}: {message}"
+            );
+        }
+    }
+
     proptest! {
         /// Every function is defined for every input, and never writes past its bound (which the
         /// check relied on).
