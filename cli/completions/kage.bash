@@ -1173,7 +1173,7 @@ _kage() {
             return 0
             ;;
         kage__subcmd__validate)
-            opts="-h --cluster --require-recovery --recovery --allow-metadata-prefix --kubeconfig --context --controller-namespace --controller-name --controller-url --help"
+            opts="-o -h --cluster --require-recovery --recovery --allow-metadata-prefix --exclude --allow-empty --output --kubeconfig --context --controller-namespace --controller-name --controller-url --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1185,6 +1185,18 @@ _kage() {
                     ;;
                 --allow-metadata-prefix)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --exclude)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "yaml json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "yaml json" -- "${cur}"))
                     return 0
                     ;;
                 --kubeconfig)

@@ -77,6 +77,9 @@ json\t'JSON'"
 complete -c kage -n "__fish_kage_using_subcommand inspect" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kage -n "__fish_kage_using_subcommand validate" -l recovery -d 'Recovery recipients that count (default: each file\'s .kage.yaml rule)' -r
 complete -c kage -n "__fish_kage_using_subcommand validate" -l allow-metadata-prefix -d 'Label and annotation prefixes the controller allows templates to set besides unprefixed keys and `app.kubernetes.io/` (its --allow-template-metadata-prefix); repeatable' -r
+complete -c kage -n "__fish_kage_using_subcommand validate" -l exclude -d 'Leave out files whose path matches this glob (e.g. \'charts/**\'); repeatable' -r
+complete -c kage -n "__fish_kage_using_subcommand validate" -s o -l output -d 'Print the report as JSON or YAML on stdout instead of text on stderr' -r -f -a "yaml\t'YAML documents'
+json\t'JSON'"
 complete -c kage -n "__fish_kage_using_subcommand validate" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
 complete -c kage -n "__fish_kage_using_subcommand validate" -l context -d 'Kubeconfig context to use' -r
 complete -c kage -n "__fish_kage_using_subcommand validate" -l controller-namespace -d 'Namespace of the kage controller' -r
@@ -84,7 +87,8 @@ complete -c kage -n "__fish_kage_using_subcommand validate" -l controller-name -
 complete -c kage -n "__fish_kage_using_subcommand validate" -l controller-url -d 'Reach the controller\'s HTTP API here instead of through the API server\'s service proxy' -r
 complete -c kage -n "__fish_kage_using_subcommand validate" -l cluster -d 'Also ask the controller whether it can unseal each SealedSecret'
 complete -c kage -n "__fish_kage_using_subcommand validate" -l require-recovery -d 'Fail on values without a recovery recipient (from .kage.yaml, or --recovery)'
-complete -c kage -n "__fish_kage_using_subcommand validate" -s h -l help -d 'Print help'
+complete -c kage -n "__fish_kage_using_subcommand validate" -l allow-empty -d 'Pass a PATH that holds no kage SealedSecret and no plaintext Secret (a pre-commit hook given only the changed files); by default it fails, so that a gate cannot pass by checking nothing'
+complete -c kage -n "__fish_kage_using_subcommand validate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kage -n "__fish_kage_using_subcommand reseal" -s i -l identity -d 'Reseal offline with these identities instead of through the controller' -r -F
 complete -c kage -n "__fish_kage_using_subcommand reseal" -s r -l recipient -d 'Offline: seal to this recipient (repeatable; default .kage.yaml, then the cluster)' -r
 complete -c kage -n "__fish_kage_using_subcommand reseal" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F

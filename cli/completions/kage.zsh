@@ -105,6 +105,11 @@ json\:"JSON"))' \
 _arguments "${_arguments_options[@]}" : \
 '*--recovery=[Recovery recipients that count (default\: each file'\''s .kage.yaml rule)]:RECIPIENT:_default' \
 '*--allow-metadata-prefix=[Label and annotation prefixes the controller allows templates to set besides unprefixed keys and \`app.kubernetes.io/\` (its --allow-template-metadata-prefix); repeatable]:PREFIX:_default' \
+'*--exclude=[Leave out files whose path matches this glob (e.g. '\''charts/**'\''); repeatable]:GLOB:_default' \
+'-o+[Print the report as JSON or YAML on stdout instead of text on stderr]:FORMAT:((yaml\:"YAML documents"
+json\:"JSON"))' \
+'--output=[Print the report as JSON or YAML on stdout instead of text on stderr]:FORMAT:((yaml\:"YAML documents"
+json\:"JSON"))' \
 '--kubeconfig=[Path to the kubeconfig file (default\: \$KUBECONFIG, then ~/.kube/config)]:FILE:_files' \
 '--context=[Kubeconfig context to use]:NAME:_default' \
 '--controller-namespace=[Namespace of the kage controller]:NS:_default' \
@@ -112,9 +117,10 @@ _arguments "${_arguments_options[@]}" : \
 '--controller-url=[Reach the controller'\''s HTTP API here instead of through the API server'\''s service proxy]:URL:_default' \
 '--cluster[Also ask the controller whether it can unseal each SealedSecret]' \
 '--require-recovery[Fail on values without a recovery recipient (from .kage.yaml, or --recovery)]' \
-'-h[Print help]' \
-'--help[Print help]' \
-'*::paths -- Files and directories (searched recursively for .yaml, .yml and .json); default ".":_files' \
+'--allow-empty[Pass a PATH that holds no kage SealedSecret and no plaintext Secret (a pre-commit hook given only the changed files); by default it fails, so that a gate cannot pass by checking nothing]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
+'*::paths -- Files and directories (searched recursively for .yaml, .yml and .json, folders starting with "." left out); default ".":_files' \
 && ret=0
 ;;
 (reseal)

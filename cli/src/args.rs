@@ -382,7 +382,8 @@ pub struct InspectArgs {
 /// `kage validate`.
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// Files and directories (searched recursively for .yaml, .yml and .json); default ".".
+    /// Files and directories (searched recursively for .yaml, .yml and .json, folders starting
+    /// with "." left out); default ".".
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// Also ask the controller whether it can unseal each SealedSecret.
@@ -398,6 +399,17 @@ pub struct ValidateArgs {
     /// keys and `app.kubernetes.io/` (its --allow-template-metadata-prefix); repeatable.
     #[arg(long = "allow-metadata-prefix", value_name = "PREFIX")]
     pub allow_metadata_prefix: Vec<String>,
+    /// Leave out files whose path matches this glob (e.g. 'charts/**'); repeatable.
+    #[arg(long = "exclude", value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// Pass a PATH that holds no kage SealedSecret and no plaintext Secret (a pre-commit hook
+    /// given only the changed files); by default it fails, so that a gate cannot pass by
+    /// checking nothing.
+    #[arg(long)]
+    pub allow_empty: bool,
+    /// Print the report as JSON or YAML on stdout instead of text on stderr.
+    #[arg(short = 'o', long = "output", value_enum)]
+    pub format: Option<Format>,
     /// Cluster selection (with --cluster).
     #[command(flatten)]
     pub cluster_args: ClusterArgs,

@@ -9,49 +9,142 @@ use kage_core::{Location, Scope};
 
 use anyhow::Context;
 use kage_api::wire::VerifyAnswer;
+use serde::Serialize;
 
 use crate::args::ValidateArgs;
 use crate::client::PublicKeys;
 use crate::files;
 use crate::run::{Failure, Outcome};
 
+/// What `kage validate` found: the `-o json|yaml` report, or the text on stderr.
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    /// kage SealedSecrets checked.
+    pub checked: usize,
+    /// Files read.
+    pub files: usize,
+    /// What fails the check.
+    pub problems: Vec<Finding>,
+    /// What is worth knowing but does not fail it.
+    pub warnings: Vec<Finding>,
+    /// Files not checked, and why.
+    pub skipped: Vec<Finding>,
+}
+
+/// One line of a [`Report`].
+#[derive(Debug, Serialize)]
+pub struct Finding {
+    /// The file (or the PATH given, for "nothing to check").
+    pub file: PathBuf,
+    /// What was found.
+    pub message: String,
+}
+
+impl Report {
+    fn add(list: &mut Vec<Finding>, file: &Path, message: impl Into<String>) {
+        list.push(Finding {
+            file: file.to_path_buf(),
+            message: message.into(),
+        });
+    }
+}
+
 pub fn run(args: ValidateArgs) -> Outcome {
     let paths = if args.paths.is_empty() {
         vec![PathBuf::from(".")]
     } else {
-        args.paths
+        args.paths.clone()
     };
-    let mut checked = 0;
-    let mut problems = 0;
+    let exclude = exclusions(&args.exclude)?;
     let published = crate::recipients::published_keys(&args.cluster_args);
     let metadata = kage_api::MetadataPolicy::new(&args.allow_metadata_prefix);
+    let mut report = Report::default();
     for root in &paths {
+        let mut found_here = 0;
         for file in files::manifest_files(root)? {
-            let mut found = check_file(&file, &metadata);
-            found
-                .1
-                .extend(check_recipients(&file, published.as_ref(), &args.recovery)?);
-            if args.require_recovery {
-                found.1.extend(check_recovery(&file, &args.recovery)?);
+            if exclude.is_match(file.strip_prefix(".").unwrap_or(&file)) {
+                continue;
             }
-            if args.cluster && found.0 > 0 && found.1.is_empty() {
-                found
-                    .1
-                    .extend(check_with_cluster(&file, &args.cluster_args)?);
+            report.files += 1;
+            let mut found = check_file(&file, &metadata, &mut report);
+            found_here += found.checked + found.plaintext;
+            if found.checked > 0 {
+                found.problems.extend(check_recipients(
+                    &file,
+                    published.as_ref(),
+                    &args.recovery,
+                    &mut report,
+                )?);
+                if args.require_recovery {
+                    found
+                        .problems
+                        .extend(check_recovery(&file, &args.recovery)?);
+                }
+                if args.cluster && found.problems.is_empty() {
+                    found
+                        .problems
+                        .extend(check_with_cluster(&file, &args.cluster_args)?);
+                }
             }
-            checked += found.0;
-            for problem in &found.1 {
-                eprintln!("{}: {problem}", file.display());
+            report.checked += found.checked;
+            for problem in found.problems {
+                Report::add(&mut report.problems, &file, problem);
             }
-            problems += found.1.len();
+        }
+        if found_here == 0 && !args.allow_empty {
+            Report::add(
+                &mut report.problems,
+                root,
+                "nothing to check: no kage SealedSecret (or plaintext Secret) here; a check that finds nothing would pass by accident (--allow-empty accepts it)",
+            );
         }
     }
-    eprintln!("checked {checked} SealedSecret(s), {problems} problem(s)");
-    if problems > 0 {
-        Err(Failure::Invalid)
-    } else {
-        Ok(())
+    match args.format {
+        Some(format) => print!(
+            "{}",
+            manifest::write_documents(
+                &[serde_json::to_value(&report).map_err(anyhow::Error::from)?],
+                format.into()
+            )
+        ),
+        None => {
+            for (label, list) in [
+                ("skipped: ", &report.skipped),
+                ("warning: ", &report.warnings),
+                ("", &report.problems),
+            ] {
+                for finding in list {
+                    eprintln!("{}: {label}{}", finding.file.display(), finding.message);
+                }
+            }
+            eprintln!(
+                "checked {} SealedSecret(s), {} problem(s) ({} file(s) read, {} skipped)",
+                report.checked,
+                report.problems.len(),
+                report.files,
+                report.skipped.len()
+            );
+        }
     }
+    if report.problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::Invalid)
+    }
+}
+
+/// The `--exclude` globs.
+fn exclusions(globs: &[String]) -> Result<globset::GlobSet, Failure> {
+    let mut set = globset::GlobSetBuilder::new();
+    for glob in globs {
+        set.add(
+            globset::Glob::new(glob.trim_start_matches("./"))
+                .map_err(|e| Failure::Input(anyhow::anyhow!("--exclude {glob}: {e}")))?,
+        );
+    }
+    set.build()
+        .map_err(|e| Failure::Input(anyhow::anyhow!("--exclude: {e}")))
 }
 
 /// Recipients of `file`'s values, held against the cluster's published keys (when they can be
@@ -63,6 +156,7 @@ fn check_recipients(
     file: &Path,
     keys: Option<&PublicKeys>,
     flags: &[String],
+    report: &mut Report,
 ) -> Result<Vec<String>, Failure> {
     let root = crate::kage_yaml::layers_for_file(file)
         .map_err(Failure::Input)?
@@ -88,9 +182,10 @@ fn check_recipients(
                 Some((k, _)) if k.state == kage_api::wire::KeyState::Retired => problems.push(format!(
                     "SealedSecret {who}: key {key:?} is sealed to the retired cluster key {text}: reseal it"
                 )),
-                Some((_, false)) => eprintln!(
-                    "{}: warning: SealedSecret {who}: key {key:?} is sealed to the older cluster key {text}: `kage reseal` moves it to the current key",
-                    file.display()
+                Some((_, false)) => Report::add(
+                    &mut report.warnings,
+                    file,
+                    format!("SealedSecret {who}: key {key:?} is sealed to the older cluster key {text}: `kage reseal` moves it to the current key"),
                 ),
                 Some((_, true)) => {}
                 None if trusted.contains(fingerprint) => {}
@@ -144,66 +239,169 @@ fn check_recovery(file: &Path, flags: &[String]) -> Result<Vec<String>, Failure>
         .collect())
 }
 
-/// SealedSecrets checked in `file`, and the problems found.
-fn check_file(file: &Path, metadata: &kage_api::MetadataPolicy) -> (usize, Vec<String>) {
-    let docs =
-        match files::read_input(Some(file)).and_then(|text| Ok(manifest::read_documents(&text)?)) {
-            Ok(docs) => docs,
-            // A file that is not a manifest and never mentions SealedSecret is not ours to judge.
-            Err(_) if !looks_like_kage(file) => return (0, vec![]),
-            Err(e) => return (0, vec![format!("{e:#}")]),
-        };
-    let mut checked = 0;
-    let mut problems = Vec::new();
-    for doc in docs.iter().filter(|d| manifest::is_sealed_secret(d)) {
-        checked += 1;
-        let sealed = match sealed_secret_from_document(doc) {
-            Ok(s) => s,
-            Err(e) => {
-                problems.push(e.to_string());
-                continue;
-            }
-        };
-        let who = format!("{}/{}", sealed.namespace_or_empty(), sealed.name_or_empty());
-        if sealed.metadata.name.is_none() {
-            problems.push(format!("SealedSecret {who}: no metadata.name"));
-        }
-        if sealed.spec.encrypted_data.is_empty() {
-            problems.push(format!("SealedSecret {who}: no encryptedData"));
-        }
-        let values = match sealed_values(&sealed) {
-            Ok(v) => v,
-            Err(e) => {
-                problems.push(format!("SealedSecret {who}: {}", kage_api::error_chain(&e)));
-                continue;
-            }
-        };
-        if let Err(e) = Templates::check_values(&sealed, &values) {
-            problems.push(format!("SealedSecret {who}: {e}"));
-        }
-        if let Some(Err(e)) = sealed.spec.template.as_ref().map(|t| metadata.check(t)) {
-            problems.push(format!("SealedSecret {who}: {e}"));
-        }
-        for (key, value) in values {
-            let binding = value.binding();
-            if sealed.metadata.namespace.is_none() && binding.scope() != Scope::ClusterWide {
-                problems.push(format!(
-                    "SealedSecret {who}: key {key:?} is {} but the object has no metadata.namespace",
-                    binding.scope()
-                ));
-                continue;
-            }
-            let here = Location::new(sealed.namespace_or_empty(), sealed.name_or_empty(), &key);
-            if let Err(e) = binding.check(&here) {
-                problems.push(format!("SealedSecret {who}: key {key:?}: {e}"));
-            }
-        }
-    }
-    (checked, problems)
+/// What [`check_file`] found in one file.
+#[derive(Default)]
+struct Found {
+    /// kage SealedSecrets checked.
+    checked: usize,
+    /// Plaintext Secrets found (each also a problem).
+    plaintext: usize,
+    /// Problems.
+    problems: Vec<String>,
 }
 
-fn looks_like_kage(file: &Path) -> bool {
-    std::fs::read_to_string(file).is_ok_and(|t| t.contains("SealedSecret"))
+/// Checks every document of `file`: kage SealedSecrets in full, plaintext Secrets refused,
+/// Bitnami SealedSecrets and files that are not Kubernetes manifests noted as skipped.
+fn check_file(file: &Path, metadata: &kage_api::MetadataPolicy, report: &mut Report) -> Found {
+    let mut found = Found::default();
+    if let Some(chart) = in_helm_chart_templates(file) {
+        Report::add(
+            &mut report.skipped,
+            file,
+            format!(
+                "a template of the Helm chart {}, not a manifest",
+                chart.display()
+            ),
+        );
+        return found;
+    }
+    let text = match files::read_input(Some(file)) {
+        Ok(text) => text,
+        Err(e) => {
+            found.problems.push(format!("{e:#}"));
+            return found;
+        }
+    };
+    let docs = match manifest::read_documents(&text) {
+        Ok(docs) => docs,
+        Err(_) if text.contains("{{") => {
+            Report::add(
+                &mut report.skipped,
+                file,
+                "a template ({{ }}), not a manifest",
+            );
+            return found;
+        }
+        Err(manifest::ManifestError::NotAnObject { .. }) => {
+            Report::add(
+                &mut report.skipped,
+                file,
+                "not a Kubernetes manifest (a document without apiVersion and kind): a values or configuration file",
+            );
+            return found;
+        }
+        // Neither YAML nor JSON and never mentioning a Secret: not ours to judge.
+        Err(_) if !text.contains("Secret") => {
+            Report::add(&mut report.skipped, file, "neither YAML nor JSON");
+            return found;
+        }
+        Err(e) => {
+            found.problems.push(format!("{e:#}"));
+            return found;
+        }
+    };
+    for doc in &docs {
+        if let Some(who) = plaintext_secret(doc) {
+            found.plaintext += 1;
+            found.problems.push(format!(
+                "Secret {who} holds plaintext values (data or stringData) in a file meant for git: seal it with `kage seal -f {} -w <sealed file>`, commit the sealed file, delete this one and rotate the values if they were ever pushed",
+                file.display()
+            ));
+        } else if crate::sealed_secrets::is_bitnami(doc) {
+            Report::add(
+                &mut report.skipped,
+                file,
+                format!(
+                    "SealedSecret {} is Bitnami's, not kage's: `kage migrate` converts it",
+                    object_name(doc)
+                ),
+            );
+        } else if manifest::is_sealed_secret(doc) {
+            found.checked += 1;
+            found.problems.extend(check_sealed_secret(doc, metadata));
+        }
+    }
+    found
+}
+
+/// `namespace/name` of a `v1` Secret that carries values, if `doc` is one.
+fn plaintext_secret(doc: &manifest::Document) -> Option<String> {
+    let has_values = |field: &str| {
+        doc.get(field)
+            .and_then(|d| d.as_object())
+            .is_some_and(|d| !d.is_empty())
+    };
+    (manifest::kind(doc) == Some("Secret")
+        && manifest::api_version(doc) == Some("v1")
+        && (has_values("data") || has_values("stringData")))
+    .then(|| object_name(doc))
+}
+
+/// `namespace/name` of a document, for messages.
+fn object_name(doc: &manifest::Document) -> String {
+    let field = |f: &str| {
+        doc.pointer(&format!("/metadata/{f}"))
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_owned()
+    };
+    format!("{}/{}", field("namespace"), field("name"))
+}
+
+/// The chart folder when `file` lies in a Helm chart's `templates/` folder.
+fn in_helm_chart_templates(file: &Path) -> Option<&Path> {
+    file.ancestors()
+        .skip(1)
+        .find(|dir| dir.file_name().is_some_and(|n| n == "templates"))
+        .and_then(Path::parent)
+        .filter(|chart| chart.join("Chart.yaml").is_file())
+}
+
+/// The problems of one kage SealedSecret document.
+fn check_sealed_secret(
+    doc: &manifest::Document,
+    metadata: &kage_api::MetadataPolicy,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    let sealed = match sealed_secret_from_document(doc) {
+        Ok(s) => s,
+        Err(e) => return vec![e.to_string()],
+    };
+    let who = format!("{}/{}", sealed.namespace_or_empty(), sealed.name_or_empty());
+    if sealed.metadata.name.is_none() {
+        problems.push(format!("SealedSecret {who}: no metadata.name"));
+    }
+    if sealed.spec.encrypted_data.is_empty() {
+        problems.push(format!("SealedSecret {who}: no encryptedData"));
+    }
+    let values = match sealed_values(&sealed) {
+        Ok(v) => v,
+        Err(e) => {
+            problems.push(format!("SealedSecret {who}: {}", kage_api::error_chain(&e)));
+            return problems;
+        }
+    };
+    if let Err(e) = Templates::check_values(&sealed, &values) {
+        problems.push(format!("SealedSecret {who}: {e}"));
+    }
+    if let Some(Err(e)) = sealed.spec.template.as_ref().map(|t| metadata.check(t)) {
+        problems.push(format!("SealedSecret {who}: {e}"));
+    }
+    for (key, value) in values {
+        let binding = value.binding();
+        if sealed.metadata.namespace.is_none() && binding.scope() != Scope::ClusterWide {
+            problems.push(format!(
+                "SealedSecret {who}: key {key:?} is {} but the object has no metadata.namespace",
+                binding.scope()
+            ));
+            continue;
+        }
+        let here = Location::new(sealed.namespace_or_empty(), sealed.name_or_empty(), &key);
+        if let Err(e) = binding.check(&here) {
+            problems.push(format!("SealedSecret {who}: key {key:?}: {e}"));
+        }
+    }
+    problems
 }
 
 /// Asks the controller whether it can unseal every SealedSecret of `file`.

