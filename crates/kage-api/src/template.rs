@@ -1144,6 +1144,40 @@ mod tests {
     }
 
     #[test]
+    fn quoting_writes_the_short_escapes_and_leaves_printable_text_alone() {
+        for (quoting, expected) in [
+            (Quoting::Json, "\"a b\\t\\r\\n\\\"\\\\\\u0001\u{85}\""),
+            (Quoting::Yaml, "\"a b\\t\\r\\n\\\"\\\\\\u0001\\u0085\""),
+        ] {
+            let mut out = Vec::new();
+            quote("a b\t\r\n\"\\\u{1}\u{85}".as_bytes(), quoting, &mut out);
+            assert_eq!(String::from_utf8(out).unwrap(), expected);
+        }
+    }
+
+    #[test]
+    fn joining_and_indexing_are_the_only_operators() {
+        let s = [("a", 200), ("b", 200)];
+        assert_eq!(
+            render_one("{{ a ~ '-' ~ values[\"b\"] }}", &[("a", b"1"), ("b", b"2")]),
+            b"1-2"
+        );
+        assert!(
+            refusal(&s, &[("o", "{{ other[\"a\"] }}")], &[])
+                .contains("only values[\"key\"] may be indexed")
+        );
+        for comparison in ["{{ a is defined }}", "{{ 'x' if a else 'y' }}"] {
+            assert!(
+                refusal(&s, &[("o", comparison)], &[])
+                    .contains("comparisons, tests and conditional expressions are not allowed"),
+                "{comparison}"
+            );
+        }
+        let most = vec!["{{ a }}"; MAX_TEMPLATE_EXPRESSIONS].concat();
+        assert!(Templates::check(&object(&[("a", 1)], &[("o", &most)], &[])).is_ok());
+    }
+
+    #[test]
     fn a_refused_block_names_its_line() {
         for block in [
             "{% if password %}x{% endif %}",
@@ -1153,6 +1187,7 @@ mod tests {
             "{% filter upper %}x{% endfilter %}",
             "{% autoescape true %}x{% endautoescape %}",
             "{% set x %}y{% endset %}",
+            "{% do b64encode(password) %}",
         ] {
             let message = refusal(
                 &[("password", 200)],
