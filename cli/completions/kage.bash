@@ -921,7 +921,7 @@ _kage() {
             return 0
             ;;
         kage__subcmd__reseal)
-            opts="-i -r -h --identity --recipient --kubeconfig --context --controller-namespace --controller-name --controller-url --help"
+            opts="-i -r -h --identity --recipient --drop-recipient --dry-run --kubeconfig --context --controller-namespace --controller-name --controller-url --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -940,6 +940,10 @@ _kage() {
                     return 0
                     ;;
                 -r)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --drop-recipient)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -971,7 +975,7 @@ _kage() {
             return 0
             ;;
         kage__subcmd__seal)
-            opts="-f -n -r -R -w -o -h --filename --from-literal --from-file --from-env-file --name --namespace --type --scope --allow-metadata-prefix --recipient --recipients-file --recovery --write --merge-into --template-file --raw --output --kubeconfig --context --controller-namespace --controller-name --controller-url --help"
+            opts="-f -n -r -R -w -o -h --filename --from-literal --from-file --from-env-file --name --namespace --type --scope --allow-metadata-prefix --recipient --recipients-file --recovery --write --merge-into --drop-recipient --template-file --raw --output --kubeconfig --context --controller-namespace --controller-name --controller-url --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1050,6 +1054,10 @@ _kage() {
                     return 0
                     ;;
                 --merge-into)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --drop-recipient)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -54,7 +54,8 @@ complete -c kage -n "__fish_kage_using_subcommand seal" -s r -l recipient -d 'Se
 complete -c kage -n "__fish_kage_using_subcommand seal" -s R -l recipients-file -d 'Seal to every recipient listed in FILE, one per line (repeatable)' -r -F
 complete -c kage -n "__fish_kage_using_subcommand seal" -l recovery -d 'Also seal to this offline recovery recipient (age1...; repeatable)' -r
 complete -c kage -n "__fish_kage_using_subcommand seal" -s w -l write -d 'Write the SealedSecret to FILE atomically instead of stdout' -r -F
-complete -c kage -n "__fish_kage_using_subcommand seal" -l merge-into -d 'Update the SealedSecret in FILE in place: reseal the keys given, keep every other value' -r -F
+complete -c kage -n "__fish_kage_using_subcommand seal" -l merge-into -d 'Update the SealedSecret in FILE in place: reseal the keys given, keep every other value. Refused when the new values would lack a recipient every other value of the file has (a recovery key), unless --drop-recipient names it' -r -F
+complete -c kage -n "__fish_kage_using_subcommand seal" -l drop-recipient -d 'With --merge-into: leave out on purpose this recipient (a fingerprint, as `kage inspect` shows it) that the file\'s other values have; repeatable' -r
 complete -c kage -n "__fish_kage_using_subcommand seal" -l template-file -d 'Take spec.template from FILE (YAML or JSON: type, immutable, metadata, data, omit): its `data` composes values from the sealed ones (docs/templates.md). Checked before writing' -r -F
 complete -c kage -n "__fish_kage_using_subcommand seal" -s o -l output -d 'Output format' -r -f -a "yaml\t'YAML documents'
 json\t'JSON'"
@@ -91,11 +92,13 @@ complete -c kage -n "__fish_kage_using_subcommand validate" -l allow-empty -d 'P
 complete -c kage -n "__fish_kage_using_subcommand validate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kage -n "__fish_kage_using_subcommand reseal" -s i -l identity -d 'Reseal offline with these identities instead of through the controller' -r -F
 complete -c kage -n "__fish_kage_using_subcommand reseal" -s r -l recipient -d 'Offline: seal to this recipient (repeatable; default .kage.yaml, then the cluster)' -r
+complete -c kage -n "__fish_kage_using_subcommand reseal" -l drop-recipient -d 'Drop on purpose this recipient (a fingerprint, as `kage inspect` shows it) that is not a cluster key; without it a file whose values would lose one is left unchanged' -r
 complete -c kage -n "__fish_kage_using_subcommand reseal" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
 complete -c kage -n "__fish_kage_using_subcommand reseal" -l context -d 'Kubeconfig context to use' -r
 complete -c kage -n "__fish_kage_using_subcommand reseal" -l controller-namespace -d 'Namespace of the kage controller' -r
 complete -c kage -n "__fish_kage_using_subcommand reseal" -l controller-name -d 'Name of the kage controller (Service and Deployment)' -r
 complete -c kage -n "__fish_kage_using_subcommand reseal" -l controller-url -d 'Reach the controller\'s HTTP API here instead of through the API server\'s service proxy' -r
+complete -c kage -n "__fish_kage_using_subcommand reseal" -l dry-run -d 'Say what would change, file by file and value by value, and write nothing'
 complete -c kage -n "__fish_kage_using_subcommand reseal" -s h -l help -d 'Print help'
 complete -c kage -n "__fish_kage_using_subcommand key; and not __fish_seen_subcommand_from fetch list rotate backup restore retire help" -s h -l help -d 'Print help'
 complete -c kage -n "__fish_kage_using_subcommand key; and not __fish_seen_subcommand_from fetch list rotate backup restore retire help" -f -a "fetch" -d 'Read the controller\'s public keys through the kubeconfig and print the current one'

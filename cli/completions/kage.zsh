@@ -58,7 +58,8 @@ cluster-wide\:"Only the key must match"))' \
 '*--recovery=[Also seal to this offline recovery recipient (age1...; repeatable)]:RECIPIENT:_default' \
 '(--merge-into)-w+[Write the SealedSecret to FILE atomically instead of stdout]:FILE:_files' \
 '(--merge-into)--write=[Write the SealedSecret to FILE atomically instead of stdout]:FILE:_files' \
-'--merge-into=[Update the SealedSecret in FILE in place\: reseal the keys given, keep every other value]:FILE:_files' \
+'--merge-into=[Update the SealedSecret in FILE in place\: reseal the keys given, keep every other value. Refused when the new values would lack a recipient every other value of the file has (a recovery key), unless --drop-recipient names it]:FILE:_files' \
+'*--drop-recipient=[With --merge-into\: leave out on purpose this recipient (a fingerprint, as \`kage inspect\` shows it) that the file'\''s other values have; repeatable]:FINGERPRINT:_default' \
 '(--raw)--template-file=[Take spec.template from FILE (YAML or JSON\: type, immutable, metadata, data, omit)\: its \`data\` composes values from the sealed ones (docs/templates.md). Checked before writing]:FILE:_files' \
 '-o+[Output format]:FORMAT:((yaml\:"YAML documents"
 json\:"JSON"))' \
@@ -129,11 +130,13 @@ _arguments "${_arguments_options[@]}" : \
 '*--identity=[Reseal offline with these identities instead of through the controller]:FILE:_files' \
 '*-r+[Offline\: seal to this recipient (repeatable; default .kage.yaml, then the cluster)]:RECIPIENT:_default' \
 '*--recipient=[Offline\: seal to this recipient (repeatable; default .kage.yaml, then the cluster)]:RECIPIENT:_default' \
+'*--drop-recipient=[Drop on purpose this recipient (a fingerprint, as \`kage inspect\` shows it) that is not a cluster key; without it a file whose values would lose one is left unchanged]:FINGERPRINT:_default' \
 '--kubeconfig=[Path to the kubeconfig file (default\: \$KUBECONFIG, then ~/.kube/config)]:FILE:_files' \
 '--context=[Kubeconfig context to use]:NAME:_default' \
 '--controller-namespace=[Namespace of the kage controller]:NS:_default' \
 '--controller-name=[Name of the kage controller (Service and Deployment)]:NAME:_default' \
 '--controller-url=[Reach the controller'\''s HTTP API here instead of through the API server'\''s service proxy]:URL:_default' \
+'--dry-run[Say what would change, file by file and value by value, and write nothing]' \
 '-h[Print help]' \
 '--help[Print help]' \
 '*::paths -- Files and directories (searched recursively); default ".":_files' \

@@ -145,6 +145,13 @@ pub struct ResealArgs {
     /// Offline: seal to this recipient (repeatable; default .kage.yaml, then the cluster).
     #[arg(short = 'r', long = "recipient", value_name = "RECIPIENT")]
     pub recipients: Vec<String>,
+    /// Drop on purpose this recipient (a fingerprint, as `kage inspect` shows it) that is not
+    /// a cluster key; without it a file whose values would lose one is left unchanged.
+    #[arg(long = "drop-recipient", value_name = "FINGERPRINT")]
+    pub drop_recipients: Vec<String>,
+    /// Say what would change, file by file and value by value, and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
     /// Cluster selection.
     #[command(flatten)]
     pub cluster: ClusterArgs,
@@ -334,8 +341,18 @@ pub struct SealArgs {
     )]
     pub write: Option<PathBuf>,
     /// Update the SealedSecret in FILE in place: reseal the keys given, keep every other value.
+    /// Refused when the new values would lack a recipient every other value of the file has
+    /// (a recovery key), unless --drop-recipient names it.
     #[arg(long, value_name = "FILE")]
     pub merge_into: Option<PathBuf>,
+    /// With --merge-into: leave out on purpose this recipient (a fingerprint, as `kage inspect`
+    /// shows it) that the file's other values have; repeatable.
+    #[arg(
+        long = "drop-recipient",
+        value_name = "FINGERPRINT",
+        requires = "merge_into"
+    )]
+    pub drop_recipients: Vec<String>,
     /// Take spec.template from FILE (YAML or JSON: type, immutable, metadata, data, omit): its
     /// `data` composes values from the sealed ones (docs/templates.md). Checked before writing.
     #[arg(long, value_name = "FILE", conflicts_with = "raw")]

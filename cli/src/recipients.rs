@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::anyhow;
 use kage_api::wire::KeyState;
-use kage_core::Recipient;
+use kage_core::{Fingerprint, Recipient};
 
 use crate::args::ClusterArgs;
 use crate::client::{PublicKeys, block_on, connect, fetch_keys};
@@ -64,6 +64,54 @@ pub fn check_against_cluster(recipients: &[Recipient], keys: &PublicKeys) -> any
 /// Whether `recipient` is one of the cluster's keys, current or not.
 pub fn is_cluster_key(keys: &PublicKeys, recipient: &Recipient) -> bool {
     cluster_state(keys, recipient).is_some()
+}
+
+/// The recipients a value was sealed to (`before`) that sealing it to `after` would lose,
+/// leaving out keys the cluster publishes (moving values off old cluster keys is what a reseal
+/// is for) and those named with `--drop-recipient` (`allowed`). Whatever remains is most likely
+/// a recovery key: losing it silently is losing the way back without the cluster.
+pub fn dropped(
+    before: &[Fingerprint],
+    after: &[Fingerprint],
+    published: Option<&PublicKeys>,
+    allowed: &[Fingerprint],
+) -> Vec<Fingerprint> {
+    let cluster_key = |fingerprint: &Fingerprint| {
+        published.is_some_and(|keys| {
+            keys.keys.iter().any(|k| {
+                k.recipient
+                    .parse::<Recipient>()
+                    .is_ok_and(|r| r.fingerprint() == *fingerprint)
+            })
+        })
+    };
+    before
+        .iter()
+        .filter(|f| !after.contains(f) && !allowed.contains(f) && !cluster_key(f))
+        .copied()
+        .collect()
+}
+
+/// The error for recipients [`dropped`] would lose.
+pub fn dropped_error(what: &str, lost: &[Fingerprint]) -> anyhow::Error {
+    let list: Vec<String> = lost.iter().map(ToString::to_string).collect();
+    anyhow!(
+        "{what} would no longer be sealed to {}, which is not a key of this cluster (a recovery key?): add it (--recovery, or `recovery:` in the repository root's .kage.yaml), or pass --drop-recipient {} to drop it on purpose",
+        list.join(", "),
+        list.join(" --drop-recipient ")
+    )
+}
+
+/// Parses `--drop-recipient` fingerprints.
+pub fn parse_fingerprints(flags: &[String]) -> anyhow::Result<Vec<Fingerprint>> {
+    flags
+        .iter()
+        .map(|f| {
+            f.parse().map_err(|e| {
+                anyhow!("--drop-recipient {f}: {e} (a fingerprint, as `kage inspect` shows it)")
+            })
+        })
+        .collect()
 }
 
 /// The recipients of a file sealed without the controller: `-r`, else the file's `.kage.yaml`

@@ -10,6 +10,7 @@ mod common;
 
 use common::kage;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
@@ -1398,4 +1399,144 @@ fn validate_is_a_gate_that_cannot_pass_by_accident() {
         "a Secret without values is nothing to check"
     );
     assert_eq!(report["skipped"].as_array().unwrap().len(), 3, "{report}");
+}
+
+/// The fingerprint of recipient `r`, as `kage inspect` shows it.
+fn fingerprint(r: &str) -> String {
+    r.parse::<kage_core::Recipient>()
+        .unwrap()
+        .fingerprint()
+        .to_string()
+}
+
+/// The fingerprints each value of a sealed file is sealed to, by key.
+fn sealed_to(d: &Dir, file: &str) -> BTreeMap<String, Vec<String>> {
+    let doc: serde_json::Value = serde_saphyr::from_str(&d.read(file)).unwrap();
+    doc["spec"]["encryptedData"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| {
+            let value = kage_core::SealedValue::from_base64(v.as_str().unwrap()).unwrap();
+            (
+                k.clone(),
+                value.recipients().iter().map(ToString::to_string).collect(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn merging_a_value_never_drops_the_recovery_recipient_its_siblings_have() {
+    let d = Dir::new();
+    let recovery = d.keygen("recovery.txt");
+    d.cmd()
+        .args([
+            "seal",
+            "--name",
+            "db",
+            "-n",
+            "prod",
+            "--from-literal",
+            "a=1",
+        ])
+        .args(["-r", &d.recipient, "--recovery", &recovery, "-w", "db.yaml"])
+        .assert()
+        .success();
+    let before = d.read("db.yaml");
+    d.cmd()
+        .args(["seal", "--merge-into", "db.yaml", "--from-literal", "b=2"])
+        .args(["-r", &d.recipient])
+        .assert()
+        .code(3)
+        .stderr(
+            contains(fingerprint(&recovery))
+                .and(contains("--drop-recipient"))
+                .and(contains("unlike its other values")),
+        );
+    assert_eq!(d.read("db.yaml"), before, "a refused merge changes nothing");
+
+    d.cmd()
+        .args(["seal", "--merge-into", "db.yaml", "--from-literal", "b=2"])
+        .args(["-r", &d.recipient, "--recovery", &recovery])
+        .assert()
+        .success();
+    assert!(sealed_to(&d, "db.yaml")["b"].contains(&fingerprint(&recovery)));
+
+    d.cmd()
+        .args(["seal", "--merge-into", "db.yaml", "--from-literal", "c=3"])
+        .args([
+            "-r",
+            &d.recipient,
+            "--drop-recipient",
+            &fingerprint(&recovery),
+        ])
+        .assert()
+        .success();
+    assert_eq!(sealed_to(&d, "db.yaml")["c"], [fingerprint(&d.recipient)]);
+}
+
+#[test]
+fn an_offline_reseal_keeps_every_recovery_recipient_or_changes_nothing() {
+    let d = Dir::new();
+    let recovery = d.keygen("recovery.txt");
+    let new_cluster = d.keygen("new-cluster.txt");
+    d.cmd()
+        .args([
+            "seal",
+            "--name",
+            "db",
+            "-n",
+            "prod",
+            "--from-literal",
+            "a=1",
+        ])
+        .args(["-r", &d.recipient, "--recovery", &recovery, "-w", "db.yaml"])
+        .assert()
+        .success();
+    let before = d.read("db.yaml");
+    d.cmd()
+        .args(["reseal", "db.yaml", "-i", "id.txt", "-r", &new_cluster])
+        .assert()
+        .failure()
+        .stderr(
+            contains("would no longer be sealed to")
+                .and(contains(fingerprint(&recovery)))
+                .and(contains("file left unchanged")),
+        );
+    assert_eq!(d.read("db.yaml"), before);
+
+    // Offline, an old cluster key is known as such only when named: kage cannot tell it from a
+    // recovery key without the cluster's published keys.
+    let old_cluster = fingerprint(&d.recipient);
+    d.cmd()
+        .args(["reseal", "db.yaml", "-i", "id.txt", "--dry-run"])
+        .args(["-r", &new_cluster, "-r", &recovery])
+        .args(["--drop-recipient", &old_cluster])
+        .assert()
+        .success()
+        .stderr(
+            contains(format!(
+                "sealed to {old_cluster}, {} -> {}, {}",
+                fingerprint(&recovery),
+                fingerprint(&new_cluster),
+                fingerprint(&recovery)
+            ))
+            .and(contains("would reseal 1 SealedSecret(s)")),
+        );
+    assert_eq!(d.read("db.yaml"), before, "--dry-run writes nothing");
+
+    d.cmd()
+        .args(["reseal", "db.yaml", "-i", "id.txt", "-r", &new_cluster])
+        .args(["--drop-recipient", &old_cluster])
+        .assert()
+        .failure();
+    assert_eq!(d.read("db.yaml"), before, "the recovery key is still kept");
+    d.cmd()
+        .args(["reseal", "db.yaml", "-i", "id.txt", "-r", &new_cluster])
+        .args(["--drop-recipient", &old_cluster])
+        .args(["--drop-recipient", &fingerprint(&recovery)])
+        .assert()
+        .success();
+    assert_eq!(sealed_to(&d, "db.yaml")["a"], [fingerprint(&new_cluster)]);
 }

@@ -11,7 +11,7 @@ use anyhow::{Context, anyhow};
 use kage_api::manifest::{self, Document, OutputFormat};
 use kage_api::seal::{sealed_secret_from_document, sealed_secret_to_document, sealed_values};
 use kage_api::wire::ResealAnswer;
-use kage_core::{Identity, KeyRing, Location, Recipient, seal};
+use kage_core::{Fingerprint, Identity, KeyRing, Location, Recipient, seal};
 use zeroize::Zeroizing;
 
 use crate::args::ResealArgs;
@@ -37,11 +37,17 @@ pub fn run(args: ResealArgs) -> Outcome {
     }
     let mut failed = 0;
     let mut resealed = 0;
+    let verb = if args.dry_run {
+        "would reseal"
+    } else {
+        "resealed"
+    };
+    let allowed = recipients::parse_fingerprints(&args.drop_recipients).map_err(Failure::Input)?;
     let mut report = |file: &Path, outcome: anyhow::Result<usize>| match outcome {
         Ok(0) => {}
         Ok(n) => {
             resealed += n;
-            eprintln!("{}: resealed {n} SealedSecret(s)", file.display());
+            eprintln!("{}: {verb} {n} SealedSecret(s)", file.display());
         }
         Err(e) => {
             failed += 1;
@@ -52,31 +58,24 @@ pub fn run(args: ResealArgs) -> Outcome {
     match &ring {
         Some(ring) => {
             for file in &all {
-                let outcome =
-                    FileJob::read(file, published.as_ref(), &args.recipients).and_then(|job| {
-                        match job {
-                            Some(job) => {
-                                let fresh = reseal_offline(
-                                    &job.sealed_documents(),
-                                    ring,
-                                    &recipients::choose(
-                                        &args.recipients,
-                                        &job.configured,
-                                        published.as_ref(),
-                                    )?,
-                                    published.as_ref(),
-                                )?;
-                                job.write(fresh)
-                            }
-                            None => Ok(0),
-                        }
-                    });
+                let outcome = FileJob::read(file, published.as_ref(), &args).and_then(|job| {
+                    let Some(job) = job else {
+                        return Ok(0);
+                    };
+                    let chosen =
+                        recipients::choose(&args.recipients, &job.configured, published.as_ref())?;
+                    let after: Vec<_> = chosen.iter().map(Recipient::fingerprint).collect();
+                    job.check_coverage(&after, published.as_ref(), &allowed)?;
+                    let fresh =
+                        reseal_offline(&job.sealed_documents(), ring, &chosen, published.as_ref())?;
+                    job.write(fresh)
+                });
                 report(file, outcome);
             }
         }
-        None => reseal_through_controller(&all, &args, published.as_ref(), &mut report),
+        None => reseal_through_controller(&all, &args, (published.as_ref(), &allowed), &mut report),
     }
-    eprintln!("resealed {resealed} SealedSecret(s); {failed} file(s) failed");
+    eprintln!("{verb} {resealed} SealedSecret(s); {failed} file(s) failed");
     if failed > 0 {
         return Err(Failure::Unseal(anyhow!(
             "{failed} file(s) could not be resealed"
@@ -111,6 +110,8 @@ struct FileJob {
     positions: Vec<usize>,
     /// What `.kage.yaml` says for this file.
     configured: kage_yaml::Resolved,
+    /// `--dry-run`: say what would change, write nothing.
+    dry_run: bool,
 }
 
 impl FileJob {
@@ -120,8 +121,9 @@ impl FileJob {
     fn read(
         file: &Path,
         published: Option<&PublicKeys>,
-        flags: &[String],
+        args: &ResealArgs,
     ) -> anyhow::Result<Option<FileJob>> {
+        let flags = &args.recipients;
         let text = files::read_input(Some(file))?;
         let Ok(docs) = manifest::read_documents(&text) else {
             // Not a manifest: not ours to touch.
@@ -143,7 +145,43 @@ impl FileJob {
             docs,
             positions,
             configured,
+            dry_run: args.dry_run,
         }))
+    }
+
+    /// Every value of the file's SealedSecrets, with the object it belongs to.
+    fn values(&self) -> Vec<(String, String, kage_core::SealedValue)> {
+        let mut out = Vec::new();
+        for doc in self.sealed_documents() {
+            let Ok(object) = sealed_secret_from_document(&doc) else {
+                continue;
+            };
+            let who = format!("{}/{}", object.namespace_or_empty(), object.name_or_empty());
+            for (key, value) in sealed_values(&object).unwrap_or_default() {
+                out.push((who.clone(), key, value));
+            }
+        }
+        out
+    }
+
+    /// Refuses the file when a value would lose a recipient that is not a cluster key and
+    /// not named with `--drop-recipient` (see [`recipients::dropped`]).
+    fn check_coverage(
+        &self,
+        after: &[Fingerprint],
+        published: Option<&PublicKeys>,
+        allowed: &[Fingerprint],
+    ) -> anyhow::Result<()> {
+        for (who, key, value) in self.values() {
+            let lost = recipients::dropped(value.recipients(), after, published, allowed);
+            if !lost.is_empty() {
+                return Err(recipients::dropped_error(
+                    &format!("SealedSecret {who} key {key:?}"),
+                    &lost,
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn sealed_documents(&self) -> Vec<Document> {
@@ -162,8 +200,27 @@ impl FileJob {
                 self.positions.len()
             );
         }
+        let before = self.values();
         for (&i, doc) in self.positions.iter().zip(fresh) {
             self.docs[i] = doc;
+        }
+        if self.dry_run {
+            for ((who, key, old), (_, _, new)) in before.iter().zip(self.values()) {
+                let list = |v: &kage_core::SealedValue| {
+                    v.recipients()
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                eprintln!(
+                    "{}: SealedSecret {who} key {key:?}: sealed to {} -> {}",
+                    self.path.display(),
+                    list(old),
+                    list(&new)
+                );
+            }
+            return Ok(self.positions.len());
         }
         let format = if self.path.extension().is_some_and(|e| e == "json") {
             OutputFormat::Json
@@ -187,7 +244,7 @@ impl FileJob {
 fn reseal_through_controller(
     all: &[std::path::PathBuf],
     args: &ResealArgs,
-    published: Option<&PublicKeys>,
+    (published, allowed): (Option<&PublicKeys>, &[Fingerprint]),
     report: &mut impl FnMut(&Path, anyhow::Result<usize>),
 ) {
     /// Files sent in one request, with their object and value counts and body size.
@@ -202,7 +259,7 @@ fn reseal_through_controller(
     let mut groups: std::collections::BTreeMap<Vec<String>, (Vec<Recipient>, Vec<Batch>)> =
         Default::default();
     for file in all {
-        let job = match FileJob::read(file, published, &args.recipients) {
+        let job = match FileJob::read(file, published, args) {
             Ok(Some(job)) => job,
             Ok(None) => continue,
             Err(e) => {
@@ -213,6 +270,15 @@ fn reseal_through_controller(
         // Only recovery recipients are kept: every cluster key but the current one is dropped
         // (after a compromise, an old key is the stolen one).
         let keep = &job.configured.recovery;
+        let after: Vec<Fingerprint> = keep
+            .iter()
+            .chain(published.map(|k| &k.current))
+            .map(Recipient::fingerprint)
+            .collect();
+        if let Err(e) = job.check_coverage(&after, published, allowed) {
+            report(file, Err(e));
+            continue;
+        }
         let group_key: Vec<String> = keep.iter().map(ToString::to_string).collect();
         let (_, batches) = groups
             .entry(group_key)
@@ -312,17 +378,6 @@ fn reseal_offline(
                         "warning: SealedSecret {ns}/{name} key {key:?}: adds recipient {} that could not open it before",
                         added.fingerprint()
                     );
-                }
-                let kept: Vec<_> = recipients.iter().map(Recipient::fingerprint).collect();
-                for dropped in value.recipients().iter().filter(|f| !kept.contains(f)) {
-                    let cluster_key = published.is_some_and(|k| {
-                        k.keys.iter().any(|p| p.fingerprint == dropped.to_string())
-                    });
-                    if !cluster_key {
-                        eprintln!(
-                            "warning: SealedSecret {ns}/{name} key {key:?}: drops recipient {dropped}, which is not a key of this cluster (a recovery key missing from .kage.yaml?)"
-                        );
-                    }
                 }
                 let fresh = seal(plain.as_bytes(), value.binding(), recipients)?;
                 object.spec.encrypted_data.insert(key, fresh.to_base64());

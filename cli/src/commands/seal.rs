@@ -13,9 +13,10 @@ use kage_api::seal::{
 use kage_api::template::Templates;
 use kage_api::{SEALED_AT_ANNOTATION, SealedSecret, SecretTemplate};
 use kage_core::value::MAX_VALUE_BYTES;
-use kage_core::{Location, Plaintext, Recipient, Scope, SealedValue};
+use kage_core::{Fingerprint, Location, Plaintext, Recipient, Scope, SealedValue};
 
 use crate::args::SealArgs;
+use crate::client::PublicKeys;
 use crate::mistake::Mistake;
 use crate::recipients::{self, Origin};
 use crate::run::{Failure, Outcome};
@@ -39,7 +40,8 @@ pub fn run(args: SealArgs) -> Outcome {
         .as_deref()
         .map(read_template_file)
         .transpose()?;
-    let recipients = recipients(&args, &resolved)?;
+    let published = recipients::published_keys(&args.cluster);
+    let recipients = recipients(&args, &resolved, published.as_ref())?;
 
     if let Some(path) = &args.merge_into {
         let [input] = inputs.as_mut_slice() else {
@@ -53,7 +55,7 @@ pub fn run(args: SealArgs) -> Outcome {
             input,
             &args,
             resolved.scope,
-            &recipients,
+            (&recipients, published.as_ref()),
             template.as_ref(),
         );
     }
@@ -220,7 +222,11 @@ fn read_value_file(path: &Path) -> anyhow::Result<Plaintext> {
 /// Recipients from -r/-R, else .kage.yaml; --recovery is always added.
 /// The recipients: from flags, else from the `.kage.yaml` rule, else the cluster's current key;
 /// said on stderr, and checked against the cluster's published keys when they can be read.
-fn recipients(args: &SealArgs, resolved: &kage_yaml::Resolved) -> Result<Vec<Recipient>, Failure> {
+fn recipients(
+    args: &SealArgs,
+    resolved: &kage_yaml::Resolved,
+    published: Option<&PublicKeys>,
+) -> Result<Vec<Recipient>, Failure> {
     let parse = |s: &str, from: &str| {
         s.parse::<Recipient>()
             .map_err(|e| Failure::Input(anyhow!("{from}: {e}")))
@@ -247,10 +253,9 @@ fn recipients(args: &SealArgs, resolved: &kage_yaml::Resolved) -> Result<Vec<Rec
         recovery.extend(resolved.recovery.iter().cloned());
         origin = Origin::Config(source.clone());
     }
-    let published = recipients::published_keys(&args.cluster);
     if list.is_empty() {
         // Last resort: the cluster's current key, read through the kubeconfig.
-        match &published {
+        match published {
             Some(keys) => {
                 list.push(keys.current.clone());
                 origin = Origin::Cluster;
@@ -272,7 +277,7 @@ fn recipients(args: &SealArgs, resolved: &kage_yaml::Resolved) -> Result<Vec<Rec
     }
     let mut seen = std::collections::HashSet::new();
     list.retain(|r| seen.insert(r.to_string()));
-    if let Some(keys) = &published {
+    if let Some(keys) = published {
         recipients::check_against_cluster(&list, keys).map_err(Failure::Input)?;
     }
     recipients::announce(&origin, &list, &recovery);
@@ -368,7 +373,7 @@ fn merge_into(
     input: &mut SecretInput,
     args: &SealArgs,
     config_scope: Option<Scope>,
-    recipients: &[Recipient],
+    (recipients, published): (&[Recipient], Option<&PublicKeys>),
     template: Option<&SecretTemplate>,
 ) -> Outcome {
     let mut docs = super::read_documents(Some(path))?;
@@ -424,6 +429,7 @@ fn merge_into(
         .or_else(|| existing.first().copied())
         .unwrap_or_default();
     warn_if_wide(scope);
+    check_siblings(&sealed, input, recipients, published, args)?;
     merge_values(&mut sealed, input, scope, recipients).map_err(|e| Failure::Input(e.into()))?;
     set_template(&mut sealed, template)?;
     stamp(&mut sealed);
@@ -431,6 +437,48 @@ fn merge_into(
     let text = write_documents(&docs, detect_format(path));
     files::write_atomic(path, text.as_bytes(), None)?;
     Ok(())
+}
+
+/// A value of a file is never sealed to fewer recipients than its siblings: every recipient
+/// all other values of the SealedSecret share must be among `recipients`, unless it is a
+/// cluster key or named with --drop-recipient.
+fn check_siblings(
+    sealed: &kage_api::SealedSecret,
+    input: &SecretInput,
+    recipients: &[Recipient],
+    published: Option<&PublicKeys>,
+    args: &SealArgs,
+) -> Result<(), Failure> {
+    let siblings: Vec<SealedValue> = sealed
+        .spec
+        .encrypted_data
+        .iter()
+        .filter(|(key, _)| !input.data.contains_key(*key))
+        .filter_map(|(_, v)| SealedValue::from_base64(v).ok())
+        .collect();
+    let Some((first, rest)) = siblings.split_first() else {
+        return Ok(());
+    };
+    let shared: Vec<Fingerprint> = first
+        .recipients()
+        .iter()
+        .filter(|f| rest.iter().all(|v| v.recipients().contains(f)))
+        .copied()
+        .collect();
+    let after: Vec<Fingerprint> = recipients.iter().map(Recipient::fingerprint).collect();
+    let allowed = recipients::parse_fingerprints(&args.drop_recipients).map_err(Failure::Input)?;
+    let lost = recipients::dropped(&shared, &after, published, &allowed);
+    if lost.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::Input(recipients::dropped_error(
+        &format!(
+            "the new values of SealedSecret {}/{}, unlike its other values,",
+            sealed.namespace_or_empty(),
+            sealed.name_or_empty()
+        ),
+        &lost,
+    )))
 }
 
 /// The fields a template file may set: those of `spec.template`.
