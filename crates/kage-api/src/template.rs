@@ -1020,7 +1020,7 @@ mod tests {
             (Function::Json, &[b"\x01\x02\x03"]),
             (Function::Yaml, &[b"\x01\x02\x03"]),
             (Function::UrlEncode, &[b"%%%%"]),
-            (Function::Indent(7), &[b"\n\n\n\n"]),
+            (Function::Indent(1), &[b"\na\na\na"]),
             (
                 Function::DockerConfigJson,
                 &[

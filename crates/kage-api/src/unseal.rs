@@ -104,3 +104,95 @@ pub fn unseal(sealed: &SealedSecret, ring: &KeyRing) -> Result<SecretOutput, Con
         opened_with,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seal::{SecretInput, seal_secret};
+    use kage_core::{Identity, Scope};
+
+    fn input(labels: &[(&str, &str)]) -> SecretInput {
+        let own = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        SecretInput {
+            type_: Some("kubernetes.io/basic-auth".into()),
+            immutable: Some(true),
+            labels: own(labels),
+            annotations: own(labels),
+            data: [
+                ("username".to_owned(), Plaintext::from(&b"admin"[..])),
+                ("password".to_owned(), Plaintext::from(&b"s3cret"[..])),
+            ]
+            .into(),
+            ..SecretInput::default()
+        }
+    }
+
+    #[test]
+    fn the_secret_has_the_values_type_metadata_and_rendered_templates() {
+        let id = Identity::generate();
+        let mut ring = KeyRing::default();
+        ring.insert(id.clone());
+        let mut sealed = seal_secret(
+            &input(&[("team", "payments")]),
+            "db",
+            "prod",
+            Scope::Strict,
+            std::slice::from_ref(id.recipient()),
+        )
+        .unwrap();
+        let template = sealed.spec.template.as_mut().unwrap();
+        template
+            .data
+            .insert("url".into(), "pg://{{ username }}:{{ password }}@db".into());
+        template.omit.push("username".into());
+
+        let output = unseal(&sealed, &ring).unwrap();
+        assert_eq!(output.opened_with, [id.fingerprint(), id.fingerprint()]);
+        let b64 = |s: &str| STANDARD.encode(s);
+        assert_eq!(
+            output.to_document(),
+            json!({
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {
+                    "name": "db",
+                    "namespace": "prod",
+                    "labels": {"team": "payments"},
+                    "annotations": {"team": "payments"},
+                },
+                "type": "kubernetes.io/basic-auth",
+                "immutable": true,
+                "data": {"password": b64("s3cret"), "url": b64("pg://admin:s3cret@db")},
+            })
+        );
+
+        let plain = seal_secret(
+            &SecretInput {
+                type_: None,
+                immutable: None,
+                ..input(&[])
+            },
+            "db",
+            "prod",
+            Scope::Strict,
+            std::slice::from_ref(id.recipient()),
+        )
+        .unwrap();
+        let doc = unseal(&plain, &ring).unwrap().to_document();
+        assert_eq!(doc["type"], "Opaque");
+        assert!(doc["metadata"].get("labels").is_none());
+        assert!(doc["metadata"].get("annotations").is_none());
+        assert!(doc.get("immutable").is_none());
+
+        let elsewhere = KeyRing::default();
+        assert!(matches!(
+            unseal(&plain, &elsewhere),
+            Err(ConvertError::Open { key, .. }) if key == "password"
+        ));
+    }
+}
