@@ -1540,3 +1540,88 @@ fn an_offline_reseal_keeps_every_recovery_recipient_or_changes_nothing() {
         .success();
     assert_eq!(sealed_to(&d, "db.yaml")["a"], [fingerprint(&new_cluster)]);
 }
+
+#[test]
+fn seal_refuses_offline_what_the_api_server_would_refuse_and_says_where_the_namespace_came_from() {
+    let d = Dir::new();
+    let seal = |args: &[&str]| {
+        let mut cmd = d.cmd();
+        cmd.args(["seal", "-r", &d.recipient]).args(args);
+        cmd.assert()
+    };
+    seal(&[
+        "--name",
+        "db",
+        "--from-literal",
+        "a=1",
+        "--from-literal",
+        "a=2",
+    ])
+    .code(3)
+    .stderr(contains("data key \"a\" is given twice"));
+    for bad in ["Db", "db_1", "-db", "db.", &"a".repeat(254)] {
+        seal(&[&format!("--name={bad}"), "--from-literal", "a=1"])
+            .code(3)
+            .stderr(contains("is not valid"));
+    }
+    seal(&["--name", "db", "-n", "Prod", "--from-literal", "a=1"])
+        .code(3)
+        .stderr(contains("namespace \"Prod\" is not valid"));
+    seal(&["--name", "db.example-1", "--from-literal", "a=1"]).success();
+    seal(&[
+        "--name",
+        "tls",
+        "--type",
+        "kubernetes.io/tls",
+        "--from-literal",
+        "tls.crt=c",
+    ])
+    .code(3)
+    .stderr(contains("needs both tls.crt and tls.key"));
+    seal(&[
+        "--name",
+        "tls",
+        "--type",
+        "kubernetes.io/tls",
+        "--from-literal",
+        "tls.crt=c",
+        "--from-literal",
+        "tls.key=k",
+    ])
+    .success();
+    seal(&[
+        "--name",
+        "pull",
+        "--type",
+        "kubernetes.io/dockerconfigjson",
+        "--from-literal",
+        ".dockerconfigjson={not json secret",
+    ])
+    .code(3)
+    .stderr(contains("must hold JSON").and(contains("not json secret").not()));
+    seal(&[
+        "--name",
+        "pull",
+        "--type",
+        "kubernetes.io/dockerconfigjson",
+        "--from-literal",
+        ".dockerconfigjson={\"auths\":{}}",
+    ])
+    .success();
+
+    seal(&["--name", "db", "--from-literal", "a=1"])
+        .success()
+        .stderr(contains(
+            "binding db to namespace default (the input names none",
+        ));
+    seal(&["--name", "db", "-n", "prod", "--from-literal", "a=1"])
+        .success()
+        .stderr(contains("binding db to namespace prod (from -n)"));
+    d.write(
+        "s.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: shop}\nstringData: {a: '1'}\n",
+    );
+    seal(&["-f", "s.yaml"]).success().stderr(contains(
+        "binding db to namespace shop (from its metadata.namespace)",
+    ));
+}

@@ -69,10 +69,27 @@ pub fn run(args: SealArgs) -> Outcome {
     let default_namespace =
         crate::client::default_namespace(args.namespace.as_deref(), &args.cluster)
             .map_err(Failure::Input)?;
+    let default_origin = if args.namespace.is_some() {
+        "from -n"
+    } else if default_namespace == "default" {
+        "the input names none, and neither -n nor the kubeconfig does"
+    } else {
+        "the kubeconfig context's namespace"
+    };
     let mut docs = Vec::new();
     for input in &inputs {
         let name = name_of(input, &args)?;
         let namespace = namespace_of(input, &args, &default_namespace)?;
+        kage_api::seal::check_name(&name, &namespace).map_err(|e| Failure::Input(e.into()))?;
+        if scope != Scope::ClusterWide {
+            let origin = if input.namespace.is_some() {
+                "from its metadata.namespace"
+            } else {
+                default_origin
+            };
+            eprintln!("binding {name} to namespace {namespace} ({origin})");
+        }
+        input.check_json().map_err(|e| Failure::Input(e.into()))?;
         if args.raw {
             return seal_raw(input, &name, &namespace, scope, &recipients);
         }
@@ -80,6 +97,7 @@ pub fn run(args: SealArgs) -> Outcome {
         let mut sealed = seal_secret(input, &name, &namespace, scope, &recipients)
             .map_err(|e| Failure::Input(e.into()))?;
         set_template(&mut sealed, template.as_ref())?;
+        kage_api::seal::check_sealed_type(&sealed).map_err(|e| Failure::Input(e.into()))?;
         stamp(&mut sealed);
         docs.push(sealed_secret_to_document(&sealed));
     }
@@ -139,9 +157,9 @@ fn input_from_flags(args: &SealArgs) -> anyhow::Result<SecretInput> {
             if std::mem::replace(&mut stdin_used, true) || args.file.is_some() {
                 bail!("only one value can come from stdin (--from-literal {key}=-)");
             }
-            input.insert(key, value_from_stdin(key)?)?;
+            input.insert_new(key, value_from_stdin(key)?)?;
         } else {
-            input.insert(key, Plaintext::from(value.as_bytes()))?;
+            input.insert_new(key, Plaintext::from(value.as_bytes()))?;
         }
     }
     for spec in &args.from_file {
@@ -156,7 +174,7 @@ fn input_from_flags(args: &SealArgs) -> anyhow::Result<SecretInput> {
                 (key, path)
             }
         };
-        input.insert(&key, read_value_file(&path)?)?;
+        input.insert_new(&key, read_value_file(&path)?)?;
     }
     for path in &args.from_env_file {
         let text = read_value_file(path)?;
@@ -170,7 +188,7 @@ fn input_from_flags(args: &SealArgs) -> anyhow::Result<SecretInput> {
             let (key, value) = line
                 .split_once('=')
                 .ok_or_else(|| anyhow!("{} line {}: expected KEY=VALUE", path.display(), n + 1))?;
-            input.insert(key.trim_end(), Plaintext::from(value.as_bytes()))?;
+            input.insert_new(key.trim_end(), Plaintext::from(value.as_bytes()))?;
         }
     }
     Ok(input)
@@ -430,8 +448,10 @@ fn merge_into(
         .unwrap_or_default();
     warn_if_wide(scope);
     check_siblings(&sealed, input, recipients, published, args)?;
+    input.check_json().map_err(|e| Failure::Input(e.into()))?;
     merge_values(&mut sealed, input, scope, recipients).map_err(|e| Failure::Input(e.into()))?;
     set_template(&mut sealed, template)?;
+    kage_api::seal::check_sealed_type(&sealed).map_err(|e| Failure::Input(e.into()))?;
     stamp(&mut sealed);
     docs[at] = sealed_secret_to_document(&sealed);
     let text = write_documents(&docs, detect_format(path));

@@ -381,6 +381,11 @@ fn check_sealed_secret(
             return problems;
         }
     };
+    if let Err(e) = kage_api::seal::check_name(sealed.name_or_empty(), sealed.namespace_or_empty())
+        .and_then(|()| kage_api::seal::check_sealed_type(&sealed))
+    {
+        problems.push(format!("SealedSecret {who}: {e}"));
+    }
     if let Err(e) = Templates::check_values(&sealed, &values) {
         problems.push(format!("SealedSecret {who}: {e}"));
     }

@@ -62,6 +62,37 @@ pub enum ConvertError {
         "data key {0:?} is not valid: use letters, digits, '-', '_' or '.' (at most {MAX_KEY_LEN})"
     )]
     InvalidKey(String),
+    /// A data key given twice on the command line.
+    #[error("data key {0:?} is given twice: each key once (kubectl refuses it too)")]
+    DuplicateKey(String),
+    /// A name or namespace the API server refuses.
+    #[error("{what} {value:?} is not valid: {rule}")]
+    InvalidName {
+        /// `name` or `namespace`.
+        what: &'static str,
+        /// The name given.
+        value: String,
+        /// The rule it breaks.
+        rule: &'static str,
+    },
+    /// A typed Secret without the keys the API server requires for its type.
+    #[error("a Secret of type {type_} needs {needs}: the API server refuses it without")]
+    TypeNeeds {
+        /// The Secret type.
+        type_: String,
+        /// The keys it needs, in words.
+        needs: &'static str,
+    },
+    /// A value the API server parses as JSON that is not.
+    #[error(
+        "key {key:?} of a {type_} Secret must hold JSON (the API server parses it): it does not"
+    )]
+    NotJson {
+        /// The data key.
+        key: String,
+        /// The Secret type.
+        type_: String,
+    },
     /// The values add up to more than [`MAX_SECRET_DATA_BYTES`].
     #[error("the Secret's values total {0} bytes, more than the limit of {MAX_SECRET_DATA_BYTES}")]
     TooLarge(usize),
@@ -168,6 +199,119 @@ pub fn is_valid_key(key: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
+/// Longest object name the API server accepts (a DNS subdomain).
+pub const MAX_NAME_LEN: usize = 253;
+/// Longest namespace name (a DNS label).
+pub const MAX_NAMESPACE_LEN: usize = 63;
+
+/// Refuses a Secret name (DNS subdomain) or namespace (DNS label) the API server would refuse.
+pub fn check_name(name: &str, namespace: &str) -> Result<(), ConvertError> {
+    let label = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !s.starts_with('-')
+            && !s.ends_with('-')
+    };
+    if name.len() > MAX_NAME_LEN || !name.split('.').all(label) {
+        return Err(ConvertError::InvalidName {
+            what: "name",
+            value: name.to_owned(),
+            rule: "lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters",
+        });
+    }
+    if !namespace.is_empty() && (namespace.len() > MAX_NAMESPACE_LEN || !label(namespace)) {
+        return Err(ConvertError::InvalidName {
+            what: "namespace",
+            value: namespace.to_owned(),
+            rule: "lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters",
+        });
+    }
+    Ok(())
+}
+
+/// The keys the API server requires of a Secret type: all of them, or (for basic-auth) one.
+const REQUIRED_KEYS: &[(&str, &[&str], bool, &str)] = &[
+    (
+        "kubernetes.io/tls",
+        &["tls.crt", "tls.key"],
+        true,
+        "both tls.crt and tls.key",
+    ),
+    (
+        "kubernetes.io/ssh-auth",
+        &["ssh-privatekey"],
+        true,
+        "ssh-privatekey",
+    ),
+    (
+        "kubernetes.io/basic-auth",
+        &["username", "password"],
+        false,
+        "username or password",
+    ),
+    (
+        "kubernetes.io/dockerconfigjson",
+        &[".dockerconfigjson"],
+        true,
+        ".dockerconfigjson",
+    ),
+    (
+        "kubernetes.io/dockercfg",
+        &[".dockercfg"],
+        true,
+        ".dockercfg",
+    ),
+];
+
+/// Refuses a Secret of `type_` whose data keys (after templates) lack what the API server
+/// requires for that type.
+pub fn check_type_keys<'a>(
+    type_: &str,
+    keys: impl IntoIterator<Item = &'a str>,
+) -> Result<(), ConvertError> {
+    let Some((_, required, all, needs)) = REQUIRED_KEYS.iter().find(|(t, ..)| *t == type_) else {
+        return Ok(());
+    };
+    let keys: Vec<&str> = keys.into_iter().collect();
+    let present = |k: &&str| keys.contains(k);
+    let ok = if *all {
+        required.iter().all(present)
+    } else {
+        required.iter().any(present)
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(ConvertError::TypeNeeds {
+            type_: type_.to_owned(),
+            needs,
+        })
+    }
+}
+
+/// [`check_type_keys`] for the Secret a SealedSecret stands for: its sealed keys not omitted,
+/// and its templated keys.
+pub fn check_sealed_type(sealed: &SealedSecret) -> Result<(), ConvertError> {
+    let template = sealed.spec.template.as_ref();
+    let type_ = template
+        .and_then(|t| t.type_.as_deref())
+        .unwrap_or("Opaque");
+    let omitted = |k: &str| template.is_some_and(|t| t.omit.iter().any(|o| o == k));
+    let keys = sealed
+        .spec
+        .encrypted_data
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !omitted(k))
+        .chain(
+            template
+                .into_iter()
+                .flat_map(|t| t.data.keys().map(String::as_str)),
+        );
+    check_type_keys(type_, keys)
+}
+
 impl SecretInput {
     /// Reads a `v1` `Secret` document. The document's strings are wiped afterwards, whatever
     /// the outcome.
@@ -235,6 +379,33 @@ impl SecretInput {
             return Err(ConvertError::InvalidKey(key.to_owned()));
         }
         self.data.insert(key.to_owned(), value);
+        Ok(())
+    }
+
+    /// Adds a value whose key must not be there yet (values given as flags).
+    pub fn insert_new(&mut self, key: &str, value: Plaintext) -> Result<(), ConvertError> {
+        if self.data.contains_key(key) {
+            return Err(ConvertError::DuplicateKey(key.to_owned()));
+        }
+        self.insert(key, value)
+    }
+
+    /// Refuses a value the API server parses as JSON for this Secret's type (see
+    /// [`crate::template::CONTENT_CHECKED_KEYS`]) that is not JSON. Names the key, never the
+    /// value.
+    pub fn check_json(&self) -> Result<(), ConvertError> {
+        let type_ = self.type_.as_deref().unwrap_or("Opaque");
+        for (t, key) in crate::template::CONTENT_CHECKED_KEYS {
+            if *t == type_
+                && let Some(value) = self.data.get(*key)
+                && serde_json::from_slice::<serde::de::IgnoredAny>(value.as_bytes()).is_err()
+            {
+                return Err(ConvertError::NotJson {
+                    key: (*key).to_owned(),
+                    type_: type_.to_owned(),
+                });
+            }
+        }
         Ok(())
     }
 
