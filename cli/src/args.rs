@@ -12,7 +12,8 @@ Exit codes:
   2  wrong usage
   3  invalid input (manifest, sealed value, key file)
   4  a value cannot be unsealed here (binding mismatch, no matching key, tampered)
-  5  validate found problems";
+  5  validate found problems
+  6  the cluster cannot be used (no kubeconfig, unreachable, 401, 403, no controller)";
 
 /// kage keeps Kubernetes Secrets safe in git: seal them with the cluster's age public key,
 /// commit the SealedSecret, and let the controller in the cluster unseal it.

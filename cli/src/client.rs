@@ -13,6 +13,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
 
 use crate::args::ClusterArgs;
+use crate::cluster_error::{ClusterError, Request, innermost, is_not_found, kubeconfig_error};
 use crate::mistake::Mistake;
 
 /// The controller's public keys.
@@ -34,22 +35,35 @@ pub fn block_on<T>(future: impl Future<Output = anyhow::Result<T>>) -> anyhow::R
 }
 
 /// A client and its default namespace, from `--kubeconfig`/`--context` or the usual places.
+/// Every failure is a [`ClusterError`].
 pub async fn connect(args: &ClusterArgs) -> anyhow::Result<(Client, String)> {
     let options = KubeConfigOptions {
         context: args.context.clone(),
         ..KubeConfigOptions::default()
     };
-    let config = match &args.kubeconfig {
+    let path = args.kubeconfig.as_deref();
+    let no_default = || {
+        std::env::var_os("KUBECONFIG").is_none_or(|v| v.is_empty())
+            && std::env::home_dir().is_none_or(|h| !h.join(".kube/config").is_file())
+    };
+    let config = match path {
         Some(path) => {
-            let kubeconfig = Kubeconfig::read_from(path)
-                .with_context(|| format!("reading kubeconfig {}", path.display()))?;
+            let kubeconfig =
+                Kubeconfig::read_from(path).map_err(|e| kubeconfig_error(Some(path), &e))?;
             Config::from_custom_kubeconfig(kubeconfig, &options).await
         }
+        None if no_default() => return Err(ClusterError::NoKubeconfig.into()),
         None => Config::from_kubeconfig(&options).await,
     }
-    .context("loading the kubeconfig")?;
+    .map_err(|e| kubeconfig_error(path, &e))?;
     let namespace = config.default_namespace.clone();
-    Ok((Client::try_from(config)?, namespace))
+    let client = Client::try_from(config).map_err(|e| {
+        anyhow::Error::from(ClusterError::BadKubeconfig {
+            path: path.map(Path::to_path_buf),
+            cause: innermost(&e),
+        })
+    })?;
+    Ok((client, namespace))
 }
 
 /// Reads the public keys the controller publishes.
@@ -58,9 +72,22 @@ pub async fn fetch_keys(client: Client, args: &ClusterArgs) -> anyhow::Result<Pu
     let map = Api::<ConfigMap>::namespaced(client, ns)
         .get(PUBLIC_KEYS_CONFIGMAP)
         .await
-        .with_context(|| Mistake::NoController {
-            namespace: ns.clone(),
-            config_map: PUBLIC_KEYS_CONFIGMAP,
+        .map_err(|e| {
+            if is_not_found(&e) {
+                anyhow::Error::from(Mistake::NoController {
+                    namespace: ns.clone(),
+                    config_map: PUBLIC_KEYS_CONFIGMAP,
+                })
+            } else {
+                Request {
+                    action: &format!("reading the public keys {ns}/{PUBLIC_KEYS_CONFIGMAP}"),
+                    verb: "get",
+                    resource: "configmaps",
+                    namespace: Some(ns),
+                    ..Request::default()
+                }
+                .error(e)
+            }
         })?;
     let data = map.data.unwrap_or_default();
     let current = data
@@ -107,19 +134,37 @@ pub async fn call_controller(
         .uri(&uri)
         .header("content-type", "application/yaml")
         .body(body)?;
+    let through_proxy = args.controller_url.is_none();
     client.request_text(request).await.map_err(|e| match e {
-        kube::Error::Api(status) if status.code == 403 && args.controller_url.is_none() => anyhow!(
-            "forbidden: calling the controller needs `create` on services/proxy for {}/{} (cluster RBAC): {}",
-            args.controller_namespace,
-            args.controller_name,
-            status.message
+        kube::Error::Api(status) if through_proxy && matches!(status.code, 404 | 502 | 503) => {
+            ClusterError::ControllerDown {
+                namespace: args.controller_namespace.clone(),
+                name: args.controller_name.clone(),
+                code: status.code,
+                message: status.message,
+            }
+            .into()
+        }
+        kube::Error::Api(status) if !through_proxy || !matches!(status.code, 401 | 403) => {
+            anyhow!(
+                "the controller answered {}: {}",
+                status.code,
+                status.message
+            )
+        }
+        other if through_proxy => Request {
+            action: &format!("calling the controller ({method} {path})"),
+            verb: "create",
+            resource: "services",
+            subresource: Some("proxy"),
+            name: Some(&args.controller_name),
+            namespace: Some(&args.controller_namespace),
+        }
+        .error(other),
+        other => anyhow!(
+            "cannot reach the controller at {uri}: {}",
+            innermost(&other)
         ),
-        kube::Error::Api(status) => anyhow!(
-            "the controller answered {}: {}",
-            status.code,
-            status.message
-        ),
-        other => anyhow!(other).context(format!("calling the controller at {uri}")),
     })
 }
 
@@ -146,12 +191,16 @@ pub fn kubeconfig_namespace(
             .filter(|p| p.is_file())
     };
     let config = match kubeconfig {
-        Some(path) if path.is_file() => Kubeconfig::read_from(path)?,
+        Some(path) if path.is_file() => {
+            Kubeconfig::read_from(path).map_err(|e| kubeconfig_error(Some(path), &e))?
+        }
         Some(_) => return Ok(None),
-        None => match Kubeconfig::from_env()? {
+        None => match Kubeconfig::from_env().map_err(|e| kubeconfig_error(None, &e))? {
             Some(config) => config,
             None => match default() {
-                Some(path) => Kubeconfig::read_from(path)?,
+                Some(path) => {
+                    Kubeconfig::read_from(&path).map_err(|e| kubeconfig_error(Some(&path), &e))?
+                }
                 None => return Ok(None),
             },
         },

@@ -8,9 +8,12 @@
 //! - 3: invalid input (malformed manifest, sealed value or key file)
 //! - 4: a value cannot be unsealed here (binding mismatch, no matching key, tampered)
 //! - 5: `kage validate` found problems
+//! - 6: the cluster cannot be used (no kubeconfig, API server unreachable, credentials refused,
+//!   forbidden by RBAC, controller not installed or not running)
 
 mod args;
 mod client;
+mod cluster_error;
 mod commands;
 mod files;
 mod kage_yaml;

@@ -3,6 +3,8 @@
 
 use kage_core::{BindingError, OpenError};
 
+use crate::cluster_error::ClusterError;
+
 /// A mistake made on the command line or in the input.
 #[derive(Debug, thiserror::Error)]
 pub enum Mistake {
@@ -53,10 +55,24 @@ impl Mistake {
     }
 }
 
+/// Whether the error is the cluster's state rather than the input's: exit code 6.
+pub fn is_about_the_cluster(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause.is::<ClusterError>()
+            || matches!(
+                cause.downcast_ref::<Mistake>(),
+                Some(Mistake::NoController { .. })
+            )
+    })
+}
+
 /// A next step for the error, from its type or the type of one of its causes.
 pub fn hint(e: &anyhow::Error) -> Option<String> {
-    if let Some(mistake) = e.downcast_ref::<Mistake>() {
+    if let Some(mistake) = e.chain().find_map(|c| c.downcast_ref::<Mistake>()) {
         return Some(mistake.hint());
+    }
+    if let Some(cluster) = e.chain().find_map(|c| c.downcast_ref::<ClusterError>()) {
+        return Some(cluster.hint());
     }
     let hint = e.chain().find_map(|cause| match cause.downcast_ref::<OpenError>()? {
         OpenError::NoKey { .. } => {

@@ -19,15 +19,24 @@ pub const KEYS_WAIT: Duration = Duration::from_secs(3);
 
 /// The cluster's published keys, if the kubeconfig reaches them within [`KEYS_WAIT`].
 pub fn published_keys(cluster: &ClusterArgs) -> Option<PublicKeys> {
+    fetch_published_keys(cluster).ok()
+}
+
+/// The cluster's published keys within [`KEYS_WAIT`], or why not.
+pub fn fetch_published_keys(cluster: &ClusterArgs) -> anyhow::Result<PublicKeys> {
     block_on(async {
         tokio::time::timeout(KEYS_WAIT, async {
             let (client, _) = connect(cluster).await?;
             fetch_keys(client, cluster).await
         })
         .await
-        .map_err(|_| anyhow!("timed out"))?
+        .map_err(|_| {
+            anyhow::Error::from(crate::cluster_error::ClusterError::Unreachable {
+                action: "reading the cluster's public keys".to_owned(),
+                cause: format!("no answer within {} s", KEYS_WAIT.as_secs()),
+            })
+        })?
     })
-    .ok()
 }
 
 /// What a published key says of `recipient`: `None` when it is not a cluster key.

@@ -59,6 +59,12 @@ where
     };
     let (code, error) = match commands::run(cli) {
         Ok(()) => (0, None),
+        // The cluster's state, whichever command met it: one exit code.
+        Err(Failure::Input(e) | Failure::Unseal(e) | Failure::Other(e))
+            if mistake::is_about_the_cluster(&e) =>
+        {
+            (6, Some(e))
+        }
         Err(Failure::Input(e)) => (3, Some(e)),
         Err(Failure::Unseal(e)) => (4, Some(e)),
         Err(Failure::Invalid) => (5, None),

@@ -1625,3 +1625,80 @@ fn seal_refuses_offline_what_the_api_server_would_refuse_and_says_where_the_name
         "binding db to namespace shop (from its metadata.namespace)",
     ));
 }
+
+#[test]
+fn every_command_reports_an_unusable_cluster_the_same_way() {
+    let d = Dir::new();
+    // No kubeconfig at all.
+    d.cmd()
+        .args(["status"])
+        .assert()
+        .code(6)
+        .stderr(contains("no kubeconfig").and(contains("hint: point KUBECONFIG")));
+
+    // A file that is not a kubeconfig (here an identity) is named, never quoted.
+    for command in [
+        vec!["key", "list"],
+        vec![
+            "seal",
+            "--name",
+            "x",
+            "--from-literal",
+            "a=b",
+            "-r",
+            &d.recipient,
+        ],
+    ] {
+        let out = d
+            .cmd()
+            .args(&command)
+            .args(["--kubeconfig", "id.txt"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(6), "{stderr}");
+        assert!(
+            stderr.contains("id.txt: it is not a kubeconfig"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("AGE-SECRET-KEY"), "{stderr}");
+    }
+
+    // A kubeconfig whose API server does not answer (nothing listens on port 1).
+    d.write(
+        "down.kubeconfig",
+        "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u, namespace: apps}}]\ncurrent-context: x\n",
+    );
+    d.seal("s.yaml", "db", "prod", &["k=v"]);
+    for command in [
+        vec!["key", "fetch"],
+        vec!["key", "list"],
+        vec!["key", "rotate"],
+        vec!["key", "backup", "-r", &d.recipient, "-o", "b.age"],
+        vec!["status"],
+        vec!["validate", "--cluster", "s.yaml"],
+        vec!["reseal", "s.yaml"],
+    ] {
+        let out = d
+            .cmd()
+            .args(&command)
+            .args(["--kubeconfig", "down.kubeconfig"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(6), "{command:?}: {stderr}");
+        assert!(
+            stderr.contains("cannot reach the API server"),
+            "{command:?}: {stderr}"
+        );
+        assert_eq!(
+            stderr.matches("onnection refused").count(),
+            1,
+            "{command:?}: the cause once: {stderr}"
+        );
+        assert!(
+            stderr.contains("not a kage problem") && !stderr.contains("install"),
+            "{command:?}: {stderr}"
+        );
+    }
+}

@@ -662,12 +662,41 @@ async fn the_cli_reaches_the_controller_through_the_service_proxy_and_rbac_decid
         .arg(&file)
         .output()
         .unwrap();
-    assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(6), "{stderr}");
     assert!(
-        stderr.contains("forbidden") && stderr.contains("services/proxy"),
+        stderr
+            .contains("needs `create` on services/proxy kage-controller in namespace kage-system")
+            && stderr.contains(
+                "kubectl auth can-i create services/kage-controller --subresource=proxy -n kage-system"
+            ),
         "{stderr}"
     );
+
+    // Credentials the API server refuses: the same exit code, and the cause named.
+    let mut bogus: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&nobody).unwrap()).unwrap();
+    bogus["users"][0]["user"]["token"] = "not-a-token".into();
+    let bogus_path = dir.path().join("bogus.kubeconfig");
+    std::fs::write(&bogus_path, bogus.to_string()).unwrap();
+    for command in [
+        &["status"][..],
+        &["key", "fetch"],
+        &["validate", "--cluster"],
+    ] {
+        let mut cmd = cluster.kage();
+        cmd.args(command).arg("--kubeconfig").arg(&bogus_path);
+        if command[0] == "validate" {
+            cmd.arg(&file);
+        }
+        let out = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(6), "{command:?}: {stderr}");
+        assert!(
+            stderr.contains("refused your credentials (401 Unauthorized)"),
+            "{command:?}: {stderr}"
+        );
+    }
     assert!(!ctl.logs().contains(PLAINTEXT));
 }
 

@@ -728,8 +728,11 @@ async fn rotation_needs_rbac_on_the_request_and_a_loop_of_requests_creates_one_k
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(6), "{stderr}");
     assert!(
-        !out.status.success() && stderr.contains("forbidden"),
+        stderr.contains("needs `patch` on configmaps kage-key-rotation in namespace kage-system")
+            && stderr
+                .contains("kubectl auth can-i patch configmaps/kage-key-rotation -n kage-system"),
         "{stderr}"
     );
     tokio::time::sleep(Duration::from_secs(2)).await;

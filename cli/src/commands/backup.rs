@@ -24,6 +24,7 @@ use zeroize::{Zeroize, Zeroizing};
 
 use crate::args::{BackupArgs, RestoreArgs, RetireArgs};
 use crate::client::{block_on, connect};
+use crate::cluster_error::Request;
 use crate::files;
 use crate::run::{Failure, Outcome};
 
@@ -100,9 +101,7 @@ pub fn backup(args: BackupArgs) -> Outcome {
         let list = api
             .list(&ListParams::default().labels(&format!("{SEALING_KEY_LABEL}=true")))
             .await
-            .with_context(|| {
-                format!("listing the key Secrets in {ns} (needs read access to Secrets there)")
-            })?;
+            .map_err(|e| list_keys(&ns).error(e))?;
         let mut keys = Vec::new();
         let mut versions = Vec::new();
         for mut secret in list.items {
@@ -157,7 +156,16 @@ pub fn backup(args: BackupArgs) -> Outcome {
             let mut stamped = api
                 .patch(name, &PatchParams::default(), &Patch::Merge(&stamp))
                 .await
-                .with_context(|| format!("marking {ns}/{name} as backed up (it changed since it was read: run the backup again)"))?;
+                .map_err(|e| {
+                    Request {
+                        action: &format!("marking {name} as backed up (a 409 means it changed since it was read: run the backup again)"),
+                        verb: "patch",
+                        resource: "secrets",
+                        namespace: Some(&ns),
+                        ..Request::default()
+                    }
+                    .error(e)
+                })?;
             wipe_secret(&mut stamped);
         }
         Ok(())
@@ -338,7 +346,7 @@ pub fn restore(args: RestoreArgs) -> Outcome {
         let existing = api
             .list(&ListParams::default().labels(&format!("{SEALING_KEY_LABEL}=true")))
             .await
-            .with_context(|| format!("listing the key Secrets in {ns}"))?;
+            .map_err(|e| list_keys(&ns).error(e))?;
         let mut present: BTreeMap<String, String> = BTreeMap::new();
         for mut s in existing.items {
             let meta = KeyMeta::of(&s.metadata);
@@ -390,7 +398,16 @@ pub fn restore(args: RestoreArgs) -> Outcome {
             };
             let result = api.create(&params, &secret).await;
             wipe_secret(&mut secret);
-            let mut created = result.with_context(|| format!("creating key Secret {ns}/{name}"))?;
+            let mut created = result.map_err(|e| {
+                Request {
+                    action: &format!("creating key Secret {ns}/{name}"),
+                    verb: "create",
+                    resource: "secrets",
+                    namespace: Some(&ns),
+                    ..Request::default()
+                }
+                .error(e)
+            })?;
             wipe_secret(&mut created);
             present.insert(name.clone(), key.fingerprint.clone());
             restored.push(format!("{} as {name}", key.fingerprint));
@@ -419,7 +436,7 @@ pub fn retire(args: RetireArgs) -> Outcome {
         let list = api
             .list_metadata(&ListParams::default().labels(&format!("{SEALING_KEY_LABEL}=true")))
             .await
-            .with_context(|| format!("listing the key Secrets in {ns}"))?;
+            .map_err(|e| list_keys(&ns).error(e))?;
         let keys: Vec<(KeyMeta, Option<String>)> = list
             .items
             .iter()
@@ -457,12 +474,32 @@ pub fn retire(args: RetireArgs) -> Outcome {
         let mut retired = api
             .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
             .await
-            .with_context(|| {
-                format!("retiring {ns}/{name} (it changed since it was read: try again)")
+            .map_err(|e| {
+                Request {
+                    action: &format!(
+                        "retiring {name} (a 409 means it changed since it was read: try again)"
+                    ),
+                    verb: "patch",
+                    resource: "secrets",
+                    namespace: Some(&ns),
+                    ..Request::default()
+                }
+                .error(e)
             })?;
         wipe_secret(&mut retired);
         eprintln!("retired {target} ({ns}/{name}): values sealed only to it no longer open");
         Ok(())
     })?;
     Ok(())
+}
+
+/// Listing the key Secrets in `ns`, to name it in errors.
+fn list_keys(ns: &str) -> Request<'_> {
+    Request {
+        action: "listing the key Secrets",
+        verb: "list",
+        resource: "secrets",
+        namespace: Some(ns),
+        ..Request::default()
+    }
 }

@@ -14,6 +14,7 @@ use kube::api::{Patch, PatchParams};
 
 use crate::args::{ClusterOnly, FetchArgs, KeyCommand};
 use crate::client::{PublicKeys, block_on, connect, fetch_keys};
+use crate::cluster_error::Request;
 use crate::run::{Failure, Outcome};
 use crate::{files, kage_yaml};
 
@@ -78,17 +79,31 @@ fn rotate(args: ClusterOnly) -> Outcome {
             &Patch::Apply(&map),
         )
         .await
-        .map_err(|e| match e {
-            kube::Error::Api(status) if status.code == 403 => anyhow!(
-                "forbidden: rotating needs `patch` on ConfigMap {ns}/{ROTATION_REQUEST_CONFIGMAP} (the kage-key-admin Role): {}",
-                status.message
-            ),
-            other => anyhow!(other).context(format!("writing the rotation request into {ns}/{ROTATION_REQUEST_CONFIGMAP}")),
+        .map_err(|e| {
+            Request {
+                action: &format!("requesting a rotation (the kage-key-admin Role allows it) in ConfigMap {ROTATION_REQUEST_CONFIGMAP}"),
+                verb: "patch",
+                resource: "configmaps",
+                name: Some(ROTATION_REQUEST_CONFIGMAP),
+                namespace: Some(&ns),
+                ..Request::default()
+            }
+            .error(e)
         })?;
         eprintln!("rotation requested ({request}); waiting for the controller");
         let deadline = std::time::Instant::now() + ROTATION_WAIT;
         loop {
-            let map = api.get(ROTATION_REQUEST_CONFIGMAP).await?;
+            let map = api.get(ROTATION_REQUEST_CONFIGMAP).await.map_err(|e| {
+                Request {
+                    action: "reading the rotation's answer",
+                    verb: "get",
+                    resource: "configmaps",
+                    name: Some(ROTATION_REQUEST_CONFIGMAP),
+                    namespace: Some(&ns),
+                    ..Request::default()
+                }
+                .error(e)
+            })?;
             let annotations = map.metadata.annotations.unwrap_or_default();
             let result = annotations.get(ROTATION_RESULT_ANNOTATION);
             if annotations.get(ROTATION_HANDLED_ANNOTATION) == Some(&request)

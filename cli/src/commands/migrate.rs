@@ -20,6 +20,7 @@ use kube::api::ListParams;
 
 use crate::args::MigrateArgs;
 use crate::client::{PublicKeys, block_on, connect};
+use crate::cluster_error::Request;
 use crate::recipients;
 use crate::run::{Failure, Outcome};
 use crate::sealed_secrets::{self, BitnamiSealedSecret, SealingKeys};
@@ -122,8 +123,15 @@ fn load_keys(args: &MigrateArgs) -> Result<SealingKeys, Failure> {
             Ok(Api::<Secret>::namespaced(client, namespace)
                 .list(&ListParams::default().labels(&selector))
                 .await
-                .with_context(|| {
-                    format!("listing the Sealed Secrets keys in {namespace} (or pass --key-file)")
+                .map_err(|e| {
+                    Request {
+                        action: "listing the Sealed Secrets keys (or pass --key-file)",
+                        verb: "list",
+                        resource: "secrets",
+                        namespace: Some(namespace),
+                        ..Request::default()
+                    }
+                    .error(e)
                 })?
                 .items)
         })

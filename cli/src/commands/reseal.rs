@@ -54,7 +54,11 @@ pub fn run(args: ResealArgs) -> Outcome {
             eprintln!("{}: {e:#} (file left unchanged)", file.display());
         }
     };
-    let published = recipients::published_keys(&args.cluster);
+    let published = match &ring {
+        Some(_) => recipients::published_keys(&args.cluster),
+        // Through the controller, the cluster must be there: say why it is not.
+        None => Some(recipients::fetch_published_keys(&args.cluster)?),
+    };
     match &ring {
         Some(ring) => {
             for file in &all {

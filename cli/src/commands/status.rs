@@ -6,6 +6,7 @@ use kube::api::ListParams;
 
 use crate::args::StatusArgs;
 use crate::client::{block_on, connect};
+use crate::cluster_error::Request;
 use crate::run::Outcome;
 
 pub fn run(args: StatusArgs) -> Outcome {
@@ -16,7 +17,21 @@ pub fn run(args: StatusArgs) -> Outcome {
         } else {
             Api::namespaced(client, args.namespace.as_deref().unwrap_or(&default_ns))
         };
-        Ok(api.list(&ListParams::default()).await?.items)
+        let namespace =
+            (!args.all_namespaces).then(|| args.namespace.clone().unwrap_or(default_ns.clone()));
+        api.list(&ListParams::default())
+            .await
+            .map(|l| l.items)
+            .map_err(|e| {
+                Request {
+                    action: "listing SealedSecrets",
+                    verb: "list",
+                    resource: "sealedsecrets.kage.dev",
+                    namespace: namespace.as_deref(),
+                    ..Request::default()
+                }
+                .error(e)
+            })
     })?;
     let mut out = format!(
         "{:<20} {:<30} {:<6} {:<20} {}\n",
