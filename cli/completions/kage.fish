@@ -66,7 +66,7 @@ complete -c kage -n "__fish_kage_using_subcommand seal" -l controller-name -d 'N
 complete -c kage -n "__fish_kage_using_subcommand seal" -l controller-url -d 'Reach the controller\'s HTTP API here instead of through the API server\'s service proxy' -r
 complete -c kage -n "__fish_kage_using_subcommand seal" -l raw -d 'Print one sealed value only (for templates); takes exactly one --from-literal/--from-file'
 complete -c kage -n "__fish_kage_using_subcommand seal" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c kage -n "__fish_kage_using_subcommand unseal" -s i -l identity -d 'Identity file (AGE-SECRET-KEY-1... lines); repeatable' -r -F
+complete -c kage -n "__fish_kage_using_subcommand unseal" -s i -l identity -d 'Identity file (AGE-SECRET-KEY-1... lines); repeatable. Default: $KAGE_IDENTITY_FILE (a path, as SOPS reads SOPS_AGE_KEY_FILE; a key itself in the environment is not read: every child process, and /proc, would see it)' -r -F
 complete -c kage -n "__fish_kage_using_subcommand unseal" -s f -l filename -d 'SealedSecret manifest; "-" or absent is stdin' -r -F
 complete -c kage -n "__fish_kage_using_subcommand unseal" -s o -l output -d 'Output format' -r -f -a "yaml\t'YAML documents'
 json\t'JSON'"

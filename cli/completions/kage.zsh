@@ -77,8 +77,8 @@ json\:"JSON"))' \
 ;;
 (unseal)
 _arguments "${_arguments_options[@]}" : \
-'*-i+[Identity file (AGE-SECRET-KEY-1... lines); repeatable]:FILE:_files' \
-'*--identity=[Identity file (AGE-SECRET-KEY-1... lines); repeatable]:FILE:_files' \
+'*-i+[Identity file (AGE-SECRET-KEY-1... lines); repeatable. Default\: \$KAGE_IDENTITY_FILE (a path, as SOPS reads SOPS_AGE_KEY_FILE; a key itself in the environment is not read\: every child process, and /proc, would see it)]:FILE:_files' \
+'*--identity=[Identity file (AGE-SECRET-KEY-1... lines); repeatable. Default\: \$KAGE_IDENTITY_FILE (a path, as SOPS reads SOPS_AGE_KEY_FILE; a key itself in the environment is not read\: every child process, and /proc, would see it)]:FILE:_files' \
 '-f+[SealedSecret manifest; "-" or absent is stdin]:FILE:_files' \
 '--filename=[SealedSecret manifest; "-" or absent is stdin]:FILE:_files' \
 '-o+[Output format]:FORMAT:((yaml\:"YAML documents"

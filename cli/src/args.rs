@@ -372,8 +372,16 @@ pub struct SealArgs {
 /// `kage unseal`.
 #[derive(Debug, Args)]
 pub struct UnsealArgs {
-    /// Identity file (AGE-SECRET-KEY-1... lines); repeatable.
-    #[arg(short = 'i', long = "identity", value_name = "FILE", required = true)]
+    /// Identity file (AGE-SECRET-KEY-1... lines); repeatable. Default: $KAGE_IDENTITY_FILE (a
+    /// path, as SOPS reads SOPS_AGE_KEY_FILE; a key itself in the environment is not read: every
+    /// child process, and /proc, would see it).
+    #[arg(
+        short = 'i',
+        long = "identity",
+        value_name = "FILE",
+        required = true,
+        env = "KAGE_IDENTITY_FILE"
+    )]
     pub identities: Vec<PathBuf>,
     /// SealedSecret manifest; "-" or absent is stdin.
     #[arg(short = 'f', long = "filename", value_name = "FILE")]

@@ -11,10 +11,8 @@ pub fn read_input(path: Option<&Path>) -> anyhow::Result<String> {
     let mut text = String::new();
     let limit = MAX_INPUT_BYTES as u64 + 1;
     match path {
-        None => read_limited(std::io::stdin().lock(), limit, &mut text).context("reading stdin")?,
-        Some(p) if p == Path::new("-") => {
-            read_limited(std::io::stdin().lock(), limit, &mut text).context("reading stdin")?
-        }
+        None => read_stdin(limit, &mut text)?,
+        Some(p) if p == Path::new("-") => read_stdin(limit, &mut text)?,
         Some(p) => {
             let file =
                 std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?;
@@ -26,6 +24,18 @@ pub fn read_input(path: Option<&Path>) -> anyhow::Result<String> {
         bail!("input is larger than the limit of {MAX_INPUT_BYTES} bytes");
     }
     Ok(text)
+}
+
+/// Reads stdin; on a terminal, first says what is expected instead of waiting silently.
+fn read_stdin(limit: u64, text: &mut String) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprintln!(
+            "reading a YAML or JSON manifest from the terminal: paste it, then press Ctrl-D (or pass -f FILE)"
+        );
+    }
+    read_limited(stdin.lock(), limit, text).context("reading stdin")
 }
 
 fn read_limited(reader: impl Read, limit: u64, text: &mut String) -> std::io::Result<()> {

@@ -55,6 +55,31 @@ impl Mistake {
     }
 }
 
+/// What kage does instead of a kubeseal flag a user arrives with (`--cert FILE` is reported
+/// as `--cert`).
+pub fn kubeseal_flag(flag: &str) -> Option<&'static str> {
+    let flag = flag.split(['=', ' ']).next().unwrap_or(flag);
+    Some(match flag {
+        "--cert" => {
+            "kage seals to an age recipient, not a certificate: -r age1... or -R FILE (`kage key fetch` prints the cluster's)"
+        }
+        "--fetch-cert" => {
+            "`kage key fetch` prints the cluster's recipient (`--save` writes it into .kage.yaml)"
+        }
+        "--re-encrypt" => "`kage reseal FILE...` re-encrypts files to the cluster's current key",
+        "--validate" => {
+            "`kage validate FILE...` checks offline; add --cluster to ask the controller"
+        }
+        "--recovery-unseal" | "--recovery-private-key" => {
+            "`kage unseal -i IDENTITY -f FILE` opens values offline with a private key"
+        }
+        "--format" => "-o yaml|json",
+        "--sealed-secret-file" => "`kage seal --merge-into FILE` updates a SealedSecret in place",
+        "--allow-empty-data" => "a SealedSecret needs at least one value",
+        _ => return None,
+    })
+}
+
 /// Whether the error is the cluster's state rather than the input's: exit code 6.
 pub fn is_about_the_cluster(e: &anyhow::Error) -> bool {
     e.chain().any(|cause| {

@@ -53,7 +53,20 @@ where
     if as_plugin {
         command = command.bin_name("kubectl kage");
     }
-    let cli = match Cli::from_arg_matches(&command.get_matches_from(args)) {
+    let matches = match command.try_get_matches_from(args) {
+        Ok(matches) => matches,
+        Err(e) => {
+            let unknown = e
+                .get(clap::error::ContextKind::InvalidArg)
+                .map(ToString::to_string);
+            let _ = e.print();
+            if let Some(hint) = unknown.as_deref().and_then(mistake::kubeseal_flag) {
+                eprintln!("hint: {hint}");
+            }
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
+    let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };

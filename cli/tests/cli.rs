@@ -1702,3 +1702,49 @@ fn every_command_reports_an_unusable_cluster_the_same_way() {
         );
     }
 }
+
+#[test]
+fn what_users_arrive_with_from_kubeseal_and_sops_is_pointed_to_kages_way() {
+    let d = Dir::new();
+    for (flag, hint) in [
+        ("--cert", "hint: kage seals to an age recipient"),
+        ("--fetch-cert", "hint: `kage key fetch`"),
+        ("--re-encrypt", "hint: `kage reseal"),
+    ] {
+        d.cmd()
+            .args(["seal", flag, "x"])
+            .assert()
+            .code(2)
+            .stderr(contains(hint));
+    }
+    let bitnami = "apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata: {name: old, namespace: prod}\nspec:\n  encryptedData: {k: AgBy}\n";
+    d.write("bitnami.yaml", bitnami);
+    d.cmd()
+        .args(["inspect", "-f", "bitnami.yaml"])
+        .assert()
+        .code(3)
+        .stderr(contains("Bitnami SealedSecret").and(contains("kage migrate")));
+    // SOPS users point an environment variable at their key file.
+    d.seal("s.yaml", "db", "prod", &["password=s3cret"]);
+    d.cmd()
+        .args(["unseal", "-f", "s.yaml"])
+        .env("KAGE_IDENTITY_FILE", d.path("id.txt"))
+        .assert()
+        .success()
+        .stdout(contains("password"));
+    let typo = format!(
+        "{}{}{}",
+        &d.recipient[..10],
+        if &d.recipient[10..11] == "q" {
+            "p"
+        } else {
+            "q"
+        },
+        &d.recipient[11..]
+    );
+    d.cmd()
+        .args(["seal", "--name", "a", "--from-literal", "a=b", "-r", &typo])
+        .assert()
+        .code(3)
+        .stderr(contains("checksum does not match"));
+}

@@ -60,6 +60,11 @@ fn read_sealed_secrets(path: Option<&Path>) -> Result<Vec<SealedSecret>, Failure
         .map(sealed_secret_from_document)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| Failure::Input(e.into()))?;
+    if docs.iter().any(crate::sealed_secrets::is_bitnami) && sealed.is_empty() {
+        return Err(Failure::Input(anyhow::anyhow!(
+            "the input holds a Bitnami SealedSecret (bitnami.com/v1alpha1), not a kage one: `kage migrate` converts it"
+        )));
+    }
     if sealed.is_empty() {
         return Err(Failure::Input(anyhow::anyhow!(
             "no SealedSecret in the input"

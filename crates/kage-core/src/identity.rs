@@ -23,6 +23,11 @@ pub enum KeyError {
     /// The string is not an `age1...` recipient.
     #[error("not an age X25519 recipient (expected age1...)")]
     NotARecipient,
+    /// An `age1...` string whose checksum does not match: a character mistyped or lost.
+    #[error(
+        "this age1... recipient's checksum does not match: a character was mistyped or lost in copying"
+    )]
+    RecipientChecksum,
     /// The string is not an `AGE-SECRET-KEY-1...` identity.
     #[error("not an age X25519 identity (expected AGE-SECRET-KEY-1...)")]
     NotAnIdentity,
@@ -105,7 +110,12 @@ impl FromStr for Recipient {
     type Err = KeyError;
 
     fn from_str(s: &str) -> Result<Self, KeyError> {
-        let (hrp, data) = bech32::decode(s.trim()).map_err(|_| KeyError::NotARecipient)?;
+        let (hrp, data) = bech32::decode(s.trim()).map_err(|e| match e {
+            bech32::DecodeError::Checksum(_) if s.trim().starts_with("age1") => {
+                KeyError::RecipientChecksum
+            }
+            _ => KeyError::NotARecipient,
+        })?;
         if hrp.as_str() != RECIPIENT_HRP || s.trim() != s.trim().to_lowercase() {
             return Err(KeyError::NotARecipient);
         }
@@ -270,9 +280,27 @@ mod tests {
 
     #[test]
     fn wrong_strings_are_refused() {
-        assert_eq!("age1xyz".parse::<Recipient>(), Err(KeyError::NotARecipient));
+        assert_eq!(
+            "ssh-ed25519 AAAA".parse::<Recipient>(),
+            Err(KeyError::NotARecipient)
+        );
         assert!("AGE-SECRET-KEY-1QQQ".parse::<Identity>().is_err());
         assert!("zz".parse::<Fingerprint>().is_err());
+        let good = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
+        let mistyped = good.replace("zmrj", "zmrk");
+        assert_eq!(
+            mistyped.parse::<Recipient>(),
+            Err(KeyError::RecipientChecksum)
+        );
+        let truncated = &good[..good.len() - 1];
+        assert_eq!(
+            truncated.parse::<Recipient>(),
+            Err(KeyError::RecipientChecksum)
+        );
+        assert_eq!(
+            mistyped.replacen("age1", "agf1", 1).parse::<Recipient>(),
+            Err(KeyError::NotARecipient)
+        );
     }
 }
 
