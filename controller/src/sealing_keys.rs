@@ -566,6 +566,18 @@ pub(crate) mod tests {
             "2026-01-01T00:04:00Z",
         );
         assert!(check_key_secret(&within_skew, now).is_ok());
+        let at_the_skew = labelled(
+            key_secret::SECRET_TYPE,
+            FIELD_MANAGER,
+            "2026-01-01T00:05:00Z",
+        );
+        assert!(check_key_secret(&at_the_skew, now).is_ok());
+        let past_the_skew = labelled(
+            key_secret::SECRET_TYPE,
+            FIELD_MANAGER,
+            "2026-01-01T00:05:01Z",
+        );
+        assert!(check_key_secret(&past_the_skew, now).is_err());
 
         let opaque = labelled("Opaque", FIELD_MANAGER, "2025-12-31T00:00:00Z");
         assert_eq!(check_key_secret(&opaque, now), Err(Untrusted::Type));
@@ -782,6 +794,15 @@ pub(crate) mod tests {
         );
         let a_bit_later = now + jiff::SignedDuration::from_secs(2);
         assert!(KeySet::new(vec![just_now]).may_rotate(a_bit_later).is_ok());
+        // Exactly at each boundary: the interval has passed, the hour is over.
+        let exactly = |secs: i64| SealingKey {
+            created: now - jiff::SignedDuration::from_secs(secs),
+            ..key(Identity::generate(), KeyState::Retired)
+        };
+        let interval = MIN_ROTATION_INTERVAL.as_secs() as i64;
+        assert!(KeySet::new(vec![exactly(interval)]).may_rotate(now).is_ok());
+        let hour_ago: Vec<_> = (0..MAX_ROTATIONS_PER_HOUR).map(|_| exactly(3600)).collect();
+        assert!(KeySet::new(hour_ago).may_rotate(now).is_ok());
     }
 
     #[test]
