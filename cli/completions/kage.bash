@@ -1101,7 +1101,7 @@ _kage() {
             return 0
             ;;
         kage__subcmd__status)
-            opts="-n -A -h --namespace --all-namespaces --kubeconfig --context --controller-namespace --controller-name --controller-url --help"
+            opts="-n -A -o -w -h --namespace --all-namespaces --output --watch --kubeconfig --context --controller-namespace --controller-name --controller-url --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1113,6 +1113,14 @@ _kage() {
                     ;;
                 -n)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "yaml json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "yaml json" -- "${cur}"))
                     return 0
                     ;;
                 --kubeconfig)

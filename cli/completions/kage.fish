@@ -174,13 +174,16 @@ complete -c kage -n "__fish_kage_using_subcommand migrate" -l controller-url -d 
 complete -c kage -n "__fish_kage_using_subcommand migrate" -l in-place -d 'Replace each Sealed Secrets document in its file (other documents are kept)'
 complete -c kage -n "__fish_kage_using_subcommand migrate" -s h -l help -d 'Print help'
 complete -c kage -n "__fish_kage_using_subcommand status" -s n -l namespace -d 'Namespace (default: the kubeconfig context\'s)' -r
+complete -c kage -n "__fish_kage_using_subcommand status" -s o -l output -d 'Print JSON or YAML (with --watch: one JSON object per line, or one YAML document per change) instead of a table' -r -f -a "yaml\t'YAML documents'
+json\t'JSON'"
 complete -c kage -n "__fish_kage_using_subcommand status" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
 complete -c kage -n "__fish_kage_using_subcommand status" -l context -d 'Kubeconfig context to use' -r
 complete -c kage -n "__fish_kage_using_subcommand status" -l controller-namespace -d 'Namespace of the kage controller' -r
 complete -c kage -n "__fish_kage_using_subcommand status" -l controller-name -d 'Name of the kage controller (Service and Deployment)' -r
 complete -c kage -n "__fish_kage_using_subcommand status" -l controller-url -d 'Reach the controller\'s HTTP API here instead of through the API server\'s service proxy' -r
 complete -c kage -n "__fish_kage_using_subcommand status" -s A -l all-namespaces -d 'All namespaces'
-complete -c kage -n "__fish_kage_using_subcommand status" -s h -l help -d 'Print help'
+complete -c kage -n "__fish_kage_using_subcommand status" -s w -l watch -d 'Keep watching: print each SealedSecret again whenever it changes (Ctrl-C to stop)'
+complete -c kage -n "__fish_kage_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kage -n "__fish_kage_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c kage -n "__fish_kage_using_subcommand help; and not __fish_seen_subcommand_from keygen seal unseal inspect validate reseal key migrate status completions help" -f -a "keygen" -d 'Generate a new identity (private key) and print its recipient (public key)'
 complete -c kage -n "__fish_kage_using_subcommand help; and not __fish_seen_subcommand_from keygen seal unseal inspect validate reseal key migrate status completions help" -f -a "seal" -d 'Seal a Secret (or literal values) into a SealedSecret'

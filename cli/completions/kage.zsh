@@ -310,6 +310,10 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 '-n+[Namespace (default\: the kubeconfig context'\''s)]:NAMESPACE:_default' \
 '--namespace=[Namespace (default\: the kubeconfig context'\''s)]:NAMESPACE:_default' \
+'-o+[Print JSON or YAML (with --watch\: one JSON object per line, or one YAML document per change) instead of a table]:FORMAT:((yaml\:"YAML documents"
+json\:"JSON"))' \
+'--output=[Print JSON or YAML (with --watch\: one JSON object per line, or one YAML document per change) instead of a table]:FORMAT:((yaml\:"YAML documents"
+json\:"JSON"))' \
 '--kubeconfig=[Path to the kubeconfig file (default\: \$KUBECONFIG, then ~/.kube/config)]:FILE:_files' \
 '--context=[Kubeconfig context to use]:NAME:_default' \
 '--controller-namespace=[Namespace of the kage controller]:NS:_default' \
@@ -317,8 +321,10 @@ _arguments "${_arguments_options[@]}" : \
 '--controller-url=[Reach the controller'\''s HTTP API here instead of through the API server'\''s service proxy]:URL:_default' \
 '-A[All namespaces]' \
 '--all-namespaces[All namespaces]' \
-'-h[Print help]' \
-'--help[Print help]' \
+'-w[Keep watching\: print each SealedSecret again whenever it changes (Ctrl-C to stop)]' \
+'--watch[Keep watching\: print each SealedSecret again whenever it changes (Ctrl-C to stop)]' \
+'-h[Print help (see more with '\''--help'\'')]' \
+'--help[Print help (see more with '\''--help'\'')]' \
 && ret=0
 ;;
 (completions)

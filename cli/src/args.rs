@@ -217,6 +217,13 @@ pub struct StatusArgs {
     /// All namespaces.
     #[arg(short = 'A', long)]
     pub all_namespaces: bool,
+    /// Print JSON or YAML (with --watch: one JSON object per line, or one YAML document per
+    /// change) instead of a table.
+    #[arg(short = 'o', long = "output", value_enum)]
+    pub format: Option<Format>,
+    /// Keep watching: print each SealedSecret again whenever it changes (Ctrl-C to stop).
+    #[arg(short = 'w', long)]
+    pub watch: bool,
     /// Cluster selection.
     #[command(flatten)]
     pub cluster: ClusterArgs,

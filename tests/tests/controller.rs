@@ -118,6 +118,56 @@ async fn fetch_seal_and_apply_gives_the_exact_secret_and_ready() {
         }),
         "{status}"
     );
+    let json = run_ok(
+        cluster
+            .kage()
+            .args(["status", "-n", &ns.name, "-o", "json"]),
+    )
+    .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(report["items"][0]["name"], "db", "{report}");
+    assert_eq!(report["items"][0]["ready"], "True", "{report}");
+    assert_eq!(report["items"][0]["reason"], "Unsealed", "{report}");
+    assert_eq!(report["items"][0]["upToDate"], true, "{report}");
+
+    // --watch prints what is there, then each change, one JSON object per line.
+    let mut watching = cluster
+        .kage()
+        .args(["status", "-n", &ns.name, "-w", "-o", "json"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = std::io::BufRead::lines(std::io::BufReader::new(watching.stdout.take().unwrap()));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let next = |what: &str| -> serde_json::Value {
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("no line for {what}"));
+        serde_json::from_str(&line).unwrap()
+    };
+    assert_eq!(next("the existing SealedSecret")["name"], "db");
+    let second = json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "second", "namespace": ns.name},
+        "stringData": {"k": "v"},
+    });
+    cluster.seal_and_apply(&second, &dir.path().join("second.yaml"), &[]);
+    let ready = loop {
+        let row = next("the new SealedSecret");
+        if row["name"] == "second" && row["ready"] == "True" {
+            break row;
+        }
+    };
+    assert_eq!(ready["reason"], "Unsealed");
+    watching.kill().unwrap();
+    let _ = watching.wait();
     assert!(!ctl.logs().contains(PLAINTEXT));
 }
 
