@@ -9,7 +9,7 @@
     reason = "test code: a failed unwrap is a failed test"
 )]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
@@ -253,6 +253,190 @@ fn the_chart_lints_renders_what_deploy_holds_and_refuses_bad_values() {
             "{bad}: {stderr}"
         );
     }
+}
+
+#[test]
+fn the_chart_follows_common_conventions_and_lints_as_a_subchart() {
+    let Some(_) = helm() else {
+        return;
+    };
+    // A parent chart holding kage as a subchart, with a global value: lint --strict passes.
+    let parent = tempfile::tempdir().unwrap();
+    std::fs::write(
+        parent.path().join("Chart.yaml"),
+        "apiVersion: v2\nname: platform\nversion: 1.0.0\ndependencies:\n  - name: kage\n    version: \">=0.0.0\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        parent.path().join("values.yaml"),
+        "global:\n  imageRegistry: registry.example\nkage:\n  replicas: 2\n",
+    )
+    .unwrap();
+    std::fs::create_dir(parent.path().join("charts")).unwrap();
+    std::fs::create_dir(parent.path().join("templates")).unwrap();
+    run_ok(
+        Command::new("cp")
+            .arg("-r")
+            .arg(chart())
+            .arg(parent.path().join("charts/kage")),
+    )
+    .unwrap();
+    run_ok(
+        helm()
+            .unwrap()
+            .args(["lint", "--strict"])
+            .arg(parent.path()),
+    )
+    .unwrap();
+    let rendered = objects(
+        &run_ok(
+            helm()
+                .unwrap()
+                .args(["template", "kage", "-n", "kage-system"])
+                .arg(parent.path()),
+        )
+        .unwrap()
+        .stdout,
+    );
+    let key = |kind: &str, ns: &str, name: &str| (kind.to_owned(), ns.to_owned(), name.to_owned());
+    assert_eq!(
+        rendered[&key("Deployment", "kage-system", "kage-controller")]["spec"]["replicas"],
+        2
+    );
+
+    // Bring your own ServiceAccount and RBAC; a digest; extra flags, environment and volumes;
+    // another name; your own security contexts.
+    let custom = objects(&template(
+        &mut helm().unwrap(),
+        "kage",
+        "kage-system",
+        &[
+            "serviceAccount.create=false",
+            "serviceAccount.name=workload-identity",
+            "rbac.create=false",
+            "fullnameOverride=secrets",
+            "image.digest=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            "extraArgs[0]=--log-format=text",
+            "extraEnv[0].name=HTTPS_PROXY",
+            "extraEnv[0].value=http://proxy:3128",
+            "extraVolumes[0].name=ca",
+            "extraVolumes[0].configMap.name=corporate-ca",
+            "extraVolumeMounts[0].name=ca",
+            "extraVolumeMounts[0].mountPath=/etc/ssl/corporate",
+            "podSecurityContext.runAsUser=10001",
+            "securityContext.readOnlyRootFilesystem=true",
+        ],
+    ));
+    let kinds: BTreeSet<&str> = custom.keys().map(|(kind, _, _)| kind.as_str()).collect();
+    for absent in [
+        "ServiceAccount",
+        "Role",
+        "RoleBinding",
+        "ClusterRole",
+        "ClusterRoleBinding",
+    ] {
+        assert!(!kinds.contains(absent), "{absent} rendered: {kinds:?}");
+    }
+    assert!(
+        kinds.contains("ValidatingAdmissionPolicy"),
+        "the key policy stays"
+    );
+    let pod = &custom[&key("Deployment", "kage-system", "secrets")]["spec"]["template"]["spec"];
+    assert_eq!(pod["serviceAccountName"], "workload-identity");
+    assert_eq!(pod["securityContext"]["runAsUser"], 10001);
+    assert_eq!(pod["volumes"][0]["configMap"]["name"], "corporate-ca");
+    let container = &pod["containers"][0];
+    assert_eq!(
+        container["image"],
+        "ghcr.io/kage-dev/kage-controller@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+    );
+    assert_eq!(
+        container["args"],
+        serde_json::json!(["run", "--log-format=text"])
+    );
+    assert!(
+        container["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["name"] == "HTTPS_PROXY")
+    );
+    assert_eq!(
+        container["volumeMounts"][0]["mountPath"],
+        "/etc/ssl/corporate"
+    );
+    let policy = custom
+        .values()
+        .find(|o| o["kind"] == "ValidatingAdmissionPolicy")
+        .unwrap();
+    assert!(
+        policy
+            .to_string()
+            .contains("system:serviceaccount:kage-system:workload-identity"),
+        "the key policy admits the ServiceAccount the controller runs as"
+    );
+
+    // A disruption budget never blocks a drain: with one replica it allows one eviction, and a
+    // minAvailable no eviction could meet is refused.
+    let budget = objects(&template(
+        &mut helm().unwrap(),
+        "kage",
+        "kage-system",
+        &["podDisruptionBudget.enabled=true"],
+    ));
+    let pdb = &budget[&key("PodDisruptionBudget", "kage-system", "kage-controller")]["spec"];
+    assert_eq!(pdb["maxUnavailable"], 1);
+    assert!(pdb.get("minAvailable").is_none());
+    let out = helm()
+        .unwrap()
+        .args(["template", "kage"])
+        .arg(chart())
+        .args([
+            "--set",
+            "podDisruptionBudget.enabled=true",
+            "--set",
+            "podDisruptionBudget.minAvailable=1",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success()
+            && String::from_utf8_lossy(&out.stderr).contains("would block every node drain"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let three = objects(&template(
+        &mut helm().unwrap(),
+        "kage",
+        "kage-system",
+        &[
+            "podDisruptionBudget.enabled=true",
+            "podDisruptionBudget.minAvailable=2",
+            "replicas=3",
+        ],
+    ));
+    assert_eq!(
+        three[&key("PodDisruptionBudget", "kage-system", "kage-controller")]["spec"]["minAvailable"],
+        2
+    );
+
+    // The alert rules, when asked for, are the rules file.
+    let alerting = objects(&template(
+        &mut helm().unwrap(),
+        "kage",
+        "kage-system",
+        &[
+            "prometheusRule.enabled=true",
+            "prometheusRule.labels.release=prometheus",
+        ],
+    ));
+    let rule = &alerting[&key("PrometheusRule", "kage-system", "kage-controller")];
+    assert_eq!(rule["metadata"]["labels"]["release"], "prometheus");
+    let shipped: Value = serde_saphyr::from_str(
+        &std::fs::read_to_string(workspace().join("deploy/monitoring/kage-alerts.yaml")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(rule["spec"]["groups"], shipped["groups"]);
 }
 
 /// The environment the Deployment gives the controller, with the downward API filled in.

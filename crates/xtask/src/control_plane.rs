@@ -509,6 +509,8 @@ pub fn go_build(module: &Path, output: &Path, packages: &[&str], ldflags: &str) 
         .args(["build", "-trimpath", "-ldflags", ldflags, "-o", &out])
         .args(packages)
         .env("GOFLAGS", "-mod=mod")
+        // A module's own go.work (Prometheus has one) would forbid -mod=mod.
+        .env("GOWORK", "off")
         .status()
         .context("running go (is Go installed?)")?;
     if !status.success() {

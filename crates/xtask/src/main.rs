@@ -1,5 +1,6 @@
 //! Development tasks for kage, run as `cargo xtask ...`.
 
+mod chart_readme;
 mod control_plane;
 mod demo;
 mod dist;
@@ -33,13 +34,16 @@ enum Task {
     /// Every test: unit, CLI, break-glass, then the e2e suite against a real API server.
     Test,
     /// Build or install (or find in the cache) the other projects' tools the e2e suite runs:
-    /// kage-gitops, Sealed Secrets' controller and kubeseal, helm, OpenBao; prints where they are.
+    /// kage-gitops, Sealed Secrets' controller and kubeseal, helm, promtool, OpenBao, pre-commit;
+    /// prints where they are.
     Tools,
     /// kage end to end: local cluster, controller, seal the examples, apply, show the Secrets.
     Demo,
     /// Release artifacts in target/dist: binaries, a tarball, CycloneDX SBOMs, SHA256SUMS and
     /// the image's build context.
     Dist,
+    /// Write the Helm chart's README from the comments of its values.yaml.
+    ChartReadme,
     /// Mutation testing (cargo-mutants) of the security-critical files, package by package;
     /// fails when a package scores below MIN_MUTATION_SCORE and lists every mutant that survived.
     Mutants,
@@ -98,6 +102,7 @@ fn main() -> std::process::ExitCode {
         }),
         Task::Demo => demo::demo(),
         Task::Dist => dist::dist(),
+        Task::ChartReadme => chart_readme::write(),
         Task::Mutants => mutants(),
         Task::Bench {
             what: BenchTarget::Controller { flags },

@@ -1,6 +1,6 @@
 //! The other projects' tools the e2e suite runs, built or installed into kage's cache from
 //! the registries by name and version, never from a tool the machine happens to have:
-//! `kage-gitops` (kstatus and Argo CD's health check), Sealed Secrets, helm, OpenBao,
+//! `kage-gitops` (kstatus and Argo CD's health check), Sealed Secrets, helm, promtool, OpenBao,
 //! pre-commit; and the system commands the suite needs (`ip` from iproute2).
 
 use std::path::{Path, PathBuf};
@@ -22,6 +22,10 @@ pub fn e2e_tools() -> Result<Vec<(&'static str, PathBuf)>> {
         ("KAGE_HELM_BIN", build_go_tool(&HELM)?.join("helm")),
         ("KAGE_BAO_BIN", install_openbao()?),
         ("KAGE_PRE_COMMIT_DIR", install_pre_commit()?),
+        (
+            "KAGE_PROMTOOL_BIN",
+            build_go_tool(&PROMTOOL)?.join("promtool"),
+        ),
     ])
 }
 
@@ -157,6 +161,15 @@ pub const HELM: GoTool = GoTool {
     module: "helm.sh/helm/v4",
     version: "v4.3.1",
     packages: &["./cmd/helm"],
+    files: &[],
+};
+
+/// Prometheus's `promtool`, to check the shipped alert rules against a real scrape.
+pub const PROMTOOL: GoTool = GoTool {
+    name: "prometheus",
+    module: "github.com/prometheus/prometheus",
+    version: "v0.316.0",
+    packages: &["./cmd/promtool"],
     files: &[],
 };
 

@@ -1,7 +1,17 @@
 {{/* The controller's name: Deployment, Service, ServiceAccount, Lease, cluster-wide RBAC.
-"kage-controller" for a release named "kage", the name the CLI looks for by default. */}}
+"kage-controller" for a release named "kage", the name the CLI looks for by default;
+fullnameOverride replaces it. */}}
 {{- define "kage.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
 {{- printf "%s-controller" .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The ServiceAccount the controller runs as: serviceAccount.name, else the fullname. */}}
+{{- define "kage.serviceAccountName" -}}
+{{- default (include "kage.fullname" .) .Values.serviceAccount.name -}}
 {{- end -}}
 
 {{/* The labels the Deployment selects its pods by (as in deploy/). */}}
