@@ -78,6 +78,26 @@ async fn the_alert_rules_load_pass_their_tests_and_read_only_metrics_the_control
         .start_leading_controller(dir.path(), &["--watch-namespace", &ns.name])
         .await
         .unwrap();
+    // A counter family appears once it counts something: one SealedSecret that unseals, one
+    // sealed to a key the cluster does not hold.
+    let secret = |name: &str| {
+        serde_json::json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": name, "namespace": ns.name},
+            "stringData": {"k": "v"},
+        })
+    };
+    cluster.seal_and_apply(&secret("good"), &dir.path().join("good.yaml"), &[]);
+    let foreign = kage_core::Identity::generate().recipient().to_string();
+    cluster.seal_and_apply(
+        &secret("foreign"),
+        &dir.path().join("foreign.yaml"),
+        &["-r", &foreign],
+    );
+    let api: kube::Api<kage_api::SealedSecret> =
+        kube::Api::namespaced(cluster.client.clone(), &ns.name);
+    kage_e2e::wait_condition(&api, "good", "True", "Unsealed").await;
+    kage_e2e::wait_condition(&api, "foreign", "False", "NoMatchingKey").await;
     let (code, scrape) = ctl.metrics().unwrap();
     assert_eq!(code, 200, "{scrape}");
     // The families the scrape declares (`# TYPE kage_reconciles counter`; a counter's samples
@@ -96,7 +116,10 @@ async fn the_alert_rules_load_pass_their_tests_and_read_only_metrics_the_control
             "the rules read {name}, which the controller does not export: {declared:?}"
         );
     }
-    // The scrape itself passes promtool's lint of the exposition format.
+    // The scrape passes promtool's lint of the exposition format. The controller speaks
+    // OpenMetrics, where a counter's HELP names the family (`kage_reconciles`), and the lint,
+    // written for the older text format, looks for it under the sample's name (`_total`): that
+    // one finding is checked by hand, every other one fails the test.
     let mut lint = promtool().unwrap();
     lint.args(["check", "metrics"])
         .stdin(std::process::Stdio::piped())
@@ -105,10 +128,21 @@ async fn the_alert_rules_load_pass_their_tests_and_read_only_metrics_the_control
     let mut child = lint.spawn().unwrap();
     std::io::Write::write_all(&mut child.stdin.take().unwrap(), scrape.as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
+    let findings = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    let unexplained: Vec<&str> = findings
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .filter(|l| {
+            let counter_help = l
+                .strip_suffix(" no help text")
+                .and_then(|name| name.trim().strip_suffix("_total"))
+                .is_some_and(|family| scrape.contains(&format!("# HELP {family} ")));
+            !counter_help
+        })
+        .collect();
+    assert!(unexplained.is_empty(), "{findings}");
 }
