@@ -121,6 +121,21 @@ pub enum Error {
     },
 }
 
+/// Every reason the Ready condition can carry: `Unsealed`, and each [`Error::reason`].
+/// `docs/troubleshooting.md` has a section for each (a test checks it).
+pub const READY_REASONS: [&str; 10] = [
+    "Unsealed",
+    "BindingMismatch",
+    "NoMatchingKey",
+    "KeyRetired",
+    "InvalidSealedValue",
+    "SecretNotOwned",
+    "NamespaceRefused",
+    "TemplateRefused",
+    "InvalidTemplate",
+    "ApiError",
+];
+
 impl Error {
     /// Short category: the Ready condition's reason, the Event reason, the metric label.
     pub fn reason(&self) -> &'static str {
@@ -799,6 +814,18 @@ async fn update_status(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn every_ready_reason_has_its_troubleshooting_section() {
+        let docs = include_str!("../../docs/troubleshooting.md");
+        for reason in READY_REASONS {
+            assert!(
+                docs.contains(&format!("### `{reason}`")),
+                "docs/troubleshooting.md has no section for {reason}"
+            );
+        }
+    }
+
     use super::*;
 
     #[test]
