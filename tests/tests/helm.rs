@@ -635,6 +635,43 @@ async fn helm_install_runs_the_controller_and_an_upgrade_applies_changed_values(
     seal_and_apply(&apps.name, "api");
     wait_condition(&sealed, "api", "True", "Unsealed").await;
     controller.stop();
+    let key_secrets = || async {
+        let keys: Api<Secret> = Api::namespaced(cluster.client.clone(), &home.name);
+        keys.list(
+            &kube::api::ListParams::default()
+                .labels(&format!("{}=true", kage_api::SEALING_KEY_LABEL)),
+        )
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|s| s.metadata.uid.unwrap())
+        .collect::<BTreeSet<_>>()
+    };
+    let keys_before = key_secrets().await;
+    let mut secrets_before = Vec::new();
+    for name in ["db", "api"] {
+        secrets_before.push(secrets.get(name).await.unwrap().metadata.uid.unwrap());
+    }
     run_ok(&mut helm_in(&["uninstall", &release, "--wait"])).unwrap();
     assert!(deployments.get_opt(&name).await.unwrap().is_none());
+    // helm uninstall keeps every Secret kage made and every key.
+    assert!(!keys_before.is_empty());
+    assert_eq!(
+        key_secrets().await,
+        keys_before,
+        "helm uninstall touched the keys"
+    );
+    for (name, uid) in ["db", "api"].into_iter().zip(&secrets_before) {
+        assert_eq!(
+            secrets
+                .get_opt(name)
+                .await
+                .unwrap()
+                .and_then(|s| s.metadata.uid)
+                .as_ref(),
+            Some(uid),
+            "helm uninstall deleted Secret {name}"
+        );
+    }
 }
