@@ -238,6 +238,42 @@ mod tests {
     }
 
     #[test]
+    fn a_rule_below_the_repository_root_is_nested_and_the_root_rule_is_not() {
+        let repo = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(repo.path().join(".git")).unwrap();
+        let team = repo.path().join("team");
+        std::fs::create_dir_all(&team).unwrap();
+        let file = team.join("s.yaml");
+        assert!(
+            !layers_for_file(&file).unwrap().nearest_is_nested(),
+            "no rule at all"
+        );
+        std::fs::write(repo.path().join(CONFIG_FILE), RULE).unwrap();
+        let at_root = layers_for_file(&file).unwrap();
+        assert!(!at_root.nearest_is_nested());
+        assert_eq!(
+            at_root.root.source.unwrap().file,
+            repo.path().join(CONFIG_FILE)
+        );
+        std::fs::write(team.join(CONFIG_FILE), RULE).unwrap();
+        let nested = layers_for_file(&file).unwrap();
+        assert!(nested.nearest_is_nested());
+        assert_eq!(
+            nested.nearest.source.as_ref().unwrap().file,
+            team.join(CONFIG_FILE)
+        );
+        assert_eq!(
+            nested.root.source.as_ref().unwrap().file,
+            repo.path().join(CONFIG_FILE)
+        );
+        // Only a subfolder's rule, none at the root: nested too.
+        std::fs::remove_file(repo.path().join(CONFIG_FILE)).unwrap();
+        let only_nested = layers_for_file(&file).unwrap();
+        assert!(only_nested.nearest_is_nested());
+        assert!(only_nested.root.source.is_none());
+    }
+
+    #[test]
     fn outside_a_repository_only_the_files_own_folder_applies() {
         let top = tempfile::tempdir().unwrap();
         std::fs::write(top.path().join(CONFIG_FILE), RULE).unwrap();

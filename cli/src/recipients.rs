@@ -48,9 +48,19 @@ fn cluster_state(keys: &PublicKeys, recipient: &Recipient) -> Option<(bool, KeyS
         .map(|k| (keys.current == *recipient, k.state))
 }
 
-/// Refuses a retired cluster key among `recipients` and warns about one that is active but
-/// not current. Recipients the cluster does not know (recovery keys, other clusters) pass.
+/// Refuses a retired cluster key among `recipients` and warns on stderr about one that is
+/// active but not current. Recipients the cluster does not know (recovery keys, other
+/// clusters) pass.
 pub fn check_against_cluster(recipients: &[Recipient], keys: &PublicKeys) -> anyhow::Result<()> {
+    for warning in cluster_warnings(recipients, keys)? {
+        eprintln!("warning: {warning}");
+    }
+    Ok(())
+}
+
+/// [`check_against_cluster`]'s verdict: an error for a retired key, else the warnings.
+fn cluster_warnings(recipients: &[Recipient], keys: &PublicKeys) -> anyhow::Result<Vec<String>> {
+    let mut warnings = Vec::new();
     for recipient in recipients {
         match cluster_state(keys, recipient) {
             Some((_, KeyState::Retired)) => {
@@ -59,15 +69,15 @@ pub fn check_against_cluster(recipients: &[Recipient], keys: &PublicKeys) -> any
                     recipient.fingerprint()
                 );
             }
-            Some((false, _)) => eprintln!(
-                "warning: recipient {} is an old key of this cluster, not its current key {}: run `kage key fetch --save`",
+            Some((false, _)) => warnings.push(format!(
+                "recipient {} is an old key of this cluster, not its current key {}: run `kage key fetch --save`",
                 recipient.fingerprint(),
                 keys.current.fingerprint()
-            ),
+            )),
             _ => {}
         }
     }
-    Ok(())
+    Ok(warnings)
 }
 
 /// Whether `recipient` is one of the cluster's keys, current or not.
@@ -272,7 +282,10 @@ mod tests {
         assert!(is_cluster_key(&keys, &old));
         assert!(!is_cluster_key(&keys, &foreign));
 
-        check_against_cluster(&[current.clone(), old.clone(), foreign.clone()], &keys).unwrap();
+        let warnings =
+            cluster_warnings(&[current.clone(), old.clone(), foreign.clone()], &keys).unwrap();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains(&old.fingerprint().to_string()));
         let refused = check_against_cluster(&[current.clone(), retired.clone()], &keys)
             .unwrap_err()
             .to_string();
