@@ -146,10 +146,11 @@ impl Function {
             Function::DockerConfigJson => {
                 let arg = |i: usize| args.get(i).copied().unwrap_or(0);
                 let (s, u, p) = (n, arg(1), arg(2));
-                let auth = u.saturating_add(p).saturating_add(1).div_ceil(3) * 4;
-                [s, u, p, auth]
+                // base64 of "username:password", quoted: its alphabet needs no escaping.
+                let auth = u.saturating_add(p).saturating_add(1).div_ceil(3) * 4 + 2;
+                [s, u, p]
                     .iter()
-                    .fold(DOCKER_CONFIG_OVERHEAD, |sum, part| {
+                    .fold(DOCKER_CONFIG_OVERHEAD.saturating_add(auth), |sum, part| {
                         sum.saturating_add(quoted_bound(*part))
                     })
             }
