@@ -1747,4 +1747,20 @@ fn what_users_arrive_with_from_kubeseal_and_sops_is_pointed_to_kages_way() {
         .assert()
         .code(3)
         .stderr(contains("checksum does not match"));
+
+    // A terminal on stdin: say what is expected instead of waiting silently (`script` gives
+    // kage a terminal; util-linux ships it).
+    let kage = assert_cmd::cargo::cargo_bin("kage");
+    let out = std::process::Command::new("script")
+        .args(["-qec", &format!("{} inspect", kage.display()), "/dev/null"])
+        .current_dir(d.path(""))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("script (util-linux) gives kage a terminal");
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("reading a YAML or JSON manifest from the terminal"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
