@@ -50,8 +50,21 @@ pub fn write_atomic(path: &Path, contents: &[u8], mode: Option<u32>) -> anyhow::
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let mut tmp = tempfile::NamedTempFile::new_in(&dir)
-        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    if !dir.is_dir() {
+        bail!(
+            "cannot write {}: the folder {} does not exist",
+            path.display(),
+            dir.display()
+        );
+    }
+    let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot write {}: creating a temporary file in {}: {}",
+            path.display(),
+            dir.display(),
+            e.kind()
+        )
+    })?;
     #[cfg(unix)]
     if let Some(mode) = mode {
         use std::os::unix::fs::PermissionsExt;

@@ -1570,6 +1570,18 @@ fn seal_refuses_offline_what_the_api_server_would_refuse_and_says_where_the_name
     seal(&["--name", "db.example-1", "--from-literal", "a=1"]).success();
     seal(&[
         "--name",
+        "db",
+        "--from-literal",
+        "a=1",
+        "-w",
+        "nope/db.yaml",
+    ])
+    .code(1)
+    .stderr(contains(
+        "cannot write nope/db.yaml: the folder nope does not exist",
+    ));
+    seal(&[
+        "--name",
         "tls",
         "--type",
         "kubernetes.io/tls",
