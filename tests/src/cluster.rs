@@ -282,6 +282,19 @@ impl Cluster {
         run_ok(self.kubectl().arg("apply").arg("-f").arg(file)).expect("kubectl apply");
     }
 
+    /// Seals `manifest` (with no `type`), sets the SealedSecret's `spec.template.type` to
+    /// `type_` by hand, as an edit of the committed file would, and applies it: for a Secret
+    /// `kage seal` refuses offline and the API server is to refuse.
+    pub fn seal_and_apply_as_type(&self, manifest: &serde_json::Value, file: &Path, type_: &str) {
+        self.seal(manifest, file, &[]);
+        let text = std::fs::read_to_string(file).expect("read the sealed file");
+        let mut sealed: serde_json::Value =
+            serde_saphyr::from_str(&text).expect("the sealed file is YAML");
+        sealed["spec"]["template"]["type"] = type_.into();
+        std::fs::write(file, sealed.to_string()).expect("write the sealed file");
+        run_ok(self.kubectl().arg("apply").arg("-f").arg(file)).expect("kubectl apply");
+    }
+
     /// `kage key rotate` as admin; a refusal because the newest key is too young (a key the
     /// controller made at its start) is waited out.
     pub async fn rotate_key(&self) -> Result<()> {

@@ -133,9 +133,12 @@ async fn every_ready_reason_reads_as_documented_in_kstatus_argo_cd_and_kubectl_w
         &file("refused"),
         json!({"labels": {"kage.dev/sealing-key": "true"}}),
     );
-    let mut invalid = secret_manifest("invalid", ns_name, &[("k", "v")]);
-    invalid["type"] = json!("kubernetes.io/tls");
-    cluster.seal_and_apply(&invalid, &file("invalid"), &[]);
+    // `kage seal` refuses a TLS Secret without its keys: the type is set by hand.
+    cluster.seal_and_apply_as_type(
+        &secret_manifest("invalid", ns_name, &[("k", "v")]),
+        &file("invalid"),
+        "kubernetes.io/tls",
+    );
     // In the controller's own namespace.
     cluster.seal_and_apply(
         &secret_manifest("gitops-e2e", CONTROLLER_NAMESPACE, &[("k", "v")]),

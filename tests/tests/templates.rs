@@ -554,10 +554,14 @@ async fn a_secret_the_api_server_refuses_shows_no_byte_of_its_value() {
         .start_controller_for(dir.path(), &ns.name)
         .await
         .unwrap();
-    let mut manifest =
+    // `kage seal` refuses it offline: the type is set by hand, as an edit of the file would.
+    let manifest =
         kage_e2e::secret_manifest("pull", &ns.name, &[(".dockerconfigjson", "Zebra-not-json")]);
-    manifest["type"] = json!("kubernetes.io/dockerconfigjson");
-    cluster.seal_and_apply(&manifest, &dir.path().join("pull.yaml"), &[]);
+    cluster.seal_and_apply_as_type(
+        &manifest,
+        &dir.path().join("pull.yaml"),
+        "kubernetes.io/dockerconfigjson",
+    );
     let api: Api<SealedSecret> = Api::namespaced(cluster.client.clone(), &ns.name);
     wait_condition(&api, "pull", "False", "InvalidTemplate").await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
