@@ -1426,8 +1426,9 @@ fn sealed_to(d: &Dir, file: &str) -> BTreeMap<String, Vec<String>> {
         .collect()
 }
 
-#[test]
-fn merging_a_value_never_drops_the_recovery_recipient_its_siblings_have() {
+/// A folder whose `db.yaml` holds one value sealed to its identity and to a recovery key;
+/// returns the recovery recipient.
+fn sealed_with_recovery() -> (Dir, String) {
     let d = Dir::new();
     let recovery = d.keygen("recovery.txt");
     d.cmd()
@@ -1443,6 +1444,12 @@ fn merging_a_value_never_drops_the_recovery_recipient_its_siblings_have() {
         .args(["-r", &d.recipient, "--recovery", &recovery, "-w", "db.yaml"])
         .assert()
         .success();
+    (d, recovery)
+}
+
+#[test]
+fn merging_a_value_never_drops_the_recovery_recipient_its_siblings_have() {
+    let (d, recovery) = sealed_with_recovery();
     let before = d.read("db.yaml");
     d.cmd()
         .args(["seal", "--merge-into", "db.yaml", "--from-literal", "b=2"])
@@ -1478,22 +1485,8 @@ fn merging_a_value_never_drops_the_recovery_recipient_its_siblings_have() {
 
 #[test]
 fn an_offline_reseal_keeps_every_recovery_recipient_or_changes_nothing() {
-    let d = Dir::new();
-    let recovery = d.keygen("recovery.txt");
+    let (d, recovery) = sealed_with_recovery();
     let new_cluster = d.keygen("new-cluster.txt");
-    d.cmd()
-        .args([
-            "seal",
-            "--name",
-            "db",
-            "-n",
-            "prod",
-            "--from-literal",
-            "a=1",
-        ])
-        .args(["-r", &d.recipient, "--recovery", &recovery, "-w", "db.yaml"])
-        .assert()
-        .success();
     let before = d.read("db.yaml");
     d.cmd()
         .args(["reseal", "db.yaml", "-i", "id.txt", "-r", &new_cluster])
