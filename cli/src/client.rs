@@ -23,6 +23,25 @@ pub struct PublicKeys {
     pub current: Recipient,
     /// Every key, oldest first.
     pub keys: Vec<PublishedKey>,
+    /// The fingerprint of every key that parses, computed once (parsing a recipient costs a
+    /// Diffie-Hellman, and files are checked value by value against these).
+    pub fingerprints: Vec<kage_core::Fingerprint>,
+}
+
+impl PublicKeys {
+    /// The published keys, with their fingerprints.
+    pub fn new(current: Recipient, keys: Vec<PublishedKey>) -> Self {
+        let fingerprints = keys
+            .iter()
+            .filter_map(|k| k.recipient.parse::<Recipient>().ok())
+            .map(|r| r.fingerprint())
+            .collect();
+        PublicKeys {
+            current,
+            keys,
+            fingerprints,
+        }
+    }
 }
 
 /// Runs an async cluster operation on a small runtime of its own.
@@ -101,7 +120,7 @@ pub async fn fetch_keys(client: Client, args: &ClusterArgs) -> anyhow::Result<Pu
         })?,
         None => Vec::new(),
     };
-    Ok(PublicKeys { current, keys })
+    Ok(PublicKeys::new(current, keys))
 }
 
 /// Calls the controller's HTTP API: through the API server's service proxy (so cluster RBAC on

@@ -95,15 +95,8 @@ pub fn dropped(
     published: Option<&PublicKeys>,
     allowed: &[Fingerprint],
 ) -> Vec<Fingerprint> {
-    let cluster_key = |fingerprint: &Fingerprint| {
-        published.is_some_and(|keys| {
-            keys.keys.iter().any(|k| {
-                k.recipient
-                    .parse::<Recipient>()
-                    .is_ok_and(|r| r.fingerprint() == *fingerprint)
-            })
-        })
-    };
+    let cluster_key =
+        |fingerprint: &Fingerprint| published.is_some_and(|k| k.fingerprints.contains(fingerprint));
     before
         .iter()
         .filter(|f| !after.contains(f) && !allowed.contains(f) && !cluster_key(f))
@@ -244,17 +237,16 @@ mod tests {
     use kage_core::Identity;
 
     fn published(keys: &[(&Recipient, KeyState)], current: &Recipient) -> PublicKeys {
-        PublicKeys {
-            current: current.clone(),
-            keys: keys
-                .iter()
+        PublicKeys::new(
+            current.clone(),
+            keys.iter()
                 .map(|(recipient, state)| PublishedKey {
                     recipient: recipient.to_string(),
                     state: *state,
                     ..PublishedKey::default()
                 })
                 .collect(),
-        }
+        )
     }
 
     #[test]
@@ -299,6 +291,25 @@ mod tests {
         // not depend on it) is refused too.
         let odd = published(&[(&retired, KeyState::Retired)], &retired);
         assert!(check_against_cluster(&[retired], &odd).is_err());
+    }
+
+    #[test]
+    fn only_a_recipient_that_is_no_cluster_key_and_not_named_counts_as_dropped() {
+        let [old, new, recovery] = [(); 3].map(|()| Identity::generate().recipient().clone());
+        let keys = published(&[(&old, KeyState::Active), (&new, KeyState::Active)], &new);
+        let before = [old.fingerprint(), recovery.fingerprint()];
+        let after = [new.fingerprint()];
+        assert_eq!(
+            dropped(&before, &after, Some(&keys), &[]),
+            [recovery.fingerprint()]
+        );
+        assert!(dropped(&before, &after, Some(&keys), &[recovery.fingerprint()]).is_empty());
+        assert_eq!(
+            dropped(&before, &after, None, &[]),
+            before,
+            "offline, no key is known"
+        );
+        assert!(dropped(&before, &before, None, &[]).is_empty());
     }
 
     #[test]
