@@ -70,21 +70,21 @@ pub fn run(args: ValidateArgs) -> Outcome {
             let mut found = check_file(&file, &metadata, &mut report);
             found_here += found.checked + found.plaintext;
             if found.checked > 0 {
-                found.problems.extend(check_recipients(
+                let recipients = check_recipients(
                     &file,
+                    &found.values,
                     published.as_ref(),
                     &args.recovery,
                     &mut report,
-                )?);
+                )?;
+                found.problems.extend(recipients);
                 if args.require_recovery {
-                    found
-                        .problems
-                        .extend(check_recovery(&file, &args.recovery)?);
+                    let recovery = check_recovery(&file, &found.values, &args.recovery)?;
+                    found.problems.extend(recovery);
                 }
                 if args.cluster && found.problems.is_empty() {
-                    found
-                        .problems
-                        .extend(check_with_cluster(&file, &args.cluster_args)?);
+                    let verdicts = check_with_cluster(&found.sealed, &args.cluster_args)?;
+                    found.problems.extend(verdicts);
                 }
             }
             report.checked += found.checked;
@@ -154,6 +154,7 @@ fn exclusions(globs: &[String]) -> Result<globset::GlobSet, Failure> {
 /// subfolder's `.kage.yaml` vouches for nobody: its owner may not be the values' owner.
 fn check_recipients(
     file: &Path,
+    values: &[(String, String, kage_core::SealedValue)],
     keys: Option<&PublicKeys>,
     flags: &[String],
     report: &mut Report,
@@ -172,7 +173,7 @@ fn check_recipients(
             .map(kage_core::Recipient::fingerprint),
     );
     let mut problems = Vec::new();
-    for (who, key, value) in values_of(file) {
+    for (who, key, value) in values {
         for fingerprint in value.recipients() {
             let text = fingerprint.to_string();
             match keys.and_then(|keys| {
@@ -198,30 +199,13 @@ fn check_recipients(
     Ok(problems)
 }
 
-/// Every sealed value of `file` that parses, with its object and key; nothing when the file
-/// cannot be read (other checks report that).
-fn values_of(file: &Path) -> Vec<(String, String, kage_core::SealedValue)> {
-    let Ok(docs) = files::read_input(Some(file)).and_then(|t| Ok(manifest::read_documents(&t)?))
-    else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for doc in docs.iter().filter(|d| manifest::is_sealed_secret(d)) {
-        let Ok(sealed) = sealed_secret_from_document(doc) else {
-            continue;
-        };
-        let who = format!("{}/{}", sealed.namespace_or_empty(), sealed.name_or_empty());
-        for (key, value) in sealed_values(&sealed).unwrap_or_default() {
-            out.push((who.clone(), key, value));
-        }
-    }
-    out
-}
-
 /// Values of `file` that no recovery recipient can open.
-fn check_recovery(file: &Path, flags: &[String]) -> Result<Vec<String>, Failure> {
+fn check_recovery(
+    file: &Path,
+    values: &[(String, String, kage_core::SealedValue)],
+    flags: &[String],
+) -> Result<Vec<String>, Failure> {
     let recovery = super::recovery_fingerprints(flags, Some(file))?;
-    let values = values_of(file);
     if recovery.is_empty() {
         let mut objects: Vec<&String> = values.iter().map(|(who, _, _)| who).collect();
         objects.dedup();
@@ -248,6 +232,10 @@ struct Found {
     plaintext: usize,
     /// Problems.
     problems: Vec<String>,
+    /// Every value of the kage SealedSecrets that parses, with its object and key.
+    values: Vec<(String, String, kage_core::SealedValue)>,
+    /// The kage SealedSecret documents, for the controller to verify.
+    sealed: Vec<manifest::Document>,
 }
 
 /// Checks every document of `file`: kage SealedSecrets in full, plaintext Secrets refused,
@@ -318,7 +306,8 @@ fn check_file(file: &Path, metadata: &kage_api::MetadataPolicy, report: &mut Rep
             );
         } else if manifest::is_sealed_secret(doc) {
             found.checked += 1;
-            found.problems.extend(check_sealed_secret(doc, metadata));
+            check_sealed_secret(doc, metadata, &mut found);
+            found.sealed.push(doc.clone());
         }
     }
     found
@@ -357,15 +346,16 @@ fn in_helm_chart_templates(file: &Path) -> Option<&Path> {
         .filter(|chart| chart.join("Chart.yaml").is_file())
 }
 
-/// The problems of one kage SealedSecret document.
+/// Adds the problems and the values of one kage SealedSecret document to `found`.
 fn check_sealed_secret(
     doc: &manifest::Document,
     metadata: &kage_api::MetadataPolicy,
-) -> Vec<String> {
-    let mut problems = Vec::new();
+    found: &mut Found,
+) {
+    let problems = &mut found.problems;
     let sealed = match sealed_secret_from_document(doc) {
         Ok(s) => s,
-        Err(e) => return vec![e.to_string()],
+        Err(e) => return problems.push(e.to_string()),
     };
     let who = format!("{}/{}", sealed.namespace_or_empty(), sealed.name_or_empty());
     if sealed.metadata.name.is_none() {
@@ -377,8 +367,7 @@ fn check_sealed_secret(
     let values = match sealed_values(&sealed) {
         Ok(v) => v,
         Err(e) => {
-            problems.push(format!("SealedSecret {who}: {}", kage_api::error_chain(&e)));
-            return problems;
+            return problems.push(format!("SealedSecret {who}: {}", kage_api::error_chain(&e)));
         }
     };
     if let Err(e) = kage_api::seal::check_name(sealed.name_or_empty(), sealed.namespace_or_empty())
@@ -392,7 +381,7 @@ fn check_sealed_secret(
     if let Some(Err(e)) = sealed.spec.template.as_ref().map(|t| metadata.check(t)) {
         problems.push(format!("SealedSecret {who}: {e}"));
     }
-    for (key, value) in values {
+    for (key, value) in &values {
         let binding = value.binding();
         if sealed.metadata.namespace.is_none() && binding.scope() != Scope::ClusterWide {
             problems.push(format!(
@@ -401,25 +390,24 @@ fn check_sealed_secret(
             ));
             continue;
         }
-        let here = Location::new(sealed.namespace_or_empty(), sealed.name_or_empty(), &key);
+        let here = Location::new(sealed.namespace_or_empty(), sealed.name_or_empty(), key);
         if let Err(e) = binding.check(&here) {
             problems.push(format!("SealedSecret {who}: key {key:?}: {e}"));
         }
     }
-    problems
+    found.values.extend(
+        values
+            .into_iter()
+            .map(|(key, value)| (who.clone(), key, value)),
+    );
 }
 
-/// Asks the controller whether it can unseal every SealedSecret of `file`.
+/// Asks the controller whether it can unseal every SealedSecret of a file.
 fn check_with_cluster(
-    file: &Path,
+    sealed: &[manifest::Document],
     cluster: &crate::args::ClusterArgs,
 ) -> anyhow::Result<Vec<String>> {
-    let text = files::read_input(Some(file))?;
-    let sealed: Vec<_> = manifest::read_documents(&text)?
-        .into_iter()
-        .filter(manifest::is_sealed_secret)
-        .collect();
-    let body = manifest::write_documents(&sealed, manifest::OutputFormat::Yaml);
+    let body = manifest::write_documents(sealed, manifest::OutputFormat::Yaml);
     let answer = crate::client::block_on(crate::client::call_controller(
         cluster,
         "POST",
