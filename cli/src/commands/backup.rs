@@ -101,7 +101,7 @@ pub fn backup(args: BackupArgs) -> Outcome {
         let list = api
             .list(&ListParams::default().labels(&format!("{SEALING_KEY_LABEL}=true")))
             .await
-            .map_err(|e| list_keys(&ns).error(e))?;
+            .map_err(|e| key_secrets(&ns, "list", "listing the key Secrets").error(e))?;
         let mut keys = Vec::new();
         let mut versions = Vec::new();
         for mut secret in list.items {
@@ -157,13 +157,7 @@ pub fn backup(args: BackupArgs) -> Outcome {
                 .patch(name, &PatchParams::default(), &Patch::Merge(&stamp))
                 .await
                 .map_err(|e| {
-                    Request {
-                        action: &format!("marking {name} as backed up (a 409 means it changed since it was read: run the backup again)"),
-                        verb: "patch",
-                        resource: "secrets",
-                        namespace: Some(&ns),
-                        ..Request::default()
-                    }
+                    key_secrets(&ns, "patch", &format!("marking {name} as backed up (a 409 means it changed since it was read: run the backup again)"))
                     .error(e)
                 })?;
             wipe_secret(&mut stamped);
@@ -346,7 +340,7 @@ pub fn restore(args: RestoreArgs) -> Outcome {
         let existing = api
             .list(&ListParams::default().labels(&format!("{SEALING_KEY_LABEL}=true")))
             .await
-            .map_err(|e| list_keys(&ns).error(e))?;
+            .map_err(|e| key_secrets(&ns, "list", "listing the key Secrets").error(e))?;
         let mut present: BTreeMap<String, String> = BTreeMap::new();
         for mut s in existing.items {
             let meta = KeyMeta::of(&s.metadata);
@@ -399,14 +393,7 @@ pub fn restore(args: RestoreArgs) -> Outcome {
             let result = api.create(&params, &secret).await;
             wipe_secret(&mut secret);
             let mut created = result.map_err(|e| {
-                Request {
-                    action: &format!("creating key Secret {ns}/{name}"),
-                    verb: "create",
-                    resource: "secrets",
-                    namespace: Some(&ns),
-                    ..Request::default()
-                }
-                .error(e)
+                key_secrets(&ns, "create", &format!("creating key Secret {ns}/{name}")).error(e)
             })?;
             wipe_secret(&mut created);
             present.insert(name.clone(), key.fingerprint.clone());
@@ -436,7 +423,7 @@ pub fn retire(args: RetireArgs) -> Outcome {
         let list = api
             .list_metadata(&ListParams::default().labels(&format!("{SEALING_KEY_LABEL}=true")))
             .await
-            .map_err(|e| list_keys(&ns).error(e))?;
+            .map_err(|e| key_secrets(&ns, "list", "listing the key Secrets").error(e))?;
         let keys: Vec<(KeyMeta, Option<String>)> = list
             .items
             .iter()
@@ -475,15 +462,13 @@ pub fn retire(args: RetireArgs) -> Outcome {
             .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
             .await
             .map_err(|e| {
-                Request {
-                    action: &format!(
+                key_secrets(
+                    &ns,
+                    "patch",
+                    &format!(
                         "retiring {name} (a 409 means it changed since it was read: try again)"
                     ),
-                    verb: "patch",
-                    resource: "secrets",
-                    namespace: Some(&ns),
-                    ..Request::default()
-                }
+                )
                 .error(e)
             })?;
         wipe_secret(&mut retired);
@@ -493,11 +478,11 @@ pub fn retire(args: RetireArgs) -> Outcome {
     Ok(())
 }
 
-/// Listing the key Secrets in `ns`, to name it in errors.
-fn list_keys(ns: &str) -> Request<'_> {
+/// A request on the key Secrets in `ns`, to name it in errors.
+fn key_secrets<'a>(ns: &'a str, verb: &'static str, action: &'a str) -> Request<'a> {
     Request {
-        action: "listing the key Secrets",
-        verb: "list",
+        action,
+        verb,
         resource: "secrets",
         namespace: Some(ns),
         ..Request::default()

@@ -80,29 +80,18 @@ fn rotate(args: ClusterOnly) -> Outcome {
         )
         .await
         .map_err(|e| {
-            Request {
-                action: &format!("requesting a rotation (the kage-key-admin Role allows it) in ConfigMap {ROTATION_REQUEST_CONFIGMAP}"),
-                verb: "patch",
-                resource: "configmaps",
-                name: Some(ROTATION_REQUEST_CONFIGMAP),
-                namespace: Some(&ns),
-                ..Request::default()
-            }
+            rotation_request(
+                &ns,
+                "patch",
+                "requesting a rotation (the kage-key-admin Role allows it)",
+            )
             .error(e)
         })?;
         eprintln!("rotation requested ({request}); waiting for the controller");
         let deadline = std::time::Instant::now() + ROTATION_WAIT;
         loop {
             let map = api.get(ROTATION_REQUEST_CONFIGMAP).await.map_err(|e| {
-                Request {
-                    action: "reading the rotation's answer",
-                    verb: "get",
-                    resource: "configmaps",
-                    name: Some(ROTATION_REQUEST_CONFIGMAP),
-                    namespace: Some(&ns),
-                    ..Request::default()
-                }
-                .error(e)
+                rotation_request(&ns, "get", "reading the rotation's answer").error(e)
             })?;
             let annotations = map.metadata.annotations.unwrap_or_default();
             let result = annotations.get(ROTATION_RESULT_ANNOTATION);
@@ -213,4 +202,16 @@ fn save(path: &Path, keys: &PublicKeys) -> Outcome {
         .map_err(|e| Failure::Input(anyhow!("{}: {e}", path.display())))?;
     files::write_atomic(path, text.as_bytes(), None)?;
     Ok(())
+}
+
+/// A request on the rotation-request ConfigMap in `ns`, to name it in errors.
+fn rotation_request<'a>(ns: &'a str, verb: &'static str, action: &'a str) -> Request<'a> {
+    Request {
+        action,
+        verb,
+        resource: "configmaps",
+        name: Some(ROTATION_REQUEST_CONFIGMAP),
+        namespace: Some(ns),
+        ..Request::default()
+    }
 }
