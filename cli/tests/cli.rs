@@ -1611,8 +1611,17 @@ fn seal_refuses_offline_what_the_api_server_would_refuse_and_says_where_the_name
         "kubernetes.io/dockerconfigjson",
         "--from-literal",
         ".dockerconfigjson={\"auths\":{}}",
+        "-w",
+        "pull.yaml",
     ])
     .success();
+    // Merged into a file of that type, the value is held to the file's type.
+    d.cmd()
+        .args(["seal", "--merge-into", "pull.yaml", "-r", &d.recipient])
+        .args(["--from-literal", ".dockerconfigjson=not json secret"])
+        .assert()
+        .code(3)
+        .stderr(contains("must hold JSON").and(contains("not json secret").not()));
 
     seal(&["--name", "db", "--from-literal", "a=1"])
         .success()

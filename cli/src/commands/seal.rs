@@ -89,7 +89,9 @@ pub fn run(args: SealArgs) -> Outcome {
             };
             eprintln!("binding {name} to namespace {namespace} ({origin})");
         }
-        input.check_json().map_err(|e| Failure::Input(e.into()))?;
+        input
+            .check_json(None)
+            .map_err(|e| Failure::Input(e.into()))?;
         if args.raw {
             return seal_raw(input, &name, &namespace, scope, &recipients);
         }
@@ -237,7 +239,6 @@ fn read_value_file(path: &Path) -> anyhow::Result<Plaintext> {
     Ok(value)
 }
 
-/// Recipients from -r/-R, else .kage.yaml; --recovery is always added.
 /// The recipients: from flags, else from the `.kage.yaml` rule, else the cluster's current key;
 /// said on stderr, and checked against the cluster's published keys when they can be read.
 fn recipients(
@@ -448,7 +449,14 @@ fn merge_into(
         .unwrap_or_default();
     warn_if_wide(scope);
     check_siblings(&sealed, input, recipients, published, args)?;
-    input.check_json().map_err(|e| Failure::Input(e.into()))?;
+    let existing_type = sealed
+        .spec
+        .template
+        .as_ref()
+        .and_then(|t| t.type_.as_deref());
+    input
+        .check_json(existing_type)
+        .map_err(|e| Failure::Input(e.into()))?;
     merge_values(&mut sealed, input, scope, recipients).map_err(|e| Failure::Input(e.into()))?;
     set_template(&mut sealed, template)?;
     kage_api::seal::check_sealed_type(&sealed).map_err(|e| Failure::Input(e.into()))?;

@@ -391,10 +391,10 @@ impl SecretInput {
     }
 
     /// Refuses a value the API server parses as JSON for this Secret's type (see
-    /// [`crate::template::CONTENT_CHECKED_KEYS`]) that is not JSON. Names the key, never the
-    /// value.
-    pub fn check_json(&self) -> Result<(), ConvertError> {
-        let type_ = self.type_.as_deref().unwrap_or("Opaque");
+    /// [`crate::template::CONTENT_CHECKED_KEYS`]) that is not JSON: the input's own type, else
+    /// `existing` (the type of the SealedSecret merged into). Names the key, never the value.
+    pub fn check_json(&self, existing: Option<&str>) -> Result<(), ConvertError> {
+        let type_ = self.type_.as_deref().or(existing).unwrap_or("Opaque");
         for (t, key) in crate::template::CONTENT_CHECKED_KEYS {
             if *t == type_
                 && let Some(value) = self.data.get(*key)
