@@ -89,8 +89,8 @@ pub struct Request<'a> {
 }
 
 impl Request<'_> {
-    /// The [`ClusterError`] for a failed request; `None` for a 404, which callers name
-    /// themselves.
+    /// The [`ClusterError`] for a failed request (a 404 is [`ClusterError::Api`]; a caller
+    /// that knows what is missing checks [`is_not_found`] first and says so).
     pub fn error(&self, e: kube::Error) -> anyhow::Error {
         let action = self.action.to_owned();
         match e {
