@@ -123,32 +123,3 @@ fn seal_refuses_a_broken_template_file_and_writes_nothing() {
         assert!(!dir.path().join("out.yaml").exists(), "{template}");
     }
 }
-
-/// Only `unseal` renders: `inspect`, `validate` and `reseal` read the same file and leave the
-/// process's render count where it was. Run in this process, so the count is visible.
-#[test]
-fn inspect_validate_and_reseal_never_render_and_unseal_does() {
-    let (dir, recipient) = sealed_with(DATABASE);
-    let at = |name: &str| dir.path().join(name).display().to_string();
-    let none = at("no-kubeconfig");
-    let run = |args: &[&str]| {
-        let code = kage_cli::run_with(std::iter::once("kage").chain(args.iter().copied()));
-        assert_eq!(code, std::process::ExitCode::SUCCESS, "{args:?}");
-    };
-    let before = kage_api::template::renders();
-    run(&["inspect", "-f", &at("db.yaml")]);
-    run(&["validate", &at("db.yaml"), "--kubeconfig", &none]);
-    run(&[
-        "reseal",
-        &at("db.yaml"),
-        "-i",
-        &at("id.txt"),
-        "-r",
-        &recipient,
-        "--kubeconfig",
-        &none,
-    ]);
-    assert_eq!(kage_api::template::renders(), before);
-    run(&["unseal", "-i", &at("id.txt"), "-f", &at("db.yaml")]);
-    assert_eq!(kage_api::template::renders(), before + 1);
-}

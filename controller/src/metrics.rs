@@ -227,15 +227,17 @@ impl Metrics {
         }
     }
 
+    /// Counts one SealedSecret whose templates were rendered.
+    pub fn count_template_render(&self) {
+        self.template_renders.inc();
+    }
+
     /// The Prometheus text exposition of every metric.
     #[allow(clippy::expect_used, reason = "writing into a String cannot fail")]
     pub fn render(&self) -> String {
         let mut out = String::new();
         self.count_sealed_secrets();
         let registry = self.registry.lock().unwrap_or_else(PoisonError::into_inner);
-        let renders = kage_api::template::renders();
-        self.template_renders
-            .inc_by(renders.saturating_sub(self.template_renders.get()));
         prometheus_client::encoding::text::encode(&mut out, &registry).expect("write to String");
         out
     }

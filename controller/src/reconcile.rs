@@ -452,6 +452,9 @@ async fn sync(sealed: &SealedSecret, ctx: &Context) -> Result<Option<String>, Er
         secret.map_err(|e| Error::from_unseal(e, &keys))?
     };
     audit::unseal(namespace, name, &secret.opened_with, "ok");
+    if secret.rendered {
+        ctx.shared.metrics.count_template_render();
+    }
     // The Secret as `kage unseal` prints it, plus what marks it as this SealedSecret's.
     let mut body = secret.to_document();
     body["metadata"]["labels"][SEALED_SECRET_LABEL] = json!(name);

@@ -11,6 +11,7 @@
 pub mod crd;
 pub mod error;
 pub mod key_secret;
+pub mod limits;
 pub mod manifest;
 pub mod metadata_policy;
 pub mod names;

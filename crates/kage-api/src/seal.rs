@@ -17,13 +17,13 @@ use kage_core::{
 use serde_json::Value;
 
 use crate::crd::{SealedSecret, SealedSecretSpec, SecretTemplate, TemplateMetadata};
+use crate::limits::{
+    CONTENT_CHECKED_KEYS, MAX_KEY_LEN, MAX_NAME_LEN, MAX_NAMESPACE_LEN, MAX_SECRET_DATA_BYTES,
+    is_valid_key,
+};
 use crate::manifest::{self, Document};
 use crate::template::TemplateError;
 
-/// Largest total size of a Secret's values, in bytes (the API server's own limit).
-pub const MAX_SECRET_DATA_BYTES: usize = 1024 * 1024;
-/// Longest data key Kubernetes accepts.
-pub const MAX_KEY_LEN: usize = 253;
 /// Annotation kubectl writes with a full copy of the object, values included.
 pub const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
@@ -187,22 +187,6 @@ fn optional_str(doc: &Value, pointer: &str, field: &str) -> Result<Option<String
         Some(_) => Err(malformed(field, "not a string")),
     }
 }
-
-/// Whether Kubernetes accepts `key` as a Secret data key.
-pub fn is_valid_key(key: &str) -> bool {
-    !key.is_empty()
-        && key.len() <= MAX_KEY_LEN
-        && key != "."
-        && key != ".."
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-}
-
-/// Longest object name the API server accepts (a DNS subdomain).
-pub const MAX_NAME_LEN: usize = 253;
-/// Longest namespace name (a DNS label).
-pub const MAX_NAMESPACE_LEN: usize = 63;
 
 /// Refuses a Secret name (DNS subdomain) or namespace (DNS label) the API server would refuse.
 pub fn check_name(name: &str, namespace: &str) -> Result<(), ConvertError> {
@@ -391,11 +375,11 @@ impl SecretInput {
     }
 
     /// Refuses a value the API server parses as JSON for this Secret's type (see
-    /// [`crate::template::CONTENT_CHECKED_KEYS`]) that is not JSON: the input's own type, else
+    /// [`CONTENT_CHECKED_KEYS`]) that is not JSON: the input's own type, else
     /// `existing` (the type of the SealedSecret merged into). Names the key, never the value.
     pub fn check_json(&self, existing: Option<&str>) -> Result<(), ConvertError> {
         let type_ = self.type_.as_deref().or(existing).unwrap_or("Opaque");
-        for (t, key) in crate::template::CONTENT_CHECKED_KEYS {
+        for (t, key) in CONTENT_CHECKED_KEYS {
             if *t == type_
                 && let Some(value) = self.data.get(*key)
                 && serde_json::from_slice::<serde::de::IgnoredAny>(value.as_bytes()).is_err()

@@ -25,6 +25,8 @@ pub struct SecretOutput {
     pub data: BTreeMap<String, Plaintext>,
     /// The key that opened each value (for the audit record).
     pub opened_with: Vec<Fingerprint>,
+    /// Whether a template was rendered (the controller counts renders).
+    pub rendered: bool,
 }
 
 impl SecretOutput {
@@ -102,6 +104,7 @@ pub fn unseal(sealed: &SealedSecret, ring: &KeyRing) -> Result<SecretOutput, Con
         template: sealed.spec.template.clone().unwrap_or_default(),
         data: templates.render(data),
         opened_with,
+        rendered: templates.renders(),
     })
 }
 
