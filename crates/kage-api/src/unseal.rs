@@ -30,6 +30,35 @@ pub struct SecretOutput {
 }
 
 impl SecretOutput {
+    /// The Secret as the API's type, values as bytes (wipe it with [`wipe_secret`] when done).
+    pub fn to_secret(&self) -> k8s_openapi::api::core::v1::Secret {
+        let metadata = self.template.metadata.clone().unwrap_or_default();
+        let non_empty = |m: BTreeMap<String, String>| (!m.is_empty()).then_some(m);
+        k8s_openapi::api::core::v1::Secret {
+            metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+                name: Some(self.name.clone()),
+                namespace: Some(self.namespace.clone()),
+                labels: non_empty(metadata.labels),
+                annotations: non_empty(metadata.annotations),
+                ..Default::default()
+            },
+            type_: Some(
+                self.template
+                    .type_
+                    .clone()
+                    .unwrap_or_else(|| "Opaque".to_owned()),
+            ),
+            data: Some(
+                self.data
+                    .iter()
+                    .map(|(k, v)| (k.clone(), k8s_openapi::ByteString(v.as_bytes().to_vec())))
+                    .collect(),
+            ),
+            immutable: self.template.immutable,
+            ..Default::default()
+        }
+    }
+
     /// The Secret as a `v1` document with base64 `data`.
     pub fn to_document(&self) -> Document {
         let metadata = self.template.metadata.clone().unwrap_or_default();
