@@ -1,26 +1,26 @@
 //! The controller's command line: `run` with its flags (each also an environment variable),
-//! and `crd`.
+//! and `crd`. Parsing only: `start` runs what was asked.
 
 use std::time::Duration;
 
-use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use kage_api::{DEFAULT_CONTROLLER_NAME, DEFAULT_CONTROLLER_NAMESPACE};
 
 use crate::http::Cidr;
 use crate::sealing_keys::MIN_ROTATION_INTERVAL;
-use crate::start;
 
 /// kage-controller: unseals SealedSecrets into native Secrets.
 #[derive(Debug, Parser)]
 #[command(name = "kage-controller", version)]
 pub struct Cli {
+    /// What to do.
     #[command(subcommand)]
-    command: Command,
+    pub command: Command,
 }
 
+/// The subcommands.
 #[derive(Debug, Subcommand)]
-enum Command {
+pub enum Command {
     /// Run the controller.
     Run(Box<RunArgs>),
     /// Print the SealedSecret CustomResourceDefinition (YAML).
@@ -127,32 +127,6 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         _ => return Err(format!("{text:?}: unit must be d, h, m or s")),
     };
     Ok(Duration::from_secs(seconds))
-}
-
-impl Cli {
-    /// Parses the command line and runs it; the process exit code says how it went.
-    pub fn parse_and_run() -> std::process::ExitCode {
-        let cli = Cli::parse();
-        let result = match cli.command {
-            Command::Crd => {
-                print!("{}", start::crd_yaml());
-                Ok(())
-            }
-            Command::Run(args) => tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .context("starting the async runtime")
-                .and_then(|rt| rt.block_on(start::run(*args))),
-        };
-        match result {
-            Ok(()) => std::process::ExitCode::SUCCESS,
-            Err(e) => {
-                tracing::error!("{e:#}");
-                eprintln!("error: {e:#}");
-                std::process::ExitCode::FAILURE
-            }
-        }
-    }
 }
 
 #[cfg(test)]

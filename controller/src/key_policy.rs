@@ -17,6 +17,7 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use kube::runtime::events::{Event, EventType, Recorder};
 use kube::{Api, Client, Resource};
 
+use crate::api_call::timed;
 use crate::metrics::Metrics;
 
 /// How often the policy is looked at again.
@@ -28,12 +29,12 @@ pub const KEY_POLICY_MISSING: &str = "KeyPolicyMissing";
 pub async fn check(client: &Client, name: &str, namespace: &str) -> Option<String> {
     let policies: Api<ValidatingAdmissionPolicy> = Api::all(client.clone());
     let bindings: Api<ValidatingAdmissionPolicyBinding> = Api::all(client.clone());
-    let policy = match policies.get_opt(name).await {
+    let policy = match timed(policies.get_opt(name)).await {
         Ok(Some(policy)) => policy,
         Ok(None) => return Some(format!("ValidatingAdmissionPolicy {name} does not exist")),
         Err(e) => return Some(format!("cannot read ValidatingAdmissionPolicy {name}: {e}")),
     };
-    let binding = match bindings.get_opt(name).await {
+    let binding = match timed(bindings.get_opt(name)).await {
         Ok(Some(binding)) => binding,
         Ok(None) => {
             return Some(format!(

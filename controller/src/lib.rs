@@ -6,6 +6,7 @@
 //! [`key_watch`] keeps every replica's [`sealing_keys`] fresh, [`key_policy`] checks that the
 //! API server guards them, and [`state`] is what they share.
 
+pub mod api_call;
 pub mod args;
 pub mod audit;
 pub mod http;
@@ -24,5 +25,3 @@ pub mod rotation;
 pub mod sealing_keys;
 pub mod start;
 pub mod state;
-
-pub use args::Cli;

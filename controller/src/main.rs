@@ -1,5 +1,5 @@
 //! The `kage-controller` binary.
 
 fn main() -> std::process::ExitCode {
-    kage_controller::Cli::parse_and_run()
+    kage_controller::start::main()
 }

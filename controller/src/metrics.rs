@@ -88,10 +88,10 @@ pub struct Metrics {
     /// `kage_newest_key_backed_up`: 1 once `kage key backup` saved the current key; alert on 0.
     pub newest_key_backed_up: Gauge,
     /// `kage_key_policy_in_place`: 1 while the admission policy guarding the sealing keys and
-    /// its binding are in place ([`crate::key_policy`]); alert on 0.
+    /// its binding are in place (see `key_policy`); alert on 0.
     pub key_policy_in_place: Gauge,
     /// `kage_template_renders_total`: SealedSecrets whose templates this process rendered
-    /// (kept from [`kage_api::template::renders`], so a render anywhere in the process counts).
+    /// (counted by the reconcile that rendered them).
     template_renders: Counter,
 }
 

@@ -18,6 +18,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
 
+use crate::api_call::timed;
 use crate::sealing_keys::{KeyError, KeyStore, SharedKeySet};
 
 /// How long the schedule waits after a key creation (or a refusal) before looking again.
@@ -89,13 +90,12 @@ async fn answer(api: &Api<ConfigMap>, store: &KeyStore, recorder: &Recorder, map
         "resourceVersion": map.resource_version(),
         "annotations": {ROTATION_HANDLED_ANNOTATION: request, ROTATION_RESULT_ANNOTATION: "in progress"},
     }});
-    if let Err(e) = api
-        .patch(
-            ROTATION_REQUEST_CONFIGMAP,
-            &patch_params(),
-            &Patch::Merge(&claim),
-        )
-        .await
+    if let Err(e) = timed(api.patch(
+        ROTATION_REQUEST_CONFIGMAP,
+        &patch_params(),
+        &Patch::Merge(&claim),
+    ))
+    .await
     {
         tracing::info!(error = %e, "rotation request changed or already claimed");
         return;
@@ -129,13 +129,12 @@ async fn answer(api: &Api<ConfigMap>, store: &KeyStore, recorder: &Recorder, map
         &result,
     );
     let done = json!({"metadata": {"annotations": {ROTATION_RESULT_ANNOTATION: &result}}});
-    if let Err(e) = api
-        .patch(
-            ROTATION_REQUEST_CONFIGMAP,
-            &patch_params(),
-            &Patch::Merge(&done),
-        )
-        .await
+    if let Err(e) = timed(api.patch(
+        ROTATION_REQUEST_CONFIGMAP,
+        &patch_params(),
+        &Patch::Merge(&done),
+    ))
+    .await
     {
         tracing::warn!(error = %e, "cannot record the rotation result");
     }

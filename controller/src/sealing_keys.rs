@@ -19,6 +19,7 @@ use kube::{Api, Client};
 use serde_json::json;
 use zeroize::Zeroizing;
 
+use crate::api_call::timed;
 use crate::kms::Kms;
 
 /// Most keys that are not retired; a rotation beyond it is refused (retire old keys first).
@@ -322,11 +323,12 @@ impl KeyStore {
     /// or wrapped by a KMS this controller cannot use) is skipped too and reported; only when
     /// no key at all can be read does the load fail, with the first reason.
     pub async fn load(&self) -> Result<LoadedKeys, KeyError> {
-        let list = self
-            .secrets
-            .list(&ListParams::default().labels(&format!("{SEALING_KEY_LABEL}=true")))
-            .await
-            .map_err(self.api_error("list"))?;
+        let list = timed(
+            self.secrets
+                .list(&ListParams::default().labels(&format!("{SEALING_KEY_LABEL}=true"))),
+        )
+        .await
+        .map_err(self.api_error("list"))?;
         read_keys(list.items, jiff::Timestamp::now(), self.kms.as_deref()).await
     }
 
@@ -359,7 +361,7 @@ impl KeyStore {
             field_manager: Some(FIELD_MANAGER.to_owned()),
             ..PostParams::default()
         };
-        let created = self.secrets.create(&params, &secret).await;
+        let created = timed(self.secrets.create(&params, &secret)).await;
         wipe_secret(&mut secret);
         match created {
             Ok(mut created) => {
@@ -402,21 +404,19 @@ impl KeyStore {
                 "labels": {"app.kubernetes.io/name": "kage", "app.kubernetes.io/component": "public-keys"}},
             "data": published_data(keys),
         });
-        self.config_maps
-            .patch(
-                PUBLIC_KEYS_CONFIGMAP,
-                &PatchParams::apply(FIELD_MANAGER).force(),
-                &Patch::Apply(&config_map),
-            )
-            .await
-            .map_err(self.api_error("publish"))?;
+        timed(self.config_maps.patch(
+            PUBLIC_KEYS_CONFIGMAP,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&config_map),
+        ))
+        .await
+        .map_err(self.api_error("publish"))?;
         Ok(())
     }
 
     /// The public-keys ConfigMap as it stands now, if it exists.
     pub async fn published(&self) -> Result<Option<ConfigMap>, KeyError> {
-        self.config_maps
-            .get_opt(PUBLIC_KEYS_CONFIGMAP)
+        timed(self.config_maps.get_opt(PUBLIC_KEYS_CONFIGMAP))
             .await
             .map_err(self.api_error("read published"))
     }

@@ -12,7 +12,7 @@ use kube::runtime::events::{Recorder, Reporter};
 use kube::{Api, Client, CustomResourceExt};
 use tokio::sync::watch;
 
-use crate::args::RunArgs;
+use crate::args::{Cli, Command, RunArgs};
 use crate::key_watch::{install_keys, watch_keys};
 use crate::metrics::Metrics;
 use crate::metrics_auth::MetricsAuth;
@@ -41,6 +41,30 @@ fn init_logging(format: &str) {
     } else {
         builder.try_init()
     };
+}
+
+/// Parses the command line and runs it; the process exit code says how it went.
+pub fn main() -> std::process::ExitCode {
+    let cli = <Cli as clap::Parser>::parse();
+    let result = match cli.command {
+        Command::Crd => {
+            print!("{}", crd_yaml());
+            Ok(())
+        }
+        Command::Run(args) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("starting the async runtime")
+            .and_then(|rt| rt.block_on(run(*args))),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
 
 /// Runs the controller until SIGTERM or Ctrl-C.

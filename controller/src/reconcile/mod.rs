@@ -44,6 +44,7 @@ use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use crate::api_call::timed;
 use crate::audit;
 use crate::metrics::{ReasonLabel, ResultLabel};
 use crate::owned::{OwnedSecrets, SecretFacts};
@@ -59,26 +60,6 @@ pub const RETRY_DELAY: Duration = Duration::from_secs(15);
 /// How long a reconcile waits for the first list of the owned Secrets before it asks the API
 /// server for its Secret instead.
 pub const OWNED_SECRETS_WAIT: Duration = Duration::from_secs(5);
-/// Longest wait for one API call of a reconcile; beyond it the reconcile fails (`ApiError`) and
-/// is retried, instead of holding one of the workers.
-pub const API_CALL_TIMEOUT: Duration = Duration::from_secs(15);
-
-/// `call`, given at most [`API_CALL_TIMEOUT`]: the outer error is the timeout, the inner one the
-/// API's (which the caller may look into).
-async fn timed<T>(
-    action: &'static str,
-    call: impl std::future::Future<Output = Result<T, kube::Error>>,
-) -> Result<Result<T, kube::Error>, Error> {
-    tokio::time::timeout(API_CALL_TIMEOUT, call)
-        .await
-        .map_err(|_| Error::Api {
-            action,
-            source: kube::Error::Service(
-                format!("no answer within {}s", API_CALL_TIMEOUT.as_secs()).into(),
-            ),
-        })
-}
-
 /// Everything a reconcile needs, built once.
 pub struct Context {
     /// Client, keys and metrics (shared with the endpoints and the key watcher).
@@ -182,12 +163,9 @@ pub async fn reconcile(sealed: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<A
             action: "Unseal".to_owned(),
             secondary: None,
         };
-        let published = timed(
-            "publishing an Event",
-            ctx.recorder.publish(&event, &sealed.object_ref(&())),
-        )
-        .await
-        .and_then(|answer| answer.map_err(Error::api("publishing an Event")));
+        let published = timed(ctx.recorder.publish(&event, &sealed.object_ref(&())))
+            .await
+            .map_err(Error::api("publishing an Event"));
         if let Err(e) = published {
             tracing::warn!(error = %e, "cannot publish event");
         }

@@ -112,15 +112,12 @@ pub(super) async fn update_status(
     });
     let api =
         Api::<SealedSecret>::namespaced(ctx.shared.client.clone(), sealed.namespace_or_empty());
-    timed(
-        "updating the SealedSecret status",
-        api.patch_status(
-            sealed.name_or_empty(),
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&patch),
-        ),
-    )
-    .await?
+    timed(api.patch_status(
+        sealed.name_or_empty(),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    ))
+    .await
     .map_err(Error::api("updating the SealedSecret status"))?;
     Ok(transition)
 }

@@ -93,13 +93,10 @@ pub(super) async fn with_values<'a>(
     let version = sealed.metadata.resource_version.as_deref().unwrap_or("0");
     let api =
         Api::<SealedSecret>::namespaced(ctx.shared.client.clone(), sealed.namespace_or_empty());
-    timed(
-        "reading the SealedSecret",
-        api.get_with(sealed.name_or_empty(), &GetParams::at(version)),
-    )
-    .await?
-    .map(std::borrow::Cow::Owned)
-    .map_err(Error::api("reading the SealedSecret"))
+    timed(api.get_with(sealed.name_or_empty(), &GetParams::at(version)))
+        .await
+        .map(std::borrow::Cow::Owned)
+        .map_err(Error::api("reading the SealedSecret"))
 }
 
 /// Digest of everything the Secret is made from.

@@ -93,13 +93,10 @@ pub(super) async fn read_facts(
     name: &str,
     params: GetParams,
 ) -> Result<Option<SecretFacts>, Error> {
-    Ok(timed(
-        "reading the Secret",
-        secrets.get_metadata_opt_with(name, &params),
-    )
-    .await?
-    .map_err(Error::api("reading the Secret"))?
-    .map(|meta| SecretFacts::of(&meta)))
+    Ok(timed(secrets.get_metadata_opt_with(name, &params))
+        .await
+        .map_err(Error::api("reading the Secret"))?
+        .map(|meta| SecretFacts::of(&meta)))
 }
 
 /// The Secret a reconcile writes: a new one, or one that exists and may be written (it is
@@ -159,14 +156,10 @@ pub(super) async fn write(
         .resource_version
         .clone_from(&facts.resource_version);
     let params = PatchParams::apply(FIELD_MANAGER).force();
-    let attempt = timed(
-        "writing the Secret",
-        secrets.patch(name, &params, &Patch::Apply(&*body)),
-    )
-    .await;
+    let attempt = timed(secrets.patch(name, &params, &Patch::Apply(&*body))).await;
     body.metadata.uid = None;
     body.metadata.resource_version = None;
-    match attempt? {
+    match attempt {
         Ok(mut written) => {
             let version = remove_stale_keys(secrets, name, body, &written).await;
             wipe_secret(&mut written);
@@ -187,8 +180,8 @@ pub(super) async fn write(
 /// Whether a Secret kage has not annotated (one to adopt, or written by an older kage) is
 /// immutable: read whole once, its data wiped at once.
 pub(super) async fn read_immutable(secrets: &Api<Secret>, name: &str) -> Result<bool, Error> {
-    let mut secret = timed("reading the Secret", secrets.get(name))
-        .await?
+    let mut secret = timed(secrets.get(name))
+        .await
         .map_err(Error::api("reading the Secret"))?;
     wipe_secret(&mut secret);
     Ok(secret.immutable == Some(true))
@@ -208,12 +201,9 @@ pub(super) async fn replace(
         }),
         ..DeleteParams::default()
     };
-    timed(
-        "replacing an immutable Secret",
-        secrets.delete(name, &precondition),
-    )
-    .await?
-    .map_err(Error::api("replacing an immutable Secret"))?;
+    timed(secrets.delete(name, &precondition))
+        .await
+        .map_err(Error::api("replacing an immutable Secret"))?;
     create(secrets, body).await
 }
 
@@ -223,8 +213,8 @@ pub(super) async fn create(secrets: &Api<Secret>, body: &Secret) -> Result<Optio
         field_manager: Some(FIELD_MANAGER.to_owned()),
         ..PostParams::default()
     };
-    let created = timed("creating the Secret", secrets.create(&params, body)).await;
-    match created? {
+    let created = timed(secrets.create(&params, body)).await;
+    match created {
         Ok(mut written) => {
             wipe_secret(&mut written);
             Ok(written.metadata.resource_version)
@@ -264,12 +254,9 @@ pub(super) async fn remove_stale_keys(
         field_manager: Some(FIELD_MANAGER.to_owned()),
         ..PatchParams::default()
     };
-    let mut patched = timed(
-        "removing stale keys from the Secret",
-        secrets.patch(name, &params, &Patch::Merge(&patch)),
-    )
-    .await?
-    .map_err(Error::api("removing stale keys from the Secret"))?;
+    let mut patched = timed(secrets.patch(name, &params, &Patch::Merge(&patch)))
+        .await
+        .map_err(Error::api("removing stale keys from the Secret"))?;
     wipe_secret(&mut patched);
     Ok(patched.metadata.resource_version)
 }
