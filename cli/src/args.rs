@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use kage_core::Scope;
+use kage_core::{Fingerprint, Recipient, Scope};
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -79,7 +79,7 @@ pub enum KeyCommand {
 pub struct BackupArgs {
     /// Encrypt the backup to this age recipient (repeatable).
     #[arg(short = 'r', long = "recipient", value_name = "RECIPIENT")]
-    pub recipients: Vec<String>,
+    pub recipients: Vec<age::x25519::Recipient>,
     /// Encrypt the backup to the passphrase in $KAGE_PASSPHRASE instead.
     #[arg(long)]
     pub passphrase: bool,
@@ -106,7 +106,7 @@ pub struct RestoreArgs {
     /// Restore only the keys with these fingerprints (repeatable); anyone holding the backup's
     /// public recipient can write a backup, so name the keys you expect.
     #[arg(long, value_name = "FINGERPRINT")]
-    pub expect: Vec<String>,
+    pub expect: Vec<Fingerprint>,
     /// Restore without asking (the keys are listed first either way).
     #[arg(long)]
     pub yes: bool,
@@ -120,7 +120,7 @@ pub struct RestoreArgs {
 pub struct RetireArgs {
     /// Fingerprint of the key to retire.
     #[arg(value_name = "FINGERPRINT")]
-    pub fingerprint: String,
+    pub fingerprint: Fingerprint,
     /// Cluster selection.
     #[command(flatten)]
     pub cluster: ClusterArgs,
@@ -145,11 +145,11 @@ pub struct ResealArgs {
     pub identities: Vec<PathBuf>,
     /// Offline: seal to this recipient (repeatable; default .kage.yaml, then the cluster).
     #[arg(short = 'r', long = "recipient", value_name = "RECIPIENT")]
-    pub recipients: Vec<String>,
+    pub recipients: Vec<Recipient>,
     /// Drop on purpose this recipient (a fingerprint, as `kage inspect` shows it) that is not
     /// a cluster key; without it a file whose values would lose one is left unchanged.
     #[arg(long = "drop-recipient", value_name = "FINGERPRINT")]
-    pub drop_recipients: Vec<String>,
+    pub drop_recipients: Vec<Fingerprint>,
     /// Say what would change, file by file and value by value, and write nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -179,7 +179,7 @@ pub struct MigrateArgs {
     pub output_dir: Option<PathBuf>,
     /// Seal to this recipient (repeatable; default .kage.yaml, then the cluster's key).
     #[arg(short = 'r', long = "recipient", value_name = "RECIPIENT")]
-    pub recipients: Vec<String>,
+    pub recipients: Vec<Recipient>,
     /// Label and annotation prefixes the controller allows templates to set besides unprefixed
     /// keys and `app.kubernetes.io/` (its --allow-template-metadata-prefix); repeatable.
     #[arg(long = "allow-metadata-prefix", value_name = "PREFIX")]
@@ -197,8 +197,8 @@ pub struct MigrateArgs {
 pub struct FetchArgs {
     /// Refuse any current key but this one (the whole `age1...` recipient: a short fingerprint
     /// could be matched by another key).
-    #[arg(long, value_name = "RECIPIENT")]
-    pub pin: Option<String>,
+    #[arg(long, value_name = "RECIPIENT", value_parser = pin)]
+    pub pin: Option<Recipient>,
     /// Write the recipient into this .kage.yaml: the rule without a path (added if missing),
     /// and every rule that names an older key of this cluster.
     #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = ".kage.yaml")]
@@ -294,7 +294,7 @@ pub struct ClusterArgs {
     pub controller_name: String,
     /// Reach the controller's HTTP API here instead of through the API server's service proxy.
     #[arg(long, value_name = "URL")]
-    pub controller_url: Option<String>,
+    pub controller_url: Option<http::Uri>,
 }
 
 /// `kage seal`.
@@ -333,13 +333,13 @@ pub struct SealArgs {
     pub allow_metadata_prefix: Vec<String>,
     /// Seal to this recipient (age1...; repeatable).
     #[arg(short = 'r', long = "recipient", value_name = "RECIPIENT")]
-    pub recipients: Vec<String>,
+    pub recipients: Vec<Recipient>,
     /// Seal to every recipient listed in FILE, one per line (repeatable).
     #[arg(short = 'R', long = "recipients-file", value_name = "FILE")]
     pub recipients_files: Vec<PathBuf>,
     /// Also seal to this offline recovery recipient (age1...; repeatable).
     #[arg(long = "recovery", value_name = "RECIPIENT")]
-    pub recovery: Vec<String>,
+    pub recovery: Vec<Recipient>,
     /// Write the SealedSecret to FILE atomically instead of stdout.
     #[arg(
         short = 'w',
@@ -360,7 +360,7 @@ pub struct SealArgs {
         value_name = "FINGERPRINT",
         requires = "merge_into"
     )]
-    pub drop_recipients: Vec<String>,
+    pub drop_recipients: Vec<Fingerprint>,
     /// Take spec.template from FILE (YAML or JSON: type, immutable, metadata, data, omit): its
     /// `data` composes values from the sealed ones (docs/templates.md). Checked before writing.
     #[arg(long, value_name = "FILE", conflicts_with = "raw")]
@@ -406,7 +406,7 @@ pub struct InspectArgs {
     pub file: Option<PathBuf>,
     /// Recovery recipients to look for (default: the file's .kage.yaml rule).
     #[arg(long = "recovery", value_name = "RECIPIENT")]
-    pub recovery: Vec<String>,
+    pub recovery: Vec<Recipient>,
     /// Print JSON instead of text.
     #[arg(short = 'o', long = "output", value_enum)]
     pub format: Option<Format>,
@@ -427,7 +427,7 @@ pub struct ValidateArgs {
     pub require_recovery: bool,
     /// Recovery recipients that count (default: each file's .kage.yaml rule).
     #[arg(long = "recovery", value_name = "RECIPIENT")]
-    pub recovery: Vec<String>,
+    pub recovery: Vec<Recipient>,
     /// Label and annotation prefixes the controller allows templates to set besides unprefixed
     /// keys and `app.kubernetes.io/` (its --allow-template-metadata-prefix); repeatable.
     #[arg(long = "allow-metadata-prefix", value_name = "PREFIX")]
@@ -454,4 +454,15 @@ pub struct CompletionsArgs {
     /// The shell.
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+/// `--pin`: a whole recipient; a fingerprint is refused with the reason.
+fn pin(text: &str) -> Result<Recipient, String> {
+    if text.parse::<Fingerprint>().is_ok() {
+        return Err(
+            "--pin takes the whole age1... recipient, not its fingerprint (a fingerprint is too short to pin a key)"
+                .to_owned(),
+        );
+    }
+    text.parse().map_err(|e: kage_core::KeyError| e.to_string())
 }

@@ -22,7 +22,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
+use anyhow::{Context, anyhow};
 use kage_core::{Recipient, Scope};
 use serde::Deserialize;
 
@@ -211,6 +211,53 @@ fn rule_in(config_path: &Path, target: Option<&Path>) -> anyhow::Result<Resolved
         });
     }
     Ok(Resolved::default())
+}
+
+/// Puts the cluster's current key into the path-less rule of `.kage.yaml` at `path` (adding
+/// the rule, or the file), and in place of every older key of this cluster that any rule
+/// names. Refuses to write what `kage seal` would not read back; the file is replaced
+/// atomically.
+pub fn save_cluster_key(
+    path: &Path,
+    keys: &kage_api::wire::PublishedKeys,
+) -> Result<(), crate::outcome::Failure> {
+    use crate::outcome::Failure;
+    let recipient = keys.current.to_string();
+    let mut doc: serde_json::Value = match std::fs::read_to_string(path) {
+        Ok(text) => serde_saphyr::from_str(&text)
+            .map_err(|e| Failure::Input(anyhow!("{}: {e}", path.display())))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => serde_json::json!({"rules": []}),
+        Err(e) => {
+            return Err(anyhow::Error::from(e)
+                .context(format!("reading {}", path.display()))
+                .into());
+        }
+    };
+    let rules = doc["rules"]
+        .as_array_mut()
+        .ok_or_else(|| Failure::Input(anyhow!("{}: `rules` is not a list", path.display())))?;
+    let older = |r: &serde_json::Value| {
+        r.as_str()
+            .and_then(|r| r.parse::<Recipient>().ok())
+            .is_some_and(|r| r != keys.current && keys.find(&r).is_some())
+    };
+    for rule in rules.iter_mut() {
+        if let Some(list) = rule.get_mut("recipients").and_then(|l| l.as_array_mut())
+            && list.iter().any(older)
+        {
+            list.retain(|r| !older(r) && r.as_str() != Some(recipient.as_str()));
+            list.insert(0, serde_json::json!(recipient));
+        }
+    }
+    match rules.iter_mut().find(|r| r.get("path").is_none()) {
+        Some(rule) => rule["recipients"] = serde_json::json!([recipient]),
+        None => rules.push(serde_json::json!({"recipients": [recipient]})),
+    }
+    let text = serde_saphyr::to_string(&doc).context("writing .kage.yaml")?;
+    serde_saphyr::from_str::<Config>(&text)
+        .map_err(|e| Failure::Input(anyhow!("{}: {e}", path.display())))?;
+    crate::files::write_atomic(path, text.as_bytes(), None)?;
+    Ok(())
 }
 
 #[cfg(test)]

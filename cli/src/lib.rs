@@ -12,15 +12,20 @@
 //!   forbidden by RBAC, controller not installed or not running)
 
 mod args;
-mod client;
+mod cluster;
 mod cluster_error;
 mod commands;
 mod files;
+mod identity_file;
+mod input;
 mod kage_yaml;
+mod manifest_file;
 mod mistake;
+mod outcome;
 mod recipients;
 mod run;
 mod sealed_secrets;
 
 pub use args::Cli;
-pub use run::{Failure, Outcome, run, run_with};
+pub use outcome::{Failure, Outcome};
+pub use run::run;

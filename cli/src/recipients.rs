@@ -8,8 +8,9 @@ use anyhow::anyhow;
 use kage_api::wire::KeyState;
 use kage_core::{Fingerprint, Recipient};
 
-use crate::args::ClusterArgs;
-use crate::client::{PublicKeys, block_on, connect, fetch_keys};
+use kage_api::wire::PublishedKeys;
+
+use crate::cluster::Cluster;
 use crate::kage_yaml::{self, Resolved, Source};
 use crate::mistake::Mistake;
 
@@ -18,40 +19,34 @@ use crate::mistake::Mistake;
 pub const KEYS_WAIT: Duration = Duration::from_secs(3);
 
 /// The cluster's published keys, if the kubeconfig reaches them within [`KEYS_WAIT`].
-pub fn published_keys(cluster: &ClusterArgs) -> Option<PublicKeys> {
+pub fn published_keys(cluster: &Cluster) -> Option<PublishedKeys> {
     fetch_published_keys(cluster).ok()
 }
 
 /// The cluster's published keys within [`KEYS_WAIT`], or why not.
-pub fn fetch_published_keys(cluster: &ClusterArgs) -> anyhow::Result<PublicKeys> {
-    block_on(async {
-        tokio::time::timeout(KEYS_WAIT, async {
-            let (client, _) = connect(cluster).await?;
-            fetch_keys(client, cluster).await
-        })
-        .await
-        .map_err(|_| {
-            anyhow::Error::from(crate::cluster_error::ClusterError::Unreachable {
-                action: "reading the cluster's public keys".to_owned(),
-                cause: format!("no answer within {} s", KEYS_WAIT.as_secs()),
-            })
-        })?
+pub fn fetch_published_keys(cluster: &Cluster) -> anyhow::Result<PublishedKeys> {
+    cluster.block_on(async {
+        tokio::time::timeout(KEYS_WAIT, cluster.public_keys())
+            .await
+            .map_err(|_| {
+                anyhow::Error::from(crate::cluster_error::ClusterError::Unreachable {
+                    action: "reading the cluster's public keys".to_owned(),
+                    cause: format!("no answer within {} s", KEYS_WAIT.as_secs()),
+                })
+            })?
     })
 }
 
 /// What a published key says of `recipient`: `None` when it is not a cluster key.
-fn cluster_state(keys: &PublicKeys, recipient: &Recipient) -> Option<(bool, KeyState)> {
-    let text = recipient.to_string();
-    keys.keys
-        .iter()
-        .find(|k| k.recipient == text)
+fn cluster_state(keys: &PublishedKeys, recipient: &Recipient) -> Option<(bool, KeyState)> {
+    keys.find(recipient)
         .map(|k| (keys.current == *recipient, k.state))
 }
 
 /// Refuses a retired cluster key among `recipients` and warns on stderr about one that is
 /// active but not current. Recipients the cluster does not know (recovery keys, other
 /// clusters) pass.
-pub fn check_against_cluster(recipients: &[Recipient], keys: &PublicKeys) -> anyhow::Result<()> {
+pub fn check_against_cluster(recipients: &[Recipient], keys: &PublishedKeys) -> anyhow::Result<()> {
     for warning in cluster_warnings(recipients, keys)? {
         eprintln!("warning: {warning}");
     }
@@ -59,7 +54,7 @@ pub fn check_against_cluster(recipients: &[Recipient], keys: &PublicKeys) -> any
 }
 
 /// [`check_against_cluster`]'s verdict: an error for a retired key, else the warnings.
-fn cluster_warnings(recipients: &[Recipient], keys: &PublicKeys) -> anyhow::Result<Vec<String>> {
+fn cluster_warnings(recipients: &[Recipient], keys: &PublishedKeys) -> anyhow::Result<Vec<String>> {
     let mut warnings = Vec::new();
     for recipient in recipients {
         match cluster_state(keys, recipient) {
@@ -81,7 +76,7 @@ fn cluster_warnings(recipients: &[Recipient], keys: &PublicKeys) -> anyhow::Resu
 }
 
 /// Whether `recipient` is one of the cluster's keys, current or not.
-pub fn is_cluster_key(keys: &PublicKeys, recipient: &Recipient) -> bool {
+pub fn is_cluster_key(keys: &PublishedKeys, recipient: &Recipient) -> bool {
     cluster_state(keys, recipient).is_some()
 }
 
@@ -92,11 +87,11 @@ pub fn is_cluster_key(keys: &PublicKeys, recipient: &Recipient) -> bool {
 pub fn dropped(
     before: &[Fingerprint],
     after: &[Fingerprint],
-    published: Option<&PublicKeys>,
+    published: Option<&PublishedKeys>,
     allowed: &[Fingerprint],
 ) -> Vec<Fingerprint> {
     let cluster_key =
-        |fingerprint: &Fingerprint| published.is_some_and(|k| k.fingerprints.contains(fingerprint));
+        |fingerprint: &Fingerprint| published.is_some_and(|k| k.contains(fingerprint));
     before
         .iter()
         .filter(|f| !after.contains(f) && !allowed.contains(f) && !cluster_key(f))
@@ -114,32 +109,16 @@ pub fn dropped_error(what: &str, lost: &[Fingerprint]) -> anyhow::Error {
     )
 }
 
-/// Parses `--drop-recipient` fingerprints.
-pub fn parse_fingerprints(flags: &[String]) -> anyhow::Result<Vec<Fingerprint>> {
-    flags
-        .iter()
-        .map(|f| {
-            f.parse().map_err(|e| {
-                anyhow!("--drop-recipient {f}: {e} (a fingerprint, as `kage inspect` shows it)")
-            })
-        })
-        .collect()
-}
-
 /// The recipients of a file sealed without the controller: `-r`, else the file's `.kage.yaml`
 /// rule (recovery included), else the cluster's current key; checked against the cluster's
 /// keys when they can be read, and said on stderr.
 pub fn choose(
-    flags: &[String],
+    flags: &[Recipient],
     configured: &Resolved,
-    published: Option<&PublicKeys>,
+    published: Option<&PublishedKeys>,
 ) -> anyhow::Result<Vec<Recipient>> {
     let (list, origin) = if !flags.is_empty() {
-        let list = flags
-            .iter()
-            .map(|r| r.parse().map_err(|e| anyhow!("-r: {e}")))
-            .collect::<anyhow::Result<Vec<Recipient>>>()?;
-        (list, Origin::Flags)
+        (flags.to_vec(), Origin::Flags)
     } else if let Some(source) = &configured.source {
         (configured.recipients(), Origin::Config(source.clone()))
     } else {
@@ -162,7 +141,7 @@ pub fn choose(
 /// the recipient. `-r` bypasses `.kage.yaml` altogether.
 pub fn for_resealing(
     file: &std::path::Path,
-    published: Option<&PublicKeys>,
+    published: Option<&PublishedKeys>,
 ) -> anyhow::Result<Resolved> {
     let layers = kage_yaml::layers_for_file(file)?;
     if !layers.nearest_is_nested() {
@@ -236,17 +215,22 @@ mod tests {
     use kage_api::wire::PublishedKey;
     use kage_core::Identity;
 
-    fn published(keys: &[(&Recipient, KeyState)], current: &Recipient) -> PublicKeys {
-        PublicKeys::new(
-            current.clone(),
-            keys.iter()
+    fn published(keys: &[(&Recipient, KeyState)], current: &Recipient) -> PublishedKeys {
+        PublishedKeys {
+            current: current.clone(),
+            keys: keys
+                .iter()
                 .map(|(recipient, state)| PublishedKey {
-                    recipient: recipient.to_string(),
+                    fingerprint: recipient.fingerprint(),
+                    recipient: (*recipient).clone(),
+                    created_at: jiff::Timestamp::UNIX_EPOCH,
                     state: *state,
-                    ..PublishedKey::default()
+                    current: *recipient == current,
+                    backed_up: false,
+                    secret: String::new(),
                 })
                 .collect(),
-        )
+        }
     }
 
     #[test]
@@ -328,10 +312,9 @@ mod tests {
             ..Resolved::default()
         };
         assert_eq!(
-            choose(&[flagged.to_string()], &config, Some(&keys)).unwrap(),
+            choose(std::slice::from_ref(&flagged), &config, Some(&keys)).unwrap(),
             [flagged]
         );
-        assert!(choose(&["age1nope".to_owned()], &config, None).is_err());
         assert_eq!(choose(&[], &config, Some(&keys)).unwrap(), [configured]);
         assert_eq!(choose(&[], &none, Some(&keys)).unwrap(), [current]);
         assert!(choose(&[], &none, None).is_err());

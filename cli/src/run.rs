@@ -5,29 +5,8 @@ use std::process::ExitCode;
 use clap::{CommandFactory, FromArgMatches};
 
 use crate::args::Cli;
+use crate::outcome::Failure;
 use crate::{commands, mistake};
-
-/// Why the command failed; decides the exit code.
-#[derive(Debug)]
-pub enum Failure {
-    /// Malformed input: exit code 3.
-    Input(anyhow::Error),
-    /// A value cannot be unsealed here: exit code 4.
-    Unseal(anyhow::Error),
-    /// Validation found problems (already reported): exit code 5.
-    Invalid,
-    /// Anything else: exit code 1.
-    Other(anyhow::Error),
-}
-
-impl From<anyhow::Error> for Failure {
-    fn from(e: anyhow::Error) -> Self {
-        Failure::Other(e)
-    }
-}
-
-/// Result of a command.
-pub type Outcome = Result<(), Failure>;
 
 /// The name under which kubectl finds kage as a plugin.
 pub const PLUGIN_BINARY: &str = "kubectl-kage";
@@ -38,7 +17,7 @@ pub fn run() -> ExitCode {
 }
 
 /// [`run`] with the given command line (the program name first), in this process.
-pub fn run_with<I, T>(args: I) -> ExitCode
+fn run_with<I, T>(args: I) -> ExitCode
 where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
@@ -63,7 +42,14 @@ where
             if let Some(hint) = unknown.as_deref().and_then(mistake::kubeseal_flag) {
                 eprintln!("hint: {hint}");
             }
-            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+            // A flag's value that does not parse (a recipient, a fingerprint, a URL) is invalid
+            // input, like a malformed file; other usage errors keep clap's code.
+            let code = if e.kind() == clap::error::ErrorKind::ValueValidation {
+                3
+            } else {
+                u8::try_from(e.exit_code()).unwrap_or(2)
+            };
+            return ExitCode::from(code);
         }
     };
     let cli = match Cli::from_arg_matches(&matches) {

@@ -8,10 +8,8 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
-use kage_api::{
-    ROTATION_HANDLED_ANNOTATION, ROTATION_REQUEST_CONFIGMAP, ROTATION_REQUEST_KEY,
-    ROTATION_RESULT_ANNOTATION,
-};
+use kage_api::ROTATION_REQUEST_CONFIGMAP;
+use kage_api::rotation::{RotationAnswer, RotationRequest};
 use kube::api::{Patch, PatchParams};
 use kube::runtime::events::{Event, EventType, Recorder};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -75,20 +73,17 @@ pub async fn serve_rotation_requests(store: Arc<KeyStore>, recorder: Recorder) {
 }
 
 async fn answer(api: &Api<ConfigMap>, store: &KeyStore, recorder: &Recorder, map: &ConfigMap) {
-    let request = map
-        .data
-        .as_ref()
-        .and_then(|d| d.get(ROTATION_REQUEST_KEY))
-        .filter(|r| !r.is_empty());
-    let Some(request) = request else { return };
-    if map.annotations().get(ROTATION_HANDLED_ANNOTATION) == Some(request) {
+    let Some(request) = RotationRequest::of(map) else {
+        return;
+    };
+    if request.is_handled_in(map) {
         return;
     }
     // Mark the request handled first, on the version just read: a request is acted on at most
     // once, even by two leaders in a row or a restart halfway.
     let claim = json!({"metadata": {
         "resourceVersion": map.resource_version(),
-        "annotations": {ROTATION_HANDLED_ANNOTATION: request, ROTATION_RESULT_ANNOTATION: "in progress"},
+        "annotations": RotationAnswer::InProgress.annotations(&request),
     }});
     if let Err(e) = timed(api.patch(
         ROTATION_REQUEST_CONFIGMAP,
@@ -100,35 +95,32 @@ async fn answer(api: &Api<ConfigMap>, store: &KeyStore, recorder: &Recorder, map
         tracing::info!(error = %e, "rotation request changed or already claimed");
         return;
     }
-    let (type_, reason, result) = match store.rotate().await {
-        Ok(name) => (
-            EventType::Normal,
-            "Rotated",
-            format!("rotated: new key {name}"),
-        ),
+    let (type_, reason, answer) = match store.rotate().await {
+        Ok(name) => (EventType::Normal, "Rotated", RotationAnswer::Rotated(name)),
         Err(KeyError::RotationRefused(why)) => (
             EventType::Warning,
             "RotationRefused",
-            format!("refused: {why}"),
+            RotationAnswer::Refused(why),
         ),
         Err(e) => (
             EventType::Warning,
             "RotationFailed",
-            format!("failed: {}", kage_api::error_chain(&e)),
+            RotationAnswer::Failed(kage_api::error_chain(&e)),
         ),
     };
-    tracing::info!(request = %request, result = %result, "rotation request");
+    let result = answer.to_string();
+    tracing::info!(request = %request.id, result = %result, "rotation request");
     let uid = map.metadata.uid.clone().unwrap_or_default();
     let version = map.resource_version().unwrap_or_default();
     crate::audit::rotation_request(
-        request,
+        &request.id,
         &crate::audit::ObjectVersion {
             uid: &uid,
             resource_version: &version,
         },
         &result,
     );
-    let done = json!({"metadata": {"annotations": {ROTATION_RESULT_ANNOTATION: &result}}});
+    let done = json!({"metadata": {"annotations": answer.annotations(&request)}});
     if let Err(e) = timed(api.patch(
         ROTATION_REQUEST_CONFIGMAP,
         &patch_params(),
@@ -141,7 +133,7 @@ async fn answer(api: &Api<ConfigMap>, store: &KeyStore, recorder: &Recorder, map
     let event = Event {
         type_,
         reason: reason.to_owned(),
-        note: Some(format!("rotation request {request}: {result}")),
+        note: Some(format!("rotation request {}: {result}", request.id)),
         action: "Rotate".to_owned(),
         secondary: None,
     };

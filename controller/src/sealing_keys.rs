@@ -7,16 +7,15 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kage_api::key_secret::{KeyMaterial, KeyMeta, KeySecret};
-use kage_api::wire::PublishedKey;
+use kage_api::wire::{PublishedKey, PublishedKeys};
 use kage_api::{
-    CONTROLLER_FIELD_MANAGER as FIELD_MANAGER, CURRENT_RECIPIENT_KEY, KEYS_JSON_KEY,
-    PUBLIC_KEYS_CONFIGMAP, SEALING_KEY_LABEL, key_secret,
+    CONTROLLER_FIELD_MANAGER as FIELD_MANAGER, PUBLIC_KEYS_CONFIGMAP, SEALING_KEY_LABEL, key_secret,
 };
 use kage_core::{Identity, KeyRing};
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
-use serde_json::json;
 use zeroize::Zeroizing;
 
 use crate::api_call::timed;
@@ -245,9 +244,9 @@ impl KeySet {
         self.all
             .iter()
             .map(|k| PublishedKey {
-                fingerprint: k.identity.fingerprint().to_string(),
-                recipient: k.identity.recipient().to_string(),
-                created_at: k.created.to_string(),
+                fingerprint: k.identity.fingerprint(),
+                recipient: k.identity.recipient().clone(),
+                created_at: k.created,
                 state: k.state,
                 current: Some(k.identity.fingerprint()) == current,
                 backed_up: k.backed_up,
@@ -397,13 +396,22 @@ impl KeyStore {
 
     /// Publishes the public keys (the current one is the one to seal to) in the ConfigMap.
     pub async fn publish(&self, keys: &KeySet) -> Result<(), KeyError> {
-        let config_map = json!({
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": {"name": PUBLIC_KEYS_CONFIGMAP, "namespace": self.namespace,
-                "labels": {"app.kubernetes.io/name": "kage", "app.kubernetes.io/component": "public-keys"}},
-            "data": published_data(keys),
-        });
+        let config_map = ConfigMap {
+            metadata: ObjectMeta {
+                name: Some(PUBLIC_KEYS_CONFIGMAP.to_owned()),
+                namespace: Some(self.namespace.clone()),
+                labels: Some(BTreeMap::from([
+                    ("app.kubernetes.io/name".to_owned(), "kage".to_owned()),
+                    (
+                        "app.kubernetes.io/component".to_owned(),
+                        "public-keys".to_owned(),
+                    ),
+                ])),
+                ..ObjectMeta::default()
+            },
+            data: Some(published_data(keys)),
+            ..ConfigMap::default()
+        };
         timed(self.config_maps.patch(
             PUBLIC_KEYS_CONFIGMAP,
             &PatchParams::apply(FIELD_MANAGER).force(),
@@ -423,22 +431,9 @@ impl KeyStore {
 }
 
 /// The data of the public-keys ConfigMap for `keys`.
-#[allow(
-    clippy::expect_used,
-    reason = "the key descriptions are strings and numbers: they always serialise"
-)]
 pub fn published_data(keys: &KeySet) -> BTreeMap<String, String> {
-    let current = keys
-        .current()
-        .map(|k| k.identity.recipient().to_string())
-        .unwrap_or_default();
-    BTreeMap::from([
-        (CURRENT_RECIPIENT_KEY.to_owned(), current),
-        (
-            KEYS_JSON_KEY.to_owned(),
-            serde_json::to_string_pretty(&keys.describe()).expect("json"),
-        ),
-    ])
+    let current = keys.current().map(|k| k.identity.recipient());
+    PublishedKeys::data(current, &keys.describe())
 }
 
 /// The sealing keys among the labelled Secrets `items`, oldest first (see [`KeyStore::load`]);
@@ -519,6 +514,7 @@ pub use kage_api::unseal::wipe_secret;
 pub(crate) mod tests {
     use super::*;
     use kage_core::{Identity, OpenError};
+    use serde_json::json;
 
     /// A sealing key for unit tests.
     pub(crate) fn key(identity: Identity, state: KeyState) -> SealingKey {

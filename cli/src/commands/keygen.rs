@@ -6,7 +6,7 @@ use zeroize::Zeroizing;
 
 use crate::args::KeygenArgs;
 use crate::files;
-use crate::run::{Failure, Outcome};
+use crate::outcome::{Failure, Outcome};
 
 pub fn run(args: KeygenArgs) -> Outcome {
     let identity = Identity::generate();
@@ -34,7 +34,7 @@ pub fn run(args: KeygenArgs) -> Outcome {
         }
         None => {
             eprintln!("Public key: {recipient}");
-            super::print(&file)?;
+            crate::files::print(&file)?;
         }
     }
     Ok(())

@@ -19,24 +19,27 @@ use kube::Api;
 use kube::api::ListParams;
 
 use crate::args::MigrateArgs;
-use crate::client::{PublicKeys, block_on, connect};
+use crate::cluster::Cluster;
 use crate::cluster_error::Request;
+use crate::manifest_file::ManifestFile;
+use crate::outcome::{Failure, Outcome};
 use crate::recipients;
-use crate::run::{Failure, Outcome};
 use crate::sealed_secrets::{self, BitnamiSealedSecret, SealingKeys};
 use crate::{files, kage_yaml};
+use kage_api::wire::PublishedKeys;
 
 pub fn run(args: MigrateArgs) -> Outcome {
-    let keys = load_keys(&args)?;
+    let cluster = Cluster::new(&args.cluster)?;
+    let keys = load_keys(&args, &cluster)?;
     let roots = if args.paths.is_empty() {
         vec![PathBuf::from(".")]
     } else {
         args.paths.clone()
     };
     let default_namespace =
-        crate::client::default_namespace(args.namespace.as_deref(), &args.cluster)
+        crate::cluster::default_namespace(args.namespace.as_deref(), &args.cluster)
             .map_err(Failure::Input)?;
-    let published = recipients::published_keys(&args.cluster);
+    let published = recipients::published_keys(&cluster);
     let job = Job {
         keys: &keys,
         default_namespace: &default_namespace,
@@ -53,7 +56,7 @@ pub fn run(args: MigrateArgs) -> Outcome {
             let outcome = job.migrate_file(&file).and_then(|done| match done {
                 None => Ok(0),
                 Some(done) => {
-                    let count = done.positions.len();
+                    let count = done.file.positions.len();
                     done.write(&args, root, &mut printed)?;
                     Ok(count)
                 }
@@ -78,7 +81,7 @@ pub fn run(args: MigrateArgs) -> Outcome {
         }
     }
     if !printed.is_empty() {
-        super::print(&manifest::write_documents(
+        crate::files::print(&manifest::write_documents(
             &printed,
             kage_api::OutputFormat::Yaml,
         ))?;
@@ -100,7 +103,7 @@ pub fn run(args: MigrateArgs) -> Outcome {
 }
 
 /// The Sealed Secrets keys: from `--key-file`, else the active key Secrets in the cluster.
-fn load_keys(args: &MigrateArgs) -> Result<SealingKeys, Failure> {
+fn load_keys(args: &MigrateArgs, cluster: &Cluster) -> Result<SealingKeys, Failure> {
     let mut keys = SealingKeys::default();
     for path in &args.key_files {
         let text = zeroize::Zeroizing::new(files::read_input(Some(path))?);
@@ -117,25 +120,26 @@ fn load_keys(args: &MigrateArgs) -> Result<SealingKeys, Failure> {
     }
     if args.key_files.is_empty() {
         let namespace = &args.sealed_secrets_namespace;
-        let secrets = block_on(async {
-            let (client, _) = connect(&args.cluster).await?;
-            let selector = format!("{}={}", sealed_secrets::KEY_LABEL, sealed_secrets::ACTIVE);
-            Ok(Api::<Secret>::namespaced(client, namespace)
-                .list(&ListParams::default().labels(&selector))
-                .await
-                .map_err(|e| {
-                    Request {
-                        action: "listing the Sealed Secrets keys (or pass --key-file)",
-                        verb: "list",
-                        resource: "secrets",
-                        namespace: Some(namespace),
-                        ..Request::default()
-                    }
-                    .error(e)
-                })?
-                .items)
-        })
-        .map_err(Failure::Input)?;
+        let secrets = cluster
+            .block_on(async {
+                let (client, _) = cluster.client().await?;
+                let selector = format!("{}={}", sealed_secrets::KEY_LABEL, sealed_secrets::ACTIVE);
+                Ok(Api::<Secret>::namespaced(client, namespace)
+                    .list(&ListParams::default().labels(&selector))
+                    .await
+                    .map_err(|e| {
+                        Request {
+                            action: "listing the Sealed Secrets keys (or pass --key-file)",
+                            verb: "list",
+                            resource: "secrets",
+                            namespace: Some(namespace),
+                            ..Request::default()
+                        }
+                        .error(e)
+                    })?
+                    .items)
+            })
+            .map_err(Failure::Input)?;
         for mut secret in secrets {
             let Some(pem) = secret.data.as_mut().and_then(|d| d.remove("tls.key")) else {
                 continue;
@@ -162,38 +166,28 @@ fn load_keys(args: &MigrateArgs) -> Result<SealingKeys, Failure> {
 struct Job<'a> {
     keys: &'a SealingKeys,
     default_namespace: &'a str,
-    recipients: &'a [String],
-    published: Option<&'a PublicKeys>,
+    recipients: &'a [Recipient],
+    published: Option<&'a PublishedKeys>,
     /// `--allow-metadata-prefix`.
     allowed_prefixes: &'a [String],
 }
 
 /// A file whose Sealed Secrets documents are all migrated, not yet written.
 struct Migrated {
-    path: PathBuf,
-    docs: Vec<Document>,
-    /// Where the migrated documents are among `docs`.
-    positions: Vec<usize>,
+    file: ManifestFile,
 }
 
 impl Job<'_> {
     /// Migrates every Sealed Secrets document of a file, in memory; `None` when it has none.
     fn migrate_file(&self, file: &Path) -> anyhow::Result<Option<Migrated>> {
-        let text = files::read_input(Some(file))?;
-        let Ok(mut docs) = manifest::read_documents(&text) else {
+        let Some(mut manifest) = ManifestFile::read_if_any(file, sealed_secrets::is_bitnami)?
+        else {
             return Ok(None);
         };
-        let positions: Vec<usize> = (0..docs.len())
-            .filter(|&i| sealed_secrets::is_bitnami(&docs[i]))
-            .collect();
-        if positions.is_empty() {
-            return Ok(None);
-        }
-        let values: usize = positions
-            .iter()
-            .filter_map(|&i| {
-                docs[i]
-                    .pointer("/spec/encryptedData")?
+        let values: usize = manifest
+            .selected()
+            .filter_map(|doc| {
+                doc.pointer("/spec/encryptedData")?
                     .as_object()
                     .map(|m| m.len())
             })
@@ -207,20 +201,18 @@ impl Job<'_> {
         };
         let recipients = recipients::choose(self.recipients, &configured, self.published)?;
         let mut problems = Vec::new();
-        for &i in &positions {
-            match self.migrate(&docs[i], &recipients) {
-                Ok(sealed) => docs[i] = sealed_secret_to_document(&sealed),
+        let mut fresh = Vec::new();
+        for doc in manifest.selected() {
+            match self.migrate(doc, &recipients) {
+                Ok(sealed) => fresh.push(sealed_secret_to_document(&sealed)),
                 Err(e) => problems.push(format!("{e:#}")),
             }
         }
         if !problems.is_empty() {
             bail!("{}", problems.join("; "));
         }
-        Ok(Some(Migrated {
-            path: file.to_owned(),
-            docs,
-            positions,
-        }))
+        manifest.replace(fresh)?;
+        Ok(Some(Migrated { file: manifest }))
     }
 
     /// One SealedSecret: every value opened (all failures named), then sealed for kage.
@@ -288,12 +280,13 @@ impl Migrated {
         root: &Path,
         printed: &mut Vec<Document>,
     ) -> anyhow::Result<()> {
+        let path = &self.file.path;
         let target = if args.in_place {
-            self.path.clone()
+            path.clone()
         } else if let Some(dir) = &args.output_dir {
-            let relative = match self.path.strip_prefix(root) {
+            let relative = match path.strip_prefix(root) {
                 Ok(r) if !r.as_os_str().is_empty() => r.to_path_buf(),
-                _ => PathBuf::from(self.path.file_name().unwrap_or_default()),
+                _ => PathBuf::from(path.file_name().unwrap_or_default()),
             };
             let target = dir.join(relative);
             if let Some(parent) = target.parent() {
@@ -302,11 +295,10 @@ impl Migrated {
             }
             target
         } else {
-            printed.extend(self.positions.iter().map(|&i| self.docs[i].clone()));
+            printed.extend(self.file.selected().cloned());
             return Ok(());
         };
-        let text = manifest::write_documents(&self.docs, super::seal::detect_format(&self.path));
-        files::write_atomic(&target, text.as_bytes(), None)
+        self.file.write_to(&target)
     }
 }
 

@@ -10,15 +10,15 @@ use std::path::Path;
 use anyhow::{Context, anyhow};
 use kage_api::manifest::{self, Document, OutputFormat};
 use kage_api::seal::{sealed_secret_from_document, sealed_secret_to_document, sealed_values};
-use kage_api::wire::ResealAnswer;
-use kage_core::{Fingerprint, Identity, KeyRing, Location, Recipient, seal};
-use zeroize::Zeroizing;
+use kage_core::{Fingerprint, KeyRing, Location, Recipient, seal};
 
 use crate::args::ResealArgs;
-use crate::client::{PublicKeys, block_on, call_controller};
+use crate::cluster::Cluster;
+use crate::manifest_file::ManifestFile;
+use crate::outcome::{Failure, Outcome};
 use crate::recipients::{self, Origin};
-use crate::run::{Failure, Outcome};
 use crate::{files, kage_yaml};
+use kage_api::wire::PublishedKeys;
 
 /// Request bodies sent to the controller are kept under this size: half its limit
 /// ([`kage_api::MAX_REQUEST_BYTES`]), so a batch is never refused for its size alone.
@@ -42,7 +42,7 @@ pub fn run(args: ResealArgs) -> Outcome {
     } else {
         "resealed"
     };
-    let allowed = recipients::parse_fingerprints(&args.drop_recipients).map_err(Failure::Input)?;
+    let allowed = &args.drop_recipients;
     let mut report = |file: &Path, outcome: anyhow::Result<usize>| match outcome {
         Ok(0) => {}
         Ok(n) => {
@@ -54,10 +54,11 @@ pub fn run(args: ResealArgs) -> Outcome {
             eprintln!("{}: {e:#} (file left unchanged)", file.display());
         }
     };
+    let cluster = Cluster::new(&args.cluster)?;
     let published = match &ring {
-        Some(_) => recipients::published_keys(&args.cluster),
+        Some(_) => recipients::published_keys(&cluster),
         // Through the controller, the cluster must be there: say why it is not.
-        None => Some(recipients::fetch_published_keys(&args.cluster)?),
+        None => Some(recipients::fetch_published_keys(&cluster)?),
     };
     match &ring {
         Some(ring) => {
@@ -69,7 +70,7 @@ pub fn run(args: ResealArgs) -> Outcome {
                     let chosen =
                         recipients::choose(&args.recipients, &job.configured, published.as_ref())?;
                     let after: Vec<_> = chosen.iter().map(Recipient::fingerprint).collect();
-                    job.check_coverage(&after, published.as_ref(), &allowed)?;
+                    job.check_coverage(&after, published.as_ref(), allowed)?;
                     let fresh =
                         reseal_offline(&job.sealed_documents(), ring, &chosen, published.as_ref())?;
                     job.write(fresh)
@@ -77,7 +78,13 @@ pub fn run(args: ResealArgs) -> Outcome {
                 report(file, outcome);
             }
         }
-        None => reseal_through_controller(&all, &args, (published.as_ref(), &allowed), &mut report),
+        None => reseal_through_controller(
+            &all,
+            &args,
+            &cluster,
+            (published.as_ref(), allowed),
+            &mut report,
+        ),
     }
     eprintln!("{verb} {resealed} SealedSecret(s); {failed} file(s) failed");
     if failed > 0 {
@@ -92,26 +99,12 @@ fn load_identities(args: &ResealArgs) -> Result<Option<KeyRing>, Failure> {
     if args.identities.is_empty() {
         return Ok(None);
     }
-    let mut ring = KeyRing::default();
-    for path in &args.identities {
-        let text = Zeroizing::new(
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
-        );
-        for id in Identity::parse_file(&text)
-            .map_err(|e| Failure::Input(anyhow!("{}: {e}", path.display())))?
-        {
-            ring.insert(id);
-        }
-    }
-    Ok(Some(ring))
+    Ok(Some(crate::identity_file::ring(&args.identities)?))
 }
 
 /// The SealedSecrets of one file, on their way to being resealed.
 struct FileJob {
-    path: std::path::PathBuf,
-    docs: Vec<Document>,
-    /// Where the SealedSecret documents are among `docs`.
-    positions: Vec<usize>,
+    file: ManifestFile,
     /// What `.kage.yaml` says for this file.
     configured: kage_yaml::Resolved,
     /// `--dry-run`: say what would change, write nothing.
@@ -124,30 +117,21 @@ impl FileJob {
     /// ([`recipients::for_resealing`]), and not at all when `-r` replaces it.
     fn read(
         file: &Path,
-        published: Option<&PublicKeys>,
+        published: Option<&PublishedKeys>,
         args: &ResealArgs,
     ) -> anyhow::Result<Option<FileJob>> {
         let flags = &args.recipients;
-        let text = files::read_input(Some(file))?;
-        let Ok(docs) = manifest::read_documents(&text) else {
-            // Not a manifest: not ours to touch.
+        // Not a manifest, or nothing sealed: not ours to touch.
+        let Some(manifest) = ManifestFile::read_if_any(file, manifest::is_sealed_secret)? else {
             return Ok(None);
         };
-        let positions: Vec<usize> = (0..docs.len())
-            .filter(|&i| manifest::is_sealed_secret(&docs[i]))
-            .collect();
-        if positions.is_empty() {
-            return Ok(None);
-        }
         let configured = if flags.is_empty() {
             recipients::for_resealing(file, published)?
         } else {
             kage_yaml::Resolved::default()
         };
         Ok(Some(FileJob {
-            path: file.to_owned(),
-            docs,
-            positions,
+            file: manifest,
             configured,
             dry_run: args.dry_run,
         }))
@@ -173,7 +157,7 @@ impl FileJob {
     fn check_coverage(
         &self,
         after: &[Fingerprint],
-        published: Option<&PublicKeys>,
+        published: Option<&PublishedKeys>,
         allowed: &[Fingerprint],
     ) -> anyhow::Result<()> {
         for (who, key, value) in self.values() {
@@ -189,25 +173,13 @@ impl FileJob {
     }
 
     fn sealed_documents(&self) -> Vec<Document> {
-        self.positions
-            .iter()
-            .map(|&i| self.docs[i].clone())
-            .collect()
+        self.file.selected().cloned().collect()
     }
 
     /// Puts the resealed documents in place and replaces the file atomically; returns how many.
     fn write(mut self, fresh: Vec<Document>) -> anyhow::Result<usize> {
-        if fresh.len() != self.positions.len() {
-            anyhow::bail!(
-                "the controller returned {} objects for {}",
-                fresh.len(),
-                self.positions.len()
-            );
-        }
         let before = self.values();
-        for (&i, doc) in self.positions.iter().zip(fresh) {
-            self.docs[i] = doc;
-        }
+        self.file.replace(fresh)?;
         if self.dry_run {
             for ((who, key, old), (_, _, new)) in before.iter().zip(self.values()) {
                 let list = |v: &kage_core::SealedValue| {
@@ -219,24 +191,15 @@ impl FileJob {
                 };
                 eprintln!(
                     "{}: SealedSecret {who} key {key:?}: sealed to {} -> {}",
-                    self.path.display(),
+                    self.file.path.display(),
                     list(old),
                     list(&new)
                 );
             }
-            return Ok(self.positions.len());
+            return Ok(self.file.positions.len());
         }
-        let format = if self.path.extension().is_some_and(|e| e == "json") {
-            OutputFormat::Json
-        } else {
-            OutputFormat::Yaml
-        };
-        files::write_atomic(
-            &self.path,
-            manifest::write_documents(&self.docs, format).as_bytes(),
-            None,
-        )?;
-        Ok(self.positions.len())
+        self.file.write()?;
+        Ok(self.file.positions.len())
     }
 }
 
@@ -248,7 +211,8 @@ impl FileJob {
 fn reseal_through_controller(
     all: &[std::path::PathBuf],
     args: &ResealArgs,
-    (published, allowed): (Option<&PublicKeys>, &[Fingerprint]),
+    cluster: &Cluster,
+    (published, allowed): (Option<&PublishedKeys>, &[Fingerprint]),
     report: &mut impl FnMut(&Path, anyhow::Result<usize>),
 ) {
     /// Files sent in one request, with their object and value counts and body size.
@@ -287,7 +251,7 @@ fn reseal_through_controller(
         let (_, batches) = groups
             .entry(group_key)
             .or_insert_with(|| (keep.clone(), Vec::new()));
-        let objects = job.positions.len();
+        let objects = job.file.positions.len();
         let sealed = job.sealed_documents();
         let values: usize = sealed
             .iter()
@@ -320,31 +284,27 @@ fn reseal_through_controller(
         recipients::announce(&Origin::Controller, &list, &keep);
         for Batch { jobs: batch, .. } in batches {
             let docs: Vec<Document> = batch.iter().flat_map(FileJob::sealed_documents).collect();
-            match reseal_in_cluster(&docs, &args.cluster, &keep, current) {
+            match reseal_in_cluster(&docs, cluster, &keep, current) {
                 Ok(mut fresh) if fresh.len() == docs.len() => {
                     for job in batch {
-                        let rest = fresh.split_off(job.positions.len());
-                        let path = job.path.clone();
+                        let rest = fresh.split_off(job.file.positions.len());
+                        let path = job.file.path.clone();
                         report(&path, job.write(std::mem::replace(&mut fresh, rest)));
                     }
                 }
                 Ok(_) | Err(_) if batch.len() > 1 => {
                     for job in batch {
-                        let path = job.path.clone();
-                        let outcome = reseal_in_cluster(
-                            &job.sealed_documents(),
-                            &args.cluster,
-                            &keep,
-                            current,
-                        )
-                        .and_then(|fresh| job.write(fresh));
+                        let path = job.file.path.clone();
+                        let outcome =
+                            reseal_in_cluster(&job.sealed_documents(), cluster, &keep, current)
+                                .and_then(|fresh| job.write(fresh));
                         report(&path, outcome);
                     }
                 }
                 // One file: its answer, or its error.
                 outcome => {
                     if let Some(job) = batch.into_iter().next() {
-                        let path = job.path.clone();
+                        let path = job.file.path.clone();
                         report(&path, outcome.and_then(|fresh| job.write(fresh)));
                     }
                 }
@@ -359,7 +319,7 @@ fn reseal_offline(
     sealed: &[Document],
     ring: &KeyRing,
     recipients: &[Recipient],
-    published: Option<&PublicKeys>,
+    published: Option<&PublishedKeys>,
 ) -> anyhow::Result<Vec<Document>> {
     sealed
         .iter()
@@ -397,17 +357,12 @@ fn reseal_offline(
 /// by the current cluster key and `keep`, with the same binding.
 fn reseal_in_cluster(
     sealed: &[Document],
-    cluster: &crate::args::ClusterArgs,
+    cluster: &Cluster,
     keep: &[Recipient],
     current: Option<&Recipient>,
 ) -> anyhow::Result<Vec<Document>> {
     let body = manifest::write_documents(sealed, OutputFormat::Yaml);
-    let keep_query: Vec<String> = keep.iter().map(ToString::to_string).collect();
-    let path = format!("/v1/reseal?keep={}", keep_query.join(","));
-    let answer = block_on(call_controller(cluster, "POST", &path, body.into_bytes()))?;
-    let fresh = serde_json::from_str::<ResealAnswer>(&answer)
-        .context("reading the controller's answer")?
-        .objects;
+    let fresh = cluster.block_on(cluster.reseal(body, keep))?.objects;
     check_answer(sealed, &fresh, keep, current)
         .context("refusing the controller's answer: it is not a reseal of what was sent")?;
     Ok(fresh)

@@ -16,11 +16,13 @@ use kage_core::value::MAX_VALUE_BYTES;
 use kage_core::{Fingerprint, Location, Plaintext, Recipient, Scope, SealedValue};
 
 use crate::args::SealArgs;
-use crate::client::PublicKeys;
+use crate::cluster::Cluster;
+use crate::manifest_file::ManifestFile;
 use crate::mistake::Mistake;
+use crate::outcome::{Failure, Outcome};
 use crate::recipients::{self, Origin};
-use crate::run::{Failure, Outcome};
 use crate::{files, kage_yaml};
+use kage_api::wire::PublishedKeys;
 
 pub fn run(args: SealArgs) -> Outcome {
     let mut inputs = read_inputs(&args)?;
@@ -40,7 +42,8 @@ pub fn run(args: SealArgs) -> Outcome {
         .as_deref()
         .map(read_template_file)
         .transpose()?;
-    let published = recipients::published_keys(&args.cluster);
+    let cluster = Cluster::new(&args.cluster)?;
+    let published = recipients::published_keys(&cluster);
     let recipients = recipients(&args, &resolved, published.as_ref())?;
 
     if let Some(path) = &args.merge_into {
@@ -67,7 +70,7 @@ pub fn run(args: SealArgs) -> Outcome {
         .unwrap_or_default();
     warn_if_wide(scope);
     let default_namespace =
-        crate::client::default_namespace(args.namespace.as_deref(), &args.cluster)
+        crate::cluster::default_namespace(args.namespace.as_deref(), &args.cluster)
             .map_err(Failure::Input)?;
     let default_origin = if args.namespace.is_some() {
         "from -n"
@@ -106,7 +109,7 @@ pub fn run(args: SealArgs) -> Outcome {
     let text = write_documents(&docs, args.format.into());
     match &args.write {
         Some(path) => files::write_atomic(path, text.as_bytes(), None)?,
-        None => super::print(&text)?,
+        None => crate::files::print(&text)?,
     }
     Ok(())
 }
@@ -129,7 +132,7 @@ fn read_inputs(args: &SealArgs) -> Result<Vec<SecretInput>, Failure> {
             "--raw takes one value from --from-literal or --from-file"
         )));
     }
-    let docs = super::read_documents(args.file.as_deref())?;
+    let docs = crate::input::read_documents(args.file.as_deref())?;
     if docs.is_empty() {
         return Err(Failure::Input(anyhow!("no Secret in the input")));
     }
@@ -244,16 +247,13 @@ fn read_value_file(path: &Path) -> anyhow::Result<Plaintext> {
 fn recipients(
     args: &SealArgs,
     resolved: &kage_yaml::Resolved,
-    published: Option<&PublicKeys>,
+    published: Option<&PublishedKeys>,
 ) -> Result<Vec<Recipient>, Failure> {
     let parse = |s: &str, from: &str| {
         s.parse::<Recipient>()
             .map_err(|e| Failure::Input(anyhow!("{from}: {e}")))
     };
-    let mut list = Vec::new();
-    for r in &args.recipients {
-        list.push(parse(r, "-r")?);
-    }
+    let mut list = args.recipients.clone();
     for file in &args.recipients_files {
         let text =
             std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
@@ -289,13 +289,10 @@ fn recipients(
             }
         }
     }
-    for r in &args.recovery {
-        let r = parse(r, "--recovery")?;
-        recovery.push(r.clone());
-        list.push(r);
-    }
+    recovery.extend(args.recovery.iter().cloned());
+    list.extend(args.recovery.iter().cloned());
     let mut seen = std::collections::HashSet::new();
-    list.retain(|r| seen.insert(r.to_string()));
+    list.retain(|r| seen.insert(r.fingerprint()));
     if let Some(keys) = published {
         recipients::check_against_cluster(&list, keys).map_err(Failure::Input)?;
     }
@@ -371,7 +368,7 @@ fn seal_raw(
         recipients,
     )
     .map_err(|e| Failure::Input(e.into()))?;
-    super::print(&format!("{}\n", sealed.to_base64()))
+    Ok(crate::files::print(&format!("{}\n", sealed.to_base64()))?)
 }
 
 pub(super) fn stamp(sealed: &mut SealedSecret) {
@@ -392,25 +389,19 @@ fn merge_into(
     input: &mut SecretInput,
     args: &SealArgs,
     config_scope: Option<Scope>,
-    (recipients, published): (&[Recipient], Option<&PublicKeys>),
+    (recipients, published): (&[Recipient], Option<&PublishedKeys>),
     template: Option<&SecretTemplate>,
 ) -> Outcome {
-    let mut docs = super::read_documents(Some(path))?;
-    let positions: Vec<usize> = docs
-        .iter()
-        .enumerate()
-        .filter(|(_, d)| manifest::is_sealed_secret(d))
-        .map(|(i, _)| i)
-        .collect();
-    let [at] = positions[..] else {
+    let mut file = ManifestFile::read(path, manifest::is_sealed_secret).map_err(Failure::Input)?;
+    let [at] = file.positions[..] else {
         return Err(Failure::Input(anyhow!(
             "{} must hold exactly one SealedSecret to merge into, found {}",
             path.display(),
-            positions.len()
+            file.positions.len()
         )));
     };
     let mut sealed =
-        sealed_secret_from_document(&docs[at]).map_err(|e| Failure::Input(e.into()))?;
+        sealed_secret_from_document(&file.docs[at]).map_err(|e| Failure::Input(e.into()))?;
     if let Some(name) = input.name.as_ref().or(args.name.as_ref())
         && name != sealed.name_or_empty()
     {
@@ -461,9 +452,8 @@ fn merge_into(
     set_template(&mut sealed, template)?;
     kage_api::seal::check_sealed_type(&sealed).map_err(|e| Failure::Input(e.into()))?;
     stamp(&mut sealed);
-    docs[at] = sealed_secret_to_document(&sealed);
-    let text = write_documents(&docs, detect_format(path));
-    files::write_atomic(path, text.as_bytes(), None)?;
+    file.replace(vec![sealed_secret_to_document(&sealed)])?;
+    file.write()?;
     Ok(())
 }
 
@@ -474,7 +464,7 @@ fn check_siblings(
     sealed: &kage_api::SealedSecret,
     input: &SecretInput,
     recipients: &[Recipient],
-    published: Option<&PublicKeys>,
+    published: Option<&PublishedKeys>,
     args: &SealArgs,
 ) -> Result<(), Failure> {
     let siblings: Vec<SealedValue> = sealed
@@ -494,8 +484,8 @@ fn check_siblings(
         .copied()
         .collect();
     let after: Vec<Fingerprint> = recipients.iter().map(Recipient::fingerprint).collect();
-    let allowed = recipients::parse_fingerprints(&args.drop_recipients).map_err(Failure::Input)?;
-    let lost = recipients::dropped(&shared, &after, published, &allowed);
+    let allowed = &args.drop_recipients;
+    let lost = recipients::dropped(&shared, &after, published, allowed);
     if lost.is_empty() {
         return Ok(());
     }
@@ -564,11 +554,4 @@ fn set_template(sealed: &mut SealedSecret, from_file: Option<&SecretTemplate>) -
         ))
     })?;
     Ok(())
-}
-
-pub(super) fn detect_format(path: &Path) -> kage_api::OutputFormat {
-    match path.extension().and_then(|e| e.to_str()) {
-        Some("json") => kage_api::OutputFormat::Json,
-        _ => kage_api::OutputFormat::Yaml,
-    }
 }

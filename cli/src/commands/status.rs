@@ -8,9 +8,9 @@ use kube::runtime::watcher;
 use serde::Serialize;
 
 use crate::args::{Format, StatusArgs};
-use crate::client::{block_on, connect};
+use crate::cluster::{Cluster, WATCH_TIMEOUT};
 use crate::cluster_error::Request;
-use crate::run::Outcome;
+use crate::outcome::Outcome;
 
 /// One SealedSecret as `kage status -o json|yaml` prints it.
 #[derive(Debug, Serialize)]
@@ -70,10 +70,14 @@ struct Report {
 }
 
 pub fn run(args: StatusArgs) -> Outcome {
-    let text = block_on(async {
-        let (client, default_ns) = connect(&args.cluster).await?;
-        let namespace =
-            (!args.all_namespaces).then(|| args.namespace.clone().unwrap_or(default_ns.clone()));
+    let cluster = Cluster::new(&args.cluster)?;
+    let text = cluster.block_on(async {
+        let (client, default_ns) = cluster.client().await?;
+        let namespace = (!args.all_namespaces).then(|| {
+            args.namespace
+                .clone()
+                .unwrap_or_else(|| default_ns.to_owned())
+        });
         let api: Api<SealedSecret> = match &namespace {
             None => Api::all(client),
             Some(ns) => Api::namespaced(client, ns),
@@ -99,7 +103,7 @@ pub fn run(args: StatusArgs) -> Outcome {
             Some(format) => render(&Report { items: rows }, format),
         }
     })?;
-    super::print(&text)
+    Ok(crate::files::print(&text)?)
 }
 
 /// Prints every SealedSecret, then each one again whenever it changes, until stopped.
@@ -112,7 +116,8 @@ async fn watch(
     if format.is_none() {
         print!("{}", header());
     }
-    let mut events = std::pin::pin!(watcher(api, watcher::Config::default()));
+    let config = watcher::Config::default().timeout(WATCH_TIMEOUT.as_secs() as u32);
+    let mut events = std::pin::pin!(watcher(api, config));
     while let Some(event) = events.next().await {
         let sealed = match event {
             Ok(watcher::Event::Apply(s) | watcher::Event::InitApply(s)) => s,

@@ -7,14 +7,13 @@ use kage_api::seal::{sealed_secret_from_document, sealed_values};
 use kage_api::template::Templates;
 use kage_core::{Location, Scope};
 
-use anyhow::Context;
-use kage_api::wire::VerifyAnswer;
 use serde::Serialize;
 
 use crate::args::ValidateArgs;
-use crate::client::PublicKeys;
+use crate::cluster::Cluster;
 use crate::files;
-use crate::run::{Failure, Outcome};
+use crate::outcome::{Failure, Outcome};
+use kage_api::wire::PublishedKeys;
 
 /// What `kage validate` found: the `-o json|yaml` report, or the text on stderr.
 #[derive(Debug, Default, Serialize)]
@@ -57,7 +56,8 @@ pub fn run(args: ValidateArgs) -> Outcome {
         args.paths.clone()
     };
     let exclude = exclusions(&args.exclude)?;
-    let published = crate::recipients::published_keys(&args.cluster_args);
+    let cluster = Cluster::new(&args.cluster_args)?;
+    let published = crate::recipients::published_keys(&cluster);
     let metadata = kage_api::MetadataPolicy::new(&args.allow_metadata_prefix);
     let mut report = Report::default();
     for root in &paths {
@@ -83,7 +83,7 @@ pub fn run(args: ValidateArgs) -> Outcome {
                     found.problems.extend(recovery);
                 }
                 if args.cluster && found.problems.is_empty() {
-                    let verdicts = check_with_cluster(&found.sealed, &args.cluster_args)?;
+                    let verdicts = check_with_cluster(&found.sealed, &cluster)?;
                     found.problems.extend(verdicts);
                 }
             }
@@ -155,8 +155,8 @@ fn exclusions(globs: &[String]) -> Result<globset::GlobSet, Failure> {
 fn check_recipients(
     file: &Path,
     values: &[(String, String, kage_core::SealedValue)],
-    keys: Option<&PublicKeys>,
-    flags: &[String],
+    keys: Option<&PublishedKeys>,
+    flags: &[kage_core::Recipient],
     report: &mut Report,
 ) -> Result<Vec<String>, Failure> {
     let root = crate::kage_yaml::layers_for_file(file)
@@ -166,7 +166,7 @@ fn check_recipients(
         // Offline with nothing configured: nothing to hold the recipients against.
         return Ok(Vec::new());
     }
-    let mut trusted = super::recovery_fingerprints(flags, Some(file))?;
+    let mut trusted = crate::input::recovery_fingerprints(flags, Some(file))?;
     trusted.extend(
         root.recipients()
             .iter()
@@ -177,8 +177,8 @@ fn check_recipients(
         for fingerprint in value.recipients() {
             let text = fingerprint.to_string();
             match keys.and_then(|keys| {
-                let k = keys.keys.iter().find(|k| k.fingerprint == text)?;
-                Some((k, k.recipient == keys.current.to_string()))
+                let k = keys.keys.iter().find(|k| k.fingerprint == *fingerprint)?;
+                Some((k, k.recipient == keys.current))
             }) {
                 Some((k, _)) if k.state == kage_api::wire::KeyState::Retired => problems.push(format!(
                     "SealedSecret {who}: key {key:?} is sealed to the retired cluster key {text}: reseal it"
@@ -203,9 +203,9 @@ fn check_recipients(
 fn check_recovery(
     file: &Path,
     values: &[(String, String, kage_core::SealedValue)],
-    flags: &[String],
+    flags: &[kage_core::Recipient],
 ) -> Result<Vec<String>, Failure> {
-    let recovery = super::recovery_fingerprints(flags, Some(file))?;
+    let recovery = crate::input::recovery_fingerprints(flags, Some(file))?;
     if recovery.is_empty() {
         let mut objects: Vec<&String> = values.iter().map(|(who, _, _)| who).collect();
         objects.dedup();
@@ -405,17 +405,10 @@ fn check_sealed_secret(
 /// Asks the controller whether it can unseal every SealedSecret of a file.
 fn check_with_cluster(
     sealed: &[manifest::Document],
-    cluster: &crate::args::ClusterArgs,
+    cluster: &Cluster,
 ) -> anyhow::Result<Vec<String>> {
     let body = manifest::write_documents(sealed, manifest::OutputFormat::Yaml);
-    let answer = crate::client::block_on(crate::client::call_controller(
-        cluster,
-        "POST",
-        "/v1/verify",
-        body.into_bytes(),
-    ))?;
-    let answer: VerifyAnswer =
-        serde_json::from_str(&answer).context("reading the controller's answer")?;
+    let answer = cluster.block_on(cluster.verify(body))?;
     let mut problems = Vec::new();
     for result in answer.results.iter().filter(|r| !r.ok) {
         let who = format!("{}/{}", result.namespace, result.name);

@@ -171,17 +171,6 @@ pub(super) fn verify_all(keys: &KeySet, objects: &[SealedSecret], client: &str) 
     VerifyAnswer { results }
 }
 
-/// Query of `/v1/reseal`.
-#[derive(Deserialize)]
-pub(super) struct ResealQuery {
-    /// Comma-separated `age1...` recipients to keep besides the cluster's current key. Each
-    /// must be one of the controller's recovery recipients (compared whole) and already able to
-    /// open the value (its fingerprint is among the value's), so a reseal can never give a
-    /// value to someone new.
-    #[serde(default)]
-    keep: String,
-}
-
 pub(super) async fn reseal(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -193,13 +182,7 @@ pub(super) async fn reseal(
         Ok(o) => o,
         Err(refused) => return refused.into_response(),
     };
-    let keep: Vec<Recipient> = match query
-        .keep
-        .split(',')
-        .filter(|s| !s.is_empty())
-        .map(str::parse)
-        .collect()
-    {
+    let keep: Vec<Recipient> = match query.recipients() {
         Ok(k) => k,
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("keep: {e}")).into_response(),
     };

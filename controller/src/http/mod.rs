@@ -62,9 +62,10 @@ use axum::{Json, Router};
 use kage_api::SealedSecret;
 use kage_api::manifest::read_documents;
 use kage_api::seal::{sealed_secret_from_document, sealed_secret_to_document};
-use kage_api::wire::{KeysAnswer, ResealAnswer, ValueVerdict, VerifyAnswer, VerifyResult};
+use kage_api::wire::{
+    KeysAnswer, ResealAnswer, ResealQuery, ValueVerdict, VerifyAnswer, VerifyResult, path,
+};
 use kage_core::{Location, Recipient, SealedValue, seal};
-use serde::Deserialize;
 use tokio::sync::Semaphore;
 
 use crate::audit;
@@ -145,9 +146,9 @@ pub fn health_router(state: AppState) -> Router {
 /// The API routes.
 pub fn api_router(state: AppState) -> Router {
     Router::new()
-        .route("/v1/keys", get(keys))
-        .route("/v1/verify", post(verify))
-        .route("/v1/reseal", post(reseal))
+        .route(path::KEYS, get(keys))
+        .route(path::VERIFY, post(verify))
+        .route(path::RESEAL, post(reseal))
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
         .layer(middleware::from_fn_with_state(state.clone(), rate_limit))
         .layer(middleware::from_fn_with_state(state.clone(), observe))

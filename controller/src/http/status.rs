@@ -48,7 +48,12 @@ pub(super) async fn as_status(response: Response) -> Response {
     }
     let message = match status {
         StatusCode::NOT_FOUND => {
-            "no such endpoint: the API has /v1/keys, /v1/verify and /v1/reseal".to_owned()
+            format!(
+                "no such endpoint: the API has {}, {} and {}",
+                path::KEYS,
+                path::VERIFY,
+                path::RESEAL
+            )
         }
         StatusCode::METHOD_NOT_ALLOWED => "method not allowed on this endpoint".to_owned(),
         StatusCode::PAYLOAD_TOO_LARGE => {

@@ -121,6 +121,13 @@ impl KeyMeta {
         }
     }
 
+    /// Whether the key is the one `fingerprint` names.
+    pub fn is(&self, fingerprint: &kage_core::Fingerprint) -> bool {
+        self.fingerprint
+            .parse::<kage_core::Fingerprint>()
+            .is_ok_and(|f| f == *fingerprint)
+    }
+
     /// The key's sequence number, from its name (0 for other names).
     pub fn number(&self) -> u64 {
         number(&self.name)
@@ -255,6 +262,27 @@ impl KeySecret {
             ..Secret::default()
         }
     }
+}
+
+/// The merge patch `kage key backup` sends for a key Secret it saved: the [`BACKED_UP_AT`]
+/// stamp, on exactly the version saved (a key changed since is not marked).
+pub fn backed_up_patch(resource_version: &str, at: &str) -> serde_json::Value {
+    serde_json::json!({"metadata": {
+        "resourceVersion": resource_version,
+        "annotations": {BACKED_UP_AT: at},
+    }})
+}
+
+/// The merge patch `kage key retire` sends: [`STATE`] retired and [`RETIRED_AT`] now, on
+/// exactly the version checked.
+pub fn retired_patch(resource_version: &str) -> serde_json::Value {
+    serde_json::json!({"metadata": {
+        "resourceVersion": resource_version,
+        "annotations": {
+            STATE: KeyState::Retired.as_str(),
+            RETIRED_AT: jiff::Timestamp::now().to_string(),
+        },
+    }})
 }
 
 /// The sequence number in a key Secret's name (`kage-key-N`), 0 for other names.

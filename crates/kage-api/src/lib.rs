@@ -8,13 +8,16 @@
 //! annotations and limits both binaries agree on; [`key_secret`] and [`wire`] the formats they
 //! exchange.
 
+mod as_text;
 pub mod crd;
 pub mod error;
+pub mod key_backup;
 pub mod key_secret;
 pub mod limits;
 pub mod manifest;
 pub mod metadata_policy;
 pub mod names;
+pub mod rotation;
 pub mod seal;
 pub mod template;
 pub mod unseal;

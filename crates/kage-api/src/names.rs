@@ -11,6 +11,9 @@ pub const ADOPT_ANNOTATION: &str = "kage.dev/adopt";
 /// The one field manager every write of the controller uses; key Secrets are loaded only when
 /// their data was written under it.
 pub const CONTROLLER_FIELD_MANAGER: &str = "kage-controller";
+/// The field manager of the CLI's writes (the rotation request, the annotations of key
+/// Secrets it marks as backed up or retired).
+pub const CLI_FIELD_MANAGER: &str = "kage";
 /// Label on every Secret the controller writes (value: the SealedSecret's name); the
 /// controller watches only Secrets with this label.
 pub const SEALED_SECRET_LABEL: &str = "kage.dev/sealed-secret";
