@@ -215,8 +215,12 @@ const MUTATED: [Mutated; 4] = [
         package: "kage-api",
         files: &[
             "crates/kage-api/src/metadata_policy.rs",
-            "crates/kage-api/src/template.rs",
+            "crates/kage-api/src/template/check.rs",
+            "crates/kage-api/src/template/functions.rs",
+            "crates/kage-api/src/template/parse.rs",
             "crates/kage-api/src/unseal.rs",
+            "crates/kage-api/src/key_backup.rs",
+            "crates/kage-api/src/wire.rs",
         ],
         functions: &[],
         test_args: &[],
@@ -226,7 +230,8 @@ const MUTATED: [Mutated; 4] = [
         files: &[
             "controller/src/policy.rs",
             "controller/src/key_policy.rs",
-            "controller/src/sealing_keys.rs",
+            "controller/src/sealing_keys/mod.rs",
+            "controller/src/sealing_keys/load.rs",
         ],
         functions: &[
             "TemplatePolicy::new",
