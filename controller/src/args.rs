@@ -129,6 +129,20 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(seconds))
 }
 
+impl RunArgs {
+    /// What the leader's work needs of these flags.
+    pub fn leading(&self) -> crate::leading::Settings {
+        crate::leading::Settings {
+            namespace: self.namespace.clone(),
+            watch_namespace: self.watch_namespace.clone(),
+            key_rotation_period: self.key_rotation_period,
+            allow_secret_type: self.allow_secret_type.clone(),
+            allow_template_metadata_prefix: self.allow_template_metadata_prefix.clone(),
+            concurrency: self.concurrency,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -12,14 +12,30 @@ use kube::runtime::events::Recorder;
 use kube::runtime::{Controller, PredicateConfig, WatchStreamExt, predicates, reflector, watcher};
 use tokio::sync::watch;
 
-use crate::args::RunArgs;
 use crate::state::Shared;
 use crate::{policy, public_keys, reconcile, rotation};
+
+/// What the leader's work needs of the controller's flags.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The controller's namespace (its keys; no SealedSecret there is unsealed).
+    pub namespace: String,
+    /// The one namespace to watch, or all.
+    pub watch_namespace: Option<String>,
+    /// How old the newest key may get before a new one is made (zero: never).
+    pub key_rotation_period: std::time::Duration,
+    /// Secret types a SealedSecret may ask for beyond the ordinary ones.
+    pub allow_secret_type: Vec<String>,
+    /// Label and annotation prefixes templates may set beyond the default ones.
+    pub allow_template_metadata_prefix: Vec<String>,
+    /// SealedSecrets reconciled at once.
+    pub concurrency: u16,
+}
 
 /// What only the leader does: reconcile, rotate, publish the public keys.
 pub async fn lead(
     shared: &Shared,
-    args: &RunArgs,
+    args: &Settings,
     recorder: Recorder,
     publish: watch::Receiver<u64>,
     keys_changed: Option<futures::channel::mpsc::UnboundedReceiver<()>>,

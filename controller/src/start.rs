@@ -70,6 +70,7 @@ pub fn main() -> std::process::ExitCode {
 /// Runs the controller until SIGTERM or Ctrl-C.
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     init_logging(&args.log_format);
+    let settings = args.leading();
     let metrics = Arc::new(Metrics::default());
     let client = api_client(metrics.clone()).await?;
     let identity = args
@@ -164,7 +165,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         metrics.leader.set(1);
         let leader_work = leading::lead(
             &shared,
-            &args,
+            &settings,
             recorder.clone(),
             publish_rx.clone(),
             keys_changed.take(),
