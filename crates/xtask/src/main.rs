@@ -270,7 +270,15 @@ const MUTATED: [Mutated; 4] = [
             "rule_in",
         ],
         // The files that seal with `.kage.yaml` and reseal; the others test other commands.
-        test_args: &["--lib", "--test", "folder_owner", "--test", "cli"],
+        test_args: &[
+            "--lib",
+            "--test",
+            "folder_owner",
+            "--test",
+            "seal",
+            "--test",
+            "recovery",
+        ],
     },
 ];
 /// Least share of viable mutants the tests must catch, in each package.
