@@ -67,6 +67,7 @@ pub async fn lead(
         shared: shared.clone(),
         recorder,
         owned_secrets: Default::default(),
+        written_status: Default::default(),
         policy: policy::TemplatePolicy::new(
             &args.namespace,
             &args.allow_secret_type,

@@ -17,6 +17,7 @@ mod tests;
 mod write;
 
 pub use error::{Error, READY_REASONS};
+pub use status::WrittenStatus;
 pub use summary::summarize;
 
 use error::*;
@@ -71,6 +72,8 @@ pub struct Context {
     pub owned_secrets: OwnedSecrets,
     /// What a SealedSecret may make the controller write.
     pub policy: TemplatePolicy,
+    /// The statuses this process wrote that the store may not show yet.
+    pub written_status: WrittenStatus,
 }
 
 /// Brings the Secret of `sealed` up to date and records the outcome in its status.

@@ -54,8 +54,57 @@ impl Verdict<'_> {
     }
 }
 
+/// The statuses this process wrote that the SealedSecret store may not show yet: per object
+/// (a hash of its namespace and name), a hash of the resourceVersion the write was based on and
+/// a digest of what it wrote. A reconcile that reads the object from the store before the
+/// status write's own event arrives (woken by the echo of its Secret write) would otherwise
+/// write the same status again, with a new transition time: a real write, and a race with
+/// whoever reads the object next (a restarted controller saw it as a change). About 24 bytes
+/// per object; an entry goes when the store shows the status it recorded.
+#[derive(Debug, Default)]
+pub struct WrittenStatus(std::sync::Mutex<std::collections::HashMap<u64, (u64, u64)>>);
+
+impl WrittenStatus {
+    fn entries(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<u64, (u64, u64)>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Whether this process wrote `digest` on top of exactly the version `based_on` of the
+    /// object `key`: the store still shows that version, and what it would write is written.
+    fn is_pending(&self, key: u64, based_on: u64, digest: u64) -> bool {
+        self.entries().get(&key) == Some(&(based_on, digest))
+    }
+
+    fn record(&self, key: u64, based_on: u64, digest: u64) {
+        self.entries().insert(key, (based_on, digest));
+    }
+
+    fn forget(&self, key: u64) {
+        self.entries().remove(&key);
+    }
+
+    /// How many writes are remembered (for tests).
+    pub fn len(&self) -> usize {
+        self.entries().len()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A hash of `parts`, stable within this process.
+fn hash_of(parts: impl std::hash::Hash) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault};
+    BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(parts)
+}
+
 /// Writes observedGeneration, the conditions and the Secret's resourceVersion when any of
-/// them changed. Returns whether the Ready condition changed (an Event is due).
+/// them changed (and this process has not written exactly that on top of the version it
+/// reads). Returns whether the Ready condition changed (an Event is due).
 pub(super) async fn update_status(
     sealed: &SealedSecret,
     ctx: &Context,
@@ -86,10 +135,32 @@ pub(super) async fn update_status(
             .iter()
             .zip(&conditions)
             .all(|(a, b)| unchanged(a, b));
+    let key = hash_of((sealed.namespace_or_empty(), sealed.name_or_empty()));
     if same_conditions
         && status.observed_generation == generation
         && status.secret_resource_version == secret_version
     {
+        ctx.written_status.forget(key);
+        return Ok(false);
+    }
+    let based_on = hash_of(&sealed.metadata.resource_version);
+    let digest = hash_of((
+        generation,
+        conditions
+            .iter()
+            .map(|c| {
+                (
+                    &c.type_,
+                    &c.status,
+                    &c.reason,
+                    &c.message,
+                    c.observed_generation,
+                )
+            })
+            .collect::<Vec<_>>(),
+        &secret_version,
+    ));
+    if ctx.written_status.is_pending(key, based_on, digest) {
         return Ok(false);
     }
     let transition = !sealed
@@ -119,5 +190,6 @@ pub(super) async fn update_status(
     ))
     .await
     .map_err(Error::api("updating the SealedSecret status"))?;
+    ctx.written_status.record(key, based_on, digest);
     Ok(transition)
 }

@@ -368,3 +368,95 @@ async fn an_immutable_secret_is_deleted_on_the_checked_version_then_created() {
     assert_eq!(seen[0].body["preconditions"]["uid"], "u-1");
     assert_eq!(seen[0].body["preconditions"]["resourceVersion"], "41");
 }
+
+/// A reconcile context on the mocked API server `client`.
+fn context_on(client: kube::Client) -> Context {
+    let mut shared = crate::state::Shared::offline();
+    shared.client = client.clone();
+    Context {
+        shared,
+        recorder: kube::runtime::events::Recorder::new(
+            client,
+            kube::runtime::events::Reporter {
+                controller: "kage-test".into(),
+                instance: None,
+            },
+        ),
+        owned_secrets: Default::default(),
+        policy: TemplatePolicy::new("kage-system", &[], &[]),
+        written_status: Default::default(),
+    }
+}
+
+fn sealed_at(version: &str) -> SealedSecret {
+    let mut sealed = SealedSecret::new("app", kage_api::SealedSecretSpec::default());
+    sealed.metadata.namespace = Some("ns".into());
+    sealed.metadata.generation = Some(1);
+    sealed.metadata.resource_version = Some(version.into());
+    sealed
+}
+
+const READY: Verdict<'static> = Verdict {
+    ready: "True",
+    reason: "Unsealed",
+    message: "Secret app is up to date",
+    progress: Progress::Done,
+};
+
+#[tokio::test]
+async fn a_status_this_process_wrote_is_not_written_again_from_a_store_that_lags() {
+    let (client, seen) = mocked(|_| {
+        (
+            200,
+            json!({"apiVersion": "kage.dev/v1alpha1", "kind": "SealedSecret",
+                "metadata": {"name": "app", "namespace": "ns", "resourceVersion": "8"}, "spec": {}}),
+        )
+    });
+    let ctx = context_on(client);
+    // The first reconcile writes the status on top of version 7.
+    let stale = sealed_at("7");
+    assert!(
+        update_status(&stale, &ctx, &READY, Some("3".into()))
+            .await
+            .unwrap()
+    );
+    assert_eq!(seen.lock().unwrap().len(), 1);
+    // A second reconcile, woken before the store shows that write, reads version 7 again:
+    // nothing is written (it would carry a new transition time).
+    assert!(
+        !update_status(&stale, &ctx, &READY, Some("3".into()))
+            .await
+            .unwrap()
+    );
+    assert_eq!(seen.lock().unwrap().len(), 1, "written twice");
+    // Someone else changed the object since (another version, no status of ours): written.
+    let changed = sealed_at("9");
+    update_status(&changed, &ctx, &READY, Some("3".into()))
+        .await
+        .unwrap();
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        2,
+        "a change by someone else was not corrected"
+    );
+    // Another outcome on the stale version is written too.
+    update_status(&stale, &ctx, &READY, Some("4".into()))
+        .await
+        .unwrap();
+    assert_eq!(seen.lock().unwrap().len(), 3);
+    // Once the store shows the status, the entry goes.
+    let mut caught_up = sealed_at("10");
+    caught_up.status = Some(kage_api::SealedSecretStatus {
+        observed_generation: Some(1),
+        conditions: READY.conditions(Some(1), &[]),
+        secret_resource_version: Some("4".into()),
+    });
+    let before = ctx.written_status.len();
+    assert!(
+        !update_status(&caught_up, &ctx, &READY, Some("4".into()))
+            .await
+            .unwrap()
+    );
+    assert_eq!(ctx.written_status.len(), before - 1);
+    assert_eq!(seen.lock().unwrap().len(), 3);
+}
