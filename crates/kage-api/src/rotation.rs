@@ -158,6 +158,11 @@ mod tests {
     fn only_the_final_answer_to_this_request_is_its_answer() {
         let request = RotationRequest { id: "1-1".into() };
         let map = request.config_map("kage-system");
+        assert_eq!(
+            map.metadata.name.as_deref(),
+            Some(ROTATION_REQUEST_CONFIGMAP)
+        );
+        assert_eq!(map.metadata.namespace.as_deref(), Some("kage-system"));
         assert_eq!(RotationRequest::of(&map), Some(request.clone()));
         assert!(!request.is_handled_in(&map));
         assert_eq!(request.answer_in(&map), None);

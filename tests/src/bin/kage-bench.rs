@@ -225,6 +225,100 @@ async fn wait_synced(
     ))
 }
 
+/// Writes, per object, what kage writes: creates N SealedSecrets in `ns` (not timed), then
+/// creates each one's Secret and applies its status. Returns the time and the control plane's
+/// CPU of the timed part.
+async fn floor(
+    cluster: &kage_e2e::Cluster,
+    ns: &str,
+    objects: usize,
+    values: usize,
+    recipient: &Recipient,
+) -> anyhow::Result<(f64, String)> {
+    let api: Api<SealedSecret> = Api::namespaced(cluster.client.clone(), ns);
+    let secrets: Api<Secret> = Api::namespaced(cluster.client.clone(), ns);
+    let sealed: Arc<Vec<SealedSecret>> = Arc::new(
+        (0..objects)
+            .map(|i| seal_object(i, values, ns, recipient, None))
+            .collect::<anyhow::Result<_>>()?,
+    );
+    let uids = Arc::new(Mutex::new(vec![String::new(); objects]));
+    write_all(objects, |i| {
+        let (api, sealed, uids) = (api.clone(), sealed.clone(), uids.clone());
+        async move {
+            let created = api.create(&PostParams::default(), &sealed[i]).await?;
+            uids.lock().expect("not poisoned")[i] = created.uid().unwrap_or_default();
+            Ok(())
+        }
+    })
+    .await
+    .context("creating the floor's SealedSecrets")?;
+    let uids = Arc::new(uids.lock().expect("not poisoned").clone());
+    let server_before = control_plane_cpu();
+    let started = Instant::now();
+    write_all(objects, |i| {
+        let (api, secrets, uids) = (api.clone(), secrets.clone(), uids.clone());
+        let name = format!("s{i}");
+        let data: serde_json::Map<String, serde_json::Value> = (0..values)
+            .map(|v| {
+                let encoded = base64::engine::general_purpose::STANDARD.encode(value(i, v));
+                (format!("key-{v}"), encoded.into())
+            })
+            .collect();
+        let secret: Secret = serde_json::from_value(serde_json::json!({
+            "metadata": {
+                "name": name,
+                "labels": {kage_api::SEALED_SECRET_LABEL: name},
+                "annotations": {
+                    kage_api::SOURCE_DIGEST_ANNOTATION: "0123456789abcdef0123456789abcdef",
+                    kage_api::IMMUTABLE_ANNOTATION: "false",
+                },
+                "ownerReferences": [{"apiVersion": "kage.dev/v1alpha1", "kind": "SealedSecret",
+                    "name": name, "uid": uids[i], "controller": true, "blockOwnerDeletion": true}],
+            },
+            "type": "Opaque",
+            "data": data,
+        }))
+        .expect("Secret");
+        async move {
+            let params = PostParams {
+                field_manager: Some("kage-bench".into()),
+                ..PostParams::default()
+            };
+            let created = secrets.create(&params, &secret).await?;
+            let now = jiff::Timestamp::now().to_string();
+            let condition = |type_: &str, status: &str| {
+                serde_json::json!({"type": type_, "status": status, "reason": "Unsealed",
+                    "message": format!("Secret {name} is up to date"), "observedGeneration": 1,
+                    "lastTransitionTime": now})
+            };
+            let status = serde_json::json!({
+                "apiVersion": "kage.dev/v1alpha1", "kind": "SealedSecret",
+                "metadata": {"name": name},
+                "status": {
+                    "observedGeneration": 1,
+                    "conditions": [condition("Ready", "True"), condition("Reconciling", "False"),
+                        condition("Stalled", "False")],
+                    "secretResourceVersion": created.resource_version(),
+                },
+            });
+            api.patch_status(
+                &name,
+                &PatchParams::apply("kage-bench").force(),
+                &Patch::Apply(&status),
+            )
+            .await
+            .map(|_| ())
+        }
+    })
+    .await
+    .context("writing the floor")?;
+    Ok((
+        started.elapsed().as_secs_f64(),
+        cpu_between(&server_before, &control_plane_cpu()),
+    ))
+}
+
 /// Applies `rate` changes per second for `seconds`, each a new value 0 of one SealedSecret,
 /// and returns the latencies from sending the change to the Secret holding the new value.
 async fn steady_state(
@@ -341,6 +435,7 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     let ns = cluster.namespace("bench").await;
     let ceiling_ns = cluster.namespace("bench-ceiling").await;
+    let floor_ns = cluster.namespace("bench-floor").await;
     let dir = tempfile::tempdir()?;
     let concurrency = options.concurrency;
     CONCURRENCY.set(concurrency).expect("set once");
@@ -535,6 +630,12 @@ async fn main() -> anyhow::Result<()> {
     let ceiling_time = started.elapsed().as_secs_f64();
     let server_ceiling = cpu_between(&server_before, &control_plane_cpu());
 
+    // 6. The floor: what kage must write per object, written by this driver (same client, same
+    // concurrency): the Secret, created with kage's label, annotations and owner, and the
+    // status of its SealedSecret, applied.
+    let (floor_time, server_floor) =
+        floor(&cluster, &floor_ns.name, objects, values, &recipient).await?;
+
     println!("objects                      {objects} x {values} values");
     println!("unrelated Secrets            {unrelated}");
     println!("concurrency                  {concurrency} (controller and ceiling)");
@@ -544,6 +645,11 @@ async fn main() -> anyhow::Result<()> {
         "ratio                        {:.2} (target <= 2)",
         sync / ceiling_time
     );
+    println!("floor (Secret + status)      {floor_time:.1} s");
+    println!(
+        "ratio to the floor           {:.2} (target <= 1.15)",
+        sync / floor_time
+    );
     println!(
         "peak RSS                     {:.1} MiB (target < 64 at 10000)",
         peak_rss as f64 / 1024.0
@@ -551,6 +657,7 @@ async fn main() -> anyhow::Result<()> {
     println!("CPU time                     {cpu:.1} s");
     println!("control plane CPU, sync      {server_sync}");
     println!("control plane CPU, ceiling   {server_ceiling}");
+    println!("control plane CPU, floor     {server_floor}");
     println!(
         "first object Ready after     {:.2} s (start, keys, lease, lists)",
         first_ready.as_secs_f64()
