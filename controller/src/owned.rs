@@ -99,6 +99,12 @@ impl OwnedSecrets {
             .cloned()
     }
 
+    /// Whether the first list has been applied: from then on, a Secret missing here is one
+    /// kage has not written (or whose event has not arrived yet).
+    pub fn is_ready(&self) -> bool {
+        *self.ready.borrow()
+    }
+
     /// Waits until the first list has been applied.
     pub async fn wait_until_ready(&self) {
         let _ = self.ready.subscribe().wait_for(|ready| *ready).await;

@@ -21,8 +21,14 @@ pub(super) async fn sync(sealed: &SealedSecret, ctx: &Context) -> Result<Option<
     // filling it meanwhile. If the watch cannot list (no RBAC for Secrets), a miss asks the API
     // and the error it gets becomes the condition.
     let _ = tokio::time::timeout(OWNED_SECRETS_WAIT, ctx.owned_secrets.wait_until_ready()).await;
+    // For a SealedSecret never reconciled (no status yet) whose Secret the filled index does
+    // not hold, the lookup is skipped: the create fails if a Secret exists after all (someone
+    // else's, one marked for adoption, one whose event is late), and the write below then
+    // reads it and decides on what it finds. One request less per new object; an object that
+    // failed once (it has a status) is looked up first, so a retry does not open its values.
     let existing = match ctx.owned_secrets.get(namespace, name) {
         Some(facts) => Some(facts),
+        None if ctx.owned_secrets.is_ready() && sealed.status.is_none() => None,
         None => read_facts(&secrets, name, GetParams::any()).await?,
     };
     let target = Target::of(sealed, existing)?;

@@ -308,6 +308,7 @@ mod tests {
         assert_eq!(data[CURRENT_RECIPIENT_KEY], current.to_string());
         assert_eq!(PublishedKeys::from_data(&data), Ok(published.clone()));
         assert!(published.contains(&current.fingerprint()));
+        assert!(!published.contains(&a_recipient().fingerprint()));
         assert!(published.find(&current).is_some());
         assert!(published.find(&a_recipient()).is_none());
         let mut broken = data.clone();

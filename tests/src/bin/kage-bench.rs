@@ -178,7 +178,7 @@ async fn wait_synced(
     cluster: &kage_e2e::Cluster,
     ns: &str,
     objects: usize,
-    ctl: &ControllerProcess,
+    ctl: Option<&ControllerProcess>,
 ) -> anyhow::Result<(u64, Duration)> {
     let sealed: Api<SealedSecret> = Api::namespaced(cluster.client.clone(), ns);
     let mut ready = HashSet::new();
@@ -212,7 +212,7 @@ async fn wait_synced(
             }
             Some(s) = secret_events.next() => { written.insert(s?.name_any()); }
             _ = tick.tick() => {
-                peak_rss = peak_rss.max(ctl.peak_rss_kib().unwrap_or(0));
+                peak_rss = peak_rss.max(ctl.and_then(ControllerProcess::peak_rss_kib).unwrap_or(0));
                 anyhow::ensure!(started.elapsed() < SYNC_TIMEOUT,
                     "not synced after {SYNC_TIMEOUT:?} ({}/{objects} Secrets, {}/{objects} Ready)",
                     written.len(), ready.len());
@@ -220,13 +220,14 @@ async fn wait_synced(
         }
     }
     Ok((
-        peak_rss.max(ctl.peak_rss_kib().unwrap_or(0)),
+        peak_rss.max(ctl.and_then(ControllerProcess::peak_rss_kib).unwrap_or(0)),
         first_ready.unwrap_or_default(),
     ))
 }
 
 /// Writes, per object, what kage writes: creates N SealedSecrets in `ns` (not timed), then
-/// creates each one's Secret and applies its status. Returns the time and the control plane's
+/// creates each one's Secret and applies its status, followed by the same watches as the cold
+/// sync (so that both pay for the same observers). Returns the time and the control plane's
 /// CPU of the timed part.
 async fn floor(
     cluster: &kage_e2e::Cluster,
@@ -256,7 +257,7 @@ async fn floor(
     let uids = Arc::new(uids.lock().expect("not poisoned").clone());
     let server_before = control_plane_cpu();
     let started = Instant::now();
-    write_all(objects, |i| {
+    let writes = write_all(objects, |i| {
         let (api, secrets, uids) = (api.clone(), secrets.clone(), uids.clone());
         let name = format!("s{i}");
         let data: serde_json::Map<String, serde_json::Value> = (0..values)
@@ -310,9 +311,10 @@ async fn floor(
             .await
             .map(|_| ())
         }
-    })
-    .await
-    .context("writing the floor")?;
+    });
+    let (written, synced) = tokio::join!(writes, wait_synced(cluster, ns, objects, None));
+    written.context("writing the floor")?;
+    synced?;
     Ok((
         started.elapsed().as_secs_f64(),
         cpu_between(&server_before, &control_plane_cpu()),
@@ -508,7 +510,7 @@ async fn main() -> anyhow::Result<()> {
     let server_before = control_plane_cpu();
     let ctl = cluster.start_controller(dir.path(), &watch_ns).await?;
     let started = Instant::now();
-    let (peak_rss, first_ready) = wait_synced(&cluster, &ns.name, objects, &ctl).await?;
+    let (peak_rss, first_ready) = wait_synced(&cluster, &ns.name, objects, Some(&ctl)).await?;
     let sync = started.elapsed().as_secs_f64();
     let cpu = cpu_seconds(ctl.pid());
     let server_sync = cpu_between(&server_before, &control_plane_cpu());
