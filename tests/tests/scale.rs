@@ -22,8 +22,15 @@ use kube::api::ListParams;
 /// SealedSecrets in the check (three values each).
 const N: usize = 300;
 /// Requests a controller sends besides the per-object ones, by verb, at most: its start (keys,
-/// Lease, the public keys, the key policy) and the lists and watches.
-const OVERHEAD: f64 = 12.0;
+/// Lease, the public keys, the key policy) and the lists and watches (14 GETs measured).
+const OVERHEAD: f64 = 20.0;
+/// Writes a controller sends besides the per-object ones, by verb, at most: the public keys
+/// and the key policy at start, the reviews of a scrape of /metrics (2 of each measured).
+const WRITE_OVERHEAD: f64 = 5.0;
+/// Reconciles per object, at most: one, plus those woken by the echo of a Secret write that
+/// arrives before the write's answer (about a fifth at N = 300 on two cores; they send no
+/// request, which the per-verb bounds check).
+const RECONCILES_PER_OBJECT: f64 = 1.35;
 /// Peak RSS of the debug controller at N, at most (it measured about 30 MiB).
 const PEAK_RSS_BAND_KIB: u64 = 48 * 1024;
 
@@ -112,12 +119,12 @@ async fn a_sync_writes_each_secret_and_status_once_and_a_restart_writes_nothing(
     // Per object: the Secret created, the status applied and the SealedSecret read with its
     // values (the controller keeps only a summary); a new object's Secret is not looked up.
     // Lease renewals are PUTs.
-    assert!(verb(&sync, "POST") <= n + OVERHEAD, "POST {sync:?}");
-    assert!(verb(&sync, "PATCH") <= n + OVERHEAD, "PATCH {sync:?}");
+    assert!(verb(&sync, "POST") <= n + WRITE_OVERHEAD, "POST {sync:?}");
+    assert!(verb(&sync, "PATCH") <= n + WRITE_OVERHEAD, "PATCH {sync:?}");
     assert!(verb(&sync, "GET") <= n + OVERHEAD, "GET {sync:?}");
     assert_eq!(verb(&sync, "DELETE"), 0.0, "{sync:?}");
     assert!(
-        reconciles <= 1.1 * n + OVERHEAD,
+        reconciles <= RECONCILES_PER_OBJECT * n,
         "{reconciles} reconciles for {N} objects"
     );
     let rss = ctl.peak_rss_kib().unwrap();
@@ -169,8 +176,10 @@ async fn a_sync_writes_each_secret_and_status_once_and_a_restart_writes_nothing(
     let (restart, _) = counts(&ctl);
     eprintln!("MEASURE restart: {restart:?}");
     assert_eq!(versions().await, before, "a restart changed an object");
-    assert_eq!(verb(&restart, "POST"), 0.0, "{restart:?}");
+    // No Secret is created or deleted: the POSTs are the TokenReview and SubjectAccessReview
+    // of this test's scrape of /metrics; the PATCHes applying the public keys and the key
+    // policy's checks at start (no-ops when unchanged, as the versions above show).
+    assert!(verb(&restart, "POST") <= 2.0, "{restart:?}");
     assert_eq!(verb(&restart, "DELETE"), 0.0, "{restart:?}");
-    // The public keys are applied once at start (a no-op when unchanged).
-    assert!(verb(&restart, "PATCH") <= 1.0, "{restart:?}");
+    assert!(verb(&restart, "PATCH") <= 2.0, "{restart:?}");
 }
