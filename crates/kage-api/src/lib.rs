@@ -4,9 +4,11 @@
 //! SealedSecrets and [`unseal`] back, and [`manifest`] reads and writes multi-document YAML and JSON with
 //! limits that keep hostile input from hanging or crashing kage. [`template`] composes Secret
 //! values from sealed ones, in a language that cannot leak them; [`metadata_policy`] says which
-//! labels and annotations a template may set. [`names`] holds the labels,
-//! annotations and limits both binaries agree on; [`key_secret`] and [`wire`] the formats they
-//! exchange.
+//! labels and annotations a template may set; [`limits`] what the API server accepts of a
+//! Secret. [`names`] holds the labels, annotations and limits both binaries agree on, and every
+//! format they exchange is one type here, read and written by the same code: [`key_secret`]
+//! (the key Secret), [`key_backup`] (a `kage key backup` bundle), [`wire`] (the public-keys
+//! ConfigMap and the HTTP API) and [`rotation`] (the rotation request and its answer).
 
 mod as_text;
 pub mod crd;
