@@ -74,6 +74,10 @@ pub struct OwnedSecrets {
     /// back yet: one entry per Secret at most, gone when its echo arrives or the next write
     /// replaces it.
     own_writes: Mutex<HashMap<Key, String>>,
+    /// The Secrets this process is writing now, with the versions their events showed while
+    /// the write was in flight: the echo of a write can arrive before its answer, and must not
+    /// wake the owner (that reconcile would find the SealedSecret in sync).
+    in_flight: Mutex<HashMap<Key, Vec<String>>>,
     ready: watch::Sender<bool>,
 }
 
@@ -83,6 +87,7 @@ impl Default for OwnedSecrets {
             known: Default::default(),
             relisting: Default::default(),
             own_writes: Default::default(),
+            in_flight: Default::default(),
             ready: watch::channel(false).0,
         }
     }
@@ -117,6 +122,46 @@ impl OwnedSecrets {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(key, version);
+    }
+
+    /// Marks a write of a Secret as started: its events until [`OwnedSecrets::end_write`] wake
+    /// nobody and are remembered instead.
+    pub fn begin_write(&self, namespace: &str, name: &str) {
+        let key = (namespace.to_owned(), name.to_owned());
+        self.in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key, Vec::new());
+    }
+
+    /// Ends a write that left the Secret at `written` (`None`: it failed). Returns whether an
+    /// event seen meanwhile showed another version: someone else wrote the Secret, and its
+    /// owner must be reconciled again.
+    pub fn end_write(&self, namespace: &str, name: &str, written: Option<&str>) -> bool {
+        let key = (namespace.to_owned(), name.to_owned());
+        let seen = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&key)
+            .unwrap_or_default();
+        seen.iter().any(|version| Some(version.as_str()) != written)
+    }
+
+    /// Remembers an event's version if a write of its Secret is in flight; returns whether one
+    /// is.
+    fn seen_in_flight(&self, secret: &PartialObjectMeta<Secret>) -> bool {
+        let mut in_flight = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match in_flight.get_mut(&key_of(secret)) {
+            Some(seen) => {
+                seen.extend(secret.metadata.resource_version.clone());
+                true
+            }
+            None => false,
+        }
     }
 
     /// Whether `version` of a Secret is one this process wrote: its echo has not come back
@@ -155,7 +200,7 @@ impl OwnedSecrets {
             watcher::Event::InitApply(secret) => {
                 let mut facts = SecretFacts::of(secret);
                 facts.written_here = self.is_echo(secret);
-                let wake = !facts.written_here;
+                let wake = !facts.written_here && !self.seen_in_flight(secret);
                 if let Some(relisting) = self
                     .relisting
                     .lock()
@@ -181,7 +226,7 @@ impl OwnedSecrets {
             watcher::Event::Apply(secret) => {
                 let mut facts = SecretFacts::of(secret);
                 facts.written_here = self.is_echo(secret);
-                let wake = !facts.written_here;
+                let wake = !facts.written_here && !self.seen_in_flight(secret);
                 self.known
                     .write()
                     .unwrap_or_else(PoisonError::into_inner)
@@ -285,5 +330,31 @@ mod tests {
         owned.apply(&watcher::Event::Apply(secret("a", "8")));
         assert!(!owned.wrote("ns", "a", "8"), "a hand edit is not ours");
         assert!(!owned.wrote("ns", "a", "7"));
+    }
+
+    #[test]
+    fn an_echo_before_the_answer_wakes_nobody_and_another_version_meanwhile_is_reported() {
+        let owned = OwnedSecrets::default();
+        owned.begin_write("ns", "a");
+        assert!(
+            !owned.apply(&watcher::Event::Apply(secret("a", "5"))),
+            "the echo of a write in flight woke its owner"
+        );
+        owned.record_write("ns", "a", "5".into());
+        assert!(!owned.end_write("ns", "a", Some("5")), "its own version");
+        owned.begin_write("ns", "a");
+        assert!(!owned.apply(&watcher::Event::Apply(secret("a", "6"))));
+        assert!(
+            owned.end_write("ns", "a", Some("7")),
+            "another version seen during the write was not reported"
+        );
+        // No write in flight: every change by someone else wakes the owner.
+        assert!(owned.apply(&watcher::Event::Apply(secret("a", "8"))));
+        owned.begin_write("ns", "a");
+        assert!(
+            !owned.end_write("ns", "a", None),
+            "a failed write with nothing seen"
+        );
+        assert!(owned.apply(&watcher::Event::Delete(secret("a", "9"))));
     }
 }

@@ -96,11 +96,11 @@ pub async fn reconcile(sealed: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<A
         })
         .inc();
     let (ready, reason, message, secret_version) = match &outcome {
-        Ok(version) => (
+        Ok(synced) => (
             "True",
             "Unsealed",
             format!("Secret {} is up to date", sealed.name_any()),
-            version.clone(),
+            synced.version.clone(),
         ),
         Err(e) => (
             "False",
@@ -173,7 +173,13 @@ pub async fn reconcile(sealed: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<A
             tracing::warn!(error = %e, "cannot publish event");
         }
     }
-    outcome.map(|_| Action::requeue(RESYNC_PERIOD))
+    outcome.map(|synced| {
+        if synced.again {
+            Action::requeue(Duration::ZERO)
+        } else {
+            Action::requeue(RESYNC_PERIOD)
+        }
+    })
 }
 
 /// Retry failed reconciles after a fixed delay.

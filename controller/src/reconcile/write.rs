@@ -8,7 +8,7 @@ use super::*;
     clippy::expect_used,
     reason = "a SealedSecret is namespaced, so it has an owner reference"
 )]
-pub(super) async fn sync(sealed: &SealedSecret, ctx: &Context) -> Result<Option<String>, Error> {
+pub(super) async fn sync(sealed: &SealedSecret, ctx: &Context) -> Result<Synced, Error> {
     // Refused before any value is opened or anything is written.
     ctx.policy.check(sealed).map_err(Error::Refused)?;
     let namespace = sealed.namespace_or_empty();
@@ -45,7 +45,10 @@ pub(super) async fn sync(sealed: &SealedSecret, ctx: &Context) -> Result<Option<
             Some(version) == last_written || ctx.owned_secrets.wrote(namespace, name, version)
         });
         if owned && openable && facts.source_digest.as_ref() == Some(&digest) && as_written {
-            return Ok(facts.resource_version.clone());
+            return Ok(Synced {
+                version: facts.resource_version.clone(),
+                again: false,
+            });
         }
     }
 
@@ -78,20 +81,35 @@ pub(super) async fn sync(sealed: &SealedSecret, ctx: &Context) -> Result<Option<
     metadata.owner_references = Some(vec![
         sealed.controller_owner_ref(&()).expect("namespaced object"),
     ]);
-    let mut result = write(&secrets, name, &mut body, &target).await;
-    // The index was behind (or someone wrote in between): look again at the live Secret, check
-    // it is still ours to write, and try once more on its version.
-    if matches!(&result, Err(Error::Api { source: kube::Error::Api(s), .. }) if s.code == 409) {
-        let fresh = read_facts(&secrets, name, GetParams::default()).await?;
-        let target = Target::of(sealed, fresh)?;
-        result = write(&secrets, name, &mut body, &target).await;
+    ctx.owned_secrets.begin_write(namespace, name);
+    let result = async {
+        let result = write(&secrets, name, &mut body, &target).await;
+        // The index was behind (or someone wrote in between): look again at the live Secret,
+        // check it is still ours to write, and try once more on its version.
+        if matches!(&result, Err(Error::Api { source: kube::Error::Api(s), .. }) if s.code == 409) {
+            let fresh = read_facts(&secrets, name, GetParams::default()).await?;
+            let target = Target::of(sealed, fresh)?;
+            return write(&secrets, name, &mut body, &target).await;
+        }
+        result
     }
+    .await;
     wipe_secret(&mut body);
     if let Ok(Some(version)) = &result {
         ctx.owned_secrets
             .record_write(namespace, name, version.clone());
     }
-    result
+    let written = result.as_ref().ok().and_then(Option::as_deref);
+    let again = ctx.owned_secrets.end_write(namespace, name, written);
+    result.map(|version| Synced { version, again })
+}
+
+/// What a sync left.
+pub(super) struct Synced {
+    /// The Secret's resourceVersion as it now stands.
+    pub(super) version: Option<String>,
+    /// Whether someone else wrote the Secret while it was being written: reconcile again now.
+    pub(super) again: bool,
 }
 
 pub(super) async fn read_facts(
