@@ -9,30 +9,30 @@ use zeroize::Zeroizing;
 
 use crate::outcome::Failure;
 
-/// The identities of one file; a file that is not an identity file is invalid input.
-pub fn read(path: &Path) -> Result<Vec<Identity>, Failure> {
+/// The identities of one file.
+fn read(path: &Path) -> anyhow::Result<Vec<Identity>> {
     let text = Zeroizing::new(
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
     );
-    Identity::parse_file(&text).map_err(|e| Failure::Input(anyhow!("{}: {e}", path.display())))
+    Identity::parse_file(&text).map_err(|e| anyhow!("{}: {e}", path.display()))
 }
 
-/// A ring of every identity of `paths`.
+/// A ring of every identity of `paths`; a file that is not an identity file is invalid input.
 pub fn ring(paths: &[PathBuf]) -> Result<KeyRing, Failure> {
     let mut ring = KeyRing::default();
     for path in paths {
-        read(path)?.into_iter().for_each(|id| ring.insert(id));
+        read(path)
+            .map_err(Failure::Input)?
+            .into_iter()
+            .for_each(|id| ring.insert(id));
     }
     Ok(ring)
 }
 
 /// The identities of one file for the age library (to open a key backup).
 pub fn read_age_identities(path: &Path) -> anyhow::Result<Vec<age::x25519::Identity>> {
-    let ids = read(path).map_err(|e| match e {
-        Failure::Input(e) | Failure::Unseal(e) | Failure::Other(e) => e,
-        Failure::Invalid => anyhow!("{}: not an identity file", path.display()),
-    })?;
-    ids.iter()
+    read(path)?
+        .iter()
         .map(|id| {
             id.to_secret_string()
                 .parse()

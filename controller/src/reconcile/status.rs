@@ -85,14 +85,10 @@ impl WrittenStatus {
         self.entries().remove(&key);
     }
 
-    /// How many writes are remembered (for tests).
-    pub fn len(&self) -> usize {
+    /// How many writes are remembered.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.entries().len()
-    }
-
-    /// Whether none is.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 

@@ -2,10 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use kage_core::{Fingerprint, KeyRing, Location, Plaintext};
-use serde_json::{Value, json};
 
 use crate::crd::{SealedSecret, SecretTemplate};
 use crate::manifest::Document;
@@ -59,32 +56,16 @@ impl SecretOutput {
         }
     }
 
-    /// The Secret as a `v1` document with base64 `data`.
+    /// The Secret as a `v1` document with base64 `data` ([`SecretOutput::to_secret`] as JSON;
+    /// the caller wipes it).
+    #[allow(
+        clippy::expect_used,
+        reason = "a Secret of strings and bytes always serialises"
+    )]
     pub fn to_document(&self) -> Document {
-        let metadata = self.template.metadata.clone().unwrap_or_default();
-        let data: serde_json::Map<String, Value> = self
-            .data
-            .iter()
-            .map(|(k, v)| (k.clone(), Value::String(STANDARD.encode(v.as_bytes()))))
-            .collect();
-        let mut doc = json!({
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": self.name, "namespace": self.namespace},
-            "type": self.template.type_.as_deref().unwrap_or("Opaque"),
-        });
-        // Moved in, not copied by `json!`: the encoded values exist once, in `doc`, which the
-        // caller wipes.
-        doc["data"] = Value::Object(data);
-        if !metadata.labels.is_empty() {
-            doc["metadata"]["labels"] = json!(metadata.labels);
-        }
-        if !metadata.annotations.is_empty() {
-            doc["metadata"]["annotations"] = json!(metadata.annotations);
-        }
-        if let Some(immutable) = self.template.immutable {
-            doc["immutable"] = json!(immutable);
-        }
+        let mut secret = self.to_secret();
+        let doc = serde_json::to_value(&secret).expect("a Secret serialises");
+        wipe_secret(&mut secret);
         doc
     }
 }
@@ -141,7 +122,10 @@ pub fn unseal(sealed: &SealedSecret, ring: &KeyRing) -> Result<SecretOutput, Con
 mod tests {
     use super::*;
     use crate::seal::{SecretInput, seal_secret};
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
     use kage_core::{Identity, Scope};
+    use serde_json::json;
 
     fn input(labels: &[(&str, &str)]) -> SecretInput {
         let own = |pairs: &[(&str, &str)]| {
