@@ -4,6 +4,7 @@ mod chart_readme;
 mod control_plane;
 mod demo;
 mod dist;
+mod image;
 mod pki;
 mod shell;
 mod tools;
@@ -42,6 +43,9 @@ enum Task {
     /// Release artifacts in target/dist: binaries, a tarball, CycloneDX SBOMs, SHA256SUMS and
     /// the image's build context.
     Dist,
+    /// The controller image as an OCI archive in target/image/, without a Docker daemon
+    /// (reproducible: the same build gives the same digest).
+    Image,
     /// Write the Helm chart's README from the comments of its values.yaml.
     ChartReadme,
     /// Mutation testing (cargo-mutants) of the security-critical files, package by package;
@@ -102,6 +106,7 @@ fn main() -> std::process::ExitCode {
         }),
         Task::Demo => demo::demo(),
         Task::Dist => dist::dist(),
+        Task::Image => image::build_controller_image().map(drop),
         Task::ChartReadme => chart_readme::write(),
         Task::Mutants => mutants(),
         Task::Bench {
