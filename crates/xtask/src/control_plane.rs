@@ -14,8 +14,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use sha2::{Digest, Sha256};
 
-use crate::pki;
 use crate::shell::workspace_root;
+use crate::{node, pki};
 
 /// How long each component gets to become ready.
 const START_TIMEOUT: Duration = Duration::from_secs(120);
@@ -29,6 +29,12 @@ const BUILD_RECIPE: &str = "go build -trimpath, version stamped, v1";
 
 /// Components in start order (stopped in reverse).
 const COMPONENTS: [&str; 3] = ["etcd", "kube-apiserver", "kube-controller-manager"];
+/// The controllers kube-controller-manager runs: what the suite's objects need.
+const CONTROLLERS: &str = "garbage-collector-controller,namespace-controller,serviceaccount-controller,serviceaccount-token-controller,root-ca-certificate-publisher-controller,endpointslice-controller";
+/// Added with a node: what runs a Deployment, honours a PodDisruptionBudget and lifts the
+/// node's not-ready taint.
+const NODE_CONTROLLERS: &str =
+    ",deployment-controller,replicaset-controller,disruption-controller,node-lifecycle-controller";
 
 /// Paths of a running (or to be started) control plane.
 pub struct ControlPlane {
@@ -75,7 +81,8 @@ impl ControlPlane {
         COMPONENTS.iter().all(|c| self.pid(c).is_some_and(alive))
     }
 
-    fn kubectl(&self) -> Command {
+    /// kubectl with the admin kubeconfig.
+    pub fn kubectl(&self) -> Command {
         let mut cmd = Command::new(self.bin_dir().join("kubectl"));
         cmd.arg("--kubeconfig").arg(self.kubeconfig());
         cmd
@@ -92,8 +99,14 @@ impl ControlPlane {
 
     /// Starts the control plane unless it is already running.
     pub fn up(&self) -> Result<()> {
+        self.up_with(false)
+    }
+
+    /// Starts the control plane, and with `node` a real node beside it ([`node`]), unless it
+    /// is already running as asked.
+    pub fn up_with(&self, node: bool) -> Result<()> {
         let started = Instant::now();
-        if self.running() && self.ready() {
+        if self.running() && self.ready() && node == self.has_node() {
             println!(
                 "cluster already running: KUBECONFIG={}",
                 self.kubeconfig().display()
@@ -102,6 +115,12 @@ impl ControlPlane {
         }
         self.down()?;
         let bins = build_binaries()?;
+        // Built before anything starts: a failed build leaves nothing running.
+        let node_parts = if node {
+            Some((node::build_binaries()?, node::controller_image()?))
+        } else {
+            None
+        };
         for sub in ["pids", "logs", "pki", "bin"] {
             std::fs::create_dir_all(self.dir.join(sub))?;
         }
@@ -109,6 +128,14 @@ impl ControlPlane {
         let pki_dir = self.dir.join("pki");
         let pki = pki::generate(&pki_dir)?;
         let [etcd_port, peer_port, api_port] = free_ports()?;
+        // With a node, Pods reach the API server through the `kubernetes` Service: it listens
+        // on the Pod bridge's address (this machine only) instead of loopback.
+        let api_address = if node {
+            node::create_bridge()?;
+            node::GATEWAY
+        } else {
+            "127.0.0.1"
+        };
 
         let etcd_url = format!("http://127.0.0.1:{etcd_port}");
         let peer_url = format!("http://127.0.0.1:{peer_port}");
@@ -135,8 +162,8 @@ impl ControlPlane {
         let encryption = write_encryption_config(&pki_dir)?;
         let apiserver_args: Vec<String> = [
             format!("--etcd-servers={etcd_url}"),
-            "--bind-address=127.0.0.1".to_owned(),
-            "--advertise-address=127.0.0.1".to_owned(),
+            format!("--bind-address={api_address}"),
+            format!("--advertise-address={api_address}"),
             format!("--secure-port={api_port}"),
             format!("--tls-cert-file={}", pki_path("apiserver.crt")),
             format!("--tls-private-key-file={}", pki_path("apiserver.key")),
@@ -145,9 +172,16 @@ impl ControlPlane {
             format!("--service-account-signing-key-file={}", pki_path("sa.key")),
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local".to_owned(),
             "--service-cluster-ip-range=10.0.0.0/24".to_owned(),
-            "--authorization-mode=RBAC".to_owned(),
+            "--authorization-mode=Node,RBAC".to_owned(),
+            "--enable-admission-plugins=NodeRestriction".to_owned(),
+            format!("--kubelet-client-certificate={}", pki_path("admin.crt")),
+            format!("--kubelet-client-key={}", pki_path("admin.key")),
+            "--kubelet-preferred-address-types=InternalIP".to_owned(),
             "--allow-privileged=true".to_owned(),
-            "--endpoint-reconciler-type=none".to_owned(),
+            format!(
+                "--endpoint-reconciler-type={}",
+                if node { "lease" } else { "none" }
+            ),
             // Secrets are stored encrypted (secretbox), as on a well-run cluster.
             format!("--encryption-provider-config={}", encryption.display()),
             "--v=1".to_owned(),
@@ -177,7 +211,20 @@ impl ControlPlane {
         ]);
         let args: Vec<&str> = apiserver_args.iter().map(String::as_str).collect();
         self.spawn(&bins, "kube-apiserver", &args)?;
-        self.write_kubeconfig(api_port, &pki)?;
+        let server = format!("https://{api_address}:{api_port}");
+        let ca = &pki.ca_cert;
+        write_kubeconfig(
+            &self.kubeconfig(),
+            &server,
+            ca,
+            (&pki.admin_cert, &pki.admin_key),
+        )?;
+        if node {
+            for (name, (cert, key)) in [("node", &pki.node), ("kube-proxy", &pki.kube_proxy)] {
+                let path = self.dir.join(format!("{name}.kubeconfig"));
+                write_kubeconfig(&path, &server, ca, (cert, key))?;
+            }
+        }
         wait_for("kube-apiserver /readyz", || self.ready())?;
 
         self.spawn(
@@ -185,11 +232,17 @@ impl ControlPlane {
             "kube-controller-manager",
             &[
                 &format!("--kubeconfig={}", self.kubeconfig().display()),
-                &format!("--authentication-kubeconfig={}", self.kubeconfig().display()),
+                &format!(
+                    "--authentication-kubeconfig={}",
+                    self.kubeconfig().display()
+                ),
                 &format!("--authorization-kubeconfig={}", self.kubeconfig().display()),
                 &format!("--service-account-private-key-file={}", pki_path("sa.key")),
                 &format!("--root-ca-file={}", pki_path("ca.crt")),
-                "--controllers=garbage-collector-controller,namespace-controller,serviceaccount-controller,serviceaccount-token-controller,root-ca-certificate-publisher-controller,endpointslice-controller",
+                &format!(
+                    "--controllers={CONTROLLERS}{}",
+                    if node { NODE_CONTROLLERS } else { "" }
+                ),
                 "--leader-elect=false",
                 "--bind-address=127.0.0.1",
                 "--secure-port=0",
@@ -204,6 +257,9 @@ impl ControlPlane {
                 .status()
                 .is_ok_and(|s| s.success())
         })?;
+        if let Some((node_bins, image)) = node_parts {
+            node::start(self, &node_bins, &image)?;
+        }
         println!(
             "cluster up in {:.1}s: KUBECONFIG={}",
             started.elapsed().as_secs_f64(),
@@ -243,32 +299,22 @@ impl ControlPlane {
         Ok(())
     }
 
-    fn write_kubeconfig(&self, port: u16, pki: &pki::Pki) -> Result<()> {
-        let b64 = |s: &str| STANDARD.encode(s);
-        let config = serde_json::json!({
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [{"name": "kage-local", "cluster": {
-                "server": format!("https://127.0.0.1:{port}"),
-                "certificate-authority-data": b64(&pki.ca_cert),
-            }}],
-            "users": [{"name": "kage-admin", "user": {
-                "client-certificate-data": b64(&pki.admin_cert),
-                "client-key-data": b64(&pki.admin_key),
-            }}],
-            "contexts": [{"name": "kage-local", "context": {"cluster": "kage-local", "user": "kage-admin"}}],
-            "current-context": "kage-local",
-        });
-        let path = self.kubeconfig();
-        std::fs::write(&path, serde_json::to_string_pretty(&config)?)?;
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
-        Ok(())
+    /// Whether `up` started a node (its state folder exists).
+    pub fn has_node(&self) -> bool {
+        self.dir.join("node").exists()
+    }
+
+    /// Stops the process `start_process` started as `name`, if it runs.
+    pub fn stop_process(&self, name: &str) {
+        if let Some(pid) = self.pid(name) {
+            stop(pid);
+        }
     }
 
     /// Stops every process started here (by pid; extra ones such as the demo's controller
     /// first, then the control plane in reverse order) and removes the state, keeping the logs.
     pub fn down(&self) -> Result<()> {
+        node::stop(self)?;
         let mut extra: Vec<String> = std::fs::read_dir(self.dir.join("pids"))
             .into_iter()
             .flatten()
@@ -324,6 +370,29 @@ impl ControlPlane {
     }
 }
 
+/// Writes a kubeconfig for `server` with a client certificate, readable by its owner only.
+fn write_kubeconfig(path: &Path, server: &str, ca: &str, (cert, key): (&str, &str)) -> Result<()> {
+    let b64 = |s: &str| STANDARD.encode(s);
+    let config = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "kage-local", "cluster": {
+            "server": server,
+            "certificate-authority-data": b64(ca),
+        }}],
+        "users": [{"name": "kage-admin", "user": {
+            "client-certificate-data": b64(cert),
+            "client-key-data": b64(key),
+        }}],
+        "contexts": [{"name": "kage-local", "context": {"cluster": "kage-local", "user": "kage-admin"}}],
+        "current-context": "kage-local",
+    });
+    std::fs::write(path, serde_json::to_string_pretty(&config)?)?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(())
+}
+
 fn alive(pid: u32) -> bool {
     // A zombie still has a /proc entry; its state letter is Z.
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
@@ -350,7 +419,8 @@ fn stop(pid: u32) {
     }
 }
 
-fn wait_for(what: &str, mut check: impl FnMut() -> bool) -> Result<()> {
+/// Waits up to `START_TIMEOUT` for `check` to hold.
+pub fn wait_for(what: &str, mut check: impl FnMut() -> bool) -> Result<()> {
     let deadline = Instant::now() + START_TIMEOUT;
     while Instant::now() < deadline {
         if check() {
@@ -361,7 +431,7 @@ fn wait_for(what: &str, mut check: impl FnMut() -> bool) -> Result<()> {
     bail!("timed out waiting for {what}; see target/cluster/logs/")
 }
 
-fn free_ports<const N: usize>() -> Result<[u16; N]> {
+pub fn free_ports<const N: usize>() -> Result<[u16; N]> {
     // Hold every listener until all ports are chosen so that none is handed out twice.
     let listeners: Vec<TcpListener> = (0..N)
         .map(|_| TcpListener::bind("127.0.0.1:0"))
@@ -376,7 +446,7 @@ fn free_ports<const N: usize>() -> Result<[u16; N]> {
 }
 
 /// Versions named in the control-plane go.mod.
-fn pinned_version(go_mod: &str, module: &str) -> Result<String> {
+pub fn pinned_version(go_mod: &str, module: &str) -> Result<String> {
     go_mod
         .lines()
         .map(str::trim)
@@ -455,9 +525,25 @@ fn build_control_plane(module: &Path, age_module: &Path, k8s: &str, out: &Path) 
     if system_kubectl_minor().is_none_or(|minor| minor < MIN_KUBECTL_MINOR) {
         packages.push("k8s.io/kubernetes/cmd/kubectl");
     }
-    // What Kubernetes' own build stamps in, so that components and kubectl report v1.37.x.
+    go_build(
+        module,
+        &out.join("etcd"),
+        &["go.etcd.io/etcd/server/v3"],
+        "",
+    )?;
+    go_build(module, out, &packages, &version_stamp(k8s))?;
+    go_build(
+        age_module,
+        &out.join("age"),
+        &["filippo.io/age/cmd/age"],
+        "",
+    )
+}
+
+/// What Kubernetes' own build stamps in, so that components and kubectl report v1.37.x.
+pub fn version_stamp(k8s: &str) -> String {
     let minor = k8s.split('.').nth(1).unwrap_or_default();
-    let stamp = ["k8s.io/component-base/version", "k8s.io/client-go/pkg/version"]
+    ["k8s.io/component-base/version", "k8s.io/client-go/pkg/version"]
         .iter()
         .map(|pkg| {
             format!(
@@ -465,20 +551,7 @@ fn build_control_plane(module: &Path, age_module: &Path, k8s: &str, out: &Path) 
             )
         })
         .collect::<Vec<_>>()
-        .join(" ");
-    go_build(
-        module,
-        &out.join("etcd"),
-        &["go.etcd.io/etcd/server/v3"],
-        "",
-    )?;
-    go_build(module, out, &packages, &stamp)?;
-    go_build(
-        age_module,
-        &out.join("age"),
-        &["filippo.io/age/cmd/age"],
-        "",
-    )
+        .join(" ")
 }
 
 /// Fills `dir` once: `build` writes into a `<dir>.partial-<pid>` folder that is renamed to

@@ -5,6 +5,7 @@ mod control_plane;
 mod demo;
 mod dist;
 mod image;
+mod node;
 mod pki;
 mod shell;
 mod tools;
@@ -74,7 +75,12 @@ enum BenchTarget {
 #[derive(Subcommand)]
 enum ClusterAction {
     /// Build (or reuse) the binaries and start the control plane; idempotent.
-    Up,
+    Up {
+        /// Also one real node (kubelet, containerd, runc, CNI bridge, kube-proxy,
+        /// kube-scheduler), with the controller image built here imported.
+        #[arg(long)]
+        node: bool,
+    },
     /// Stop every process `up` started and remove the state (logs are kept).
     Down,
     /// Report which components run and whether the API server is ready.
@@ -87,7 +93,7 @@ fn main() -> std::process::ExitCode {
         Task::Cluster { action } => {
             let cluster = ControlPlane::local();
             match action {
-                ClusterAction::Up => cluster.up(),
+                ClusterAction::Up { node } => cluster.up_with(node),
                 ClusterAction::Down => cluster.down(),
                 ClusterAction::Status => cluster.status().and_then(|ready| {
                     if ready {

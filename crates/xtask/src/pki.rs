@@ -16,6 +16,10 @@ pub struct Pki {
     pub admin_cert: String,
     /// The admin client key.
     pub admin_key: String,
+    /// The node's client certificate and key (`system:node:NAME` in `system:nodes`).
+    pub node: (String, String),
+    /// kube-proxy's client certificate and key (`system:kube-proxy`).
+    pub kube_proxy: (String, String),
 }
 
 fn params(cn: &str, orgs: &[&str]) -> Result<CertificateParams> {
@@ -48,6 +52,7 @@ pub fn generate(dir: &Path) -> Result<Pki> {
     serving.subject_alt_names = vec![
         SanType::IpAddress("127.0.0.1".parse()?),
         SanType::IpAddress("10.0.0.1".parse()?),
+        SanType::IpAddress(crate::node::GATEWAY.parse()?),
         SanType::DnsName("localhost".try_into()?),
         SanType::DnsName("kubernetes".try_into()?),
         SanType::DnsName("kubernetes.default".try_into()?),
@@ -57,10 +62,19 @@ pub fn generate(dir: &Path) -> Result<Pki> {
     let serving_key = KeyPair::generate()?;
     let serving_cert = serving.signed_by(&serving_key, &ca)?;
 
-    let mut admin = params("kage-admin", &["system:masters"])?;
-    admin.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-    let admin_key = KeyPair::generate()?;
-    let admin_cert = admin.signed_by(&admin_key, &ca)?;
+    let client = |cn: &str, orgs: &[&str]| -> Result<(String, String)> {
+        let mut params = params(cn, orgs)?;
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let key = KeyPair::generate()?;
+        let cert = params.signed_by(&key, &ca)?;
+        Ok((cert.pem(), key.serialize_pem()))
+    };
+    let (admin_cert, admin_key) = client("kage-admin", &["system:masters"])?;
+    let node = client(
+        &format!("system:node:{}", crate::node::NODE_NAME),
+        &["system:nodes"],
+    )?;
+    let kube_proxy = client("system:kube-proxy", &[])?;
 
     let sa_key = KeyPair::generate()?;
 
@@ -69,8 +83,8 @@ pub fn generate(dir: &Path) -> Result<Pki> {
         ("ca.key", ca_key_pem),
         ("apiserver.crt", serving_cert.pem()),
         ("apiserver.key", serving_key.serialize_pem()),
-        ("admin.crt", admin_cert.pem()),
-        ("admin.key", admin_key.serialize_pem()),
+        ("admin.crt", admin_cert.clone()),
+        ("admin.key", admin_key.clone()),
         ("sa.key", sa_key.serialize_pem()),
         ("sa.pub", sa_key.public_key_pem()),
     ];
@@ -79,8 +93,10 @@ pub fn generate(dir: &Path) -> Result<Pki> {
     }
     Ok(Pki {
         ca_cert: ca.pem(),
-        admin_cert: admin_cert.pem(),
-        admin_key: admin_key.serialize_pem(),
+        admin_cert,
+        admin_key,
+        node,
+        kube_proxy,
     })
 }
 
