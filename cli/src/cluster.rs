@@ -117,8 +117,7 @@ impl<'a> Cluster<'a> {
         let (client, uri) = match &args.controller_url {
             Some(url) => {
                 let mut config = Config::new(url.clone());
-                config.connect_timeout = Some(CONNECT_TIMEOUT);
-                config.read_timeout = Some(READ_TIMEOUT);
+                bounded(&mut config);
                 (Client::try_from(config)?, path.to_owned())
             }
             None => {
@@ -171,6 +170,16 @@ impl<'a> Cluster<'a> {
     }
 }
 
+/// Bounds every request of `config` by [`CONNECT_TIMEOUT`] and [`READ_TIMEOUT`], and turns
+/// off the client's own retries: they back off up to 15 times on a 429, 503 or 504, minutes in
+/// all, and a 503 from the service proxy means the controller is down, which the user is to
+/// hear at once ([`ClusterError::ControllerDown`]).
+fn bounded(config: &mut Config) {
+    config.connect_timeout = Some(CONNECT_TIMEOUT);
+    config.read_timeout = Some(READ_TIMEOUT);
+    config.default_retry = false;
+}
+
 /// A client and its default namespace, from `--kubeconfig`/`--context` or the usual places,
 /// each request bounded by [`CONNECT_TIMEOUT`] and [`READ_TIMEOUT`].
 async fn connect(args: &ClusterArgs) -> anyhow::Result<(Client, String)> {
@@ -193,8 +202,7 @@ async fn connect(args: &ClusterArgs) -> anyhow::Result<(Client, String)> {
         None => Config::from_kubeconfig(&options).await,
     }
     .map_err(|e| kubeconfig_error(path, &e))?;
-    config.connect_timeout = Some(CONNECT_TIMEOUT);
-    config.read_timeout = Some(READ_TIMEOUT);
+    bounded(&mut config);
     let namespace = config.default_namespace.clone();
     let client = Client::try_from(config).map_err(|e| {
         anyhow::Error::from(ClusterError::BadKubeconfig {

@@ -52,6 +52,9 @@ pub trait Kms: Send + Sync {
     fn unwrap<'a>(&'a self, wrapped: &'a str) -> KmsFuture<'a, Zeroizing<Vec<u8>>>;
 }
 
+/// How long one KMS call (wrap or unwrap) may take, connection included.
+pub const KMS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Builds the KMS named by `url`.
 pub fn from_url(url: &str, token_file: Option<&PathBuf>) -> Result<Box<dyn Kms>, KmsError> {
     let (scheme, rest) = url
@@ -77,12 +80,15 @@ pub fn from_url(url: &str, token_file: Option<&PathBuf>) -> Result<Box<dyn Kms>,
     let base = format!("{http_scheme}://{host}")
         .parse()
         .map_err(|_| KmsError::BadUrl(url.to_owned()))?;
-    let client =
-        kube::Client::try_from(kube::Config::new(base)).map_err(|e| KmsError::Request {
-            kms: url.to_owned(),
-            action: "connect",
-            message: e.to_string(),
-        })?;
+    let mut config = kube::Config::new(base);
+    // One answer per call: a sealed OpenBao answers 503, which the client would otherwise retry
+    // with backoff until KMS_TIMEOUT cut it short as "timed out".
+    config.default_retry = false;
+    let client = kube::Client::try_from(config).map_err(|e| KmsError::Request {
+        kms: url.to_owned(),
+        action: "connect",
+        message: e.to_string(),
+    })?;
     Ok(Box::new(VaultTransit {
         id: url.to_owned(),
         client,
@@ -114,18 +120,15 @@ impl VaultTransit {
             .header("content-type", "application/json")
             .body(body.to_string().into_bytes())
             .map_err(|e| fail(e.to_string()))?;
-        let text = tokio::time::timeout(
-            std::time::Duration::from_secs(10),
-            self.client.request_text(request),
-        )
-        .await
-        .map_err(|_| fail("timed out".to_owned()))?
-        .map_err(|e| {
-            fail(match e {
-                kube::Error::Api(s) => format!("HTTP {}", s.code),
-                other => other.to_string(),
-            })
-        })?;
+        let text = tokio::time::timeout(KMS_TIMEOUT, self.client.request_text(request))
+            .await
+            .map_err(|_| fail("timed out".to_owned()))?
+            .map_err(|e| {
+                fail(match e {
+                    kube::Error::Api(s) => format!("HTTP {}", s.code),
+                    other => other.to_string(),
+                })
+            })?;
         serde_json::from_str(&text).map_err(|_| fail("answer is not JSON".to_owned()))
     }
 }

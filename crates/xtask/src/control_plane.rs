@@ -639,7 +639,8 @@ fn link_tools(bins: &Path, dir: &Path) -> Result<()> {
     Ok(())
 }
 
-fn which(name: &str) -> Option<PathBuf> {
+/// `name` on PATH.
+pub fn which(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?)
         .map(|p| p.join(name))
         .find(|p| p.is_file())

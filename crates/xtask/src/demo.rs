@@ -2,7 +2,8 @@
 //!
 //! Starts the local control plane, installs `deploy/`, runs the controller as its
 //! ServiceAccount, seals the Secrets in `examples/` with the CLI, applies them with kubectl and
-//! prints the resulting Secrets' keys and Ready conditions.
+//! prints the resulting Secrets' keys and Ready conditions. With `--node`, the controller is
+//! the Pod of `deploy/`'s Deployment on a real node, from the image built here.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -16,10 +17,14 @@ use crate::shell::{cargo, run, workspace_root};
 /// How long the demo waits for every SealedSecret to be Ready.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
-pub fn demo() -> Result<()> {
+/// How long the controller's rollout may take on the node (the image is already there).
+const ROLLOUT_TIMEOUT: &str = "180s";
+
+/// `cargo xtask demo [--node]`.
+pub fn demo(node: bool) -> Result<()> {
     let root = workspace_root();
     let cluster = ControlPlane::local();
-    cluster.up()?;
+    cluster.up_with(node)?;
     run(cargo().args([
         "build",
         "--quiet",
@@ -52,31 +57,20 @@ pub fn demo() -> Result<()> {
         "--timeout=60s",
     ]))?;
 
-    step("kage-controller run (as ServiceAccount kage-system/kage-controller)");
-    let token = output(kubectl().args([
-        "create",
-        "token",
-        "kage-controller",
-        "-n",
-        "kage-system",
-        "--duration=24h",
-    ]))?;
-    let sa_kubeconfig = cluster.dir.join("kage-controller.kubeconfig");
-    write_token_kubeconfig(&kubeconfig, &sa_kubeconfig, token.trim())?;
-    cluster.start_process(
-        "kage-controller",
-        &bin.join("kage-controller"),
-        &[
-            "run",
-            "--http-addr",
-            "127.0.0.1:0",
-            "--api-addr",
-            "127.0.0.1:0",
-            "--log-format",
-            "text",
-        ],
-        &[("KUBECONFIG", sa_kubeconfig.as_os_str())],
-    )?;
+    if node {
+        step("kubectl rollout status -n kage-system deployment/kage-controller");
+        run(kubectl().args([
+            "rollout",
+            "status",
+            "-n",
+            "kage-system",
+            "deployment/kage-controller",
+            &format!("--timeout={ROLLOUT_TIMEOUT}"),
+        ]))?;
+        run(kubectl().args(["get", "pods", "-n", "kage-system", "-o", "wide"]))?;
+    } else {
+        run_controller_process(&cluster, &kubectl, &bin)?;
+    }
 
     step("kage key fetch");
     let started = Instant::now();
@@ -164,6 +158,41 @@ pub fn demo() -> Result<()> {
         kubeconfig.display()
     );
     println!("Clean up with: cargo xtask cluster down");
+    Ok(())
+}
+
+/// The controller as a local process with a token of its ServiceAccount (no node).
+fn run_controller_process(
+    cluster: &ControlPlane,
+    kubectl: &dyn Fn() -> Command,
+    bin: &Path,
+) -> Result<()> {
+    let kubeconfig = cluster.kubeconfig();
+    step("kage-controller run (as ServiceAccount kage-system/kage-controller)");
+    let token = output(kubectl().args([
+        "create",
+        "token",
+        "kage-controller",
+        "-n",
+        "kage-system",
+        "--duration=24h",
+    ]))?;
+    let sa_kubeconfig = cluster.dir.join("kage-controller.kubeconfig");
+    write_token_kubeconfig(&kubeconfig, &sa_kubeconfig, token.trim())?;
+    cluster.start_process(
+        "kage-controller",
+        &bin.join("kage-controller"),
+        &[
+            "run",
+            "--http-addr",
+            "127.0.0.1:0",
+            "--api-addr",
+            "127.0.0.1:0",
+            "--log-format",
+            "text",
+        ],
+        &[("KUBECONFIG", sa_kubeconfig.as_os_str())],
+    )?;
     Ok(())
 }
 

@@ -33,14 +33,23 @@ enum Task {
         #[command(subcommand)]
         action: ClusterAction,
     },
-    /// Every test: unit, CLI, break-glass, then the e2e suite against a real API server.
-    Test,
+    /// Every test: unit, CLI, break-glass, then the e2e suite against a real API server, then
+    /// the node tier (the controller as a Pod from the image built here).
+    Test {
+        /// Run only one tier.
+        #[arg(long, value_enum, default_value = "all")]
+        tier: Tier,
+    },
     /// Build or install (or find in the cache) the other projects' tools the e2e suite runs:
     /// kage-gitops, Sealed Secrets' controller and kubeseal, helm, promtool, OpenBao, pre-commit;
     /// prints where they are.
     Tools,
     /// kage end to end: local cluster, controller, seal the examples, apply, show the Secrets.
-    Demo,
+    Demo {
+        /// The controller as a Pod from the image built here, on a real node (`cluster up --node`).
+        #[arg(long)]
+        node: bool,
+    },
     /// Release artifacts in target/dist: binaries, a tarball, CycloneDX SBOMs, SHA256SUMS and
     /// the image's build context.
     Dist,
@@ -104,13 +113,13 @@ fn main() -> std::process::ExitCode {
                 }),
             }
         }
-        Task::Test => test(),
+        Task::Test { tier } => test(tier),
         Task::Tools => tools::e2e_tools().map(|tools| {
             for (var, path) in tools {
                 println!("{var}={}", path.display());
             }
         }),
-        Task::Demo => demo::demo(),
+        Task::Demo { node } => demo::demo(node),
         Task::Dist => dist::dist(),
         Task::Image => image::build_controller_image().map(drop),
         Task::ChartReadme => chart_readme::write(),
@@ -130,57 +139,68 @@ fn main() -> std::process::ExitCode {
 
 /// `cargo xtask test`: unit and CLI tests (with the reference age tool for break-glass), then
 /// the e2e suite against `$KUBECONFIG` if set, else against a local control plane started and
-/// stopped here (stopped even when tests fail). Everything the tests need is built or installed
-/// here first ([`tools::e2e_tools`]); every test target runs even when one fails, and the
-/// failed stages are named at the end.
-fn test() -> Result<()> {
+/// stopped here (stopped even when tests fail), then, on the local control plane only, the node
+/// tier: the controller as a Pod from the image built here on a real node (`tests/tests/node.rs`).
+/// Everything the tests need is built or installed here first ([`tools::e2e_tools`]); every
+/// test target runs even when one fails, and the failed stages are named at the end.
+fn test(tier: Tier) -> Result<()> {
     let bins = control_plane::build_binaries()?;
     let tools = tools::e2e_tools()?;
     let mut failed = Vec::new();
-    // Default members only: the e2e package runs below, once a cluster is there.
-    if let Err(e) = run(cargo()
-        .args(["test", "--no-fail-fast"])
-        .env("KAGE_AGE_BIN", bins.join("age")))
-    {
-        eprintln!("error: {e:#}");
-        failed.push("unit, property and CLI tests");
-    }
-
     let external = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty());
     let cluster = ControlPlane::local();
-    let kubeconfig = match &external {
-        Some(k) => PathBuf::from(k),
-        None => {
-            cluster.up()?;
-            cluster.kubeconfig()
+    let e2e = |node: bool, test_args: &[&str]| -> Result<()> {
+        let kubeconfig = match &external {
+            Some(k) => PathBuf::from(k),
+            None => {
+                cluster.up_with(node)?;
+                cluster.kubeconfig()
+            }
+        };
+        let result = run(cargo().args(["build", "-p", "kage-cli", "-p", "kage-controller"]))
+            .and_then(|()| {
+                run(cargo()
+                    .args(["test", "--no-fail-fast", "-p", "kage-e2e"])
+                    .args(test_args)
+                    .args(["--", "--nocapture"])
+                    .env("KUBECONFIG", &kubeconfig)
+                    .env("KAGE_E2E_REQUIRED", "1")
+                    .env("KAGE_E2E_NODE", if node { "1" } else { "" })
+                    .env(
+                        "KAGE_E2E_LOCAL_CLUSTER",
+                        if external.is_none() { "1" } else { "" },
+                    )
+                    .envs(tools.iter().map(|(var, path)| (var, path)))
+                    .env("PATH", path_with(&cluster.bin_dir())))
+            });
+        if external.is_none() {
+            cluster.down()?;
         }
+        result
     };
-    let e2e =
-        run(cargo().args(["build", "-p", "kage-cli", "-p", "kage-controller"])).and_then(|()| {
-            run(cargo()
-                .args([
-                    "test",
-                    "--no-fail-fast",
-                    "-p",
-                    "kage-e2e",
-                    "--",
-                    "--nocapture",
-                ])
-                .env("KUBECONFIG", &kubeconfig)
-                .env("KAGE_E2E_REQUIRED", "1")
-                .env(
-                    "KAGE_E2E_LOCAL_CLUSTER",
-                    if external.is_none() { "1" } else { "" },
-                )
-                .envs(tools.iter().map(|(var, path)| (var, path)))
-                .env("PATH", path_with(&cluster.bin_dir())))
-        });
-    if let Err(e) = e2e {
-        eprintln!("error: {e:#}");
-        failed.push("end-to-end tests (kage-e2e)");
+    if tier != Tier::Node {
+        // Default members only: the e2e package runs below, once a cluster is there.
+        if let Err(e) = run(cargo()
+            .args(["test", "--no-fail-fast"])
+            .env("KAGE_AGE_BIN", bins.join("age")))
+        {
+            eprintln!("error: {e:#}");
+            failed.push("unit, property and CLI tests");
+        }
+        if let Err(e) = e2e(false, &[]) {
+            eprintln!("error: {e:#}");
+            failed.push("end-to-end tests (kage-e2e)");
+        }
     }
-    if external.is_none() {
-        cluster.down()?;
+    if tier != Tier::Fast {
+        if external.is_some() {
+            println!(
+                "node tier skipped: it needs the local control plane's node (KUBECONFIG is set)"
+            );
+        } else if let Err(e) = e2e(true, &["--test", "node"]) {
+            eprintln!("error: {e:#}");
+            failed.push("node tier (kage-e2e --test node)");
+        }
     }
     if !failed.is_empty() {
         bail!(
@@ -189,6 +209,17 @@ fn test() -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Which tests `cargo xtask test` runs.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Tier {
+    /// Every test: the fast tier, then the node tier.
+    All,
+    /// Unit, property, CLI tests and the e2e suite with the controller as a process.
+    Fast,
+    /// The controller as a Pod on a real node (`cargo xtask cluster up --node`).
+    Node,
 }
 
 /// Code where a surviving mutant would be a security bug, by package, with that package's

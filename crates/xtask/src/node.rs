@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 
 use crate::control_plane::{
@@ -57,6 +57,16 @@ fn binaries_dir() -> Result<PathBuf> {
 
 /// Builds (or finds in the cache) the node's binaries and the pause image; returns their folder.
 pub fn build_binaries() -> Result<PathBuf> {
+    // runc links libseccomp; kube-proxy programs iptables and clears conntrack entries.
+    crate::tools::require_packages(
+        "the local node",
+        &[
+            ("/usr/include/seccomp.h", "libseccomp-dev"),
+            ("iptables", "iptables"),
+            ("conntrack", "conntrack"),
+            ("gcc", "gcc"),
+        ],
+    )?;
     let modules = workspace_root().join("crates/xtask/node");
     let bin = binaries_dir()?;
     build_once(&bin, |out| {
@@ -163,7 +173,11 @@ fn node_dir(cluster: &ControlPlane) -> PathBuf {
 
 /// Starts kube-scheduler, containerd, the kubelet and kube-proxy, imports the pause and
 /// controller images, and waits for the node to be Ready.
-pub fn start(cluster: &ControlPlane, node_bins: &Path, controller_image: &Path) -> Result<()> {
+pub fn start(
+    cluster: &ControlPlane,
+    node_bins: &Path,
+    controller_image: &(PathBuf, String),
+) -> Result<()> {
     let dir = node_dir(cluster);
     for sub in ["containerd", "cni", "kubelet", "run"] {
         std::fs::create_dir_all(dir.join(sub))?;
@@ -255,14 +269,22 @@ state = "{state}"
         &[("PATH", path.as_os_str())],
     )?;
     crate::control_plane::wait_for("containerd", || socket.exists())?;
-    for archive in [
-        node_bins.join("pause.oci.tar"),
-        controller_image.to_path_buf(),
-    ] {
+    for archive in [&node_bins.join("pause.oci.tar"), &controller_image.0] {
         run(ctr(node_bins, &socket)
             .args(["images", "import"])
-            .arg(&archive))?;
+            .arg(archive))?;
     }
+    // Also by digest, as a pull from a registry records it: the chart can pin the digest, and
+    // the Pod's imageID names the manifest built here.
+    let repository = image::CONTROLLER_IMAGE
+        .rsplit_once(':')
+        .map_or(image::CONTROLLER_IMAGE, |(r, _)| r);
+    run(ctr(node_bins, &socket).args([
+        "images",
+        "tag",
+        image::CONTROLLER_IMAGE,
+        &format!("{repository}@{}", controller_image.1),
+    ]))?;
 
     let kubelet_config = dir.join("kubelet/config.json");
     std::fs::write(
@@ -435,11 +457,8 @@ fn cache_bin(name: &str) -> Option<PathBuf> {
         .filter(|p| p.exists())
 }
 
-/// The controller image archive, built now (`cargo xtask image`).
-pub fn controller_image() -> Result<PathBuf> {
-    let (path, _) = image::build_controller_image()?;
-    if !path.exists() {
-        bail!("no image at {}", path.display());
-    }
-    Ok(path)
+/// The controller image archive, built now (`cargo xtask image`), and its digest.
+pub fn controller_image() -> Result<(PathBuf, String)> {
+    let (path, archive) = image::build_controller_image()?;
+    Ok((path, archive.digest))
 }

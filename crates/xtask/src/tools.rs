@@ -85,14 +85,29 @@ fn pip_install(package: &str, version: &str, with_deps: bool) -> Result<PathBuf>
 }
 
 /// The e2e suite gives the controller a network namespace of its own with `ip` (iproute2).
-/// Installed with apt-get when missing and running as root on a Debian-like machine; otherwise
-/// a clear error.
 fn require_iproute2() -> Result<()> {
-    if Command::new("ip")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success())
-    {
+    require_packages(
+        "the e2e suite runs as root to create network namespaces",
+        &[("ip", "iproute2")],
+    )
+}
+
+/// Each `(file, package)` whose file is missing (a command on PATH, or an absolute path) is
+/// installed with apt-get when running as root on a Debian-like machine; otherwise a clear
+/// error saying `why` it is needed.
+pub fn require_packages(why: &str, needed: &[(&str, &str)]) -> Result<()> {
+    let missing: Vec<&str> = needed
+        .iter()
+        .filter(|(file, _)| {
+            if file.starts_with('/') {
+                !std::path::Path::new(file).exists()
+            } else {
+                crate::control_plane::which(file).is_none()
+            }
+        })
+        .map(|(_, package)| *package)
+        .collect();
+    if missing.is_empty() {
         return Ok(());
     }
     let root = Command::new("id")
@@ -101,13 +116,13 @@ fn require_iproute2() -> Result<()> {
         .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
     let apt = Command::new("apt-get").arg("--version").output().is_ok();
     if !(root && apt) {
-        bail!(
-            "`ip` (iproute2) is missing: install iproute2 (the e2e suite runs as root to create network namespaces)"
-        );
+        bail!("missing {} ({why}): install them", missing.join(", "));
     }
-    println!("installing iproute2 with apt-get");
+    println!("installing {} with apt-get", missing.join(" "));
     run(Command::new("apt-get").args(["update", "-qq"]))?;
-    run(Command::new("apt-get").args(["install", "-y", "-qq", "iproute2"]))
+    run(Command::new("apt-get")
+        .args(["install", "-y", "-qq", "--no-install-recommends"])
+        .args(&missing))
 }
 
 /// Builds (or finds in the cache) `kage-gitops` from `crates/xtask/gitops`: kstatus and
