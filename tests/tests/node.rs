@@ -385,6 +385,15 @@ async fn a_pod_whose_keys_cannot_load_is_not_ready_gets_no_traffic_and_is_not_re
     };
     cluster.install().unwrap();
     rollout(&cluster);
+    // A file sealed while the key was there, to ask about later.
+    let ns = cluster.namespace("e2e-node-unready").await;
+    let dir = tempfile::tempdir().unwrap();
+    let sealed = dir.path().join("db.yaml");
+    cluster.seal(
+        &secret_manifest("db", &ns.name, &[("password", "x")]),
+        &sealed,
+        &[],
+    );
     let deployment = format!("deployment/{CONTROLLER}");
     let kubectl_ok = |args: &[&str]| {
         run_ok(
@@ -456,14 +465,6 @@ async fn a_pod_whose_keys_cannot_load_is_not_ready_gets_no_traffic_and_is_not_re
         "{events}"
     );
     // The Service sends nothing to it: the CLI's questions get a clear refusal.
-    let ns = cluster.namespace("e2e-node-unready").await;
-    let dir = tempfile::tempdir().unwrap();
-    let sealed = dir.path().join("db.yaml");
-    cluster.seal(
-        &secret_manifest("db", &ns.name, &[("password", "x")]),
-        &sealed,
-        &[],
-    );
     let asked_at = Instant::now();
     let asked = cluster
         .kage()
@@ -497,7 +498,7 @@ async fn the_chart_rolls_two_replicas_over_without_missing_a_sealed_secret_and_a
     let Some((cluster, _guard)) = node_cluster().await else {
         return;
     };
-    let Some(mut helm) = helm(&cluster) else {
+    let Some(mut install) = helm(&cluster) else {
         assert!(
             std::env::var("KAGE_E2E_NODE").as_deref() != Ok("1"),
             "KAGE_HELM_BIN is not set"
@@ -512,12 +513,39 @@ async fn the_chart_rolls_two_replicas_over_without_missing_a_sealed_secret_and_a
             .arg(workspace().join("deploy/foundation")),
     )
     .unwrap();
+    let chart = workspace().join("deploy/helm/kage");
+    let digest = format!("image.digest={}", built_image_digest());
     run_ok(
-        helm.args(["install", RELEASE])
-            .arg(workspace().join("deploy/helm/kage"))
+        install
+            .args(["install", RELEASE])
+            .arg(&chart)
+            .args(["--set", &digest]),
+    )
+    .unwrap();
+    let started = rollout(&cluster);
+    eprintln!(
+        "chart with only the image changed: Available in {:.1}s",
+        started.as_secs_f64()
+    );
+    assert_eq!(
+        controller_pods(&cluster).await[0]
+            .status
+            .as_ref()
+            .and_then(|s| s.container_statuses.as_ref())
+            .map(|c| c[0].image_id.clone()),
+        Some(format!(
+            "ghcr.io/kage-dev/kage-controller@{}",
+            built_image_digest()
+        ))
+    );
+    run_ok(cluster.kage().args(["key", "fetch"])).unwrap();
+    run_ok(
+        helm(&cluster)
+            .unwrap()
+            .args(["upgrade", RELEASE])
+            .arg(&chart)
             .args([
-                "--set",
-                &format!("image.digest={}", built_image_digest()),
+                "--reuse-values",
                 "--set",
                 "replicas=2",
                 "--set",
@@ -525,10 +553,10 @@ async fn the_chart_rolls_two_replicas_over_without_missing_a_sealed_secret_and_a
             ]),
     )
     .unwrap();
-    let first_rollout = rollout(&cluster);
+    let scaled = rollout(&cluster);
     eprintln!(
-        "chart: two replicas Available in {:.1}s",
-        first_rollout.as_secs_f64()
+        "chart upgraded to two replicas: Available in {:.1}s",
+        scaled.as_secs_f64()
     );
     assert_eq!(controller_pods(&cluster).await.len(), 2);
 
@@ -577,7 +605,19 @@ async fn the_chart_rolls_two_replicas_over_without_missing_a_sealed_secret_and_a
     // A drain of the only node: the budget lets one replica go, and refuses the second while
     // the first has nowhere to come back.
     run_ok(cluster.kubectl().args(["cordon", NODE_NAME])).unwrap();
-    let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), CONTROLLER_NAMESPACE);
+    // A client that reports the budget's 429 instead of retrying it for minutes.
+    let config = kube::Config::from_custom_kubeconfig(
+        kube::config::Kubeconfig::read_from(&cluster.kubeconfig).unwrap(),
+        &kube::config::KubeConfigOptions::default(),
+    )
+    .await
+    .unwrap();
+    let mut config = config;
+    config.default_retry = false;
+    let pods: Api<Pod> = Api::namespaced(
+        kube::Client::try_from(config).unwrap(),
+        CONTROLLER_NAMESPACE,
+    );
     let names: Vec<String> = controller_pods(&cluster)
         .await
         .iter()

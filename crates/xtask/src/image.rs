@@ -234,7 +234,16 @@ pub fn controller_archive_path() -> PathBuf {
 
 /// `cargo xtask image`: release build (`--locked`), then the archive; prints its digest.
 pub fn build_controller_image() -> Result<(PathBuf, Archive)> {
-    run(cargo().args(["build", "--release", "--locked", "-p", "kage-controller"]))?;
+    // The same build as `cargo xtask dist` (the CLI too: one feature resolution, one build).
+    run(cargo().args([
+        "build",
+        "--release",
+        "--locked",
+        "-p",
+        "kage-cli",
+        "-p",
+        "kage-controller",
+    ]))?;
     let binary = workspace_root().join("target/release/kage-controller");
     let out = controller_archive_path();
     let archive = controller_spec(&binary)?.write_archive(&out)?;

@@ -446,7 +446,59 @@ pub fn stop(cluster: &ControlPlane) -> Result<()> {
         .args(["link", "delete", BRIDGE])
         .stderr(Stdio::null())
         .status();
+    remove_kubelet_rules();
+    // The Pods' network namespaces: unmounted above, their files removed here.
+    for entry in std::fs::read_dir("/run/netns")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if name.starts_with("cni-") {
+            let _ = Command::new("ip")
+                .args(["netns", "delete", &name])
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
     Ok(())
+}
+
+/// Removes the `KUBE-*` chains the kubelet makes (kube-proxy removes its own with
+/// `--cleanup`): first the rules of the built-in chains that jump to them, then the chains.
+fn remove_kubelet_rules() {
+    for tool in ["iptables", "ip6tables"] {
+        for table in ["filter", "nat", "mangle"] {
+            let Ok(out) = Command::new(tool).args(["-t", table, "-S"]).output() else {
+                continue;
+            };
+            let rules = String::from_utf8_lossy(&out.stdout).to_string();
+            let ipt = |args: &[&str]| {
+                let _ = Command::new(tool)
+                    .args(["-t", table])
+                    .args(args)
+                    .stderr(Stdio::null())
+                    .status();
+            };
+            for rule in rules.lines() {
+                let words: Vec<&str> = rule.split_whitespace().collect();
+                if let ["-A", chain, rest @ ..] = words.as_slice()
+                    && !chain.starts_with("KUBE-")
+                    && rest
+                        .windows(2)
+                        .any(|w| w[0] == "-j" && w[1].starts_with("KUBE-"))
+                {
+                    ipt(&[&["-D", chain], rest].concat());
+                }
+            }
+            for rule in rules.lines() {
+                if let Some(chain) = rule.strip_prefix("-N ").filter(|c| c.starts_with("KUBE-")) {
+                    ipt(&["-F", chain]);
+                    ipt(&["-X", chain]);
+                }
+            }
+        }
+    }
 }
 
 /// A node binary from the cache, when built.
