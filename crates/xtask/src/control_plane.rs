@@ -445,18 +445,22 @@ pub fn free_ports<const N: usize>() -> Result<[u16; N]> {
         .map_err(|_| anyhow::anyhow!("could not choose {N} ports"))
 }
 
-/// Versions named in the control-plane go.mod.
+/// The version a go.mod requires of `module` (given with its trailing space).
 pub fn pinned_version(go_mod: &str, module: &str) -> Result<String> {
     go_mod
         .lines()
-        .map(str::trim)
+        .map(|l| {
+            let l = l.trim();
+            // A single requirement is written on the `require` line itself.
+            l.strip_prefix("require ").unwrap_or(l)
+        })
         .find_map(|l| {
             l.strip_prefix(module)?
                 .split_whitespace()
                 .next()
                 .map(str::to_owned)
         })
-        .with_context(|| format!("{module} is not pinned in the control-plane go.mod"))
+        .with_context(|| format!("{}is not pinned in the go.mod", module))
 }
 
 /// Root of kage's build cache (`$KAGE_CACHE_DIR`, else `$XDG_CACHE_HOME/kage`, else
@@ -644,4 +648,25 @@ pub fn which(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?)
         .map(|p| p.join(name))
         .find(|p| p.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pinned_version;
+
+    #[test]
+    fn a_version_is_found_in_a_require_block_and_on_a_single_require_line() {
+        let block = "module m\n\nrequire (\n\tgo.etcd.io/etcd/server/v3 v3.7.0\n\tk8s.io/kubernetes v1.37.2\n)\n";
+        let single = "module m\n\ngo 1.26.0\n\nrequire k8s.io/kubernetes v1.37.2\n";
+        for go_mod in [block, single] {
+            assert_eq!(
+                pinned_version(go_mod, "k8s.io/kubernetes ").unwrap(),
+                "v1.37.2"
+            );
+        }
+        // A module whose path only starts like the one asked for is not it.
+        assert!(
+            pinned_version("require k8s.io/kubernetes-extra v1\n", "k8s.io/kubernetes ").is_err()
+        );
+    }
 }

@@ -35,7 +35,7 @@ const PAUSE_IMAGE: &str = "kage.local/pause:3.10";
 
 /// Bumped whenever the way node binaries are built changes, so that the cache is rebuilt.
 const BUILD_RECIPE: &str =
-    "node: go build -trimpath, runc with seccomp, static pause, version stamped, v2";
+    "node: go build -trimpath, runc with seccomp, static pause, version stamped, v3";
 
 /// The cache folder of the node's binaries for the pinned modules (built or not).
 fn binaries_dir() -> Result<PathBuf> {
