@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::{Node, Pod, Secret};
+use k8s_openapi::api::core::v1::{ContainerStatus, Node, Pod, Secret};
 use kage_api::SealedSecret;
 use kage_e2e::{
     CONTROLLER_LOCK, CONTROLLER_NAMESPACE, Cluster, metric_samples, metrics_get, run_ok,
@@ -102,6 +102,11 @@ async fn controller_pods(cluster: &Cluster) -> Vec<Pod> {
         .collect()
 }
 
+/// The status of the Pod's one container, once it has one.
+fn controller_container(pod: &Pod) -> Option<&ContainerStatus> {
+    pod.status.as_ref()?.container_statuses.as_ref()?.first()
+}
+
 fn is_ready(pod: &Pod) -> bool {
     pod.status
         .as_ref()
@@ -177,13 +182,7 @@ async fn the_shipped_manifests_run_the_image_built_here_as_a_restricted_pod_that
     let pod = &pods[0];
     let spec = pod.spec.as_ref().unwrap();
     assert_eq!(spec.node_name.as_deref(), Some(NODE_NAME));
-    let status = &pod
-        .status
-        .as_ref()
-        .unwrap()
-        .container_statuses
-        .as_ref()
-        .unwrap()[0];
+    let status = controller_container(pod).unwrap();
     assert!(
         status
             .image_id
@@ -422,12 +421,10 @@ async fn a_pod_whose_keys_cannot_load_is_not_ready_gets_no_traffic_and_is_not_re
     ]);
     kubectl_ok(&["scale", &deployment, "--replicas=1"]);
     wait_until(Duration::from_secs(60), "the Pod running", || async {
-        Ok(controller_pods(&cluster).await.iter().any(|p| {
-            p.status
-                .as_ref()
-                .and_then(|s| s.container_statuses.as_ref())
-                .is_some_and(|c| c.iter().any(|c| c.started == Some(true)))
-        }))
+        Ok(controller_pods(&cluster)
+            .await
+            .iter()
+            .any(|p| controller_container(p).is_some_and(|c| c.started == Some(true))))
     })
     .await
     .unwrap();
@@ -437,13 +434,7 @@ async fn a_pod_whose_keys_cannot_load_is_not_ready_gets_no_traffic_and_is_not_re
     assert_eq!(pods.len(), 1);
     let pod = &pods[0];
     assert!(!is_ready(pod), "a Pod without keys must not be Ready");
-    let status = &pod
-        .status
-        .as_ref()
-        .unwrap()
-        .container_statuses
-        .as_ref()
-        .unwrap()[0];
+    let status = controller_container(pod).unwrap();
     assert_eq!(
         status.restart_count, 0,
         "liveness holds: the controller waits for its keys"
@@ -527,16 +518,10 @@ async fn the_chart_rolls_two_replicas_over_without_missing_a_sealed_secret_and_a
         "chart with only the image changed: Available in {:.1}s",
         started.as_secs_f64()
     );
+    let pods = controller_pods(&cluster).await;
     assert_eq!(
-        controller_pods(&cluster).await[0]
-            .status
-            .as_ref()
-            .and_then(|s| s.container_statuses.as_ref())
-            .map(|c| c[0].image_id.clone()),
-        Some(format!(
-            "ghcr.io/kage-dev/kage-controller@{}",
-            built_image_digest()
-        ))
+        controller_container(&pods[0]).map(|c| c.image_id.as_str()),
+        Some(format!("ghcr.io/kage-dev/kage-controller@{}", built_image_digest()).as_str())
     );
     run_ok(cluster.kage().args(["key", "fetch"])).unwrap();
     run_ok(

@@ -39,15 +39,7 @@ pub fn dist() -> Result<()> {
     let stage = out.join(&name);
     std::fs::create_dir_all(&stage)?;
 
-    run(cargo().args([
-        "build",
-        "--release",
-        "--locked",
-        "-p",
-        "kage-cli",
-        "-p",
-        "kage-controller",
-    ]))?;
+    release_build()?;
     for bin in BINARIES {
         std::fs::copy(root.join("target/release").join(bin), stage.join(bin))
             .with_context(|| format!("copying {bin}"))?;
@@ -95,6 +87,20 @@ pub fn dist() -> Result<()> {
         stage.display()
     );
     Ok(())
+}
+
+/// The release build of the CLI and the controller (`--locked`) into `target/release`: the
+/// binaries a release ships and the controller image holds (one build for both).
+pub fn release_build() -> Result<()> {
+    run(cargo().args([
+        "build",
+        "--release",
+        "--locked",
+        "-p",
+        "kage-cli",
+        "-p",
+        "kage-controller",
+    ]))
 }
 
 /// Writes the SBOMs with cargo-cyclonedx (which writes one beside every workspace member's

@@ -13,7 +13,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use sha2::{Digest, Sha256};
 
-use crate::shell::{cargo, run, workspace_root};
+use crate::shell::workspace_root;
 
 /// The name the shipped manifests and chart run (`deploy/base/deployment.yaml`).
 pub const CONTROLLER_IMAGE: &str = concat!(
@@ -234,16 +234,7 @@ pub fn controller_archive_path() -> PathBuf {
 
 /// `cargo xtask image`: release build (`--locked`), then the archive; prints its digest.
 pub fn build_controller_image() -> Result<(PathBuf, Archive)> {
-    // The same build as `cargo xtask dist` (the CLI too: one feature resolution, one build).
-    run(cargo().args([
-        "build",
-        "--release",
-        "--locked",
-        "-p",
-        "kage-cli",
-        "-p",
-        "kage-controller",
-    ]))?;
+    crate::dist::release_build()?;
     let binary = workspace_root().join("target/release/kage-controller");
     let out = controller_archive_path();
     let archive = controller_spec(&binary)?.write_archive(&out)?;
