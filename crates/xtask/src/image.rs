@@ -168,7 +168,9 @@ fn shared_libraries(binary: &Path) -> Result<Vec<PathBuf>> {
         .context("running ldd")?;
     let text = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
-        if text.contains("not a dynamic executable") || out.stderr.is_empty() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if text.contains("not a dynamic executable") || stderr.contains("not a dynamic executable")
+        {
             return Ok(Vec::new());
         }
         bail!(

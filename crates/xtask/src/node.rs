@@ -57,7 +57,8 @@ fn binaries_dir() -> Result<PathBuf> {
 
 /// Builds (or finds in the cache) the node's binaries and the pause image; returns their folder.
 pub fn build_binaries() -> Result<PathBuf> {
-    // runc links libseccomp; kube-proxy programs iptables and clears conntrack entries.
+    // runc links libseccomp; kube-proxy programs iptables and clears conntrack entries; pause
+    // is compiled here.
     crate::tools::require_packages(
         "the local node",
         &[
@@ -65,6 +66,8 @@ pub fn build_binaries() -> Result<PathBuf> {
             ("iptables", "iptables"),
             ("conntrack", "conntrack"),
             ("gcc", "gcc"),
+            // pause is linked statically: glibc's static library.
+            ("/usr/lib/x86_64-linux-gnu/libc.a", "libc6-dev"),
         ],
     )?;
     let modules = workspace_root().join("crates/xtask/node");
