@@ -3,13 +3,13 @@
 
 use std::sync::Arc;
 
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kage_api::{SEALED_SECRET_LABEL, SealedSecret};
 use kube::Api;
 use kube::core::PartialObjectMeta;
 use kube::runtime::events::Recorder;
-use kube::runtime::{Controller, PredicateConfig, WatchStreamExt, predicates, reflector, watcher};
+use kube::runtime::{Controller, WatchStreamExt, reflector, watcher};
 use tokio::sync::watch;
 
 use crate::state::Shared;
@@ -97,16 +97,30 @@ pub async fn lead(
             })
         })
     };
-    // Our own status writes do not change metadata.generation: filtering on it spares every
-    // object a second, empty reconcile. Only a summary of each object is kept.
-    let (reader, writer) = reflector::store();
+    // Only a summary of each object is kept. Our own status writes do not change
+    // metadata.generation: waking only on a new generation (or a new object) spares every
+    // object a second, empty reconcile, and needs no record per object beyond the store.
+    let (reader, mut writer) = reflector::store();
     shared.metrics.count_sealed_secrets_in(Some(reader.clone()));
+    let policy = ctx.policy.clone();
+    let store = reader.clone();
     let specs = watcher(sealed_secrets, watcher::Config::default())
         .default_backoff()
-        .modify(reconcile::summarize)
-        .reflect(writer)
-        .applied_objects()
-        .predicate_filter(predicates::generation, PredicateConfig::default());
+        .map_ok(move |event| {
+            let event = reconcile::summarize(event, &policy);
+            let wake = match &event {
+                watcher::Event::Apply(s) | watcher::Event::InitApply(s) => {
+                    reconcile::is_new_generation(&store, s)
+                }
+                _ => false,
+            };
+            writer.apply_watcher_event(&event);
+            match event {
+                watcher::Event::Apply(s) | watcher::Event::InitApply(s) if wake => Some(s),
+                _ => None,
+            }
+        })
+        .try_filter_map(|summary| std::future::ready(Ok(summary)));
     let mut controller = Controller::for_stream(specs, reader)
         .owns_stream(owned)
         .with_config(kube::runtime::controller::Config::default().concurrency(args.concurrency));

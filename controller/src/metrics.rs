@@ -3,8 +3,9 @@
 use std::sync::Mutex;
 use std::sync::PoisonError;
 
-use kage_api::SealedSecret;
 use kube::runtime::reflector::Store;
+
+use crate::reconcile::SealedSecretSummary;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -78,7 +79,7 @@ pub struct Metrics {
     /// `kage_sealedsecrets{ready}`: counted from the leader's store at each scrape.
     sealed_secrets: Family<ReadyLabel, Gauge>,
     /// The leader's store of SealedSecrets, while this replica leads.
-    sealed_secrets_store: Mutex<Option<Store<SealedSecret>>>,
+    sealed_secrets_store: Mutex<Option<Store<SealedSecretSummary>>>,
     /// `kage_http_requests_total{route,code}`.
     pub http_requests: Family<HttpLabels, Counter>,
     /// `kage_leader` (1 on the replica holding the lease).
@@ -192,7 +193,7 @@ impl Metrics {
 
     /// Counts SealedSecrets by Ready status from `store` (the leader's), or not at all (`None`,
     /// a follower: the series go away).
-    pub fn count_sealed_secrets_in(&self, store: Option<Store<SealedSecret>>) {
+    pub fn count_sealed_secrets_in(&self, store: Option<Store<SealedSecretSummary>>) {
         *self
             .sealed_secrets_store
             .lock()
@@ -211,7 +212,7 @@ impl Metrics {
         let mut counts =
             std::collections::BTreeMap::from([("True", 0), ("False", 0), ("Unknown", 0)]);
         for sealed in store.state() {
-            let ready = match sealed.ready_condition().map(|c| c.status.as_str()) {
+            let ready = match sealed.ready() {
                 Some("True") => "True",
                 Some("False") => "False",
                 _ => "Unknown",
@@ -247,7 +248,7 @@ impl Metrics {
 mod tests {
     use super::*;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-    use kage_api::SealedSecretStatus;
+    use kage_api::{SealedSecret, SealedSecretStatus};
     use kube::runtime::{reflector, watcher};
 
     /// The value of `series` in the exposition, parsed; `None` when only a comment names it.
@@ -286,7 +287,11 @@ mod tests {
             ("c", Some("False")),
             ("d", None),
         ] {
-            writer.apply_watcher_event(&watcher::Event::Apply(object(name, ready)));
+            let summary = SealedSecretSummary::new(
+                object(name, ready),
+                &crate::policy::TemplatePolicy::new("kage-system", &[], &[]),
+            );
+            writer.apply_watcher_event(&watcher::Event::Apply(summary));
         }
         metrics.count_sealed_secrets_in(Some(reader));
         let text = metrics.render();

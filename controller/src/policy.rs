@@ -3,7 +3,7 @@
 //! write a Secret they could not write themselves, or one that other software trusts more than
 //! an ordinary Secret.
 
-use kage_api::{MetadataPolicy, MetadataRefusal, SealedSecret};
+use kage_api::{MetadataPolicy, MetadataRefusal, SecretTemplate};
 
 /// Secret types a template may ask for without a controller flag: the types of ordinary
 /// credentials. Everything else (`kubernetes.io/service-account-token`,
@@ -12,7 +12,7 @@ use kage_api::{MetadataPolicy, MetadataRefusal, SealedSecret};
 pub const DEFAULT_SECRET_TYPES: &[&str] = kage_api::ORDINARY_SECRET_TYPES;
 
 /// Why a SealedSecret is refused before anything is opened or written.
-#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
     /// It lives in the controller's own namespace, next to the sealing keys.
     #[error(
@@ -58,14 +58,15 @@ impl TemplatePolicy {
         }
     }
 
-    /// Whether the controller may write the Secret `sealed` describes.
-    pub fn check(&self, sealed: &SealedSecret) -> Result<(), Refusal> {
-        if sealed.namespace_or_empty() == self.controller_namespace {
+    /// Whether the controller may write the Secret a SealedSecret in `namespace` with
+    /// `template` describes.
+    pub fn check(&self, namespace: &str, template: Option<&SecretTemplate>) -> Result<(), Refusal> {
+        if namespace == self.controller_namespace {
             return Err(Refusal::ControllerNamespace(
                 self.controller_namespace.clone(),
             ));
         }
-        let Some(template) = &sealed.spec.template else {
+        let Some(template) = template else {
             return Ok(());
         };
         let type_ = template.type_.as_deref().unwrap_or("Opaque");
@@ -84,18 +85,13 @@ impl TemplatePolicy {
 mod tests {
     use super::*;
     use kage_api::crd::TemplateMetadata;
-    use kage_api::{SealedSecretSpec, SecretTemplate};
 
-    fn sealed(namespace: &str, template: Option<SecretTemplate>) -> SealedSecret {
-        let mut s = SealedSecret::new(
-            "x",
-            SealedSecretSpec {
-                template,
-                ..Default::default()
-            },
-        );
-        s.metadata.namespace = Some(namespace.to_owned());
-        s
+    fn check(
+        policy: &TemplatePolicy,
+        namespace: &str,
+        template: Option<SecretTemplate>,
+    ) -> Result<(), Refusal> {
+        policy.check(namespace, template.as_ref())
     }
 
     fn with_type(type_: &str) -> Option<SecretTemplate> {
@@ -118,13 +114,13 @@ mod tests {
     #[test]
     fn ordinary_secrets_pass_and_privileged_ones_are_refused() {
         let policy = TemplatePolicy::new("kage-system", &[], &[]);
-        assert_eq!(policy.check(&sealed("app", None)), Ok(()));
+        assert_eq!(check(&policy, "app", None), Ok(()));
         for ok in DEFAULT_SECRET_TYPES {
-            assert_eq!(policy.check(&sealed("app", with_type(ok))), Ok(()));
+            assert_eq!(check(&policy, "app", with_type(ok)), Ok(()));
         }
-        assert_eq!(policy.check(&sealed("app", with_label("team"))), Ok(()));
+        assert_eq!(check(&policy, "app", with_label("team")), Ok(()));
         assert!(matches!(
-            policy.check(&sealed("kage-system", None)),
+            check(&policy, "kage-system", None),
             Err(Refusal::ControllerNamespace(_))
         ));
         for refused in [
@@ -134,7 +130,7 @@ mod tests {
             "helm.sh/release.v1",
         ] {
             assert!(matches!(
-                policy.check(&sealed("app", with_type(refused))),
+                check(&policy, "app", with_type(refused)),
                 Err(Refusal::SecretType(..))
             ));
         }
@@ -146,7 +142,7 @@ mod tests {
             "notkage.dev/x",
         ] {
             assert!(matches!(
-                policy.check(&sealed("app", with_label(reserved))),
+                check(&policy, "app", with_label(reserved)),
                 Err(Refusal::Metadata(MetadataRefusal {
                     field: "labels",
                     ..
@@ -159,7 +155,7 @@ mod tests {
     fn a_flag_allows_more_types() {
         let policy = TemplatePolicy::new("kage-system", &["helm.sh/release.v1".to_owned()], &[]);
         assert_eq!(
-            policy.check(&sealed("app", with_type("helm.sh/release.v1"))),
+            check(&policy, "app", with_type("helm.sh/release.v1")),
             Ok(())
         );
     }

@@ -18,19 +18,18 @@ mod write;
 
 pub use error::{Error, READY_REASONS};
 pub use status::WrittenStatus;
-pub use summary::summarize;
+pub use summary::{SealedSecretSummary, is_new_generation, summarize};
 
 use error::*;
 use status::*;
 use summary::*;
 use write::*;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, ObjectMeta, Time};
 use kage_api::seal::ConvertError;
 use kage_api::unseal::unseal;
 use kage_api::{
@@ -77,7 +76,10 @@ pub struct Context {
 }
 
 /// Brings the Secret of `sealed` up to date and records the outcome in its status.
-pub async fn reconcile(sealed: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<Action, Error> {
+pub async fn reconcile(
+    sealed: Arc<SealedSecretSummary>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
     let started = Instant::now();
     let outcome = sync(&sealed, &ctx).await;
     ctx.shared
@@ -106,10 +108,7 @@ pub async fn reconcile(sealed: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<A
             "False",
             e.reason(),
             e.to_string(),
-            sealed
-                .status
-                .as_ref()
-                .and_then(|s| s.secret_resource_version.clone()),
+            sealed.secret_resource_version().cloned(),
         ),
     };
     match &outcome {
@@ -183,6 +182,10 @@ pub async fn reconcile(sealed: Arc<SealedSecret>, ctx: Arc<Context>) -> Result<A
 }
 
 /// Retry failed reconciles after a fixed delay.
-pub fn error_policy(_sealed: Arc<SealedSecret>, _error: &Error, _ctx: Arc<Context>) -> Action {
+pub fn error_policy(
+    _sealed: Arc<SealedSecretSummary>,
+    _error: &Error,
+    _ctx: Arc<Context>,
+) -> Action {
     Action::requeue(RETRY_DELAY)
 }

@@ -27,7 +27,7 @@ impl Verdict<'_> {
     pub(super) fn conditions(
         &self,
         generation: Option<i64>,
-        previous: &[Condition],
+        previous: &[ConditionSummary],
     ) -> Vec<Condition> {
         let flag = |on: bool| if on { "True" } else { "False" };
         [
@@ -102,60 +102,29 @@ fn hash_of(parts: impl std::hash::Hash) -> u64 {
 /// them changed (and this process has not written exactly that on top of the version it
 /// reads). Returns whether the Ready condition changed (an Event is due).
 pub(super) async fn update_status(
-    sealed: &SealedSecret,
+    sealed: &SealedSecretSummary,
     ctx: &Context,
     verdict: &Verdict<'_>,
     secret_version: Option<String>,
 ) -> Result<bool, Error> {
     let generation = sealed.metadata.generation;
-    let status = sealed.status.clone().unwrap_or_default();
-    let conditions = verdict.conditions(generation, &status.conditions);
-    let unchanged = |a: &Condition, b: &Condition| {
-        (
-            &a.type_,
-            &a.status,
-            &a.reason,
-            &a.message,
-            a.observed_generation,
-        ) == (
-            &b.type_,
-            &b.status,
-            &b.reason,
-            &b.message,
-            b.observed_generation,
-        )
-    };
-    let same_conditions = status.conditions.len() == conditions.len()
-        && status
-            .conditions
-            .iter()
-            .zip(&conditions)
-            .all(|(a, b)| unchanged(a, b));
+    let status = sealed.status();
+    let conditions = verdict.conditions(
+        generation,
+        status.map(|s| &*s.conditions).unwrap_or_default(),
+    );
+    let new_conditions = conditions_digest(&conditions);
     let key = hash_of((sealed.namespace_or_empty(), sealed.name_or_empty()));
-    if same_conditions
-        && status.observed_generation == generation
-        && status.secret_resource_version == secret_version
-    {
+    if status.is_some_and(|s| {
+        s.conditions_digest == new_conditions
+            && s.observed_generation == generation
+            && s.secret_resource_version == secret_version
+    }) {
         ctx.written_status.forget(key);
         return Ok(false);
     }
     let based_on = hash_of(&sealed.metadata.resource_version);
-    let digest = hash_of((
-        generation,
-        conditions
-            .iter()
-            .map(|c| {
-                (
-                    &c.type_,
-                    &c.status,
-                    &c.reason,
-                    &c.message,
-                    c.observed_generation,
-                )
-            })
-            .collect::<Vec<_>>(),
-        &secret_version,
-    ));
+    let digest = hash_of((generation, new_conditions, &secret_version));
     if ctx.written_status.is_pending(key, based_on, digest) {
         return Ok(false);
     }

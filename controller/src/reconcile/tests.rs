@@ -45,16 +45,16 @@ fn a_summary_keeps_the_digest_and_the_keys_but_no_value() {
     )
     .unwrap();
     sealed.metadata.uid = Some("u-1".into());
+    let value_text = sealed.spec.encrypted_data["password"][..40].to_owned();
     let keys = KeySet::new(vec![key(identity.clone(), KeyState::Active)]);
-    let full = digest_and_openable(&sealed, &keys);
-    assert!(full.1);
+    let digest = source_digest(&sealed);
 
-    summarize(&mut sealed);
-    assert!(sealed.spec.encrypted_data.is_empty());
-    assert_eq!(digest_and_openable(&sealed, &keys), full);
+    let summary = SealedSecretSummary::new(sealed, &any_policy());
+    assert!(!format!("{summary:?}").contains(&value_text));
+    assert_eq!(summary.digest_and_openable(&keys), (digest, true));
     let retired = KeySet::new(vec![key(identity, KeyState::Retired)]);
-    assert!(!digest_and_openable(&sealed, &retired).1);
-    assert!(!digest_and_openable(&sealed, &KeySet::default()).1);
+    assert!(!summary.digest_and_openable(&retired).1);
+    assert!(!summary.digest_and_openable(&KeySet::default()).1);
 }
 
 #[test]
@@ -396,6 +396,14 @@ fn sealed_at(version: &str) -> SealedSecret {
     sealed
 }
 
+fn summary_at(version: &str) -> SealedSecretSummary {
+    SealedSecretSummary::new(sealed_at(version), &any_policy())
+}
+
+fn any_policy() -> TemplatePolicy {
+    TemplatePolicy::new("kage-system", &[], &[])
+}
+
 const READY: Verdict<'static> = Verdict {
     ready: "True",
     reason: "Unsealed",
@@ -414,7 +422,7 @@ async fn a_status_this_process_wrote_is_not_written_again_from_a_store_that_lags
     });
     let ctx = context_on(client);
     // The first reconcile writes the status on top of version 7.
-    let stale = sealed_at("7");
+    let stale = summary_at("7");
     assert!(
         update_status(&stale, &ctx, &READY, Some("3".into()))
             .await
@@ -430,7 +438,7 @@ async fn a_status_this_process_wrote_is_not_written_again_from_a_store_that_lags
     );
     assert_eq!(seen.lock().unwrap().len(), 1, "written twice");
     // Someone else changed the object since (another version, no status of ours): written.
-    let changed = sealed_at("9");
+    let changed = summary_at("9");
     update_status(&changed, &ctx, &READY, Some("3".into()))
         .await
         .unwrap();
@@ -451,6 +459,7 @@ async fn a_status_this_process_wrote_is_not_written_again_from_a_store_that_lags
         conditions: READY.conditions(Some(1), &[]),
         secret_resource_version: Some("4".into()),
     });
+    let caught_up = SealedSecretSummary::new(caught_up, &any_policy());
     let before = ctx.written_status.len();
     assert!(
         !update_status(&caught_up, &ctx, &READY, Some("4".into()))
@@ -459,4 +468,25 @@ async fn a_status_this_process_wrote_is_not_written_again_from_a_store_that_lags
     );
     assert_eq!(ctx.written_status.len(), before - 1);
     assert_eq!(seen.lock().unwrap().len(), 3);
+}
+
+#[test]
+fn only_a_new_object_or_a_new_generation_wakes_a_reconcile() {
+    use kube::runtime::{reflector, watcher};
+    let (store, mut writer) = reflector::store();
+    let at = |uid: &str, generation: i64| {
+        let mut sealed = sealed_at("1");
+        sealed.metadata.uid = Some(uid.into());
+        sealed.metadata.generation = Some(generation);
+        SealedSecretSummary::new(sealed, &any_policy())
+    };
+    assert!(is_new_generation(&store, &at("a", 1)));
+    writer.apply_watcher_event(&watcher::Event::Apply(at("a", 1)));
+    // A status write: a new resourceVersion, the same generation.
+    let mut status_written = at("a", 1);
+    status_written.metadata.resource_version = Some("2".into());
+    assert!(!is_new_generation(&store, &status_written));
+    assert!(is_new_generation(&store, &at("a", 2)));
+    // Deleted and created again under the same name.
+    assert!(is_new_generation(&store, &at("b", 1)));
 }

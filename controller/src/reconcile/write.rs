@@ -8,13 +8,16 @@ use super::*;
     clippy::expect_used,
     reason = "a SealedSecret is namespaced, so it has an owner reference"
 )]
-pub(super) async fn sync(sealed: &SealedSecret, ctx: &Context) -> Result<Synced, Error> {
+pub(super) async fn sync(sealed: &SealedSecretSummary, ctx: &Context) -> Result<Synced, Error> {
     // Refused before any value is opened or anything is written.
-    ctx.policy.check(sealed).map_err(Error::Refused)?;
+    if let Some(refusal) = sealed.refusal() {
+        return Err(Error::Refused(refusal.clone()));
+    }
     let namespace = sealed.namespace_or_empty();
     let name = sealed.name_or_empty();
     let secrets: Api<Secret> = Api::namespaced(ctx.shared.client.clone(), namespace);
-    let (digest, openable) = digest_and_openable(sealed, &ctx.shared.keys.snapshot());
+    let keys = ctx.shared.keys.snapshot();
+    let (digest, openable) = sealed.digest_and_openable(&keys);
     // Every Secret kage wrote is in the index. One that is not may still exist without our
     // label (someone else's, or one marked for adoption): ask the API server's cache.
     // Reconciling before the index is filled would fetch every Secret; the controller keeps
@@ -28,15 +31,12 @@ pub(super) async fn sync(sealed: &SealedSecret, ctx: &Context) -> Result<Synced,
     // failed once (it has a status) is looked up first, so a retry does not open its values.
     let existing = match ctx.owned_secrets.get(namespace, name) {
         Some(facts) => Some(facts),
-        None if ctx.owned_secrets.is_ready() && sealed.status.is_none() => None,
+        None if ctx.owned_secrets.is_ready() && sealed.status().is_none() => None,
         None => read_facts(&secrets, name, GetParams::any()).await?,
     };
-    let target = Target::of(sealed, existing)?;
+    let target = Target::of(&sealed.metadata, existing)?;
     if let Target::Existing(facts) = &target {
-        let last_written = sealed
-            .status
-            .as_ref()
-            .and_then(|s| s.secret_resource_version.as_ref());
+        let last_written = sealed.secret_resource_version();
         let owned = facts
             .owner_uids
             .iter()
@@ -52,10 +52,13 @@ pub(super) async fn sync(sealed: &SealedSecret, ctx: &Context) -> Result<Synced,
         }
     }
 
-    let sealed = &*with_values(sealed, ctx).await?;
+    // The object fetched may be newer than the one checked above: its own template is checked.
+    let sealed = &with_values(sealed, ctx).await?;
+    ctx.policy
+        .check(namespace, sealed.spec.template.as_ref())
+        .map_err(Error::Refused)?;
     let digest = source_digest(sealed);
     let secret = {
-        let keys = ctx.shared.keys.snapshot();
         let secret = unseal(sealed, &keys.ring);
         if let Err(e) = &secret {
             audit::unseal(namespace, name, &[], &kage_api::error_chain(e));
@@ -88,7 +91,7 @@ pub(super) async fn sync(sealed: &SealedSecret, ctx: &Context) -> Result<Synced,
         // check it is still ours to write, and try once more on its version.
         if matches!(&result, Err(Error::Api { source: kube::Error::Api(s), .. }) if s.code == 409) {
             let fresh = read_facts(&secrets, name, GetParams::default()).await?;
-            let target = Target::of(sealed, fresh)?;
+            let target = Target::of(&sealed.metadata, fresh)?;
             return write(&secrets, name, &mut body, &target).await;
         }
         result
@@ -131,18 +134,18 @@ pub(super) enum Target {
 }
 
 impl Target {
-    pub(super) fn of(sealed: &SealedSecret, existing: Option<SecretFacts>) -> Result<Self, Error> {
+    pub(super) fn of(sealed: &ObjectMeta, existing: Option<SecretFacts>) -> Result<Self, Error> {
         let Some(facts) = existing else {
             return Ok(Target::New);
         };
-        let uid = sealed.metadata.uid.clone().unwrap_or_default();
+        let uid = sealed.uid.clone().unwrap_or_default();
         let owned = facts.owner_uids.contains(&uid);
         let adopting = !uid.is_empty() && facts.adopt_by.as_ref() == Some(&uid);
         if owned || adopting {
             Ok(Target::Existing(facts))
         } else {
             Err(Error::NotOwned {
-                name: sealed.name_or_empty().to_owned(),
+                name: sealed.name.clone().unwrap_or_default(),
                 uid,
             })
         }
