@@ -536,9 +536,23 @@ async fn main() -> anyhow::Result<()> {
     };
     let versions_before = versions().await?;
     drop(ctl);
+    let restarted = Instant::now();
     let ctl = cluster
         .start_leading_controller(dir.path(), &watch_ns)
         .await?;
+    // Every SealedSecret looked at (a resync of each), then a few seconds for late writes.
+    let restart_deadline = restarted + SYNC_TIMEOUT;
+    let restart_time = loop {
+        let (_, metrics) = ctl.metrics()?;
+        if metric_sum(&metrics, "kage_reconciles_total") >= objects as f64 {
+            break restarted.elapsed();
+        }
+        anyhow::ensure!(
+            Instant::now() < restart_deadline,
+            "the restarted controller did not look at every SealedSecret"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
     tokio::time::sleep(Duration::from_secs(5)).await;
     let secret_writes_after_restart = secrets
         .list_metadata(&ListParams::default().labels(kage_api::SEALED_SECRET_LABEL))
@@ -672,6 +686,10 @@ async fn main() -> anyhow::Result<()> {
         "API requests                 {requests} ({:.2} per object: {})",
         requests / objects as f64,
         requests_by_verb.join(", ")
+    );
+    println!(
+        "restart: all looked at after {:.1} s (start, keys, lease, lists, a resync of each)",
+        restart_time.as_secs_f64()
     );
     println!("Secrets written on a restart {secret_writes_after_restart} (target 0)");
     println!("SealedSecrets written then   {sealed_writes_after_restart} (target 0)");
