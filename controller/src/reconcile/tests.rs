@@ -490,3 +490,55 @@ fn only_a_new_object_or_a_new_generation_wakes_a_reconcile() {
     // Deleted and created again under the same name.
     assert!(is_new_generation(&store, &at("b", 1)));
 }
+
+/// The object a reconcile fetches with its values, newer than the summary it started from.
+static FETCHED: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+
+#[tokio::test]
+async fn a_template_changed_after_the_policy_check_is_refused_before_a_value_is_written() {
+    use crate::sealing_keys::KeyState;
+    use crate::sealing_keys::tests::key;
+    use kage_api::seal::{SecretInput, seal_secret};
+    use kage_core::{Identity, Plaintext, Scope};
+
+    let identity = Identity::generate();
+    let mut input = SecretInput::default();
+    input
+        .insert("token", Plaintext::from(&b"hunter2"[..]))
+        .unwrap();
+    let recipients = std::slice::from_ref(identity.recipient());
+    let mut sealed = seal_secret(&input, "app", "ns", Scope::Strict, recipients).unwrap();
+    sealed.metadata.uid = Some("u-1".into());
+    sealed.metadata.generation = Some(1);
+    sealed.metadata.resource_version = Some("5".into());
+    // Checked: no template, an Opaque Secret. Then, before the values are fetched, the editor
+    // asks for a Secret type the controller does not write for anyone.
+    let checked = SealedSecretSummary::new(sealed.clone(), &any_policy());
+    sealed.metadata.generation = Some(2);
+    sealed.metadata.resource_version = Some("6".into());
+    sealed.spec.template = Some(kage_api::SecretTemplate {
+        type_: Some("kubernetes.io/service-account-token".into()),
+        ..Default::default()
+    });
+    FETCHED.set(serde_json::to_value(&sealed).unwrap()).unwrap();
+    let (client, seen) = mocked(|i| match i {
+        0 => (200, FETCHED.get().unwrap().clone()),
+        _ => (201, written_secret("7")),
+    });
+    let ctx = context_on(client);
+    ctx.shared
+        .keys
+        .replace(KeySet::new(vec![key(identity, KeyState::Active)]));
+    ctx.owned_secrets
+        .apply(&kube::runtime::watcher::Event::InitDone);
+
+    let outcome = sync(&checked, &ctx).await;
+    assert!(
+        matches!(outcome, Err(Error::Refused(Refusal::SecretType(..)))),
+        "{:?}",
+        outcome.err()
+    );
+    let seen = seen.lock().unwrap();
+    let writes: Vec<_> = seen.iter().filter(|s| s.method != "GET").collect();
+    assert!(writes.is_empty(), "written: {writes:?}");
+}
