@@ -337,16 +337,29 @@ async fn steady_state(
     // name -> (expected value 0, when the change was sent)
     let pending: Arc<Mutex<HashMap<String, (String, Instant)>>> = Default::default();
     let latencies: Arc<Mutex<Vec<Duration>>> = Default::default();
+    // Changes are sent once the watch's first list is complete: at 100 000 Secrets that list
+    // takes seconds, and a change sent meanwhile would be measured when the list ends.
+    let (listed, first_list_done) = tokio::sync::oneshot::channel();
     let observer = {
         let (pending, latencies) = (pending.clone(), latencies.clone());
         let events = watcher(
             secrets,
             watcher::Config::default().labels(kage_api::SEALED_SECRET_LABEL),
-        )
-        .applied_objects();
+        );
         tokio::spawn(async move {
             let mut events = events.boxed();
-            while let Some(Ok(secret)) = events.next().await {
+            let mut listed = Some(listed);
+            while let Some(Ok(event)) = events.next().await {
+                let secret = match event {
+                    watcher::Event::Apply(secret) | watcher::Event::InitApply(secret) => secret,
+                    watcher::Event::InitDone => {
+                        if let Some(listed) = listed.take() {
+                            let _ = listed.send(());
+                        }
+                        continue;
+                    }
+                    watcher::Event::Init | watcher::Event::Delete(_) => continue,
+                };
                 let now = Some(secret.data.as_ref())
                     .flatten()
                     .and_then(|d| d.get("key-0"))
@@ -361,7 +374,9 @@ async fn steady_state(
             }
         })
     };
-    tokio::time::sleep(Duration::from_secs(1)).await; // the watch's first list
+    tokio::time::timeout(SYNC_TIMEOUT, first_list_done)
+        .await
+        .context("the watch of the Secrets never completed its first list")??;
     let total = rate * seconds;
     let mut tick = tokio::time::interval(Duration::from_secs(1) / rate as u32);
     let mut sends = Vec::with_capacity(total);
