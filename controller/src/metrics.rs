@@ -4,15 +4,14 @@ use std::sync::Mutex;
 use std::sync::PoisonError;
 
 use kube::runtime::reflector::Store;
-
-use crate::reconcile::SealedSecretSummary;
-
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+
+use crate::reconcile::SealedSecretSummary;
 
 /// Label: a result or reason.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
