@@ -90,7 +90,27 @@ pub struct RunArgs {
     /// Transit over HTTPS; vault-transit+http:// for a local dev server).
     #[arg(long, env = "KAGE_KMS")]
     pub kms: Option<String>,
-    /// File holding the KMS token (default: $BAO_TOKEN, then $VAULT_TOKEN).
+    /// How to log in to the KMS: `kubernetes` (OpenBao's Kubernetes auth method with the
+    /// projected ServiceAccount token in --kms-jwt-file; no static credential) or `token` (a
+    /// static token: the weakest choice).
+    #[arg(long, env = "KAGE_KMS_AUTH", value_enum, default_value = "kubernetes")]
+    pub kms_auth: crate::kms::KmsAuth,
+    /// The OpenBao role the Kubernetes auth method binds to the controller's ServiceAccount.
+    #[arg(long, env = "KAGE_KMS_ROLE", default_value = "kage-controller")]
+    pub kms_role: String,
+    /// The projected ServiceAccount token (with the audience the OpenBao role expects), read
+    /// again at every login.
+    #[arg(
+        long,
+        env = "KAGE_KMS_JWT_FILE",
+        default_value = "/var/run/secrets/openbao/token"
+    )]
+    pub kms_jwt_file: std::path::PathBuf,
+    /// Where OpenBao's Kubernetes auth method is mounted.
+    #[arg(long, env = "KAGE_KMS_AUTH_MOUNT", default_value = "kubernetes")]
+    pub kms_auth_mount: String,
+    /// With `--kms-auth token`: the file holding the token (default: $BAO_TOKEN, then
+    /// $VAULT_TOKEN).
     #[arg(long, env = "KAGE_KMS_TOKEN_FILE")]
     pub kms_token_file: Option<std::path::PathBuf>,
     /// Create a new sealing key this long after the newest one (e.g. 30d, 12h; 0 = never).

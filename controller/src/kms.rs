@@ -8,36 +8,14 @@
 //! [`from_url`] maps a URL scheme to the implementation.
 
 use std::future::Future;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use serde_json::{Value, json};
+use kage_openbao::{Credential, Transit, TransitUrl};
 use zeroize::Zeroizing;
 
 /// Why the KMS could not wrap or unwrap. Never contains key material.
-#[derive(Debug, thiserror::Error)]
-pub enum KmsError {
-    /// The `--kms` URL is not understood.
-    #[error(
-        "unsupported KMS URL {0:?} (expected vault-transit://HOST:PORT/KEY or vault-transit+http://...)"
-    )]
-    BadUrl(String),
-    /// No credentials were found.
-    #[error("no KMS token: set --kms-token-file, or BAO_TOKEN / VAULT_TOKEN")]
-    NoToken,
-    /// The KMS could not be reached or refused the request.
-    #[error("KMS {kms} {action} failed: {message}")]
-    Request {
-        /// Which KMS.
-        kms: String,
-        /// wrap or unwrap.
-        action: &'static str,
-        /// What went wrong (from the KMS, never the payload).
-        message: String,
-    },
-}
+pub type KmsError = kage_openbao::Error;
 
 /// A boxed future, so that the trait stays object safe.
 pub type KmsFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, KmsError>> + Send + 'a>>;
@@ -52,131 +30,70 @@ pub trait Kms: Send + Sync {
     fn unwrap<'a>(&'a self, wrapped: &'a str) -> KmsFuture<'a, Zeroizing<Vec<u8>>>;
 }
 
-/// How long one KMS call (wrap or unwrap) may take, connection included.
-pub const KMS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How the controller logs in to the KMS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum KmsAuth {
+    /// OpenBao's Kubernetes auth method with the controller's projected ServiceAccount token:
+    /// no static credential anywhere.
+    Kubernetes,
+    /// A static token from `--kms-token-file`, `$BAO_TOKEN` or `$VAULT_TOKEN`: the weakest
+    /// choice.
+    Token,
+}
 
-/// Builds the KMS named by `url`.
-pub fn from_url(url: &str, token_file: Option<&PathBuf>) -> Result<Box<dyn Kms>, KmsError> {
-    let (scheme, rest) = url
-        .split_once("://")
-        .ok_or_else(|| KmsError::BadUrl(url.to_owned()))?;
-    let http_scheme = match scheme {
-        "vault-transit" => "https",
-        "vault-transit+http" => "http",
-        _ => return Err(KmsError::BadUrl(url.to_owned())),
+/// What `--kms-*` flags say about the KMS credential.
+pub struct KmsLogin<'a> {
+    /// The auth method.
+    pub auth: KmsAuth,
+    /// `--kms-token-file`.
+    pub token_file: Option<&'a PathBuf>,
+    /// `--kms-role`: the OpenBao role for Kubernetes auth.
+    pub role: &'a str,
+    /// `--kms-jwt-file`: the projected ServiceAccount token.
+    pub jwt_file: &'a Path,
+    /// `--kms-auth-mount`: where the Kubernetes auth method is mounted.
+    pub mount: &'a str,
+}
+
+/// Builds the KMS named by `url`, logging in as `login` says.
+pub fn from_url(url: &str, login: &KmsLogin<'_>) -> Result<Box<dyn Kms>, KmsError> {
+    let url: TransitUrl = url.parse()?;
+    let credential = match login.auth {
+        KmsAuth::Token => {
+            let token = match login.token_file {
+                Some(path) => std::fs::read_to_string(path).map_err(|e| {
+                    KmsError::NoCredential(format!("cannot read --kms-token-file {path:?}: {e}"))
+                })?,
+                None => std::env::var("BAO_TOKEN")
+                    .or_else(|_| std::env::var("VAULT_TOKEN"))
+                    .map_err(|_| {
+                        KmsError::NoCredential(
+                            "set --kms-token-file, or BAO_TOKEN / VAULT_TOKEN".to_owned(),
+                        )
+                    })?,
+            };
+            Credential::Token(Zeroizing::new(token.trim().to_owned()))
+        }
+        KmsAuth::Kubernetes => Credential::Kubernetes {
+            mount: login.mount.to_owned(),
+            role: login.role.to_owned(),
+            jwt_file: login.jwt_file.to_owned(),
+        },
     };
-    let (host, key) = rest
-        .split_once('/')
-        .ok_or_else(|| KmsError::BadUrl(url.to_owned()))?;
-    if host.is_empty() || key.is_empty() || key.contains('/') {
-        return Err(KmsError::BadUrl(url.to_owned()));
-    }
-    let token = match token_file {
-        Some(path) => std::fs::read_to_string(path).map_err(|_| KmsError::NoToken)?,
-        None => std::env::var("BAO_TOKEN")
-            .or_else(|_| std::env::var("VAULT_TOKEN"))
-            .map_err(|_| KmsError::NoToken)?,
-    };
-    let base = format!("{http_scheme}://{host}")
-        .parse()
-        .map_err(|_| KmsError::BadUrl(url.to_owned()))?;
-    let mut config = kube::Config::new(base);
-    // One answer per call: a sealed OpenBao answers 503, which the client would otherwise retry
-    // with backoff until KMS_TIMEOUT cut it short as "timed out".
-    config.default_retry = false;
-    let client = kube::Client::try_from(config).map_err(|e| KmsError::Request {
-        kms: url.to_owned(),
-        action: "connect",
-        message: e.to_string(),
-    })?;
-    Ok(Box::new(VaultTransit {
-        id: url.to_owned(),
-        client,
-        key: key.to_owned(),
-        mount: "transit".to_owned(),
-        token: Zeroizing::new(token.trim().to_owned()),
-    }))
+    Ok(Box::new(Transit::new(url, credential)?))
 }
 
-/// OpenBao or HashiCorp Vault, Transit secrets engine.
-pub struct VaultTransit {
-    id: String,
-    client: kube::Client,
-    key: String,
-    mount: String,
-    token: Zeroizing<String>,
-}
-
-impl VaultTransit {
-    async fn call(&self, action: &'static str, body: Value) -> Result<Value, KmsError> {
-        let fail = |message: String| KmsError::Request {
-            kms: self.id.clone(),
-            action,
-            message,
-        };
-        let path = format!("/v1/{}/{action}/{}", self.mount, self.key);
-        let request = http::Request::post(path)
-            .header("X-Vault-Token", self.token.as_str())
-            .header("content-type", "application/json")
-            .body(body.to_string().into_bytes())
-            .map_err(|e| fail(e.to_string()))?;
-        let text = tokio::time::timeout(KMS_TIMEOUT, self.client.request_text(request))
-            .await
-            .map_err(|_| fail("timed out".to_owned()))?
-            .map_err(|e| {
-                fail(match e {
-                    kube::Error::Api(s) => format!("HTTP {}", s.code),
-                    other => other.to_string(),
-                })
-            })?;
-        serde_json::from_str(&text).map_err(|_| fail("answer is not JSON".to_owned()))
-    }
-}
-
-impl Kms for VaultTransit {
+impl Kms for Transit {
     fn id(&self) -> &str {
-        &self.id
+        Transit::id(self)
     }
 
     fn wrap<'a>(&'a self, plaintext: &'a [u8]) -> KmsFuture<'a, String> {
-        Box::pin(async move {
-            let encoded = Zeroizing::new(STANDARD.encode(plaintext));
-            let answer = self
-                .call("encrypt", json!({"plaintext": encoded.as_str()}))
-                .await?;
-            answer["data"]["ciphertext"]
-                .as_str()
-                .map(str::to_owned)
-                .ok_or_else(|| KmsError::Request {
-                    kms: self.id.clone(),
-                    action: "encrypt",
-                    message: "no ciphertext in the answer".to_owned(),
-                })
-        })
+        Box::pin(self.encrypt(plaintext))
     }
 
     fn unwrap<'a>(&'a self, wrapped: &'a str) -> KmsFuture<'a, Zeroizing<Vec<u8>>> {
-        Box::pin(async move {
-            let mut answer = self.call("decrypt", json!({"ciphertext": wrapped})).await?;
-            let encoded = Zeroizing::new(
-                answer["data"]["plaintext"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned(),
-            );
-            // Wipe the decoded JSON's copy too.
-            if let Some(Value::String(s)) = answer.pointer_mut("/data/plaintext") {
-                zeroize::Zeroize::zeroize(s);
-            }
-            STANDARD
-                .decode(encoded.as_bytes())
-                .map(Zeroizing::new)
-                .map_err(|_| KmsError::Request {
-                    kms: self.id.clone(),
-                    action: "decrypt",
-                    message: "no plaintext in the answer".to_owned(),
-                })
-        })
+        Box::pin(self.decrypt(wrapped))
     }
 }
 
@@ -186,6 +103,13 @@ mod tests {
 
     #[test]
     fn urls_are_checked() {
+        let login = KmsLogin {
+            auth: KmsAuth::Kubernetes,
+            token_file: None,
+            role: "kage",
+            jwt_file: Path::new("/nonexistent"),
+            mount: "kubernetes",
+        };
         for bad in [
             "vault://h/k",
             "vault-transit://h",
@@ -193,7 +117,7 @@ mod tests {
             "vault-transit://h/a/b",
         ] {
             assert!(
-                matches!(from_url(bad, None), Err(KmsError::BadUrl(_))),
+                matches!(from_url(bad, &login), Err(KmsError::BadUrl(_))),
                 "{bad}"
             );
         }

@@ -80,7 +80,16 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let kms = args
         .kms
         .as_deref()
-        .map(|url| kms::from_url(url, args.kms_token_file.as_ref()))
+        .map(|url| {
+            let login = kms::KmsLogin {
+                auth: args.kms_auth,
+                token_file: args.kms_token_file.as_ref(),
+                role: &args.kms_role,
+                jwt_file: &args.kms_jwt_file,
+                mount: &args.kms_auth_mount,
+            };
+            kms::from_url(url, &login)
+        })
         .transpose()?;
     let shared = Shared {
         store: Arc::new(KeyStore::new(client.clone(), &args.namespace, kms)),

@@ -40,6 +40,16 @@ pub async fn cluster() -> Option<Cluster> {
     Some(Cluster { client, kubeconfig })
 }
 
+impl Cluster {
+    /// The cluster an admin `kubeconfig` names.
+    pub async fn connect(kubeconfig: &Path) -> Result<Cluster> {
+        Ok(Cluster {
+            client: client_from(kubeconfig).await?,
+            kubeconfig: kubeconfig.to_owned(),
+        })
+    }
+}
+
 async fn client_from(kubeconfig: &Path) -> Result<Client> {
     let config = Kubeconfig::read_from(kubeconfig)?;
     let config = Config::from_custom_kubeconfig(config, &KubeConfigOptions::default()).await?;

@@ -63,7 +63,8 @@ impl OpenBao {
         Ok(bao)
     }
 
-    fn cli(&self, args: &[&str]) -> Result<Output> {
+    /// Runs `bao` with the root token.
+    pub fn cli(&self, args: &[&str]) -> Result<Output> {
         run_ok(
             Command::new(bao_bin())
                 .args(args)
@@ -79,6 +80,75 @@ impl OpenBao {
             "vault-transit+http://{}/kage",
             self.addr.trim_start_matches("http://")
         )
+    }
+
+    /// `bao ... -field=FIELD`, trimmed.
+    pub fn field(&self, args: &[&str], field: &str) -> Result<String> {
+        let flag = format!("-field={field}");
+        let mut all = vec![args[0], flag.as_str()];
+        all.extend(&args[1..]);
+        Ok(String::from_utf8(self.cli(&all)?.stdout)?.trim().to_owned())
+    }
+
+    /// A policy named `name` that may encrypt and decrypt with the Transit key `kage` only.
+    pub fn transit_policy(&self, name: &str) -> Result<()> {
+        let policy = "path \"transit/encrypt/kage\" { capabilities = [\"update\"] }\n\
+                      path \"transit/decrypt/kage\" { capabilities = [\"update\"] }\n";
+        let file = self._home.path().join(format!("{name}.hcl"));
+        std::fs::write(&file, policy)?;
+        self.cli(&["policy", "write", name, &file.to_string_lossy()])?;
+        Ok(())
+    }
+
+    /// An AppRole role `role` with the Transit policy and tokens of `ttl` (renewable up to
+    /// `max_ttl`); returns its role id.
+    pub fn approle(&self, role: &str, ttl: &str, max_ttl: &str) -> Result<String> {
+        if self.cli(&["auth", "enable", "approle"]).is_err() {
+            // Already enabled.
+        }
+        self.transit_policy("kage-transit")?;
+        self.cli(&[
+            "write",
+            &format!("auth/approle/role/{role}"),
+            "token_policies=kage-transit",
+            &format!("token_ttl={ttl}"),
+            &format!("token_max_ttl={max_ttl}"),
+        ])?;
+        self.field(
+            &["read", &format!("auth/approle/role/{role}/role-id")],
+            "role_id",
+        )
+    }
+
+    /// A new secret id of `role`, response-wrapped: the wrapping token.
+    pub fn wrapped_secret_id(&self, role: &str) -> Result<String> {
+        self.field(
+            &[
+                "write",
+                "-wrap-ttl=120s",
+                "-f",
+                &format!("auth/approle/role/{role}/secret-id"),
+            ],
+            "wrapping_token",
+        )
+    }
+
+    /// Freezes the server (SIGSTOP): connections open, nothing answered, state kept.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Thaws it (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        if let Some(child) = &self.child {
+            let _ = Command::new("kill")
+                .args([signal, &child.id().to_string()])
+                .status();
+        }
     }
 
     /// Stops the server (its in-memory state is lost).

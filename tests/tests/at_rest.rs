@@ -10,43 +10,11 @@
 
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use k8s_openapi::api::core::v1::Secret;
-use kage_e2e::{http_request, kubectl, run_ok, secret_manifest, wait_until};
+use kage_e2e::{ApiServer, etcd_get, holds, kubectl, run_ok, secret_manifest, wait_until};
 use kube::Api;
 
 const PLAINTEXT: &str = "at-rest-plaintext-4f1d9c";
-
-/// The raw bytes etcd stores under `key` (through etcd's JSON gateway).
-fn etcd_get(etcd: &str, key: &str) -> Vec<u8> {
-    let body = serde_json::json!({"key": STANDARD.encode(key)}).to_string();
-    let (code, text) = http_request(etcd, "POST", "/v3/kv/range", &[], body.as_bytes()).unwrap();
-    assert_eq!(code, 200, "{text}");
-    let json = &text[text.find('{').unwrap()..=text.rfind('}').unwrap()];
-    let answer: serde_json::Value = serde_json::from_str(json).unwrap();
-    let value = answer["kvs"][0]["value"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no key {key} in etcd: {answer}"));
-    STANDARD.decode(value).unwrap()
-}
-
-fn holds(haystack: &[u8], needle: &str) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|w| w == needle.as_bytes())
-}
-
-/// A second API server on the same etcd, under its own prefix, without the
-/// `EncryptionConfiguration`; stopped on drop.
-struct PlainApiServer(std::process::Child);
-
-impl Drop for PlainApiServer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[tokio::test]
 async fn secrets_kage_writes_are_encrypted_in_etcd_only_with_an_encryption_configuration() {
@@ -56,16 +24,6 @@ async fn secrets_kage_writes_are_encrypted_in_etcd_only_with_an_encryption_confi
     if !kage_e2e::local_control_plane("etcd") {
         return;
     }
-    let started: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(kage_e2e::workspace().join("target/cluster/apiserver.json"))
-            .unwrap(),
-    )
-    .unwrap();
-    let etcd = started["etcd"]
-        .as_str()
-        .unwrap()
-        .trim_start_matches("http://")
-        .to_owned();
 
     // With the configuration: the Secret kage wrote is ciphertext in etcd.
     let ns = cluster.namespace("e2e-atrest").await;
@@ -87,7 +45,7 @@ async fn secrets_kage_writes_are_encrypted_in_etcd_only_with_an_encryption_confi
     )
     .await
     .unwrap();
-    let stored = etcd_get(&etcd, &format!("/registry/secrets/{}/db", ns.name));
+    let stored = etcd_get(&format!("/registry/secrets/{}/db", ns.name));
     assert!(
         stored.starts_with(b"k8s:enc:secretbox:v1:"),
         "not stored encrypted"
@@ -95,46 +53,8 @@ async fn secrets_kage_writes_are_encrypted_in_etcd_only_with_an_encryption_confi
     assert!(!holds(&stored, PLAINTEXT), "plaintext in etcd");
 
     // Without it: the same kind of Secret is readable in etcd.
-    let port = kage_e2e::free_port().unwrap();
-    let args: Vec<String> = started["args"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|a| a.as_str())
-        .filter(|a| !a.starts_with("--encryption-provider-config"))
-        .map(|a| {
-            if a.starts_with("--secure-port=") {
-                format!("--secure-port={port}")
-            } else {
-                a.to_owned()
-            }
-        })
-        .chain(["--etcd-prefix=/kage-plain".to_owned()])
-        .collect();
-    let _plain = PlainApiServer(
-        std::process::Command::new(started["binary"].as_str().unwrap())
-            .args(&args)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let mut config: serde_json::Value =
-        serde_saphyr::from_str(&std::fs::read_to_string(&cluster.kubeconfig).unwrap()).unwrap();
-    config["clusters"][0]["cluster"]["server"] =
-        serde_json::json!(format!("https://127.0.0.1:{port}"));
-    let plain_kubeconfig = dir.path().join("plain.kubeconfig");
-    std::fs::write(&plain_kubeconfig, config.to_string()).unwrap();
-    wait_until(Duration::from_secs(90), "the second API server", || async {
-        Ok(kubectl(&plain_kubeconfig)
-            .args(["get", "--raw", "/readyz"])
-            .output()?
-            .status
-            .success())
-    })
-    .await
-    .unwrap();
-    run_ok(kubectl(&plain_kubeconfig).args([
+    let plain = ApiServer::start(&cluster, dir.path(), None).await.unwrap();
+    run_ok(kubectl(&plain.kubeconfig).args([
         "create",
         "secret",
         "generic",
@@ -144,7 +64,7 @@ async fn secrets_kage_writes_are_encrypted_in_etcd_only_with_an_encryption_confi
         &format!("--from-literal=password={PLAINTEXT}"),
     ]))
     .unwrap();
-    let stored = etcd_get(&etcd, "/kage-plain/secrets/default/db");
+    let stored = etcd_get(&format!("{}/secrets/default/db", plain.prefix));
     assert!(
         holds(&stored, PLAINTEXT),
         "without an EncryptionConfiguration the value should be stored as it is"

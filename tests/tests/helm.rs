@@ -216,12 +216,36 @@ fn the_chart_lints_renders_what_deploy_holds_and_refuses_bad_values() {
         .map(|e| (e["name"].as_str().unwrap(), &e["value"]))
         .collect();
     assert_eq!(env["KAGE_KMS"], "vault-transit://bao.example:8200/kage");
+    assert_eq!(env["KAGE_KMS_AUTH"], "token");
     assert_eq!(env["KAGE_KMS_TOKEN_FILE"], "/var/run/kage/kms/token");
     assert_eq!(env["KAGE_KEY_ROTATION_PERIOD"], "12h");
     assert_eq!(env["KAGE_CONTROLLER_NAME"], "prod-controller");
     assert_eq!(
         deployment["spec"]["template"]["spec"]["volumes"][0]["secret"]["secretName"],
         "bao-token"
+    );
+    // Without a token Secret: OpenBao's Kubernetes auth with a projected token for its audience.
+    let kube_auth = objects(&template(
+        &mut helm().unwrap(),
+        "prod",
+        "secrets",
+        &["kms.url=vault-transit://bao.example:8200/kage"],
+    ));
+    let pod = &kube_auth[&key("Deployment", "prod-controller")]["spec"]["template"]["spec"];
+    let env: BTreeMap<&str, &Value> = pod["containers"][0]["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["name"].as_str().unwrap(), &e["value"]))
+        .collect();
+    assert!(!env.contains_key("KAGE_KMS_AUTH") && !env.contains_key("KAGE_KMS_TOKEN_FILE"));
+    assert_eq!(env["KAGE_KMS_ROLE"], "kage-controller");
+    let projected = &pod["volumes"][0]["projected"]["sources"][0]["serviceAccountToken"];
+    assert_eq!(projected["audience"], "openbao");
+    assert_eq!(projected["path"], "token");
+    assert_eq!(
+        pod["containers"][0]["volumeMounts"][0]["mountPath"],
+        "/var/run/secrets/openbao"
     );
     assert!(all.contains_key(&key("ServiceMonitor", "prod-controller")));
     assert!(all.contains_key(&key("Service", "prod-controller-metrics")));

@@ -50,6 +50,8 @@ async fn kms_wrapped_keys_unseal_normally_and_survive_the_kms_going_down() {
         ns.name.as_str(),
         "--kms",
         kms_url.as_str(),
+        "--kms-auth",
+        "token",
         "--kms-token-file",
         token_path.as_str(),
     ];

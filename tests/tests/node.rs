@@ -417,6 +417,7 @@ async fn a_pod_whose_keys_cannot_load_is_not_ready_gets_no_traffic_and_is_not_re
         "env",
         &deployment,
         "KAGE_KMS=vault-transit+http://127.0.0.1:9/kage",
+        "KAGE_KMS_AUTH=token",
         "BAO_TOKEN=not-a-token",
     ]);
     kubectl_ok(&["scale", &deployment, "--replicas=1"]);
@@ -478,7 +479,14 @@ async fn a_pod_whose_keys_cannot_load_is_not_ready_gets_no_traffic_and_is_not_re
     );
 
     // Back to the shipped manifest: a new key, Ready.
-    kubectl_ok(&["set", "env", &deployment, "KAGE_KMS-", "BAO_TOKEN-"]);
+    kubectl_ok(&[
+        "set",
+        "env",
+        &deployment,
+        "KAGE_KMS-",
+        "KAGE_KMS_AUTH-",
+        "BAO_TOKEN-",
+    ]);
     rollout(&cluster);
     run_ok(cluster.kage().args(["key", "fetch"])).unwrap();
 }
