@@ -149,12 +149,7 @@ impl<B: Backend> Plugin<B> {
 
     /// Seals a data key source with the key's latest version.
     pub async fn encrypt(&self, request: &EncryptRequest) -> Result<EncryptResponse, Refusal> {
-        let size = request.plaintext.len();
-        if size == 0 || size > MAX_PLAINTEXT_BYTES {
-            return Err(Refusal::Invalid(format!(
-                "plaintext of {size} bytes (1 to {MAX_PLAINTEXT_BYTES})"
-            )));
-        }
+        check_encrypt(request)?;
         let ciphertext = self
             .backend
             .encrypt(&request.plaintext)
@@ -180,18 +175,7 @@ impl<B: Backend> Plugin<B> {
     /// Opens a data key source that [`Plugin::encrypt`] sealed, with whichever key version
     /// sealed it (OpenBao refuses versions under the key's minimum decryption version).
     pub async fn decrypt(&self, request: &DecryptRequest) -> Result<DecryptResponse, Refusal> {
-        let size = request.ciphertext.len();
-        if size == 0 || size > MAX_CIPHERTEXT_BYTES {
-            return Err(Refusal::Invalid(format!(
-                "ciphertext of {size} bytes (1 to {MAX_CIPHERTEXT_BYTES})"
-            )));
-        }
-        let ciphertext = std::str::from_utf8(&request.ciphertext)
-            .ok()
-            .filter(|c| key_version(c).is_some())
-            .ok_or_else(|| {
-                Refusal::Invalid("the ciphertext is not one kage-kms made".to_owned())
-            })?;
+        let ciphertext = check_decrypt(request)?;
         let plaintext = self
             .backend
             .decrypt(ciphertext)
@@ -202,6 +186,33 @@ impl<B: Backend> Plugin<B> {
             plaintext: plaintext.to_vec(),
         })
     }
+}
+
+/// What `Encrypt` refuses before asking the KMS: a plaintext that is empty or over
+/// [`MAX_PLAINTEXT_BYTES`].
+pub fn check_encrypt(request: &EncryptRequest) -> Result<(), Refusal> {
+    let size = request.plaintext.len();
+    if size == 0 || size > MAX_PLAINTEXT_BYTES {
+        return Err(Refusal::Invalid(format!(
+            "plaintext of {size} bytes (1 to {MAX_PLAINTEXT_BYTES})"
+        )));
+    }
+    Ok(())
+}
+
+/// What `Decrypt` refuses before asking the KMS: a ciphertext that is empty, over
+/// [`MAX_CIPHERTEXT_BYTES`], or not a Transit ciphertext. Returns the ciphertext.
+pub fn check_decrypt(request: &DecryptRequest) -> Result<&str, Refusal> {
+    let size = request.ciphertext.len();
+    if size == 0 || size > MAX_CIPHERTEXT_BYTES {
+        return Err(Refusal::Invalid(format!(
+            "ciphertext of {size} bytes (1 to {MAX_CIPHERTEXT_BYTES})"
+        )));
+    }
+    std::str::from_utf8(&request.ciphertext)
+        .ok()
+        .filter(|c| key_version(c).is_some())
+        .ok_or_else(|| Refusal::Invalid("the ciphertext is not one kage-kms made".to_owned()))
 }
 
 /// Logs the whole error (which names the KMS) and returns a refusal that names only the step.

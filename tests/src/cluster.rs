@@ -79,6 +79,32 @@ impl Cluster {
         }
     }
 
+    /// A token of the ServiceAccount `namespace/name` for `audience` (what a projected token
+    /// volume gives a Pod).
+    pub async fn audience_token(
+        &self,
+        namespace: &str,
+        name: &str,
+        audience: &str,
+    ) -> Result<String> {
+        let sas: Api<ServiceAccount> = Api::namespaced(self.client.clone(), namespace);
+        let request = TokenRequest {
+            spec: Some(TokenRequestSpec {
+                audiences: Some(vec![audience.to_owned()]),
+                expiration_seconds: Some(600),
+                ..TokenRequestSpec::default()
+            }),
+            ..TokenRequest::default()
+        };
+        Ok(sas
+            .create_token_request(name, &PostParams::default(), &request)
+            .await?
+            .status
+            .context("TokenRequest returned no status")?
+            .token
+            .context("TokenRequest returned no token")?)
+    }
+
     /// A kubeconfig file and client that act as ServiceAccount `namespace/name`, with a token
     /// from the TokenRequest API (valid one hour).
     pub async fn service_account(

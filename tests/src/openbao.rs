@@ -133,6 +133,69 @@ impl OpenBao {
         )
     }
 
+    /// OpenBao's Kubernetes auth method against `cluster`'s API server (TokenReview with a
+    /// reviewer ServiceAccount bound to `system:auth-delegator`), and a role `role` for the
+    /// ServiceAccount `namespace/account`, tokens for `audience` only, with the Transit policy
+    /// and OpenBao tokens of `ttl` (renewable up to `max_ttl`).
+    pub async fn kubernetes_auth(
+        &self,
+        cluster: &crate::Cluster,
+        (namespace, account): (&str, &str),
+        role: &str,
+        audience: &str,
+        (ttl, max_ttl): (&str, &str),
+    ) -> Result<()> {
+        let _ = self.cli(&["auth", "enable", "kubernetes"]);
+        self.transit_policy("kage-transit")?;
+        let reviewer = "openbao-token-reviewer";
+        let home = self._home.path();
+        let (_, reviewer_kubeconfig) = cluster.service_account(namespace, reviewer, home).await?;
+        let _ = run_ok(cluster.kubectl().args([
+            "create",
+            "clusterrolebinding",
+            reviewer,
+            "--clusterrole=system:auth-delegator",
+            &format!("--serviceaccount={namespace}:{reviewer}"),
+        ]));
+        let reviewer_config: serde_json::Value =
+            serde_saphyr::from_str(&std::fs::read_to_string(&reviewer_kubeconfig)?)?;
+        let reviewer_token = reviewer_config["users"][0]["user"]["token"]
+            .as_str()
+            .context("the reviewer's token")?
+            .to_owned();
+        let admin: serde_json::Value =
+            serde_saphyr::from_str(&std::fs::read_to_string(&cluster.kubeconfig)?)?;
+        let server = admin["clusters"][0]["cluster"]["server"]
+            .as_str()
+            .context("server")?;
+        let ca = base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            admin["clusters"][0]["cluster"]["certificate-authority-data"]
+                .as_str()
+                .context("certificate-authority-data")?,
+        )?;
+        let ca_file = home.join("kubernetes-ca.pem");
+        std::fs::write(&ca_file, ca)?;
+        self.cli(&[
+            "write",
+            "auth/kubernetes/config",
+            &format!("kubernetes_host={server}"),
+            &format!("kubernetes_ca_cert=@{}", ca_file.display()),
+            &format!("token_reviewer_jwt={reviewer_token}"),
+        ])?;
+        self.cli(&[
+            "write",
+            &format!("auth/kubernetes/role/{role}"),
+            &format!("bound_service_account_names={account}"),
+            &format!("bound_service_account_namespaces={namespace}"),
+            &format!("audience={audience}"),
+            "token_policies=kage-transit",
+            &format!("token_ttl={ttl}"),
+            &format!("token_max_ttl={max_ttl}"),
+        ])?;
+        Ok(())
+    }
+
     /// Freezes the server (SIGSTOP): connections open, nothing answered, state kept.
     pub fn pause(&self) {
         self.signal("-STOP");

@@ -121,3 +121,149 @@ async fn kms_wrapped_keys_unseal_normally_and_survive_the_kms_going_down() {
     );
     assert!(!ctl.logs().contains("AGE-SECRET-KEY") && !second.logs().contains("AGE-SECRET-KEY"));
 }
+
+#[tokio::test]
+async fn the_controller_unwraps_its_keys_with_its_service_account_and_no_static_token() {
+    let Some(cluster) = cluster().await else {
+        return;
+    };
+    let _guard = CONTROLLER_LOCK.lock().await;
+    cluster.install().unwrap();
+    let bao = OpenBao::start().await.expect("OpenBao dev server");
+    let ns = cluster.namespace("e2e-kms-k8s").await;
+    let dir = tempfile::tempdir().unwrap();
+    let _cleanup = DropKeys(&cluster);
+    cluster.delete_sealing_keys().unwrap();
+    // OpenBao tokens live 10 s (renewable to 30 s), so that the test outlives them.
+    bao.kubernetes_auth(
+        &cluster,
+        (CONTROLLER_NAMESPACE, "kage-controller"),
+        "kage-controller",
+        "openbao",
+        ("10s", "30s"),
+    )
+    .await
+    .unwrap();
+    // What the projected volume gives the Pod: a token OpenBao's audience only.
+    let jwt_file = dir.path().join("openbao-token");
+    let jwt = cluster
+        .audience_token(CONTROLLER_NAMESPACE, "kage-controller", "openbao")
+        .await
+        .unwrap();
+    std::fs::write(&jwt_file, &jwt).unwrap();
+    let kms_url = bao.kms_url();
+    let jwt_path = jwt_file.to_string_lossy().into_owned();
+    let args = [
+        "--watch-namespace",
+        ns.name.as_str(),
+        "--key-rotation-period",
+        "0",
+        "--kms",
+        kms_url.as_str(),
+        "--kms-jwt-file",
+        jwt_path.as_str(),
+    ];
+    let ctl = cluster
+        .start_leading_controller(dir.path(), &args)
+        .await
+        .unwrap();
+
+    // The key is wrapped, the controller unseals, and no OpenBao token is in any Secret.
+    let wrapped_keys = || async {
+        let keys = Api::<Secret>::namespaced(cluster.client.clone(), CONTROLLER_NAMESPACE)
+            .list(&ListParams::default().labels("kage.dev/sealing-key=true"))
+            .await
+            .unwrap();
+        keys.items
+            .iter()
+            .filter(|k| {
+                k.data
+                    .as_ref()
+                    .is_some_and(|d| d.keys().all(|k| k == "wrapped-identity"))
+            })
+            .count()
+    };
+    assert_eq!(wrapped_keys().await, 1);
+    let listed = bao
+        .cli(&["list", "-format=json", "auth/token/accessors"])
+        .unwrap();
+    let accessors: Vec<String> = serde_json::from_slice(&listed.stdout).unwrap();
+    let mut controller_tokens = 0;
+    for accessor in &accessors {
+        let looked_up = bao
+            .cli(&["token", "lookup", "-format=json", "-accessor", accessor])
+            .unwrap();
+        let token: serde_json::Value = serde_json::from_slice(&looked_up.stdout).unwrap();
+        if token["data"]["meta"]["service_account_name"] == "kage-controller" {
+            controller_tokens += 1;
+            assert!(token["data"]["ttl"].as_u64().unwrap() <= 10, "{token}");
+        }
+    }
+    assert!(
+        controller_tokens >= 1,
+        "the controller logged in with Kubernetes auth"
+    );
+    let sealed = dir.path().join("first.yaml");
+    cluster.seal_and_apply(
+        &kage_e2e::secret_manifest("first", &ns.name, &[("k", "kms-protected")]),
+        &sealed,
+        &[],
+    );
+    let api: Api<SealedSecret> = Api::namespaced(cluster.client.clone(), &ns.name);
+    wait_condition(&api, "first", "True", "Unsealed").await;
+
+    // Past the OpenBao token's lifetime, a rotation wraps the new key: the controller logs in
+    // again with the same projected token.
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    run_ok(cluster.kage().args(["key", "rotate"])).unwrap();
+    kage_e2e::wait_until(Duration::from_secs(60), "a second wrapped key", || async {
+        Ok(wrapped_keys().await == 2)
+    })
+    .await
+    .unwrap();
+    assert!(
+        ctl.logs().matches("logged in to OpenBao").count() >= 2,
+        "{}",
+        ctl.logs()
+    );
+
+    // A token for the API server's own audience (what a stolen Pod token is) opens nothing.
+    let stolen = cluster
+        .audience_token(
+            CONTROLLER_NAMESPACE,
+            "kage-controller",
+            "https://kubernetes.default.svc",
+        )
+        .await
+        .unwrap();
+    let refused = bao.cli(&[
+        "write",
+        "auth/kubernetes/login",
+        "role=kage-controller",
+        &format!("jwt={stolen}"),
+    ]);
+    assert!(refused.is_err(), "a token of another audience logged in");
+
+    // The role revoked in OpenBao: a controller starting now cannot unwrap, and says why.
+    bao.cli(&["delete", "auth/kubernetes/role/kage-controller"])
+        .unwrap();
+    let mut second = cluster.start_controller(dir.path(), &args).await.unwrap();
+    kage_e2e::wait_until(Duration::from_secs(30), "the refusal in the log", || {
+        let logs = second.logs();
+        async move { Ok(logs.contains("cannot load the sealing keys")) }
+    })
+    .await
+    .unwrap();
+    let logs = second.logs();
+    assert!(
+        logs.contains("OpenBao login (kubernetes)") && logs.contains("role"),
+        "{logs}"
+    );
+    let (code, _) = http_get(&second.health_addr, "/readyz").unwrap();
+    assert_eq!(code, 503);
+    assert!(!second.exited());
+    assert!(
+        !logs.contains(&jwt) && !ctl.logs().contains(&jwt),
+        "the ServiceAccount token in a log"
+    );
+}

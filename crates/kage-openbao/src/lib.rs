@@ -228,7 +228,7 @@ impl Transit {
         let path = format!("/v1/{}/{action}/{}", self.mount, self.url.key);
         let token = self.token(false).await?;
         match post(&self.client, &path, Some(&token), &body).await {
-            Err(Failure::Status(403)) if !matches!(self.credential, Credential::Token(_)) => {
+            Err(Failure::Status(403, _)) if !matches!(self.credential, Credential::Token(_)) => {
                 let token = self.token(true).await?;
                 post(&self.client, &path, Some(&token), &body).await
             }
@@ -412,16 +412,37 @@ fn http_client(url: &TransitUrl) -> Result<kube::Client, Error> {
 /// Why one HTTP call failed; the message never holds the request body.
 #[derive(Debug, thiserror::Error)]
 enum Failure {
-    #[error("HTTP {0}")]
-    Status(u16),
+    /// OpenBao answered an error: its code and its `errors` (which name the problem, never a
+    /// payload: "permission denied", "invalid role name", ...).
+    #[error("HTTP {0}: {1}")]
+    Status(u16, String),
     #[error("timed out")]
     Timeout,
-    #[error("answer too large")]
+    #[error("answer over {MAX_ANSWER_BYTES} bytes")]
     TooLarge,
     #[error("answer is not JSON")]
     NotJson,
     #[error("{0}")]
     Other(String),
+}
+
+/// The longest part of OpenBao's error list kept in an error string.
+const MAX_ERROR_CHARS: usize = 300;
+
+/// OpenBao's `{"errors": [...]}`, joined and cut to [`MAX_ERROR_CHARS`].
+fn errors_of(body: &[u8]) -> String {
+    let errors = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| {
+            v["errors"].as_array().map(|list| {
+                list.iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+        })
+        .unwrap_or_default();
+    errors.chars().take(MAX_ERROR_CHARS).collect()
 }
 
 async fn post(
@@ -430,25 +451,38 @@ async fn post(
     token: Option<&str>,
     body: &str,
 ) -> Result<Value, Failure> {
+    use http_body_util::BodyExt;
     let mut request = http::Request::post(path).header("content-type", "application/json");
     if let Some(token) = token {
         request = request.header("X-Vault-Token", token);
     }
     let request = request
-        .body(body.as_bytes().to_vec())
+        .body(kube::client::Body::from(body.as_bytes().to_vec()))
         .map_err(|e| Failure::Other(e.to_string()))?;
-    let text = tokio::time::timeout(REQUEST_TIMEOUT, client.request_text(request))
+    let exchange = async {
+        let response = client
+            .send(request)
+            .await
+            .map_err(|e| Failure::Other(e.to_string()))?;
+        let status = response.status().as_u16();
+        let body = http_body_util::Limited::new(response.into_body(), MAX_ANSWER_BYTES)
+            .collect()
+            .await
+            .map_err(|_| Failure::TooLarge)?
+            .to_bytes();
+        Ok::<_, Failure>((status, body))
+    };
+    let (status, body) = tokio::time::timeout(REQUEST_TIMEOUT, exchange)
         .await
-        .map_err(|_| Failure::Timeout)?
-        .map_err(|e| match e {
-            kube::Error::Api(s) => Failure::Status(s.code),
-            other => Failure::Other(other.to_string()),
-        })?;
-    let text = Zeroizing::new(text);
-    if text.len() > MAX_ANSWER_BYTES {
-        return Err(Failure::TooLarge);
+        .map_err(|_| Failure::Timeout)??;
+    // The answer may hold a plaintext (decrypt) or a token (login): wipe it once parsed.
+    let mut body = Zeroizing::new(Vec::from(body));
+    if !(200..300).contains(&status) {
+        return Err(Failure::Status(status, errors_of(&body)));
     }
-    serde_json::from_str(&text).map_err(|_| Failure::NotJson)
+    let parsed = serde_json::from_slice(&body).map_err(|_| Failure::NotJson);
+    body.zeroize();
+    parsed
 }
 
 /// The key version a Transit ciphertext (`vault:vN:...`) was made with.

@@ -157,22 +157,30 @@ fn test(tier: Tier) -> Result<()> {
                 cluster.kubeconfig()
             }
         };
-        let result = run(cargo().args(["build", "-p", "kage-cli", "-p", "kage-controller"]))
-            .and_then(|()| {
-                run(cargo()
-                    .args(["test", "--no-fail-fast", "-p", "kage-e2e"])
-                    .args(test_args)
-                    .args(["--", "--nocapture"])
-                    .env("KUBECONFIG", &kubeconfig)
-                    .env("KAGE_E2E_REQUIRED", "1")
-                    .env("KAGE_E2E_NODE", if node { "1" } else { "" })
-                    .env(
-                        "KAGE_E2E_LOCAL_CLUSTER",
-                        if external.is_none() { "1" } else { "" },
-                    )
-                    .envs(tools.iter().map(|(var, path)| (var, path)))
-                    .env("PATH", path_with(&cluster.bin_dir())))
-            });
+        let result = run(cargo().args([
+            "build",
+            "-p",
+            "kage-cli",
+            "-p",
+            "kage-controller",
+            "-p",
+            "kage-kms",
+        ]))
+        .and_then(|()| {
+            run(cargo()
+                .args(["test", "--no-fail-fast", "-p", "kage-e2e"])
+                .args(test_args)
+                .args(["--", "--nocapture"])
+                .env("KUBECONFIG", &kubeconfig)
+                .env("KAGE_E2E_REQUIRED", "1")
+                .env("KAGE_E2E_NODE", if node { "1" } else { "" })
+                .env(
+                    "KAGE_E2E_LOCAL_CLUSTER",
+                    if external.is_none() { "1" } else { "" },
+                )
+                .envs(tools.iter().map(|(var, path)| (var, path)))
+                .env("PATH", path_with(&cluster.bin_dir())))
+        });
         if external.is_none() {
             cluster.down()?;
         }
