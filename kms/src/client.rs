@@ -1,9 +1,13 @@
 //! A client of the plugin's socket, as the API server calls it: for tests, benchmarks and
 //! `kage-kms status`.
 
+use std::convert::Infallible;
+use std::time::Duration;
+
 use bytes::Bytes;
 use http::Request;
-use http_body_util::{BodyExt, Full};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use prost::Message;
 
@@ -31,7 +35,8 @@ pub enum ClientError {
 
 /// One HTTP/2 connection to the plugin.
 pub struct Client {
-    sender: hyper::client::conn::http2::SendRequest<Full<Bytes>>,
+    sender: hyper::client::conn::http2::SendRequest<BoxBody<Bytes, Infallible>>,
+    timeout: Option<Duration>,
 }
 
 fn transport(e: impl std::fmt::Display) -> ClientError {
@@ -49,19 +54,53 @@ impl Client {
                 .await
                 .map_err(transport)?;
         tokio::spawn(connection);
-        Ok(Client { sender })
+        Ok(Client {
+            sender,
+            timeout: None,
+        })
     }
 
-    async fn call<M: Message, R: Message + Default>(
+    /// Sends a deadline (`grpc-timeout`) with every call from now on, as the API server does.
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = Some(timeout);
+    }
+
+    /// Calls `method` with `message`: for the typed calls below, and for tests that send what
+    /// the API server would not.
+    pub async fn call_raw<M: Message, R: Message + Default>(
         &mut self,
         method: &str,
         message: &M,
     ) -> Result<R, ClientError> {
-        let request = Request::post(format!("http://localhost/{SERVICE}/{method}"))
+        let body = Full::new(frame(&message.encode_to_vec())).boxed();
+        self.send(method, body).await
+    }
+
+    /// Sends the start of a frame for `method` and never the rest: the server's read timeout
+    /// answers.
+    pub async fn stalled_call(&mut self, method: &str) -> Result<(), ClientError> {
+        use futures::StreamExt;
+        let start = Bytes::from_static(&[0, 0, 0, 0, 100, 1]);
+        let frames = futures::stream::once(async { Ok(hyper::body::Frame::data(start)) })
+            .chain(futures::stream::pending());
+        let body = BodyExt::boxed(StreamBody::new(frames));
+        self.send::<crate::proto::StatusResponse>(method, body)
+            .await
+            .map(drop)
+    }
+
+    async fn send<R: Message + Default>(
+        &mut self,
+        method: &str,
+        body: BoxBody<Bytes, Infallible>,
+    ) -> Result<R, ClientError> {
+        let mut request = Request::post(format!("http://localhost/{SERVICE}/{method}"))
             .header("content-type", "application/grpc")
-            .header("te", "trailers")
-            .body(Full::new(frame(&message.encode_to_vec())))
-            .map_err(transport)?;
+            .header("te", "trailers");
+        if let Some(timeout) = self.timeout {
+            request = request.header("grpc-timeout", format!("{}m", timeout.as_millis()));
+        }
+        let request = request.body(body).map_err(transport)?;
         self.sender.ready().await.map_err(transport)?;
         let response = self.sender.send_request(request).await.map_err(transport)?;
         let collected = response.into_body().collect().await.map_err(transport)?;
@@ -89,7 +128,7 @@ impl Client {
 
     /// `Status`.
     pub async fn status(&mut self) -> Result<StatusResponse, ClientError> {
-        self.call("Status", &StatusRequest {}).await
+        self.call_raw("Status", &StatusRequest {}).await
     }
 
     /// `Encrypt`.
@@ -98,7 +137,7 @@ impl Client {
             plaintext: plaintext.to_vec(),
             uid: "kage-kms-client".to_owned(),
         };
-        self.call("Encrypt", &request).await
+        self.call_raw("Encrypt", &request).await
     }
 
     /// `Decrypt`.
@@ -113,6 +152,6 @@ impl Client {
             key_id: key_id.to_owned(),
             annotations: Default::default(),
         };
-        self.call("Decrypt", &request).await
+        self.call_raw("Decrypt", &request).await
     }
 }

@@ -164,7 +164,7 @@ impl<B: Backend> Plugin<B> {
         let key_id = self.key_id(&ciphertext).ok_or(Refusal::Unavailable(
             "the KMS answered an unknown ciphertext format",
         ))?;
-        tracing::debug!(uid = %request.uid, %key_id, "encrypted a data key source");
+        tracing::info!(uid = %request.uid, %key_id, "encrypted a data key source");
         Ok(EncryptResponse {
             ciphertext: ciphertext.into_bytes(),
             key_id,
@@ -181,7 +181,7 @@ impl<B: Backend> Plugin<B> {
             .decrypt(ciphertext)
             .await
             .map_err(|e| unavailable("decrypt", &e))?;
-        tracing::debug!(uid = %request.uid, key_id = %request.key_id, "decrypted a data key source");
+        tracing::info!(uid = %request.uid, key_id = %request.key_id, "decrypted a data key source");
         Ok(DecryptResponse {
             plaintext: plaintext.to_vec(),
         })

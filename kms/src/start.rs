@@ -125,18 +125,30 @@ async fn credential(args: &ServeArgs, url: &TransitUrl) -> anyhow::Result<Creden
     })
 }
 
-/// Binds the socket, replacing a stale one, readable and writable by its owner only.
+/// Binds the socket, replacing a stale one, readable and writable by its owner only from the
+/// moment it is reachable: it is bound inside a fresh 0700 folder beside `path`, set to 0600,
+/// then renamed into place, so that nobody can connect while its mode is still the umask's
+/// (a connection made then would outlive the `chmod`).
 fn bind(path: &Path) -> anyhow::Result<tokio::net::UnixListener> {
     if let Ok(meta) = std::fs::symlink_metadata(path) {
         anyhow::ensure!(
             meta.file_type().is_socket(),
             "{path:?} exists and is not a socket"
         );
-        std::fs::remove_file(path).with_context(|| format!("removing the stale {path:?}"))?;
     }
-    let listener =
-        tokio::net::UnixListener::bind(path).with_context(|| format!("listening on {path:?}"))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let private = tempfile::Builder::new()
+        .prefix(".kage-kms-")
+        .tempdir_in(parent)
+        .with_context(|| format!("creating a private folder in {parent:?}"))?;
+    let staged = private.path().join("kms.sock");
+    let listener = tokio::net::UnixListener::bind(&staged)
+        .with_context(|| format!("listening on {staged:?}"))?;
+    std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o600))?;
+    std::fs::rename(&staged, path).with_context(|| format!("moving the socket to {path:?}"))?;
     Ok(listener)
 }
 
@@ -218,5 +230,29 @@ pub fn main() -> std::process::ExitCode {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_socket_is_owner_only_replaces_a_stale_one_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kms.sock");
+        let first = bind(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        drop(first);
+        // A stale socket (the previous process's) is replaced, and nothing is left beside it.
+        let _second = bind(&path).unwrap();
+        let entries: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(entries.len(), 1);
+        // Anything else at the path is refused and left alone.
+        let file = dir.path().join("file");
+        std::fs::write(&file, b"keep").unwrap();
+        assert!(bind(&file).is_err());
+        assert_eq!(std::fs::read(&file).unwrap(), b"keep");
     }
 }

@@ -96,13 +96,12 @@ impl Cluster {
             }),
             ..TokenRequest::default()
         };
-        Ok(sas
-            .create_token_request(name, &PostParams::default(), &request)
+        sas.create_token_request(name, &PostParams::default(), &request)
             .await?
             .status
             .context("TokenRequest returned no status")?
             .token
-            .context("TokenRequest returned no token")?)
+            .context("TokenRequest returned no token")
     }
 
     /// A kubeconfig file and client that act as ServiceAccount `namespace/name`, with a token

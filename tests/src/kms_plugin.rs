@@ -120,21 +120,17 @@ impl Drop for KmsPlugin {
     }
 }
 
-/// An `EncryptionConfiguration` whose first provider for Secrets is kage-kms on `socket`
-/// (then `identity`, to read what was stored before); returns its path.
+/// The shipped `EncryptionConfiguration` (`deploy/kms/encryption-config.yaml`: kage-kms first,
+/// then `identity`) with its endpoint on `socket`; returns its path.
 pub fn kms_encryption_config(dir: &Path, socket: &Path) -> Result<PathBuf> {
-    let config = serde_json::json!({
-        "apiVersion": "apiserver.config.k8s.io/v1",
-        "kind": "EncryptionConfiguration",
-        "resources": [{
-            "resources": ["secrets"],
-            "providers": [
-                {"kms": {"apiVersion": "v2", "name": "kage-kms",
-                    "endpoint": format!("unix://{}", socket.display()), "timeout": "3s"}},
-                {"identity": {}}
-            ]
-        }]
-    });
+    let shipped = crate::workspace().join("deploy/kms/encryption-config.yaml");
+    let mut config: serde_json::Value = serde_saphyr::from_str(&std::fs::read_to_string(shipped)?)?;
+    let kms = &mut config["resources"][0]["providers"][0]["kms"];
+    anyhow::ensure!(
+        kms["name"] == "kage-kms",
+        "the shipped configuration changed: {config}"
+    );
+    kms["endpoint"] = format!("unix://{}", socket.display()).into();
     let path = dir.join("encryption-kms.json");
     std::fs::write(&path, config.to_string())?;
     Ok(path)

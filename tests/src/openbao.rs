@@ -90,12 +90,10 @@ impl OpenBao {
         Ok(String::from_utf8(self.cli(&all)?.stdout)?.trim().to_owned())
     }
 
-    /// A policy named `name` that may encrypt and decrypt with the Transit key `kage` only.
+    /// The shipped policy (`deploy/kms/transit-policy.hcl`: encrypt and decrypt with the
+    /// Transit key `kage` only), named `name`.
     pub fn transit_policy(&self, name: &str) -> Result<()> {
-        let policy = "path \"transit/encrypt/kage\" { capabilities = [\"update\"] }\n\
-                      path \"transit/decrypt/kage\" { capabilities = [\"update\"] }\n";
-        let file = self._home.path().join(format!("{name}.hcl"));
-        std::fs::write(&file, policy)?;
+        let file = crate::workspace().join("deploy/kms/transit-policy.hcl");
         self.cli(&["policy", "write", name, &file.to_string_lossy()])?;
         Ok(())
     }

@@ -1,16 +1,18 @@
 //! `cargo xtask dist`: release artifacts in `target/dist/`.
 //!
-//! - `kage-<version>-<target>/`: `kage`, `kubectl-kage`, `kage-controller` (release, `--locked`),
+//! - `kage-<version>-<target>/`: `kage`, `kubectl-kage`, `kage-controller`, `kage-kms` (release,
+//!   `--locked`),
 //!   `LICENSE`, `README.md`, and the image recipe `Dockerfile` (`deploy/Dockerfile.dist`), so
 //!   that folder is the image's build context;
 //! - `kage-<version>-<target>.tar.gz` of that folder, byte for byte the same for the same
 //!   binaries (sorted names, fixed owner and time);
-//! - `kage-cli.cdx.json`, `kage-controller.cdx.json`: CycloneDX 1.5 SBOMs of every crate that goes
+//! - `kage-cli.cdx.json`, `kage-controller.cdx.json`, `kage-kms.cdx.json`: CycloneDX 1.5 SBOMs of every crate that goes
 //!   into each binary, from `cargo cyclonedx` (installed at a pinned version if missing);
 //! - `SHA256SUMS` of all of the above, in `sha256sum -c` form.
 //!
 //! Before it returns, the task checks its own work: `sha256sum -c`, each binary's `--version`,
-//! the SBOMs naming their crate and kage-core, and every `COPY` of the image recipe present.
+//! the SBOMs naming their crate and a workspace crate inside it, and every `COPY` of the image
+//! recipe present.
 
 use std::path::Path;
 use std::process::Command;
@@ -21,9 +23,14 @@ use sha2::{Digest, Sha256};
 use crate::shell::{cargo, cargo_tool, run, workspace_root};
 
 /// The binaries a release ships.
-const BINARIES: [&str; 3] = ["kage", "kubectl-kage", "kage-controller"];
-/// The packages whose SBOM is published (the ones the binaries come from).
-const SBOM_PACKAGES: [(&str, &str); 2] = [("cli", "kage-cli"), ("controller", "kage-controller")];
+const BINARIES: [&str; 4] = ["kage", "kubectl-kage", "kage-controller", "kage-kms"];
+/// The packages whose SBOM is published (the ones the binaries come from), each with a
+/// workspace crate its SBOM must list.
+const SBOM_PACKAGES: [(&str, &str); 3] = [
+    ("kage-cli", "kage-core"),
+    ("kage-controller", "kage-core"),
+    ("kage-kms", "kage-openbao"),
+];
 /// The cargo-cyclonedx release the SBOMs are made with.
 const CARGO_CYCLONEDX_VERSION: &str = "0.5.9";
 /// The image recipe that builds from the release binaries.
@@ -100,6 +107,8 @@ pub fn release_build() -> Result<()> {
         "kage-cli",
         "-p",
         "kage-controller",
+        "-p",
+        "kage-kms",
     ]))
 }
 
@@ -130,7 +139,7 @@ fn sboms(out: &Path) -> Result<Vec<String>> {
         };
         let file = format!("{name}.cdx.json");
         let made = Path::new(manifest).with_file_name(&file);
-        if SBOM_PACKAGES.iter().any(|(_, p)| *p == name) {
+        if SBOM_PACKAGES.iter().any(|(p, _)| *p == name) {
             std::fs::rename(&made, out.join(&file))
                 .with_context(|| format!("moving {}", made.display()))?;
             written.push(file);
@@ -158,7 +167,7 @@ fn check(out: &Path, stage: &Path, artifacts: &[String]) -> Result<()> {
             bail!("{bin} --version failed");
         }
     }
-    for (_, package) in SBOM_PACKAGES {
+    for (package, inside) in SBOM_PACKAGES {
         let file = format!("{package}.cdx.json");
         if !artifacts.contains(&file) {
             bail!("no SBOM for {package}");
@@ -172,7 +181,7 @@ fn check(out: &Path, stage: &Path, artifacts: &[String]) -> Result<()> {
             .collect();
         if sbom["bomFormat"] != "CycloneDX"
             || sbom["metadata"]["component"]["name"] != package
-            || !names.contains(&"kage-core")
+            || !names.contains(&inside)
         {
             bail!("{file} is not a CycloneDX SBOM of {package} listing its crates");
         }

@@ -79,6 +79,13 @@ enum BenchTarget {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         flags: Vec<String>,
     },
+    /// kage-kms: Encrypt/Decrypt latency against a real OpenBao, and N Secrets written to an
+    /// API server with and without it.
+    Kms {
+        /// kage-kms-bench's flags (`--secrets`, `--calls`), passed through.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        flags: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -126,7 +133,10 @@ fn main() -> std::process::ExitCode {
         Task::Mutants => mutants(),
         Task::Bench {
             what: BenchTarget::Controller { flags },
-        } => bench_controller(&flags),
+        } => bench("kage-bench", &flags),
+        Task::Bench {
+            what: BenchTarget::Kms { flags },
+        } => bench("kage-kms-bench", &flags),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -401,13 +411,13 @@ fn mutation_score(target: &Mutated) -> Result<f64> {
     Ok(score)
 }
 
-/// `cargo xtask bench controller`: release builds, the local control plane (or `$KUBECONFIG`),
-/// then the measuring driver in `tests/src/bin/kage-bench.rs`.
-fn bench_controller(flags: &[String]) -> Result<()> {
+/// `cargo xtask bench controller|kms`: release builds, the local control plane (or
+/// `$KUBECONFIG`), then the measuring driver `driver` (`tests/src/bin/`).
+fn bench(driver: &str, flags: &[String]) -> Result<()> {
     let cluster = ControlPlane::local();
     let kubeconfig = match std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) {
-        Some(k) => PathBuf::from(k),
-        None => {
+        Some(k) if driver != "kage-kms-bench" => PathBuf::from(k),
+        _ => {
             cluster.up()?;
             cluster.kubeconfig()
         }
@@ -419,17 +429,17 @@ fn bench_controller(flags: &[String]) -> Result<()> {
         "kage-cli",
         "-p",
         "kage-controller",
+        "-p",
+        "kage-kms",
     ]))?;
-    run(cargo()
-        .args([
-            "run",
-            "--release",
-            "-p",
-            "kage-e2e",
-            "--bin",
-            "kage-bench",
-            "--",
-        ])
+    let mut driver_command = cargo();
+    driver_command.args(["run", "--release", "-p", "kage-e2e", "--bin", driver, "--"]);
+    if driver == "kage-kms-bench" {
+        driver_command
+            .env("KAGE_E2E_LOCAL_CLUSTER", "1")
+            .env("KAGE_BAO_BIN", tools::install_openbao()?);
+    }
+    run(driver_command
         .args(flags)
         .env("KUBECONFIG", &kubeconfig)
         .env("KAGE_BIN_DIR", workspace_root().join("target/release"))
