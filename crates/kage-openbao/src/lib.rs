@@ -144,22 +144,13 @@ struct Session {
     renewable: bool,
 }
 
-/// What [`Transit`] has done with its credential, for tests and metrics.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct SessionCounts {
-    /// Logins.
-    pub logins: u64,
-    /// Renewals that succeeded.
-    pub renewals: u64,
-}
-
 /// One Transit key of one OpenBao, with the credential to use it.
 pub struct Transit {
     url: TransitUrl,
     client: kube::Client,
     mount: String,
     credential: Credential,
-    session: tokio::sync::Mutex<(Option<Session>, SessionCounts)>,
+    session: tokio::sync::Mutex<Option<Session>>,
 }
 
 impl Transit {
@@ -171,7 +162,7 @@ impl Transit {
             client,
             mount: "transit".to_owned(),
             credential,
-            session: tokio::sync::Mutex::new((None, SessionCounts::default())),
+            session: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -183,11 +174,6 @@ impl Transit {
     /// The Transit key's mount and name, `transit/keys/NAME`.
     pub fn key_path(&self) -> String {
         format!("{}/keys/{}", self.mount, self.url.key)
-    }
-
-    /// Logins and renewals so far.
-    pub async fn session_counts(&self) -> SessionCounts {
-        self.session.lock().await.1
     }
 
     /// Encrypts `plaintext` with the key's latest version: `vault:vN:...`.
@@ -239,8 +225,7 @@ impl Transit {
 
     /// The current token: logs in when there is none (or `fresh`), renews it when due.
     async fn token(&self, fresh: bool) -> Result<Zeroizing<String>, Error> {
-        let mut guard = self.session.lock().await;
-        let (session, counts) = &mut *guard;
+        let mut session = self.session.lock().await;
         if fresh {
             *session = None;
         }
@@ -248,7 +233,6 @@ impl Transit {
             match current.renew_at {
                 Some(at) if Instant::now() >= at => {
                     if current.renewable && self.renew(current).await {
-                        counts.renewals += 1;
                         return Ok(current.token.clone());
                     }
                 }
@@ -256,7 +240,6 @@ impl Transit {
             }
         }
         let new = self.login().await?;
-        counts.logins += 1;
         let token = new.token.clone();
         *session = Some(new);
         Ok(token)
@@ -513,6 +496,17 @@ mod tests {
         let url: TransitUrl = "vault-transit+http://127.0.0.1:8200/kage".parse().unwrap();
         assert_eq!(url.base, "http://127.0.0.1:8200");
         assert_eq!(url.key, "kage");
+    }
+
+    #[test]
+    fn openbao_errors_are_joined_and_cut() {
+        assert_eq!(
+            errors_of(br#"{"errors":["permission denied","invalid role name"]}"#),
+            "permission denied; invalid role name"
+        );
+        assert_eq!(errors_of(b"<html>not json</html>"), "");
+        let long = format!(r#"{{"errors":["{}"]}}"#, "a".repeat(1000));
+        assert_eq!(errors_of(long.as_bytes()).len(), MAX_ERROR_CHARS);
     }
 
     #[test]
