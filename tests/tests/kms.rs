@@ -134,13 +134,14 @@ async fn the_controller_unwraps_its_keys_with_its_service_account_and_no_static_
     let dir = tempfile::tempdir().unwrap();
     let _cleanup = DropKeys(&cluster);
     cluster.delete_sealing_keys().unwrap();
-    // OpenBao tokens live 10 s (renewable to 30 s), so that the test outlives them.
+    // OpenBao tokens live 24 s (renewable to 60 s), so that the test sees a renewal and outlives
+    // a token.
     bao.kubernetes_auth(
         &cluster,
         (CONTROLLER_NAMESPACE, "kage-controller"),
         "kage-controller",
         "openbao",
-        ("10s", "30s"),
+        ("24s", "60s"),
     )
     .await
     .unwrap();
@@ -167,6 +168,8 @@ async fn the_controller_unwraps_its_keys_with_its_service_account_and_no_static_
         .start_leading_controller(dir.path(), &args)
         .await
         .unwrap();
+    // The controller logged in (to wrap its first key) shortly before this.
+    let logged_in = std::time::Instant::now();
 
     // The key is wrapped, the controller unseals, and no OpenBao token is in any Secret.
     let wrapped_keys = || async {
@@ -196,7 +199,7 @@ async fn the_controller_unwraps_its_keys_with_its_service_account_and_no_static_
         let token: serde_json::Value = serde_json::from_slice(&looked_up.stdout).unwrap();
         if token["data"]["meta"]["service_account_name"] == "kage-controller" {
             controller_tokens += 1;
-            assert!(token["data"]["ttl"].as_u64().unwrap() <= 10, "{token}");
+            assert!(token["data"]["ttl"].as_u64().unwrap() <= 24, "{token}");
         }
     }
     assert!(
@@ -212,17 +215,32 @@ async fn the_controller_unwraps_its_keys_with_its_service_account_and_no_static_
     let api: Api<SealedSecret> = Api::namespaced(cluster.client.clone(), &ns.name);
     wait_condition(&api, "first", "True", "Unsealed").await;
 
-    // Past the OpenBao token's lifetime, a rotation wraps the new key: the controller logs in
-    // again with the same projected token.
-    tokio::time::sleep(Duration::from_secs(11)).await;
-    run_ok(cluster.kage().args(["key", "rotate"])).unwrap();
-    kage_e2e::wait_until(Duration::from_secs(60), "a second wrapped key", || async {
-        Ok(wrapped_keys().await == 2)
-    })
-    .await
-    .unwrap();
+    // Two thirds into the token's lease (16 s of 24), a rotation wraps the new key with the token
+    // renewed; past the renewed lease, the next rotation logs in again with the same projected
+    // token.
+    let cluster = &cluster;
+    let wrapped_keys = &wrapped_keys;
+    let rotate_and_wait = |keys: usize| async move {
+        run_ok(cluster.kage().args(["key", "rotate"])).unwrap();
+        kage_e2e::wait_until(Duration::from_secs(60), "a new wrapped key", || async {
+            Ok(wrapped_keys().await == keys)
+        })
+        .await
+        .unwrap();
+    };
+    tokio::time::sleep(Duration::from_secs(18).saturating_sub(logged_in.elapsed())).await;
+    rotate_and_wait(2).await;
     assert!(
-        ctl.logs().matches("logged in to OpenBao").count() >= 2,
+        ctl.logs().contains("renewed the OpenBao token"),
+        "{}",
+        ctl.logs()
+    );
+    assert_eq!(ctl.logs().matches("logged in to OpenBao").count(), 1);
+    tokio::time::sleep(Duration::from_secs(25)).await;
+    rotate_and_wait(3).await;
+    assert_eq!(
+        ctl.logs().matches("logged in to OpenBao").count(),
+        2,
         "{}",
         ctl.logs()
     );
