@@ -274,7 +274,7 @@ async fn the_controller_unwraps_its_keys_with_its_service_account_and_no_static_
     .unwrap();
     let logs = second.logs();
     assert!(
-        logs.contains("OpenBao login (kubernetes)") && logs.contains("role"),
+        logs.contains("OpenBao login (kubernetes)") && logs.contains("invalid role name"),
         "{logs}"
     );
     let (code, _) = http_get(&second.health_addr, "/readyz").unwrap();

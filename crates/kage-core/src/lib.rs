@@ -6,6 +6,7 @@
 //! see `docs/format.md`), [`keyring`] (opening with any number of keys at the cost of one X25519
 //! operation) and [`plaintext`] (zeroizing buffers for what is secret).
 
+mod age_file;
 pub mod binding;
 pub mod identity;
 pub mod keyring;

@@ -6,7 +6,7 @@
 //! line again followed by the value, so the binding is authenticated with the value itself.
 
 use std::collections::HashSet;
-use std::io::{Read, Write};
+use std::io::Read;
 
 use age_core::format::{FileKey, Stanza};
 use age_core::primitives::{aead_encrypt, hkdf};
@@ -15,6 +15,7 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use x25519_dalek::{EphemeralSecret, PublicKey};
 
+use crate::age_file;
 use crate::binding::Binding;
 use crate::identity::{Fingerprint, Recipient};
 use crate::plaintext::Plaintext;
@@ -268,17 +269,15 @@ pub fn seal(
         recipients,
         binding,
     };
-    let encryptor = age::Encryptor::with_recipients(std::iter::once(&sealer as _))
+    let file_key = age_file::new_file_key();
+    let (stanzas, _) = age::Recipient::wrap_file_key(&sealer, &file_key)
         .expect("the sealer always yields stanzas");
     let header = payload_header(binding);
-    let mut age = Vec::with_capacity(value.len() + header.len() + 200 + 80 * recipients.len());
-    // Writing into a Vec cannot fail.
-    let mut writer = encryptor.wrap_output(&mut age).expect("write to Vec");
-    writer.write_all(header.as_bytes()).expect("write to Vec");
-    writer.write_all(value).expect("write to Vec");
-    writer.finish().expect("write to Vec");
+    let mut payload = zeroize::Zeroizing::new(Vec::with_capacity(header.len() + value.len()));
+    payload.extend_from_slice(header.as_bytes());
+    payload.extend_from_slice(value);
     Ok(SealedValue {
-        age,
+        age: age_file::write(&file_key, &stanzas, &payload),
         binding: binding.clone(),
         recipients: recipients.iter().map(Recipient::fingerprint).collect(),
     })
@@ -308,6 +307,7 @@ mod tests {
     use crate::binding::{Location, Scope};
     use crate::identity::Identity;
     use crate::keyring::{KeyRing, OpenError};
+    use std::io::Write;
 
     fn binding(key: &str) -> Binding {
         Binding::new(Scope::Strict, &Location::new("ns", "db", key)).unwrap()
