@@ -1,4 +1,4 @@
-//! Prometheus exposition, parsed.
+//! Prometheus exposition, parsed, and the process figures the benchmarks report.
 
 #![allow(
     clippy::unwrap_used,
@@ -19,4 +19,24 @@ pub fn metric_samples(text: &str) -> std::collections::BTreeMap<String, f64> {
             (series.to_owned(), value)
         })
         .collect()
+}
+
+/// CPU seconds (user + system) a process has used, from `/proc/PID/stat` (0 when it is gone).
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+        + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    ticks / 100.0
+}
+
+/// The `p` quantile (0 to 1) of `sorted`, which must not be empty.
+pub fn percentile(sorted: &[std::time::Duration], p: f64) -> std::time::Duration {
+    let index = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[index]
 }

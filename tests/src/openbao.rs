@@ -101,9 +101,8 @@ impl OpenBao {
     /// An AppRole role `role` with the Transit policy and tokens of `ttl` (renewable up to
     /// `max_ttl`); returns its role id.
     pub fn approle(&self, role: &str, ttl: &str, max_ttl: &str) -> Result<String> {
-        if self.cli(&["auth", "enable", "approle"]).is_err() {
-            // Already enabled.
-        }
+        // Fails when already enabled, which is fine.
+        let _ = self.cli(&["auth", "enable", "approle"]);
         self.transit_policy("kage-transit")?;
         self.cli(&[
             "write",
@@ -143,6 +142,7 @@ impl OpenBao {
         audience: &str,
         (ttl, max_ttl): (&str, &str),
     ) -> Result<()> {
+        // Fails when already enabled, which is fine.
         let _ = self.cli(&["auth", "enable", "kubernetes"]);
         self.transit_policy("kage-transit")?;
         let reviewer = "openbao-token-reviewer";

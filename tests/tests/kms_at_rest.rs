@@ -75,7 +75,7 @@ async fn secrets_are_encrypted_in_etcd_through_kage_kms_from_the_controller_to_t
     let secret_file = dir.path().join("secret-id");
     std::fs::write(&secret_file, bao.wrapped_secret_id("kage-kms").unwrap()).unwrap();
     let socket = dir.path().join("kms.sock");
-    let kms_url = format!("{}/kage", bao.kms_url().trim_end_matches("/kage"));
+    let kms_url = bao.kms_url();
     let role_path = role_file.to_string_lossy().into_owned();
     let secret_path = secret_file.to_string_lossy().into_owned();
     let plugin_args = [

@@ -31,7 +31,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kage_api::SealedSecret;
 use kage_api::seal::{SecretInput, seal_secret};
 use kage_core::{Plaintext, Recipient, Scope};
-use kage_e2e::{ControllerProcess, cluster_with_kage};
+use kage_e2e::{ControllerProcess, cluster_with_kage, cpu_seconds, percentile};
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::core::PartialObjectMeta;
 use kube::runtime::{WatchStreamExt, watcher};
@@ -68,20 +68,6 @@ struct Options {
     /// Requests in flight while creating objects, and the controller's --concurrency.
     #[arg(long, default_value_t = 8)]
     concurrency: usize,
-}
-
-/// CPU seconds (user + system) of a process.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
-    let ticks: f64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
-        + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
-    ticks / 100.0
 }
 
 /// CPU seconds of the local control plane's processes (empty on another cluster).
@@ -415,11 +401,6 @@ async fn steady_state(
     let mut latencies = latencies.lock().expect("lock").clone();
     latencies.sort();
     Ok(latencies)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let index = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
-    sorted[index]
 }
 
 #[tokio::main]

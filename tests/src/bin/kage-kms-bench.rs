@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Secret;
-use kage_e2e::{ApiServer, KmsPlugin, OpenBao, kms_encryption_config};
+use kage_e2e::{ApiServer, KmsPlugin, OpenBao, cpu_seconds, kms_encryption_config, percentile};
 use kube::Api;
 use kube::api::{ListParams, PostParams};
 
@@ -36,24 +36,6 @@ struct Options {
     /// Encrypt and Decrypt calls timed.
     #[arg(long, default_value_t = 1000)]
     calls: usize,
-}
-
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
-    let ticks: f64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
-        + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
-    ticks / 100.0
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let index = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
-    sorted[index]
 }
 
 fn millis(d: Duration) -> String {
