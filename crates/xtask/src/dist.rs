@@ -20,7 +20,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use sha2::{Digest, Sha256};
 
-use crate::shell::{cargo, cargo_tool, run, workspace_root};
+use crate::shell::{build_binaries, cargo, cargo_tool, run, workspace_root};
 
 /// The binaries a release ships.
 const BINARIES: [&str; 4] = ["kage", "kubectl-kage", "kage-controller", "kage-kms"];
@@ -96,20 +96,10 @@ pub fn dist() -> Result<()> {
     Ok(())
 }
 
-/// The release build of the CLI and the controller (`--locked`) into `target/release`: the
-/// binaries a release ships and the controller image holds (one build for both).
+/// The release build of kage's binaries (`--locked`) into `target/release`: the binaries a
+/// release ships and the controller image holds (one build for both).
 pub fn release_build() -> Result<()> {
-    run(cargo().args([
-        "build",
-        "--release",
-        "--locked",
-        "-p",
-        "kage-cli",
-        "-p",
-        "kage-controller",
-        "-p",
-        "kage-kms",
-    ]))
+    build_binaries(&["--release", "--locked"])
 }
 
 /// Writes the SBOMs with cargo-cyclonedx (which writes one beside every workspace member's

@@ -16,7 +16,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
 use control_plane::ControlPlane;
-use shell::{cargo, path_with, run, workspace_root};
+use shell::{build_binaries, cargo, path_with, run, workspace_root};
 
 /// kage development tasks.
 #[derive(Parser)]
@@ -167,16 +167,7 @@ fn test(tier: Tier) -> Result<()> {
                 cluster.kubeconfig()
             }
         };
-        let result = run(cargo().args([
-            "build",
-            "-p",
-            "kage-cli",
-            "-p",
-            "kage-controller",
-            "-p",
-            "kage-kms",
-        ]))
-        .and_then(|()| {
+        let result = build_binaries(&[]).and_then(|()| {
             run(cargo()
                 .args(["test", "--no-fail-fast", "-p", "kage-e2e"])
                 .args(test_args)
@@ -422,16 +413,7 @@ fn bench(driver: &str, flags: &[String]) -> Result<()> {
             cluster.kubeconfig()
         }
     };
-    run(cargo().args([
-        "build",
-        "--release",
-        "-p",
-        "kage-cli",
-        "-p",
-        "kage-controller",
-        "-p",
-        "kage-kms",
-    ]))?;
+    build_binaries(&["--release"])?;
     let mut driver_command = cargo();
     driver_command.args(["run", "--release", "-p", "kage-e2e", "--bin", driver, "--"]);
     if driver == "kage-kms-bench" {

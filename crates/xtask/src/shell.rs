@@ -22,6 +22,19 @@ pub fn cargo() -> Command {
     cmd
 }
 
+/// The packages of kage's binaries: `kage` and `kubectl-kage`, `kage-controller`, `kage-kms`.
+const BINARY_PACKAGES: [&str; 3] = ["kage-cli", "kage-controller", "kage-kms"];
+
+/// `cargo build` of kage's binaries, with `flags` (`--release`, `--locked`).
+pub fn build_binaries(flags: &[&str]) -> Result<()> {
+    let mut cmd = cargo();
+    cmd.arg("build").args(flags);
+    for package in BINARY_PACKAGES {
+        cmd.args(["-p", package]);
+    }
+    run(&mut cmd)
+}
+
 /// Runs a command; fails when it does not succeed.
 pub fn run(cmd: &mut Command) -> Result<()> {
     let status = cmd.status().with_context(|| format!("running {cmd:?}"))?;
