@@ -81,7 +81,7 @@ pub struct RunArgs {
     #[arg(long, env = "KAGE_LOG_FORMAT", default_value = "json", value_parser = ["json", "text"])]
     pub log_format: String,
     /// How many SealedSecrets are reconciled at once.
-    #[arg(long, env = "KAGE_CONCURRENCY", default_value_t = 8)]
+    #[arg(long, env = "KAGE_CONCURRENCY", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrency: u16,
     /// Identity of this replica (pod name) in Events and the leader Lease.
     #[arg(long, env = "POD_NAME")]

@@ -3,17 +3,19 @@
 
 use std::sync::Arc;
 
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use kage_api::{SEALED_SECRET_LABEL, SealedSecret};
 use kube::Api;
 use kube::core::PartialObjectMeta;
 use kube::runtime::events::Recorder;
-use kube::runtime::{Controller, WatchStreamExt, reflector, watcher};
+use kube::runtime::{WatchStreamExt, watcher};
 use tokio::sync::watch;
 
+use crate::queue::{self, WorkQueue};
 use crate::state::Shared;
-use crate::{policy, public_keys, reconcile, rotation};
+use crate::store::SealedSecretStore;
+use crate::{owned, policy, public_keys, reconcile, rotation};
 
 /// What the leader's work needs of the controller's flags.
 #[derive(Clone, Debug)]
@@ -74,61 +76,56 @@ pub async fn lead(
             &args.allow_template_metadata_prefix,
         ),
     });
-    // Only Secrets kage wrote, and only their metadata: values never sit in a cache here.
-    let owned = {
-        let ctx = ctx.clone();
-        watcher(
-            secrets,
-            watcher::Config::default().labels(SEALED_SECRET_LABEL),
-        )
-        .default_backoff()
-        .filter_map(move |event| {
-            std::future::ready(match event {
-                Ok(event) => {
-                    let wake = ctx.owned_secrets.apply(&event);
-                    match event {
-                        watcher::Event::Apply(s)
-                        | watcher::Event::InitApply(s)
-                        | watcher::Event::Delete(s) => wake.then_some(Ok(s)),
-                        watcher::Event::Init | watcher::Event::InitDone => None,
-                    }
+    let store = Arc::new(SealedSecretStore::default());
+    let queue = Arc::new(WorkQueue::default());
+    // Only Secrets kage wrote, and only their metadata: values never sit in a cache here. A
+    // change wakes the owner, but not the echo of our own write.
+    let owned = watcher(
+        secrets,
+        watcher::Config::default().labels(SEALED_SECRET_LABEL),
+    )
+    .default_backoff()
+    .for_each(|event| {
+        match event {
+            Ok(event) => {
+                if ctx.owned_secrets.apply(&event)
+                    && let watcher::Event::Apply(s)
+                    | watcher::Event::InitApply(s)
+                    | watcher::Event::Delete(s) = &event
+                {
+                    owned::owners(s).for_each(|owner| queue.wake(owner));
                 }
-                Err(e) => Some(Err(e)),
-            })
-        })
-    };
+            }
+            Err(e) => tracing::warn!(error = %e, "watching the Secrets kage wrote"),
+        }
+        std::future::ready(())
+    });
     // Only a summary of each object is kept. Our own status writes do not change
     // metadata.generation: waking only on a new generation (or a new object) spares every
-    // object a second, empty reconcile, and needs no record per object beyond the store.
-    let (reader, mut writer) = reflector::store();
-    shared.metrics.count_sealed_secrets_in(Some(reader.clone()));
-    let policy = ctx.policy.clone();
-    let store = reader.clone();
-    let specs = watcher(sealed_secrets, watcher::Config::default())
+    // object a second, empty reconcile.
+    shared.metrics.count_sealed_secrets_in(Some(store.clone()));
+    let sealed = watcher(sealed_secrets, watcher::Config::default())
         .default_backoff()
-        .map_ok(move |event| {
-            let event = reconcile::summarize(event, &policy);
-            let wake = match &event {
-                watcher::Event::Apply(s) | watcher::Event::InitApply(s) => {
-                    reconcile::is_new_generation(&store, s)
-                }
-                _ => false,
-            };
-            writer.apply_watcher_event(&event);
+        .for_each(|event| {
             match event {
-                watcher::Event::Apply(s) | watcher::Event::InitApply(s) if wake => Some(s),
-                _ => None,
+                Ok(event) => {
+                    if let Some(key) = store.apply(event, &ctx.policy) {
+                        queue.wake(key);
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "watching SealedSecrets"),
             }
-        })
-        .try_filter_map(|summary| std::future::ready(Ok(summary)));
-    let mut controller = Controller::for_stream(specs, reader)
-        .owns_stream(owned)
-        .with_config(kube::runtime::controller::Config::default().concurrency(args.concurrency));
-    if let Some(trigger) = keys_changed {
-        controller = controller.reconcile_all_on(trigger);
-    }
-    let reconciling = controller
-        .run(reconcile::reconcile, reconcile::error_policy, ctx)
-        .for_each(|_| std::future::ready(()));
+            std::future::ready(())
+        });
+    // New keys: every SealedSecret is looked at again.
+    let rekey = async {
+        if let Some(mut keys_changed) = keys_changed {
+            while keys_changed.next().await.is_some() {
+                store.keys().into_iter().for_each(|key| queue.wake(key));
+            }
+        }
+    };
+    let reconciling = queue::run(queue.clone(), store.clone(), ctx.clone(), args.concurrency);
+    let reconciling = async { tokio::join!(owned, sealed, rekey, reconciling) };
     tokio::join!(publisher, schedule, requests, reconciling);
 }

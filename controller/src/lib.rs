@@ -2,7 +2,8 @@
 //! SealedSecret into the Secret of the same name, in the same namespace.
 //!
 //! [`args`] parses the command line, [`start`] starts the endpoints and the leader election,
-//! [`leading`] is the leader's work ([`reconcile`], [`rotation`], [`public_keys`]),
+//! [`leading`] is the leader's work ([`reconcile`] of what the [`store`] holds and the
+//! [`queue`] hands out, [`rotation`], [`public_keys`]),
 //! [`key_watch`] keeps every replica's [`sealing_keys`] fresh, [`key_policy`] checks that the
 //! API server guards them, and [`state`] is what they share.
 
@@ -10,6 +11,7 @@ pub mod api_call;
 pub mod args;
 pub mod audit;
 pub mod http;
+pub mod ids;
 pub mod key_policy;
 pub mod key_watch;
 pub mod kms;
@@ -20,8 +22,10 @@ pub mod metrics_auth;
 pub mod owned;
 pub mod policy;
 pub mod public_keys;
+pub mod queue;
 pub mod reconcile;
 pub mod rotation;
 pub mod sealing_keys;
 pub mod start;
 pub mod state;
+pub mod store;

@@ -1,9 +1,8 @@
 //! Prometheus metrics, served at `/metrics`.
 
-use std::sync::Mutex;
 use std::sync::PoisonError;
+use std::sync::{Arc, Mutex};
 
-use kube::runtime::reflector::Store;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -11,7 +10,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use crate::reconcile::SealedSecretSummary;
+use crate::store::SealedSecretStore;
 
 /// Label: a result or reason.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -78,7 +77,7 @@ pub struct Metrics {
     /// `kage_sealedsecrets{ready}`: counted from the leader's store at each scrape.
     sealed_secrets: Family<ReadyLabel, Gauge>,
     /// The leader's store of SealedSecrets, while this replica leads.
-    sealed_secrets_store: Mutex<Option<Store<SealedSecretSummary>>>,
+    sealed_secrets_store: Mutex<Option<Arc<SealedSecretStore>>>,
     /// `kage_http_requests_total{route,code}`.
     pub http_requests: Family<HttpLabels, Counter>,
     /// `kage_leader` (1 on the replica holding the lease).
@@ -192,7 +191,7 @@ impl Metrics {
 
     /// Counts SealedSecrets by Ready status from `store` (the leader's), or not at all (`None`,
     /// a follower: the series go away).
-    pub fn count_sealed_secrets_in(&self, store: Option<Store<SealedSecretSummary>>) {
+    pub fn count_sealed_secrets_in(&self, store: Option<Arc<SealedSecretStore>>) {
         *self
             .sealed_secrets_store
             .lock()
@@ -208,17 +207,7 @@ impl Metrics {
             self.sealed_secrets.clear();
             return;
         };
-        let mut counts =
-            std::collections::BTreeMap::from([("True", 0), ("False", 0), ("Unknown", 0)]);
-        for sealed in store.state() {
-            let ready = match sealed.ready() {
-                Some("True") => "True",
-                Some("False") => "False",
-                _ => "Unknown",
-            };
-            *counts.entry(ready).or_default() += 1;
-        }
-        for (ready, count) in counts {
+        for (ready, count) in store.count_by_ready() {
             self.sealed_secrets
                 .get_or_create(&ReadyLabel {
                     ready: ready.to_owned(),
@@ -248,7 +237,7 @@ mod tests {
     use super::*;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
     use kage_api::{SealedSecret, SealedSecretStatus};
-    use kube::runtime::{reflector, watcher};
+    use kube::runtime::watcher;
 
     /// The value of `series` in the exposition, parsed; `None` when only a comment names it.
     fn sample(text: &str, series: &str) -> Option<f64> {
@@ -279,20 +268,19 @@ mod tests {
     #[test]
     fn sealed_secrets_are_counted_by_ready_status_on_the_leader_only() {
         let metrics = Metrics::default();
-        let (reader, mut writer) = reflector::store();
+        let store = std::sync::Arc::new(crate::store::SealedSecretStore::default());
         for (name, ready) in [
             ("a", Some("True")),
             ("b", Some("True")),
             ("c", Some("False")),
             ("d", None),
         ] {
-            let summary = SealedSecretSummary::new(
-                object(name, ready),
+            store.apply(
+                watcher::Event::Apply(object(name, ready)),
                 &crate::policy::TemplatePolicy::new("kage-system", &[], &[]),
             );
-            writer.apply_watcher_event(&watcher::Event::Apply(summary));
         }
-        metrics.count_sealed_secrets_in(Some(reader));
+        metrics.count_sealed_secrets_in(Some(store));
         let text = metrics.render();
         assert_eq!(
             sample(&text, "kage_sealedsecrets{ready=\"True\"}"),

@@ -10,25 +10,28 @@ use std::sync::PoisonError;
 use std::sync::{Mutex, RwLock};
 
 use k8s_openapi::api::core::v1::Secret;
-use kage_api::{ADOPT_ANNOTATION, IMMUTABLE_ANNOTATION, SOURCE_DIGEST_ANNOTATION};
-use kube::ResourceExt;
+use kage_api::{ADOPT_ANNOTATION, IMMUTABLE_ANNOTATION, SOURCE_DIGEST_ANNOTATION, SealedSecret};
 use kube::core::PartialObjectMeta;
 use kube::runtime::watcher;
+use kube::{Resource, ResourceExt};
 use tokio::sync::watch;
+
+use crate::ids::{ObjectKey, Uid, Version};
+use crate::reconcile::SourceDigest;
 
 /// What a reconcile reads of an existing Secret.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SecretFacts {
     /// Its uid.
-    pub uid: Option<String>,
+    pub uid: Option<Uid>,
     /// Its resourceVersion.
-    pub resource_version: Option<String>,
+    pub resource_version: Option<Version>,
     /// The uids of its owners.
-    pub owner_uids: Vec<String>,
-    /// The digest of the source it was made from (kage's annotation).
-    pub source_digest: Option<String>,
+    pub owner_uids: Box<[Uid]>,
+    /// The digest of the source it was made from (kage's annotation), if it is one.
+    pub source_digest: Option<SourceDigest>,
     /// The uid of the one SealedSecret that may take it over (`kage.dev/adopt`).
-    pub adopt_by: Option<String>,
+    pub adopt_by: Option<Uid>,
     /// Whether kage wrote it immutable (`kage.dev/immutable`); `None` when kage did not say
     /// (a Secret to adopt, or one written before the annotation existed).
     pub immutable: Option<bool>,
@@ -41,15 +44,21 @@ impl SecretFacts {
     pub fn of(secret: &PartialObjectMeta<Secret>) -> Self {
         let annotations = secret.annotations();
         SecretFacts {
-            uid: secret.metadata.uid.clone(),
-            resource_version: secret.metadata.resource_version.clone(),
+            uid: secret.metadata.uid.as_deref().map(Uid::new),
+            resource_version: secret
+                .metadata
+                .resource_version
+                .as_deref()
+                .map(Version::new),
             owner_uids: secret
                 .owner_references()
                 .iter()
-                .map(|o| o.uid.clone())
+                .map(|o| Uid::new(&o.uid))
                 .collect(),
-            source_digest: annotations.get(SOURCE_DIGEST_ANNOTATION).cloned(),
-            adopt_by: annotations.get(ADOPT_ANNOTATION).cloned(),
+            source_digest: annotations
+                .get(SOURCE_DIGEST_ANNOTATION)
+                .and_then(|d| SourceDigest::parse(d)),
+            adopt_by: annotations.get(ADOPT_ANNOTATION).map(|u| Uid::new(u)),
             immutable: annotations
                 .get(IMMUTABLE_ANNOTATION)
                 .and_then(|v| v.parse().ok()),
@@ -58,10 +67,27 @@ impl SecretFacts {
     }
 }
 
-type Key = (String, String);
+type Key = ObjectKey;
 
 fn key_of(secret: &PartialObjectMeta<Secret>) -> Key {
-    (secret.namespace().unwrap_or_default(), secret.name_any())
+    let meta = &secret.metadata;
+    ObjectKey::new(
+        meta.namespace.as_deref().unwrap_or_default(),
+        meta.name.as_deref().unwrap_or_default(),
+    )
+}
+
+/// The SealedSecrets that own `secret`: those a change to it must wake.
+pub fn owners(secret: &PartialObjectMeta<Secret>) -> impl Iterator<Item = ObjectKey> + '_ {
+    let namespace = secret.metadata.namespace.as_deref().unwrap_or_default();
+    secret
+        .owner_references()
+        .iter()
+        .filter(|o| {
+            o.kind == SealedSecret::kind(&())
+                && o.api_version.split('/').next() == Some(&SealedSecret::group(&()))
+        })
+        .map(move |o| ObjectKey::new(namespace, &o.name))
 }
 
 /// The Secrets kage wrote, by namespace and name.
@@ -96,7 +122,7 @@ impl Default for OwnedSecrets {
 impl OwnedSecrets {
     /// The facts of a Secret kage wrote, if it exists.
     pub fn get(&self, namespace: &str, name: &str) -> Option<SecretFacts> {
-        let key = (namespace.to_owned(), name.to_owned());
+        let key = ObjectKey::new(namespace, name);
         self.known
             .read()
             .unwrap_or_else(PoisonError::into_inner)
@@ -117,7 +143,7 @@ impl OwnedSecrets {
 
     /// Remembers that this process wrote `version` of a Secret.
     pub fn record_write(&self, namespace: &str, name: &str, version: String) {
-        let key = (namespace.to_owned(), name.to_owned());
+        let key = ObjectKey::new(namespace, name);
         self.own_writes
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -127,7 +153,7 @@ impl OwnedSecrets {
     /// Marks a write of a Secret as started: its events until [`OwnedSecrets::end_write`] wake
     /// nobody and are remembered instead.
     pub fn begin_write(&self, namespace: &str, name: &str) {
-        let key = (namespace.to_owned(), name.to_owned());
+        let key = ObjectKey::new(namespace, name);
         self.in_flight
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -138,7 +164,7 @@ impl OwnedSecrets {
     /// event seen meanwhile showed another version: someone else wrote the Secret, and its
     /// owner must be reconciled again.
     pub fn end_write(&self, namespace: &str, name: &str, written: Option<&str>) -> bool {
-        let key = (namespace.to_owned(), name.to_owned());
+        let key = ObjectKey::new(namespace, name);
         let seen = self
             .in_flight
             .lock()
@@ -168,21 +194,21 @@ impl OwnedSecrets {
     /// yet, or the last event seen for the Secret was that echo. A reconcile woken by the
     /// deletion half of a replace may read a SealedSecret whose status does not yet name the
     /// version just written; this tells it the Secret is already as it was written.
-    pub fn wrote(&self, namespace: &str, name: &str, version: &str) -> bool {
-        let key = (namespace.to_owned(), name.to_owned());
+    pub fn wrote(&self, namespace: &str, name: &str, version: &Version) -> bool {
+        let key = ObjectKey::new(namespace, name);
         let pending = self
             .own_writes
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .get(&key)
-            .is_some_and(|written| written == version);
+            .is_some_and(|written| version.is(written));
         pending
             || self
                 .known
                 .read()
                 .unwrap_or_else(PoisonError::into_inner)
                 .get(&key)
-                .is_some_and(|f| f.written_here && f.resource_version.as_deref() == Some(version))
+                .is_some_and(|f| f.written_here && f.resource_version.as_ref() == Some(version))
     }
 
     /// Applies a watch event. Returns whether it should wake the Secret's owner: not for list
@@ -263,6 +289,8 @@ impl OwnedSecrets {
 mod tests {
     use super::*;
 
+    const D1: &str = "0123456789abcdef0123456789abcdef";
+
     fn secret(name: &str, version: &str) -> PartialObjectMeta<Secret> {
         let mut secret = PartialObjectMeta::<Secret>::default();
         secret.metadata.name = Some(name.into());
@@ -270,7 +298,7 @@ mod tests {
         secret.metadata.resource_version = Some(version.into());
         secret.metadata.annotations = Some(
             [
-                (SOURCE_DIGEST_ANNOTATION.to_owned(), "d1".to_owned()),
+                (SOURCE_DIGEST_ANNOTATION.to_owned(), D1.to_owned()),
                 ("other".to_owned(), "x".to_owned()),
             ]
             .into(),
@@ -293,8 +321,9 @@ mod tests {
         assert!(*owned.ready.borrow());
         assert_eq!(owned.get("ns", "gone"), None);
         let a = owned.get("ns", "a").unwrap();
-        assert_eq!(a.resource_version.as_deref(), Some("2"));
-        assert_eq!(a.source_digest.as_deref(), Some("d1"));
+        assert_eq!(a.resource_version, Some(Version::new("2")));
+        assert_eq!(a.source_digest, SourceDigest::parse(D1));
+        assert!(a.source_digest.is_some());
         assert_eq!(a.adopt_by, None);
     }
 
@@ -323,13 +352,16 @@ mod tests {
     fn a_version_we_wrote_is_known_as_ours_until_someone_else_writes() {
         let owned = OwnedSecrets::default();
         owned.record_write("ns", "a", "7".into());
-        assert!(owned.wrote("ns", "a", "7"), "echo pending");
-        assert!(!owned.wrote("ns", "a", "6"));
+        assert!(owned.wrote("ns", "a", &Version::new("7")), "echo pending");
+        assert!(!owned.wrote("ns", "a", &Version::new("6")));
         owned.apply(&watcher::Event::Apply(secret("a", "7")));
-        assert!(owned.wrote("ns", "a", "7"), "echo seen");
+        assert!(owned.wrote("ns", "a", &Version::new("7")), "echo seen");
         owned.apply(&watcher::Event::Apply(secret("a", "8")));
-        assert!(!owned.wrote("ns", "a", "8"), "a hand edit is not ours");
-        assert!(!owned.wrote("ns", "a", "7"));
+        assert!(
+            !owned.wrote("ns", "a", &Version::new("8")),
+            "a hand edit is not ours"
+        );
+        assert!(!owned.wrote("ns", "a", &Version::new("7")));
     }
 
     #[test]

@@ -18,7 +18,7 @@ mod write;
 
 pub use error::{Error, READY_REASONS};
 pub use status::WrittenStatus;
-pub use summary::{SealedSecretSummary, is_new_generation, summarize};
+pub use summary::{SealedSecretSummary, SourceDigest};
 
 use error::*;
 use status::*;
@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, ObjectMeta, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kage_api::seal::ConvertError;
 use kage_api::unseal::unseal;
 use kage_api::{
@@ -38,24 +38,19 @@ use kage_api::{
 };
 use kage_core::{OpenError, SealedValue};
 use kube::api::{DeleteParams, GetParams, Patch, PatchParams, PostParams, Preconditions};
-use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder};
-use kube::{Api, Resource, ResourceExt};
+use kube::{Api, Resource};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::api_call::timed;
 use crate::audit;
+use crate::ids::{Uid, Version};
 use crate::metrics::{ReasonLabel, ResultLabel};
 use crate::owned::{OwnedSecrets, SecretFacts};
 use crate::policy::{Refusal, TemplatePolicy};
 use crate::sealing_keys::{KeySet, wipe_secret};
 use crate::state::Shared;
-
-/// How often an unchanged SealedSecret is looked at again.
-pub const RESYNC_PERIOD: Duration = Duration::from_secs(30 * 60);
-/// Wait before retrying a SealedSecret whose reconcile failed.
-pub const RETRY_DELAY: Duration = Duration::from_secs(15);
 
 /// How long a reconcile waits for the first list of the owned Secrets before it asks the API
 /// server for its Secret instead.
@@ -75,11 +70,17 @@ pub struct Context {
     pub written_status: WrittenStatus,
 }
 
+/// What follows a reconcile that succeeded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// Nothing until the next change or resync.
+    Resync,
+    /// Someone else wrote the Secret while it was being written: reconcile again now.
+    Again,
+}
+
 /// Brings the Secret of `sealed` up to date and records the outcome in its status.
-pub async fn reconcile(
-    sealed: Arc<SealedSecretSummary>,
-    ctx: Arc<Context>,
-) -> Result<Action, Error> {
+pub async fn reconcile(sealed: Arc<SealedSecretSummary>, ctx: Arc<Context>) -> Result<Next, Error> {
     let started = Instant::now();
     let outcome = sync(&sealed, &ctx).await;
     ctx.shared
@@ -101,14 +102,14 @@ pub async fn reconcile(
         Ok(synced) => (
             "True",
             "Unsealed",
-            format!("Secret {} is up to date", sealed.name_any()),
+            format!("Secret {} is up to date", sealed.name_or_empty()),
             synced.version.clone(),
         ),
         Err(e) => (
             "False",
             e.reason(),
             e.to_string(),
-            sealed.secret_resource_version().cloned(),
+            sealed.secret_resource_version().map(Version::to_string),
         ),
     };
     match &outcome {
@@ -165,7 +166,7 @@ pub async fn reconcile(
             action: "Unseal".to_owned(),
             secondary: None,
         };
-        let published = timed(ctx.recorder.publish(&event, &sealed.object_ref(&())))
+        let published = timed(ctx.recorder.publish(&event, &sealed.object_ref()))
             .await
             .map_err(Error::api("publishing an Event"));
         if let Err(e) = published {
@@ -174,18 +175,9 @@ pub async fn reconcile(
     }
     outcome.map(|synced| {
         if synced.again {
-            Action::requeue(Duration::ZERO)
+            Next::Again
         } else {
-            Action::requeue(RESYNC_PERIOD)
+            Next::Resync
         }
     })
-}
-
-/// Retry failed reconciles after a fixed delay.
-pub fn error_policy(
-    _sealed: Arc<SealedSecretSummary>,
-    _error: &Error,
-    _ctx: Arc<Context>,
-) -> Action {
-    Action::requeue(RETRY_DELAY)
 }

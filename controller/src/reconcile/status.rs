@@ -27,30 +27,32 @@ impl Verdict<'_> {
     pub(super) fn conditions(
         &self,
         generation: Option<i64>,
-        previous: &[ConditionSummary],
+        previous: Option<&Conditions>,
     ) -> Vec<Condition> {
         let flag = |on: bool| if on { "True" } else { "False" };
-        [
-            ("Ready", self.ready),
-            ("Reconciling", flag(self.progress == Progress::Retrying)),
-            ("Stalled", flag(self.progress == Progress::Stalled)),
-        ]
-        .into_iter()
-        .map(|(type_, status)| {
-            let last_transition_time = match previous.iter().find(|c| c.type_ == type_) {
-                Some(c) if c.status == status => c.last_transition_time.clone(),
-                _ => Time(jiff::Timestamp::now()),
-            };
-            Condition {
-                type_: type_.to_owned(),
-                status: status.to_owned(),
-                reason: self.reason.to_owned(),
-                message: self.message.to_owned(),
-                observed_generation: generation,
-                last_transition_time,
-            }
-        })
-        .collect()
+        let statuses = [
+            self.ready,
+            flag(self.progress == Progress::Retrying),
+            flag(self.progress == Progress::Stalled),
+        ];
+        CONDITION_TYPES
+            .into_iter()
+            .zip(statuses)
+            .map(|(type_, status)| {
+                let last_transition_time = match previous.and_then(|p| p.get(type_)) {
+                    Some(c) if c.status.is(status) => c.last_transition_time.clone(),
+                    _ => Time(jiff::Timestamp::now()),
+                };
+                Condition {
+                    type_: type_.to_owned(),
+                    status: status.to_owned(),
+                    reason: self.reason.to_owned(),
+                    message: self.message.to_owned(),
+                    observed_generation: generation,
+                    last_transition_time,
+                }
+            })
+            .collect()
     }
 }
 
@@ -107,30 +109,30 @@ pub(super) async fn update_status(
     verdict: &Verdict<'_>,
     secret_version: Option<String>,
 ) -> Result<bool, Error> {
-    let generation = sealed.metadata.generation;
+    let generation = sealed.generation();
     let status = sealed.status();
-    let conditions = verdict.conditions(
-        generation,
-        status.map(|s| &*s.conditions).unwrap_or_default(),
-    );
+    let conditions = verdict.conditions(generation, status.map(|s| &s.conditions));
     let new_conditions = conditions_digest(&conditions);
     let key = hash_of((sealed.namespace_or_empty(), sealed.name_or_empty()));
     if status.is_some_and(|s| {
         s.conditions_digest == new_conditions
             && s.observed_generation == generation
-            && s.secret_resource_version == secret_version
+            && Version::same(
+                s.secret_resource_version.as_ref(),
+                secret_version.as_deref(),
+            )
     }) {
         ctx.written_status.forget(key);
         return Ok(false);
     }
-    let based_on = hash_of(&sealed.metadata.resource_version);
+    let based_on = hash_of(sealed.resource_version());
     let digest = hash_of((generation, new_conditions, &secret_version));
     if ctx.written_status.is_pending(key, based_on, digest) {
         return Ok(false);
     }
     let transition = !sealed
         .ready_condition()
-        .is_some_and(|c| c.status == verdict.ready && c.reason == verdict.reason);
+        .is_some_and(|c| c.status.is(verdict.ready) && c.reason.is(verdict.reason));
     // Applied under the controller's field manager, like the Secret: the status fields are
     // the controller's, and one it no longer sets (no Secret version) goes away.
     let mut status = json!({

@@ -34,19 +34,18 @@ pub(super) async fn sync(sealed: &SealedSecretSummary, ctx: &Context) -> Result<
         None if ctx.owned_secrets.is_ready() && sealed.status().is_none() => None,
         None => read_facts(&secrets, name, GetParams::any()).await?,
     };
-    let target = Target::of(&sealed.metadata, existing)?;
+    let target = Target::of(name, sealed.uid(), existing)?;
     if let Target::Existing(facts) = &target {
         let last_written = sealed.secret_resource_version();
-        let owned = facts
-            .owner_uids
-            .iter()
-            .any(|u| Some(u) == sealed.metadata.uid.as_ref());
+        let owned = sealed
+            .uid()
+            .is_some_and(|uid| facts.owner_uids.contains(uid));
         let as_written = facts.resource_version.as_ref().is_some_and(|version| {
             Some(version) == last_written || ctx.owned_secrets.wrote(namespace, name, version)
         });
-        if owned && openable && facts.source_digest.as_ref() == Some(&digest) && as_written {
+        if owned && openable && facts.source_digest == Some(digest) && as_written {
             return Ok(Synced {
-                version: facts.resource_version.clone(),
+                version: facts.resource_version.as_ref().map(Version::to_string),
                 again: false,
             });
         }
@@ -79,7 +78,7 @@ pub(super) async fn sync(sealed: &SealedSecretSummary, ctx: &Context) -> Result<
         .insert(SEALED_SECRET_LABEL.to_owned(), name.to_owned());
     let immutable = body.immutable == Some(true);
     let annotations = metadata.annotations.get_or_insert_default();
-    annotations.insert(SOURCE_DIGEST_ANNOTATION.to_owned(), digest);
+    annotations.insert(SOURCE_DIGEST_ANNOTATION.to_owned(), digest.to_string());
     annotations.insert(IMMUTABLE_ANNOTATION.to_owned(), immutable.to_string());
     metadata.owner_references = Some(vec![
         sealed.controller_owner_ref(&()).expect("namespaced object"),
@@ -91,7 +90,8 @@ pub(super) async fn sync(sealed: &SealedSecretSummary, ctx: &Context) -> Result<
         // check it is still ours to write, and try once more on its version.
         if matches!(&result, Err(Error::Api { source: kube::Error::Api(s), .. }) if s.code == 409) {
             let fresh = read_facts(&secrets, name, GetParams::default()).await?;
-            let target = Target::of(&sealed.metadata, fresh)?;
+            let uid = sealed.metadata.uid.as_deref().map(Uid::new);
+            let target = Target::of(name, uid.as_ref(), fresh)?;
             return write(&secrets, name, &mut body, &target).await;
         }
         result
@@ -134,19 +134,24 @@ pub(super) enum Target {
 }
 
 impl Target {
-    pub(super) fn of(sealed: &ObjectMeta, existing: Option<SecretFacts>) -> Result<Self, Error> {
+    /// The target for the SealedSecret `name` of `uid`, given the Secret that exists.
+    pub(super) fn of(
+        name: &str,
+        uid: Option<&Uid>,
+        existing: Option<SecretFacts>,
+    ) -> Result<Self, Error> {
         let Some(facts) = existing else {
             return Ok(Target::New);
         };
-        let uid = sealed.uid.clone().unwrap_or_default();
-        let owned = facts.owner_uids.contains(&uid);
-        let adopting = !uid.is_empty() && facts.adopt_by.as_ref() == Some(&uid);
+        let owned = uid.is_some_and(|uid| facts.owner_uids.contains(uid));
+        let adopting = uid
+            .is_some_and(|uid| !uid.to_string().is_empty() && facts.adopt_by.as_ref() == Some(uid));
         if owned || adopting {
             Ok(Target::Existing(facts))
         } else {
             Err(Error::NotOwned {
-                name: sealed.name.clone().unwrap_or_default(),
-                uid,
+                name: name.to_owned(),
+                uid: uid.map(Uid::to_string).unwrap_or_default(),
             })
         }
     }
@@ -178,10 +183,8 @@ pub(super) async fn write(
     if immutable {
         return replace(secrets, body, facts).await;
     }
-    body.metadata.uid.clone_from(&facts.uid);
-    body.metadata
-        .resource_version
-        .clone_from(&facts.resource_version);
+    body.metadata.uid = facts.uid.as_ref().map(Uid::to_string);
+    body.metadata.resource_version = facts.resource_version.as_ref().map(Version::to_string);
     let params = PatchParams::apply(FIELD_MANAGER).force();
     let attempt = timed(secrets.patch(name, &params, &Patch::Apply(&*body))).await;
     body.metadata.uid = None;
@@ -223,8 +226,8 @@ pub(super) async fn replace(
     let name = body.metadata.name.as_deref().unwrap_or_default();
     let precondition = DeleteParams {
         preconditions: Some(Preconditions {
-            uid: facts.uid.clone(),
-            resource_version: facts.resource_version.clone(),
+            uid: facts.uid.as_ref().map(Uid::to_string),
+            resource_version: facts.resource_version.as_ref().map(Version::to_string),
         }),
         ..DeleteParams::default()
     };
