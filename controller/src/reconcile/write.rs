@@ -143,9 +143,10 @@ impl Target {
         let Some(facts) = existing else {
             return Ok(Target::New);
         };
+        // An object without a uid owns nothing and adopts nothing.
+        let uid = uid.filter(|uid| **uid != Uid::new(""));
         let owned = uid.is_some_and(|uid| facts.owner_uids.contains(uid));
-        let adopting = uid
-            .is_some_and(|uid| !uid.to_string().is_empty() && facts.adopt_by.as_ref() == Some(uid));
+        let adopting = uid.is_some_and(|uid| facts.adopt_by.as_ref() == Some(uid));
         if owned || adopting {
             Ok(Target::Existing(facts))
         } else {
