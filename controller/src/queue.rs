@@ -75,7 +75,8 @@ impl WorkQueue {
     }
 
     /// How many objects wait (queued or to be retried), and how many are being reconciled.
-    pub fn len(&self) -> (usize, usize) {
+    #[cfg(test)]
+    fn len(&self) -> (usize, usize) {
         let state = self.state();
         (
             state.pending.len() + state.retries.len(),
