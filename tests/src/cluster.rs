@@ -251,11 +251,32 @@ pub fn local_control_plane(what: &str) -> bool {
     local
 }
 
-/// A loopback port free at the time of asking.
+/// Lowest port [`free_port`] hands out.
+const LOWEST_TEST_PORT: u16 = 10_000;
+
+/// A loopback port free at the time of asking, below the kernel's ephemeral range: a port from
+/// that range (what binding port 0 gives) can be taken, between this call and the server's own
+/// bind, as the local port of any outgoing connection, the test's own to the API server
+/// included ("address already in use").
 pub fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+    use rand::Rng;
+    let ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32_768);
+    if ephemeral <= LOWEST_TEST_PORT {
+        return Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port());
+    }
+    let mut rng = rand::thread_rng();
+    for _ in 0..100 {
+        let port = rng.gen_range(LOWEST_TEST_PORT..ephemeral);
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    anyhow::bail!("no free loopback port between {LOWEST_TEST_PORT} and {ephemeral}")
 }
 
 /// Eight random lowercase letters and digits.
