@@ -6,6 +6,8 @@ use std::collections::HashSet;
 use std::fmt;
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
 /// The namespaces in use, each stored once.
 static NAMESPACES: LazyLock<Mutex<HashSet<Arc<str>>>> = LazyLock::new(Mutex::default);
 
@@ -42,6 +44,14 @@ impl ObjectKey {
             namespace: self::namespace(namespace),
             name: name.into(),
         }
+    }
+
+    /// The key of the object `meta` describes.
+    pub fn of(meta: &ObjectMeta) -> Self {
+        ObjectKey::new(
+            meta.namespace.as_deref().unwrap_or_default(),
+            meta.name.as_deref().unwrap_or_default(),
+        )
     }
 
     /// The namespace.

@@ -70,11 +70,7 @@ impl SecretFacts {
 type Key = ObjectKey;
 
 fn key_of(secret: &PartialObjectMeta<Secret>) -> Key {
-    let meta = &secret.metadata;
-    ObjectKey::new(
-        meta.namespace.as_deref().unwrap_or_default(),
-        meta.name.as_deref().unwrap_or_default(),
-    )
+    ObjectKey::of(&secret.metadata)
 }
 
 /// The SealedSecrets that own `secret`: those a change to it must wake.
@@ -304,6 +300,32 @@ mod tests {
             .into(),
         );
         secret
+    }
+
+    #[test]
+    fn only_kage_sealed_secrets_that_own_a_secret_are_woken_by_it() {
+        let mut secret = secret("a", "1");
+        let owner = |api_version: &str, kind: &str, name: &str| {
+            k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+                api_version: api_version.into(),
+                kind: kind.into(),
+                name: name.into(),
+                uid: "u".into(),
+                ..Default::default()
+            }
+        };
+        secret.metadata.owner_references = Some(vec![
+            owner("kage.dev/v1alpha1", "SealedSecret", "mine"),
+            // Bitnami's SealedSecret has the same kind in another group.
+            owner("bitnami.com/v1alpha1", "SealedSecret", "theirs"),
+            owner("apps/v1", "Deployment", "web"),
+            owner("kage.dev/v2", "SealedSecret", "newer"),
+        ]);
+        let woken: Vec<_> = owners(&secret).collect();
+        assert_eq!(
+            woken,
+            [ObjectKey::new("ns", "mine"), ObjectKey::new("ns", "newer")]
+        );
     }
 
     #[test]

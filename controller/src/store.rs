@@ -72,11 +72,7 @@ impl SealedSecretStore {
                 None
             }
             watcher::Event::Delete(sealed) => {
-                let meta = &sealed.metadata;
-                let key = ObjectKey::new(
-                    meta.namespace.as_deref().unwrap_or_default(),
-                    meta.name.as_deref().unwrap_or_default(),
-                );
+                let key = ObjectKey::of(&sealed.metadata);
                 self.entries().by_key.remove(&key);
                 None
             }

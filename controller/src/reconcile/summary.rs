@@ -168,10 +168,7 @@ impl SealedSecretSummary {
         });
         let metadata = sealed.metadata;
         SealedSecretSummary {
-            key: ObjectKey::new(
-                metadata.namespace.as_deref().unwrap_or_default(),
-                metadata.name.as_deref().unwrap_or_default(),
-            ),
+            key: ObjectKey::of(&metadata),
             uid: metadata.uid.as_deref().map(Uid::new),
             resource_version: metadata.resource_version.as_deref().map(Version::new),
             generation: metadata.generation,
